@@ -1,0 +1,676 @@
+//! The chat core: sessions, nicknames, rooms, presence and reconnects, with no sockets in sight.
+//!
+//! The reactor reports what happened on connections (`connect`, `line`, `disconnect`) and when
+//! time passes (`on_timer`); the core answers by appending `Output`s to an `Outbox`. Time is always
+//! a parameter, so every rule here is tested without sockets or sleeps.
+//!
+//! A *session* is a logged-in user. It outlives its connection for the reconnect grace period:
+//! while held, its nickname stays reserved and what its room says is kept for replay.
+
+pub mod command;
+pub mod event;
+pub mod id;
+pub mod nick;
+pub mod render;
+pub mod text;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::info;
+use slab::Slab;
+
+use crate::timer::Timers;
+use command::Command;
+pub use event::{Bye, Departure, Event, Info, LostReason, Peer, Refusal, UnixMillis, UserEntry};
+use id::IdGen;
+
+/// The room everybody starts in.
+pub const LOBBY: &str = "lobby";
+
+/// Identifies a connection to the chat core (the reactor's slab key; never a mio token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub usize);
+
+/// The present moment, in both clocks the core needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    /// For deadlines.
+    pub mono: Instant,
+    /// For timestamps shown to people and stored.
+    pub wall: UnixMillis,
+}
+
+impl Now {
+    pub fn system() -> Now {
+        Now {
+            mono: Instant::now(),
+            wall: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// One thing for the reactor to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Deliver `event` to one connection.
+    ToConn { conn: ConnId, event: Event },
+    /// Deliver `event` to the connections `recipients[start..end]` of the outbox: render it once,
+    /// share the bytes.
+    ToMany {
+        start: usize,
+        end: usize,
+        event: Event,
+    },
+    /// The connection completed login: it gets the logged-in line limit.
+    LoggedIn { conn: ConnId },
+    /// Close the connection after what is queued (and the goodbye, if any) is written.
+    Close { conn: ConnId, bye: Option<Bye> },
+}
+
+/// Where the core puts its outputs; owned by the caller and reused, so steady-state chat allocates
+/// no vectors.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub items: Vec<Output>,
+    pub recipients: Vec<ConnId>,
+}
+
+impl Outbox {
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.recipients.clear();
+    }
+
+    fn send(&mut self, conn: ConnId, event: Event) {
+        self.items.push(Output::ToConn { conn, event });
+    }
+}
+
+/// The chat core's settings (a subset of the server's configuration).
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    pub grace: Duration,
+    pub replay_max: usize,
+    pub rules: Arc<str>,
+    /// The node id in message ids; unique per node when several share storage.
+    pub node_id: u16,
+}
+
+impl ChatSettings {
+    pub fn from_config(cfg: &crate::config::Config) -> Self {
+        ChatSettings {
+            grace: cfg.grace(),
+            replay_max: cfg.replay_max,
+            rules: Arc::from(cfg.rules_text()),
+            node_id: 0,
+        }
+    }
+}
+
+/// Counters for the activity log and metrics.
+#[derive(Debug, Default, Clone)]
+pub struct ChatStats {
+    pub logins: u64,
+    pub resumes: u64,
+    pub messages: u64,
+    pub refused_logins: u64,
+    pub grace_expired: u64,
+}
+
+type SessionId = usize;
+type RoomId = usize;
+
+#[derive(Debug)]
+struct Session {
+    nick: Arc<str>,
+    /// The nickname's collision key (see `nick::collision_key`).
+    key: String,
+    resume_key: Arc<str>,
+    room: RoomId,
+    /// Position in the room's member list, for O(1) removal.
+    room_slot: usize,
+    /// The live connection, or `None` while held for a reconnect.
+    conn: Option<ConnId>,
+    /// The address of the last connection: a reconnect by name alone must come from it.
+    ip: IpAddr,
+    held: Option<Held>,
+    /// Bumped whenever the session is resumed, so a stale grace timer is ignored.
+    generation: u64,
+}
+
+#[derive(Debug)]
+struct Held {
+    until: Instant,
+    missed: VecDeque<Event>,
+    missed_total: usize,
+}
+
+#[derive(Debug)]
+struct Room {
+    name: Arc<str>,
+    members: Vec<SessionId>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ConnEntry {
+    ip: IpAddr,
+    session: Option<SessionId>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ChatTimer {
+    GraceEnds { session: SessionId, generation: u64 },
+}
+
+/// The whole chat state of one server.
+#[derive(Debug)]
+pub struct Chat {
+    settings: ChatSettings,
+    conns: Vec<Option<ConnEntry>>,
+    sessions: Slab<Session>,
+    nicks: HashMap<String, SessionId>,
+    rooms: Slab<Room>,
+    room_by_key: HashMap<String, RoomId>,
+    timers: Timers<ChatTimer>,
+    ids: IdGen,
+    live_sessions: usize,
+    pub stats: ChatStats,
+}
+
+impl Chat {
+    pub fn new(settings: ChatSettings) -> Self {
+        let ids = IdGen::new(settings.node_id);
+        Chat {
+            settings,
+            conns: Vec::new(),
+            sessions: Slab::new(),
+            nicks: HashMap::new(),
+            rooms: Slab::new(),
+            room_by_key: HashMap::new(),
+            timers: Timers::new(),
+            ids,
+            live_sessions: 0,
+            stats: ChatStats::default(),
+        }
+    }
+
+    /// Users logged in with a live connection.
+    pub fn online(&self) -> usize {
+        self.live_sessions
+    }
+
+    /// Whether `conn` has completed login.
+    pub fn is_logged_in(&self, conn: ConnId) -> bool {
+        matches!(
+            self.entry(conn),
+            Some(ConnEntry {
+                session: Some(_),
+                ..
+            })
+        )
+    }
+
+    /// The earliest moment `on_timer` has work to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// A new connection from `peer`; it must log in with its first line.
+    pub fn connect(&mut self, conn: ConnId, peer: Peer) {
+        if self.conns.len() <= conn.0 {
+            self.conns.resize(conn.0 + 1, None);
+        }
+        self.conns[conn.0] = Some(ConnEntry {
+            ip: peer.ip,
+            session: None,
+        });
+    }
+
+    /// One complete input line from `conn` (already decoded as UTF-8; cleaned here).
+    pub fn line(&mut self, conn: ConnId, line: &str, now: Now, out: &mut Outbox) {
+        let Some(entry) = self.entry(conn) else {
+            return; // the connection is closing: nothing it says counts any more
+        };
+        let clean = text::sanitize(line);
+        if clean.is_empty() {
+            return;
+        }
+        match entry.session {
+            None => self.login(conn, entry.ip, &clean, now, out),
+            Some(session) => self.command(conn, session, command::parse(&clean), now, out),
+        }
+    }
+
+    /// The connection is gone (or being dropped) without `/quit`. A logged-in user's session is
+    /// held for the grace period and the room is told. Calling it for an unknown or already
+    /// detached connection does nothing.
+    pub fn disconnect(&mut self, conn: ConnId, reason: LostReason, now: Now, out: &mut Outbox) {
+        let Some(entry) = self.conns.get_mut(conn.0).and_then(Option::take) else {
+            return;
+        };
+        let Some(sid) = entry.session else {
+            return;
+        };
+        self.live_sessions -= 1;
+        let (room, nick) = {
+            let s = &self.sessions[sid];
+            (s.room, s.nick.clone())
+        };
+        info!("{nick} lost the connection ({reason:?})");
+        let event = Event::Left {
+            at: now.wall,
+            room: self.rooms[room].name.clone(),
+            nick,
+            how: Departure::Lost { reason },
+        };
+        self.broadcast(room, Some(sid), event, out);
+        let until = now.mono + self.settings.grace;
+        let s = &mut self.sessions[sid];
+        s.conn = None;
+        s.held = Some(Held {
+            until,
+            missed: VecDeque::new(),
+            missed_total: 0,
+        });
+        self.timers.insert(
+            until,
+            ChatTimer::GraceEnds {
+                session: sid,
+                generation: s.generation,
+            },
+        );
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn on_timer(&mut self, now: Now, out: &mut Outbox) {
+        while let Some(timer) = self.timers.pop_due(now.mono) {
+            match timer {
+                ChatTimer::GraceEnds {
+                    session,
+                    generation,
+                } => self.grace_ends(session, generation, now, out),
+            }
+        }
+    }
+
+    fn entry(&self, conn: ConnId) -> Option<ConnEntry> {
+        self.conns.get(conn.0).copied().flatten()
+    }
+
+    fn login(&mut self, conn: ConnId, ip: IpAddr, line: &str, now: Now, out: &mut Outbox) {
+        // "alice <key>" reclaims a held name; any other line with a space is a (bad) nickname, so
+        // "john smith" is refused rather than silently becoming "john".
+        let (name, key) = match line.split_once(' ') {
+            Some((name, key)) if is_resume_key_shaped(key) => (name, Some(key)),
+            _ => (line, None),
+        };
+        if let Err(why) = nick::validate(name) {
+            return self.refuse_login(conn, Refusal::NickInvalid(why), out);
+        }
+        let collision = nick::collision_key(name);
+        let Some(&sid) = self.nicks.get(&collision) else {
+            return self.new_session(conn, ip, name, collision, now, out);
+        };
+        let s = &self.sessions[sid];
+        let key_ok = key.is_some_and(|k| k == &*s.resume_key);
+        match (s.conn, &s.held) {
+            (None, Some(held)) => {
+                if key_ok || s.ip == ip {
+                    self.resume(conn, ip, sid, now, out);
+                } else {
+                    let refusal = Refusal::NickHeld {
+                        nick: s.nick.clone(),
+                        secs_left: held
+                            .until
+                            .saturating_duration_since(now.mono)
+                            .as_secs()
+                            .max(1),
+                        wrong_key: key.is_some(),
+                    };
+                    self.refuse_login(conn, refusal, out);
+                }
+            }
+            (Some(old), _) if key_ok => {
+                // The old connection is probably dead and not yet noticed: the key holder takes over.
+                info!(
+                    "{} resumed from a new connection; closing the old one",
+                    s.nick
+                );
+                if let Some(e) = self.conns.get_mut(old.0).and_then(Option::as_mut) {
+                    e.session = None;
+                }
+                out.items.push(Output::Close {
+                    conn: old,
+                    bye: Some(Bye::ResumedElsewhere),
+                });
+                self.live_sessions -= 1;
+                self.resume(conn, ip, sid, now, out);
+            }
+            _ => {
+                let lookalike = s.nick.to_lowercase() != name.to_lowercase();
+                let refusal = Refusal::NickTaken {
+                    nick: Arc::from(name),
+                    lookalike,
+                };
+                self.refuse_login(conn, refusal, out);
+            }
+        }
+    }
+
+    fn refuse_login(&mut self, conn: ConnId, refusal: Refusal, out: &mut Outbox) {
+        self.stats.refused_logins += 1;
+        out.send(conn, Event::Refused(refusal));
+        out.send(conn, Event::Info(Info::NickPrompt));
+    }
+
+    fn new_session(
+        &mut self,
+        conn: ConnId,
+        ip: IpAddr,
+        name: &str,
+        collision: String,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        let room = self.room_for(LOBBY);
+        let nick: Arc<str> = Arc::from(name);
+        let sid = self.sessions.insert(Session {
+            nick: nick.clone(),
+            key: collision.clone(),
+            resume_key: Arc::from(new_resume_key()),
+            room,
+            room_slot: 0,
+            conn: Some(conn),
+            ip,
+            held: None,
+            generation: 0,
+        });
+        self.nicks.insert(collision, sid);
+        self.add_member(room, sid);
+        self.attach(conn, sid);
+        self.stats.logins += 1;
+        info!("{nick} logged in from {ip}");
+        out.items.push(Output::LoggedIn { conn });
+        out.send(conn, Event::Info(self.welcome(sid, false)));
+        let event = Event::Joined {
+            at: now.wall,
+            room: self.rooms[room].name.clone(),
+            nick,
+        };
+        self.broadcast(room, Some(sid), event, out);
+    }
+
+    fn resume(&mut self, conn: ConnId, ip: IpAddr, sid: SessionId, now: Now, out: &mut Outbox) {
+        let held = {
+            let s = &mut self.sessions[sid];
+            s.conn = Some(conn);
+            s.ip = ip;
+            s.generation += 1;
+            s.held.take()
+        };
+        self.attach(conn, sid);
+        self.stats.resumes += 1;
+        let (room, nick) = (self.sessions[sid].room, self.sessions[sid].nick.clone());
+        info!("{nick} reconnected from {ip}");
+        out.items.push(Output::LoggedIn { conn });
+        out.send(conn, Event::Info(self.welcome(sid, true)));
+        // A takeover of a live session has nothing to replay and nothing to announce.
+        let Some(held) = held else {
+            return;
+        };
+        out.send(
+            conn,
+            Event::Info(Info::MissedHeader {
+                shown: held.missed.len(),
+                total: held.missed_total,
+            }),
+        );
+        if held.missed_total > 0 {
+            for event in held.missed {
+                out.send(conn, event);
+            }
+            out.send(conn, Event::Info(Info::MissedEnd));
+        }
+        let event = Event::Reconnected {
+            at: now.wall,
+            room: self.rooms[room].name.clone(),
+            nick,
+        };
+        self.broadcast(room, Some(sid), event, out);
+    }
+
+    fn attach(&mut self, conn: ConnId, sid: SessionId) {
+        if let Some(e) = self.conns.get_mut(conn.0).and_then(Option::as_mut) {
+            e.session = Some(sid);
+        }
+        self.live_sessions += 1;
+    }
+
+    fn welcome(&self, sid: SessionId, resumed: bool) -> Info {
+        let s = &self.sessions[sid];
+        let mut online: Vec<Arc<str>> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.conn.is_some())
+            .map(|(_, s)| s.nick.clone())
+            .collect();
+        let online_total = online.len();
+        // Only the first names alphabetically are listed: select them in O(n), then sort those few.
+        if online.len() > render::WELCOME_NAMES_MAX {
+            online.select_nth_unstable_by(render::WELCOME_NAMES_MAX, |a, b| cmp_nicks(a, b));
+            online.truncate(render::WELCOME_NAMES_MAX);
+        }
+        online.sort_by(|a, b| cmp_nicks(a, b));
+        Info::Welcome {
+            nick: s.nick.clone(),
+            room: self.rooms[s.room].name.clone(),
+            rules: self.settings.rules.clone(),
+            resumed,
+            online,
+            online_total,
+            resume_key: s.resume_key.clone(),
+            grace_secs: self.settings.grace.as_secs(),
+        }
+    }
+
+    fn command(
+        &mut self,
+        conn: ConnId,
+        sid: SessionId,
+        cmd: Command<'_>,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        match cmd {
+            Command::Say(text) => {
+                let s = &self.sessions[sid];
+                let room = s.room;
+                let event = Event::Message {
+                    id: self.ids.next(now.wall),
+                    at: now.wall,
+                    room: self.rooms[room].name.clone(),
+                    from: s.nick.clone(),
+                    text: Arc::from(text),
+                };
+                self.stats.messages += 1;
+                self.broadcast(room, Some(sid), event, out);
+            }
+            Command::Quit(message) => self.quit(conn, sid, message, now, out),
+            Command::Users => {
+                let room = self.sessions[sid].room;
+                let mut users: Vec<UserEntry> = self.rooms[room]
+                    .members
+                    .iter()
+                    .map(|&m| &self.sessions[m])
+                    .filter(|s| s.conn.is_some())
+                    .map(|s| UserEntry {
+                        nick: s.nick.clone(),
+                    })
+                    .collect();
+                users.sort_by(|a, b| cmp_nicks(&a.nick, &b.nick));
+                let info = Info::Users {
+                    room: self.rooms[room].name.clone(),
+                    users,
+                };
+                out.send(conn, Event::Info(info));
+            }
+            Command::Help => out.send(conn, Event::Info(Info::Help)),
+            Command::Unknown(word) => out.send(
+                conn,
+                Event::Refused(Refusal::UnknownCommand {
+                    command: Arc::from(word),
+                }),
+            ),
+        }
+    }
+
+    fn quit(
+        &mut self,
+        conn: ConnId,
+        sid: SessionId,
+        message: Option<&str>,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        let nick = self.sessions[sid].nick.clone();
+        info!("{nick} quit ({})", message.unwrap_or(""));
+        self.conns[conn.0] = None;
+        self.live_sessions -= 1;
+        out.items.push(Output::Close {
+            conn,
+            bye: Some(Bye::Quit { nick }),
+        });
+        let how = Departure::Quit {
+            message: message.map(Arc::from),
+        };
+        self.end_session(sid, how, now, out);
+    }
+
+    fn grace_ends(&mut self, sid: SessionId, generation: u64, now: Now, out: &mut Outbox) {
+        match self.sessions.get(sid) {
+            Some(s) if s.generation == generation && s.held.is_some() => {}
+            _ => return, // resumed, or the slot was reused: a stale timer
+        }
+        self.stats.grace_expired += 1;
+        info!("{} did not reconnect in time", self.sessions[sid].nick);
+        let how = Departure::GraceExpired {
+            grace_secs: self.settings.grace.as_secs(),
+        };
+        self.end_session(sid, how, now, out);
+    }
+
+    /// Removes a session for good: frees its name, tells its room, drops an empty room.
+    fn end_session(&mut self, sid: SessionId, how: Departure, now: Now, out: &mut Outbox) {
+        let s = self.sessions.remove(sid);
+        self.nicks.remove(&s.key);
+        self.remove_member(s.room, s.room_slot);
+        let event = Event::Left {
+            at: now.wall,
+            room: self.rooms[s.room].name.clone(),
+            nick: s.nick,
+            how,
+        };
+        self.broadcast(s.room, None, event, out);
+        if self.rooms[s.room].members.is_empty() {
+            let room = self.rooms.remove(s.room);
+            self.room_by_key.remove(&room_key(&room.name));
+        }
+    }
+
+    /// Sends `event` to every live member of `room` but `except`, and keeps it for members who are
+    /// held for a reconnect (bounded by `replay_max`, oldest dropped first).
+    fn broadcast(
+        &mut self,
+        room: RoomId,
+        except: Option<SessionId>,
+        event: Event,
+        out: &mut Outbox,
+    ) {
+        let start = out.recipients.len();
+        for &member in &self.rooms[room].members {
+            if Some(member) == except {
+                continue;
+            }
+            let s = &mut self.sessions[member];
+            if let Some(conn) = s.conn {
+                out.recipients.push(conn);
+            } else if let Some(held) = &mut s.held {
+                if held.missed.len() >= self.settings.replay_max {
+                    held.missed.pop_front();
+                }
+                if self.settings.replay_max > 0 {
+                    held.missed.push_back(event.clone());
+                }
+                held.missed_total += 1;
+            }
+        }
+        let end = out.recipients.len();
+        if end > start {
+            out.items.push(Output::ToMany { start, end, event });
+        }
+    }
+
+    fn room_for(&mut self, name: &str) -> RoomId {
+        let key = room_key(name);
+        if let Some(&id) = self.room_by_key.get(&key) {
+            return id;
+        }
+        let id = self.rooms.insert(Room {
+            name: Arc::from(name),
+            members: Vec::new(),
+        });
+        self.room_by_key.insert(key, id);
+        id
+    }
+
+    fn add_member(&mut self, room: RoomId, sid: SessionId) {
+        let members = &mut self.rooms[room].members;
+        self.sessions[sid].room = room;
+        self.sessions[sid].room_slot = members.len();
+        members.push(sid);
+    }
+
+    fn remove_member(&mut self, room: RoomId, slot: usize) {
+        let members = &mut self.rooms[room].members;
+        members.swap_remove(slot);
+        if let Some(&moved) = members.get(slot) {
+            self.sessions[moved].room_slot = slot;
+        }
+    }
+}
+
+fn room_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// Case-insensitive order for user lists, ties broken by the exact text so the order is stable.
+fn cmp_nicks(a: &str, b: &str) -> std::cmp::Ordering {
+    a.to_lowercase()
+        .cmp(&b.to_lowercase())
+        .then_with(|| a.cmp(b))
+}
+
+const RESUME_KEY_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+const RESUME_KEY_LEN: usize = 12;
+
+fn is_resume_key_shaped(word: &str) -> bool {
+    word.len() == RESUME_KEY_LEN && word.bytes().all(|b| RESUME_KEY_ALPHABET.contains(&b))
+}
+
+/// A resume key: 12 characters of Crockford's base32 (no i, l, o, u to misread), 60 random bits.
+fn new_resume_key() -> String {
+    let mut raw = [0u8; RESUME_KEY_LEN];
+    getrandom::getrandom(&mut raw).expect("the OS random source failed");
+    raw.iter()
+        .map(|b| RESUME_KEY_ALPHABET[usize::from(b & 31)] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,367 @@
+//! Nickname rules (PROTOCOL.md, "Connecting and logging in").
+//!
+//! A nickname is what other users trust to tell people apart, so besides the character rules two
+//! kinds of spoofing are refused: invisible characters (a name that renders exactly like another,
+//! or like nothing at all) and confusable look-alikes, via the UTS #39 skeleton behind
+//! [`collision_key`].
+
+use std::fmt;
+
+use unicode_security::GeneralSecurityProfile;
+
+/// Most characters (not bytes) a nickname may have: long enough for any real name in any script,
+/// short enough to keep the online list and every chat line readable.
+pub const MAX_NICK_CHARS: usize = 24;
+
+/// Why a nickname was refused.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum NickError {
+    /// No characters at all.
+    Empty,
+    /// More than [`MAX_NICK_CHARS`] characters.
+    TooLong,
+    /// A character that renders as nothing or as blank space (default-ignorable, format, whitespace).
+    Invisible(char),
+    /// Any other character outside letters, digits, `_`, `-` and `.`.
+    NotAllowed(char),
+}
+
+impl NickError {
+    /// A sentence for an English-speaking user, suitable after `! nick-invalid: `.
+    #[must_use]
+    pub fn describe_en(&self) -> String {
+        match *self {
+            NickError::Empty => "a nickname needs at least one character".to_string(),
+            NickError::TooLong => format!("a nickname has at most {MAX_NICK_CHARS} characters"),
+            NickError::Invisible(c) if c.is_whitespace() => {
+                format!("spaces ({}) are not allowed in nicknames", code_point(c))
+            }
+            NickError::Invisible(c) => format!(
+                "the invisible character {} is not allowed in nicknames",
+                code_point(c)
+            ),
+            NickError::NotAllowed(c) => {
+                format!("{} is not allowed: use letters, digits, _ - .", shown(c))
+            }
+        }
+    }
+
+    /// The same sentence in Korean.
+    #[must_use]
+    pub fn describe_ko(&self) -> String {
+        match *self {
+            NickError::Empty => "닉네임은 한 글자 이상이어야 합니다".to_string(),
+            NickError::TooLong => format!("닉네임은 최대 {MAX_NICK_CHARS}자까지 쓸 수 있습니다"),
+            NickError::Invisible(c) if c.is_whitespace() => {
+                format!("닉네임에는 공백({})을 쓸 수 없습니다", code_point(c))
+            }
+            NickError::Invisible(c) => format!(
+                "보이지 않는 문자({})는 닉네임에 쓸 수 없습니다",
+                code_point(c)
+            ),
+            NickError::NotAllowed(c) => format!(
+                "{} 문자는 쓸 수 없습니다: 글자, 숫자, _ - . 만 쓸 수 있습니다",
+                shown(c)
+            ),
+        }
+    }
+}
+
+impl fmt::Display for NickError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe_en())
+    }
+}
+
+impl std::error::Error for NickError {}
+
+/// `U+200B`: the only safe way to name a character that cannot be seen.
+fn code_point(c: char) -> String {
+    format!("U+{:04X}", c as u32)
+}
+
+/// A refused character as the user can recognise it; control characters are never echoed raw,
+/// since this text goes back over the wire.
+fn shown(c: char) -> String {
+    if c.is_control() {
+        code_point(c)
+    } else {
+        format!("'{c}'")
+    }
+}
+
+/// Checks a nickname against the protocol's rules.
+///
+/// # Errors
+///
+/// The first rule broken: [`NickError::Empty`], the first invisible or disallowed character in
+/// order, or else [`NickError::TooLong`].
+pub fn validate(name: &str) -> Result<(), NickError> {
+    if name.is_empty() {
+        return Err(NickError::Empty);
+    }
+    // Character rules first: an overlong name full of invisible characters is better explained by
+    // the invisible character than by its length.
+    for c in name.chars() {
+        if is_invisible(c) {
+            return Err(NickError::Invisible(c));
+        }
+        if !is_nick_char(c) {
+            return Err(NickError::NotAllowed(c));
+        }
+    }
+    if name.chars().count() > MAX_NICK_CHARS {
+        return Err(NickError::TooLong);
+    }
+    Ok(())
+}
+
+/// The key two names collide on: lowercase of the UTS #39 skeleton, so `Alice`, `alice` and
+/// Cyrillic `аlice` share one key.
+///
+/// Lowercasing comes first so names equal case-insensitively always share a key; the skeleton then
+/// maps look-alikes to one prototype, and since a prototype may itself be uppercase or have its own
+/// lowercase look-alikes, the lowercase-and-skeleton step is applied once more.
+#[must_use]
+pub fn collision_key(name: &str) -> String {
+    let lower = name.to_lowercase();
+    let once: String = unicode_security::skeleton(&lower)
+        .collect::<String>()
+        .to_lowercase();
+    unicode_security::skeleton(&once)
+        .collect::<String>()
+        .to_lowercase()
+}
+
+fn is_nick_char(c: char) -> bool {
+    matches!(c, '_' | '-' | '.') || (c.is_alphanumeric() && c.identifier_allowed())
+}
+
+/// Characters that show as nothing or as blank space, so a name holding one can pass for another
+/// name or for an empty one.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || INVISIBLE
+            .binary_search_by(|&(lo, hi)| {
+                if hi < c {
+                    std::cmp::Ordering::Less
+                } else if lo > c {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
+}
+
+/// Sorted, non-overlapping ranges: Unicode's `Default_Ignorable_Code_Point` (`DerivedCoreProperties`;
+/// zero-width characters, bidi controls, Hangul fillers, soft hyphen, variation selectors, tags),
+/// plus the interlinear annotation format characters and the braille blank, which render as
+/// nothing or as a blank and are known name-spoofing tricks. `unicode-security` holds the same
+/// table but does not export it.
+const INVISIBLE: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{034F}', '\u{034F}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{206F}'),
+    ('\u{2800}', '\u{2800}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{FFF0}', '\u{FFFB}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0000}', '\u{E0FFF}'),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinary_names_pass() {
+        for name in ["alice", "Bob_99", "x", "a.b-c_d", "...", "_", "-", "0day"] {
+            assert_eq!(validate(name), Ok(()), "{name}");
+        }
+    }
+
+    #[test]
+    fn korean_and_other_scripts_pass() {
+        for name in [
+            "김철수",
+            "이영희_2",
+            "철수.kim",
+            "Ångström",
+            "ΣΩΚΡΑΤΗΣ",
+            "Дмитрий",
+            "山田",
+        ] {
+            assert_eq!(validate(name), Ok(()), "{name}");
+        }
+    }
+
+    #[test]
+    fn empty_is_refused() {
+        assert_eq!(validate(""), Err(NickError::Empty));
+    }
+
+    #[test]
+    fn length_counts_characters_not_bytes() {
+        assert_eq!(validate(&"a".repeat(MAX_NICK_CHARS)), Ok(()));
+        assert_eq!(
+            validate(&"a".repeat(MAX_NICK_CHARS + 1)),
+            Err(NickError::TooLong)
+        );
+        // 24 Hangul syllables are 72 bytes and still fine.
+        assert_eq!(validate(&"가".repeat(MAX_NICK_CHARS)), Ok(()));
+        assert_eq!(
+            validate(&"가".repeat(MAX_NICK_CHARS + 1)),
+            Err(NickError::TooLong)
+        );
+    }
+
+    #[test]
+    fn every_invisible_character_is_refused_as_invisible() {
+        let invisible = [
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{202A}',
+            '\u{202B}',
+            '\u{202C}',
+            '\u{202D}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{3164}',
+            '\u{FFA0}',
+            '\u{00AD}',
+            '\u{115F}',
+            '\u{1160}',
+            '\u{034F}',
+            '\u{FE00}',
+            '\u{FE0F}',
+            '\u{E0100}',
+            '\u{E01EF}',
+            '\u{2800}',
+        ];
+        for c in invisible {
+            for name in [format!("ab{c}c"), format!("{c}"), format!("{c}abc")] {
+                assert_eq!(
+                    validate(&name),
+                    Err(NickError::Invisible(c)),
+                    "U+{:04X}",
+                    c as u32
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn whitespace_is_refused_as_invisible() {
+        for c in [' ', '\t', '\u{00A0}', '\u{3000}', '\u{2003}'] {
+            assert_eq!(validate(&format!("a{c}b")), Err(NickError::Invisible(c)));
+        }
+    }
+
+    #[test]
+    fn punctuation_symbols_and_emoji_are_refused() {
+        assert_eq!(validate("a@b"), Err(NickError::NotAllowed('@')));
+        assert_eq!(validate("a/b"), Err(NickError::NotAllowed('/')));
+        assert_eq!(validate("hi😀"), Err(NickError::NotAllowed('😀')));
+        assert_eq!(validate("a\u{1}"), Err(NickError::NotAllowed('\u{1}')));
+        assert_eq!(
+            validate("a\u{1b}[31m"),
+            Err(NickError::NotAllowed('\u{1b}'))
+        );
+    }
+
+    #[test]
+    fn first_offending_character_is_reported() {
+        assert_eq!(validate("a@b\u{200B}"), Err(NickError::NotAllowed('@')));
+        assert_eq!(
+            validate("a\u{200B}@"),
+            Err(NickError::Invisible('\u{200B}'))
+        );
+    }
+
+    #[test]
+    fn descriptions_name_the_problem() {
+        assert_eq!(
+            NickError::TooLong.describe_en(),
+            "a nickname has at most 24 characters"
+        );
+        assert_eq!(
+            NickError::Invisible('\u{200B}').describe_en(),
+            "the invisible character U+200B is not allowed in nicknames"
+        );
+        assert_eq!(
+            NickError::NotAllowed('@').describe_en(),
+            "'@' is not allowed: use letters, digits, _ - ."
+        );
+        assert!(NickError::NotAllowed('\u{1}')
+            .describe_en()
+            .starts_with("U+0001 "));
+        assert!(NickError::Invisible('\u{200B}')
+            .describe_ko()
+            .contains("U+200B"));
+        assert!(NickError::TooLong.describe_ko().contains("24"));
+        for err in [
+            NickError::Empty,
+            NickError::TooLong,
+            NickError::Invisible(' '),
+            NickError::Invisible('\u{3164}'),
+            NickError::NotAllowed('@'),
+            NickError::NotAllowed('\u{7f}'),
+        ] {
+            for text in [err.describe_en(), err.describe_ko(), err.to_string()] {
+                assert!(!text.is_empty());
+                assert!(!text.chars().any(char::is_control), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn case_variants_collide() {
+        assert_eq!(collision_key("alice"), collision_key("ALICE"));
+        assert_eq!(collision_key("alice"), collision_key("Alice"));
+    }
+
+    #[test]
+    fn cyrillic_look_alike_collides() {
+        // U+0430 CYRILLIC SMALL LETTER A.
+        assert_eq!(collision_key("alice"), collision_key("\u{430}lice"));
+        assert_eq!(collision_key("ALICE"), collision_key("\u{430}lice"));
+        // U+0410 CYRILLIC CAPITAL LETTER A.
+        assert_eq!(collision_key("Alice"), collision_key("\u{410}lice"));
+    }
+
+    #[test]
+    fn different_names_do_not_collide() {
+        assert_ne!(collision_key("bob"), collision_key("bab"));
+        assert_ne!(collision_key("김철수"), collision_key("김영희"));
+        assert_ne!(collision_key("alice"), collision_key("alice2"));
+    }
+
+    #[test]
+    fn korean_names_collide_only_with_themselves() {
+        assert_eq!(collision_key("김철수"), collision_key("김철수"));
+        // The same syllables written with conjoining jamo look identical.
+        assert_eq!(
+            collision_key("김"),
+            collision_key("\u{1100}\u{1175}\u{11B7}")
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! Every flag and limit of the server, its default, and why it has that value.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// The language of every notice the server writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Korean, with the presence wording of the chat programs our first users came from.
+    Ko,
+}
+
+/// Log verbosity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn to_filter(self) -> log::LevelFilter {
+        match self {
+            LogLevel::Off => log::LevelFilter::Off,
+            LogLevel::Error => log::LevelFilter::Error,
+            LogLevel::Warn => log::LevelFilter::Warn,
+            LogLevel::Info => log::LevelFilter::Info,
+            LogLevel::Debug => log::LevelFilter::Debug,
+            LogLevel::Trace => log::LevelFilter::Trace,
+        }
+    }
+}
+
+/// reactor-chat: a multi-client chat server on one event loop, usable from telnet and nc.
+///
+/// Every limit below has a default a human user never notices; each one that trips is logged and
+/// counted, and the client that tripped it is told why.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "reactor-chat", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on. Port 0 picks a free port; the chosen address is printed on stdout.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Log level for the activity log (stderr, and --log-file).
+    #[arg(long, value_enum, default_value = "info")]
+    pub log_level: LogLevel,
+
+    /// Also write the activity log to this file (appended).
+    #[arg(long)]
+    pub log_file: Option<PathBuf>,
+
+    /// Language of server notices.
+    #[arg(long, value_enum, default_value = "en")]
+    pub lang: Lang,
+
+    /// Show timestamps in UTC instead of the server's local time.
+    #[arg(long)]
+    pub utc: bool,
+
+    /// The room rules shown in every welcome. Default: a short English or Korean text per --lang.
+    #[arg(long)]
+    pub rules: Option<String>,
+
+    /// Most connections served at once (logged in or not). One more is told "server full" and closed.
+    #[arg(long, default_value_t = 1000)]
+    pub max_clients: usize,
+
+    /// Most connections from one IP address. Loopback addresses are exempt unless --limit-loopback,
+    /// so local load tests can open thousands of connections.
+    #[arg(long, default_value_t = 16)]
+    pub max_per_ip: usize,
+
+    /// Apply --max-per-ip to loopback addresses too.
+    #[arg(long)]
+    pub limit_loopback: bool,
+
+    /// Longest line in bytes after login. Longer lines are refused and discarded without being buffered.
+    #[arg(long, default_value_t = 4096)]
+    pub max_line: usize,
+
+    /// Longest line in bytes before login: a nickname needs few bytes, so unauthenticated peers get few.
+    #[arg(long, default_value_t = 256)]
+    pub max_login_line: usize,
+
+    /// Seconds from connect to a completed login. Counted from connect, not reset by input, so
+    /// connections that dribble bytes (slowloris) cannot pile up.
+    #[arg(long, default_value_t = 10)]
+    pub login_timeout: u64,
+
+    /// Seconds without any input after which a logged-in connection is dropped ("ping timeout").
+    /// 0 disables it: people read chat without typing for hours; dead peers are found by TCP keepalive.
+    #[arg(long, default_value_t = 0)]
+    pub idle_timeout: u64,
+
+    /// TCP keepalive idle seconds (probes every 10 s, 3 probes): how a pulled cable is noticed
+    /// without bothering users who only read. 0 disables keepalive.
+    #[arg(long, default_value_t = 60)]
+    pub keepalive: u64,
+
+    /// Seconds a lost user's nickname is held for them to reconnect and receive what they missed.
+    #[arg(long, default_value_t = 120)]
+    pub grace: u64,
+
+    /// Most missed lines kept for a user in the grace period (the oldest are dropped first).
+    #[arg(long, default_value_t = 200)]
+    pub replay_max: usize,
+
+    /// Hard cap in bytes on one connection's output queue: a client over it is dropped at once.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub max_queue: usize,
+
+    /// Soft cap in bytes on one connection's output queue: a client over it for --soft-queue-secs is dropped.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub soft_queue: usize,
+
+    /// How long a client may stay over --soft-queue before it is dropped.
+    #[arg(long, default_value_t = 10)]
+    pub soft_queue_secs: u64,
+
+    /// Milliseconds to wait for a client to speak first before greeting it (HTTP clients speak first).
+    #[arg(long, default_value_t = 250)]
+    pub greet_delay_ms: u64,
+
+    /// Milliseconds a refused or closing connection is kept half-closed so the peer reads its goodbye
+    /// line instead of a reset.
+    #[arg(long, default_value_t = 2000)]
+    pub linger_ms: u64,
+
+    /// Seconds to flush every queue on SIGINT/SIGTERM before exiting.
+    #[arg(long, default_value_t = 5)]
+    pub shutdown_timeout: u64,
+
+    /// Listen backlog (the kernel caps it at net.core.somaxconn).
+    #[arg(long, default_value_t = 1024)]
+    pub backlog: i32,
+
+    /// Most connections accepted per readiness event, so a connect storm cannot starve chat traffic.
+    #[arg(long, default_value_t = 256)]
+    pub accept_batch: usize,
+}
+
+impl Config {
+    pub fn login_timeout(&self) -> Duration {
+        Duration::from_secs(self.login_timeout)
+    }
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        (self.idle_timeout > 0).then(|| Duration::from_secs(self.idle_timeout))
+    }
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs(self.grace)
+    }
+    pub fn soft_queue_time(&self) -> Duration {
+        Duration::from_secs(self.soft_queue_secs)
+    }
+    pub fn greet_delay(&self) -> Duration {
+        Duration::from_millis(self.greet_delay_ms)
+    }
+    pub fn linger(&self) -> Duration {
+        Duration::from_millis(self.linger_ms)
+    }
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout)
+    }
+
+    /// The rules text shown at login.
+    pub fn rules_text(&self) -> String {
+        match (&self.rules, self.lang) {
+            (Some(rules), _) => rules.clone(),
+            (None, Lang::En) => "be kind; no flooding, no spam.".to_string(),
+            (None, Lang::Ko) => "서로 존중해 주세요. 도배와 스팸은 금지입니다.".to_string(),
+        }
+    }
+
+    /// A configuration with every default, for tests and benchmarks of the core.
+    pub fn for_tests() -> Config {
+        Config::parse_from(["reactor-chat"])
+    }
+}

@@ -1,0 +1,42 @@
+//! The reactor-chat server binary: parse flags, set up logging and limits, run the reactor.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use log::{error, info};
+
+use reactor_chat::config::Config;
+use reactor_chat::reactor::Reactor;
+
+fn main() -> ExitCode {
+    let cfg = Config::parse();
+    if let Err(e) = reactor_chat::logging::init(cfg.log_level.to_filter(), cfg.log_file.as_deref())
+    {
+        eprintln!("reactor-chat: cannot open the log file: {e}");
+        return ExitCode::FAILURE;
+    }
+    match run(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("reactor-chat: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
+    reactor_chat::system::raise_open_files_limit();
+    let bind = cfg.bind;
+    let mut reactor = Reactor::bind(cfg).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let addr = reactor.local_addr()?;
+    info!("listening on {addr}");
+    // Scripts and tests read this line to learn the port when --bind asks for port 0.
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "reactor-chat listening on {addr}")?;
+    stdout.flush()?;
+    reactor.run()?;
+    info!("stopped: {:?}", reactor.stats);
+    Ok(())
+}

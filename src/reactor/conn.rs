@@ -1,0 +1,88 @@
+//! One connection's state as the reactor sees it: the socket, its decoder, its output queue and
+//! where it is in its life.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use super::outqueue::OutQueue;
+use crate::chat::LostReason;
+use crate::codec::line::LineDecoder;
+
+/// Where a connection is in its life. Transitions only go down this list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading and writing normally.
+    Open,
+    /// A goodbye is queued: input is discarded, output is flushed, then the write side is shut
+    /// down. Closed at `close_at` whatever happens.
+    Draining { close_at: Instant },
+    /// Our side is shut down for writing; input is read and discarded until the peer closes or
+    /// `close_at`, so the peer reads our last line instead of a reset.
+    Lingering { close_at: Instant },
+}
+
+impl Phase {
+    pub fn close_at(self) -> Option<Instant> {
+        match self {
+            Phase::Open => None,
+            Phase::Draining { close_at } | Phase::Lingering { close_at } => Some(close_at),
+        }
+    }
+}
+
+/// A connection owned by the reactor's slab.
+#[derive(Debug)]
+pub struct Conn {
+    pub stream: TcpStream,
+    /// Unique for the server's lifetime: slab keys are reused, serials are not, so a timer for a
+    /// connection that is gone never fires on its successor.
+    pub serial: u64,
+    pub peer: SocketAddr,
+    pub decoder: LineDecoder,
+    pub out: OutQueue,
+    pub phase: Phase,
+    /// Whether it counts against --max-clients and --max-per-ip (refused connections do not).
+    pub counted: bool,
+    pub greeted: bool,
+    pub logged_in: bool,
+    pub last_input: Instant,
+    /// Already on the reactor's pending-write list.
+    pub write_listed: bool,
+    /// Already on the reactor's ready-to-read list (it hit the per-turn read budget).
+    pub read_listed: bool,
+    /// Set when the connection must go; it is removed at the end of the loop turn.
+    pub dead: Option<LostReason>,
+}
+
+impl Conn {
+    pub fn new(
+        stream: TcpStream,
+        serial: u64,
+        peer: SocketAddr,
+        max_line: usize,
+        now: Instant,
+    ) -> Self {
+        Conn {
+            stream,
+            serial,
+            peer,
+            decoder: LineDecoder::new(max_line),
+            out: OutQueue::new(),
+            phase: Phase::Open,
+            counted: false,
+            greeted: false,
+            logged_in: false,
+            last_input: now,
+            write_listed: false,
+            read_listed: false,
+            dead: None,
+        }
+    }
+
+    /// Whether new output may still be queued to it.
+    pub fn accepts_output(&self) -> bool {
+        self.phase == Phase::Open && self.dead.is_none()
+    }
+}

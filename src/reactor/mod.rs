@@ -1,0 +1,818 @@
+//! The reactor: one thread, one `mio::Poll`, every socket.
+//!
+//! # One loop turn, in order
+//! 1. **Poll** with a timeout taken from the nearest deadline (zero when work is left over).
+//! 2. **Dispatch** each event by token: the listener accepts (a bounded batch), the signal source
+//!    starts a shutdown, a connection reads until `WouldBlock` or its per-turn budget, decoding
+//!    lines and handing them to the chat core; writable readiness puts it on the write list.
+//! 3. **Leftover reads**: connections that hit the read budget last turn read again (edge-triggered
+//!    readiness will not wake them twice).
+//! 4. **Timers**: the reactor's (greeting, login timeout, close deadlines, accept pause) and the
+//!    chat core's (reconnect grace), then the once-a-second sweep (idle and soft-queue limits).
+//! 5. **Flush**: every connection with queued output writes it with vectored writes, up to a budget.
+//! 6. **Reap**: connections marked dead are told to the chat core (whose notices are queued for the
+//!    next flush) and removed. Nothing is freed in the middle of the work above.
+//!
+//! Output from the chat core is applied as soon as the core returns: a broadcast is rendered once
+//! into `Bytes` and the same buffer is queued for each recipient. Queue limits are checked as it is
+//! queued; a connection over them is only *marked* dead and removed in step 6.
+
+pub mod conn;
+pub mod outqueue;
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use log::{debug, info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+
+use crate::chat::render::Renderer;
+use crate::chat::{
+    Bye, Chat, ChatSettings, ConnId, Event, Info, LostReason, Now, Outbox, Output, Peer, Refusal,
+};
+use crate::codec::line::LineFrame;
+use crate::codec::Decoded;
+use crate::config::Config;
+use crate::timer::Timers;
+use conn::{Conn, Phase};
+use outqueue::{Flush, QueueLimits, QueueVerdict};
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const SIGNALS: Token = Token(usize::MAX - 2);
+
+/// Bytes read from one connection per loop turn before others get their go (fairness).
+const READ_BUDGET: usize = 64 * 1024;
+/// Bytes written to one connection per loop turn (Redis writes at most 64 KiB per client per event).
+const WRITE_BUDGET: usize = 64 * 1024;
+/// Size of the shared read buffer: one `read` takes at most this much.
+const READ_CHUNK: usize = 16 * 1024;
+/// Size of the blocks broadcast lines are rendered into; many lines share one allocation.
+const RENDER_BLOCK: usize = 16 * 1024;
+/// How long accepting pauses when the process is out of file descriptors.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Refused connections linger to read their reason; beyond this many extra, they are just closed.
+const REFUSED_SLACK: usize = 256;
+/// How often idle and soft-queue limits are swept (Redis's clientsCron does the same).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Timers owned by the reactor. Connection timers carry the key and serial they were set for.
+#[derive(Debug, Clone, Copy)]
+enum ReactorTimer {
+    Greet { key: usize, serial: u64 },
+    LoginTimeout { key: usize, serial: u64 },
+    CloseAt { key: usize, serial: u64 },
+    ResumeAccepting,
+}
+
+/// Counters for the activity log (and, later, metrics).
+#[derive(Debug, Default, Clone)]
+pub struct ReactorStats {
+    pub accepted: u64,
+    pub refused_full: u64,
+    pub refused_per_ip: u64,
+    pub refused_dropped: u64,
+    pub login_timeouts: u64,
+    pub idle_timeouts: u64,
+    pub queue_hard_drops: u64,
+    pub queue_soft_drops: u64,
+    pub lines_too_long: u64,
+    pub invalid_utf8: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub loop_turns: u64,
+    pub accept_pauses: u64,
+}
+
+/// The server: a listener, its connections and the chat core, driven by one poll loop.
+pub struct Reactor {
+    cfg: Config,
+    poll: Poll,
+    listener: Option<TcpListener>,
+    signals: Signals,
+    conns: Slab<Conn>,
+    chat: Chat,
+    outbox: Outbox,
+    renderer: Renderer,
+    render_buf: BytesMut,
+    scratch: Vec<u8>,
+    limits: QueueLimits,
+    timers: Timers<ReactorTimer>,
+    per_ip: HashMap<IpAddr, usize>,
+    /// Connections counted against --max-clients.
+    served: usize,
+    pending_writes: Vec<usize>,
+    ready_reads: Vec<usize>,
+    doomed: Vec<usize>,
+    accept_more: bool,
+    accept_paused: bool,
+    next_sweep: Instant,
+    shutting_down: bool,
+    next_serial: u64,
+    pub stats: ReactorStats,
+}
+
+impl Reactor {
+    /// Binds the listening socket (SO_REUSEADDR, the configured backlog) and sets up the loop.
+    pub fn bind(cfg: Config) -> io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let mut listener = bind_listener(cfg.bind, cfg.backlog)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let limits = QueueLimits {
+            hard: cfg.max_queue,
+            soft: cfg.soft_queue,
+            soft_for: cfg.soft_queue_time(),
+        };
+        Ok(Reactor {
+            chat: Chat::new(ChatSettings::from_config(&cfg)),
+            renderer: Renderer::new(cfg.lang, cfg.utc),
+            poll,
+            listener: Some(listener),
+            signals,
+            conns: Slab::new(),
+            outbox: Outbox::default(),
+            render_buf: BytesMut::new(),
+            scratch: vec![0; READ_CHUNK],
+            limits,
+            timers: Timers::new(),
+            per_ip: HashMap::new(),
+            served: 0,
+            pending_writes: Vec::new(),
+            ready_reads: Vec::new(),
+            doomed: Vec::new(),
+            accept_more: false,
+            accept_paused: false,
+            next_sweep: Instant::now() + SWEEP_EVERY,
+            shutting_down: false,
+            next_serial: 0,
+            stats: ReactorStats::default(),
+            cfg,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match &self.listener {
+            Some(l) => l.local_addr(),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// Runs until a shutdown signal has been handled and every connection is flushed or timed out.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            self.stats.loop_turns += 1;
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_batch(),
+                    SIGNALS => self.on_signal(),
+                    Token(key) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.on_readable(key);
+                        }
+                        if event.is_writable() {
+                            self.want_write(key);
+                        }
+                    }
+                }
+            }
+            self.leftover_reads();
+            if self.accept_more {
+                self.accept_batch();
+            }
+            self.run_timers();
+            self.flush_pending();
+            self.reap();
+            if self.shutting_down && self.conns.is_empty() {
+                info!("all connections closed; exiting");
+                return Ok(());
+            }
+        }
+    }
+
+    fn now(&self) -> Now {
+        Now::system()
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.pending_writes.is_empty() || !self.ready_reads.is_empty() || self.accept_more {
+            return Some(Duration::ZERO);
+        }
+        let mut next = self.next_sweep;
+        for deadline in [self.timers.next_deadline(), self.chat.next_deadline()]
+            .into_iter()
+            .flatten()
+        {
+            next = next.min(deadline);
+        }
+        Some(next.saturating_duration_since(Instant::now()))
+    }
+
+    // ----- accepting -------------------------------------------------------------------------
+
+    fn accept_batch(&mut self) {
+        self.accept_more = false;
+        if self.accept_paused || self.shutting_down {
+            return;
+        }
+        for _ in 0..self.cfg.accept_batch {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, addr)) => self.admit(stream, addr),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_out_of_fds(&e) => {
+                    // Retrying at once would spin: the pending connection stays in the backlog
+                    // until descriptors free up.
+                    warn!("accept: {e}; pausing accepts for {ACCEPT_PAUSE:?}");
+                    self.stats.accept_pauses += 1;
+                    self.accept_paused = true;
+                    self.timers
+                        .insert(Instant::now() + ACCEPT_PAUSE, ReactorTimer::ResumeAccepting);
+                    return;
+                }
+                Err(e) => debug!("accept: {e}"), // e.g. the peer reset before we got to it
+            }
+        }
+        // The batch ran out with connections possibly still waiting; edge-triggered readiness will
+        // not report them again, so come back next turn.
+        self.accept_more = true;
+    }
+
+    fn admit(&mut self, mut stream: TcpStream, addr: SocketAddr) {
+        let now = Instant::now();
+        let refusal = if self.served >= self.cfg.max_clients {
+            self.stats.refused_full += 1;
+            Some(Bye::ServerFull {
+                max: self.cfg.max_clients,
+            })
+        } else if self.ip_is_limited(addr.ip())
+            && self.per_ip.get(&addr.ip()).copied().unwrap_or(0) >= self.cfg.max_per_ip
+        {
+            self.stats.refused_per_ip += 1;
+            Some(Bye::TooManyFromAddress {
+                max: self.cfg.max_per_ip,
+            })
+        } else {
+            None
+        };
+        if refusal.is_some() && self.conns.len() >= self.served + REFUSED_SLACK {
+            // Under a connection flood, refusals must not pile up descriptors either.
+            self.stats.refused_dropped += 1;
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        if self.cfg.keepalive > 0 {
+            let keepalive = socket2::TcpKeepalive::new()
+                .with_time(Duration::from_secs(self.cfg.keepalive))
+                .with_interval(Duration::from_secs(10))
+                .with_retries(3);
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+        }
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(key),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            warn!("register {addr}: {e}");
+            return;
+        }
+        self.next_serial += 1;
+        let serial = self.next_serial;
+        entry.insert(Conn::new(
+            stream,
+            serial,
+            addr,
+            self.cfg.max_login_line,
+            now,
+        ));
+        self.stats.accepted += 1;
+        if let Some(bye) = refusal {
+            info!("refused {addr}: {bye:?}");
+            self.conns[key].greeted = true;
+            self.queue_event(key, &Event::Bye(bye));
+            self.begin_close(key, now + self.cfg.linger());
+            return;
+        }
+        self.served += 1;
+        *self.per_ip.entry(addr.ip()).or_insert(0) += 1;
+        self.conns[key].counted = true;
+        self.chat.connect(ConnId(key), Peer { ip: addr.ip() });
+        info!("connection from {addr} ({} clients)", self.served);
+        if self.cfg.greet_delay_ms == 0 {
+            self.greet(key);
+        } else {
+            self.timers.insert(
+                now + self.cfg.greet_delay(),
+                ReactorTimer::Greet { key, serial },
+            );
+        }
+        self.timers.insert(
+            now + self.cfg.login_timeout(),
+            ReactorTimer::LoginTimeout { key, serial },
+        );
+    }
+
+    fn ip_is_limited(&self, ip: IpAddr) -> bool {
+        self.cfg.limit_loopback || !ip.is_loopback()
+    }
+
+    // ----- reading ---------------------------------------------------------------------------
+
+    fn on_readable(&mut self, key: usize) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut total = 0;
+        while let Some(conn) = self.conns.get_mut(key) {
+            if conn.dead.is_some() {
+                break;
+            }
+            match conn.stream.read(&mut scratch) {
+                Ok(0) => {
+                    self.mark_dead(key, LostReason::Closed);
+                    break;
+                }
+                Ok(n) => {
+                    total += n;
+                    self.stats.bytes_in += n as u64;
+                    conn.last_input = Instant::now();
+                    self.on_bytes(key, &scratch[..n]);
+                    if total >= READ_BUDGET {
+                        if let Some(conn) = self.conns.get_mut(key) {
+                            if !conn.read_listed {
+                                conn.read_listed = true;
+                                self.ready_reads.push(key);
+                            }
+                        }
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    debug!("read from {}: {e}", conn.peer);
+                    self.mark_dead(key, lost_reason_for(&e, LostReason::ReadError));
+                    break;
+                }
+            }
+        }
+        self.scratch = scratch;
+    }
+
+    fn leftover_reads(&mut self) {
+        for key in std::mem::take(&mut self.ready_reads) {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.read_listed = false;
+                self.on_readable(key);
+            }
+        }
+    }
+
+    /// Feeds freshly read bytes through the connection's decoder.
+    fn on_bytes(&mut self, key: usize, mut data: &[u8]) {
+        if self.conns[key].phase != Phase::Open {
+            return; // closing: input is read only to be thrown away
+        }
+        if !self.conns[key].greeted {
+            // It spoke first; greet before answering so replies always follow the prompt.
+            self.greet(key);
+        }
+        while !data.is_empty() {
+            let conn = &mut self.conns[key];
+            if !conn.accepts_output() {
+                return; // e.g. it quit earlier in this same read
+            }
+            match conn.decoder.decode(data) {
+                Ok(Decoded::Incomplete) => break,
+                Ok(Decoded::Frame { frame, consumed }) => {
+                    data = &data[consumed..];
+                    self.on_frame(key, frame);
+                }
+                Err(e) => {
+                    debug!("{}: {e}", conn.peer);
+                    self.mark_dead(key, LostReason::ReadError);
+                    return;
+                }
+            }
+        }
+        if let Some(conn) = self.conns.get_mut(key) {
+            if conn.decoder.buffered() == 0 {
+                conn.decoder.shrink();
+            }
+        }
+    }
+
+    fn on_frame(&mut self, key: usize, frame: LineFrame) {
+        match frame {
+            LineFrame::Line(line) => {
+                let now = self.now();
+                self.chat.line(ConnId(key), &line, now, &mut self.outbox);
+                self.apply_outbox();
+            }
+            LineFrame::TooLong => {
+                self.stats.lines_too_long += 1;
+                let max = if self.conns[key].logged_in {
+                    self.cfg.max_line
+                } else {
+                    self.cfg.max_login_line
+                };
+                self.refuse_line(key, Refusal::LineTooLong { max });
+            }
+            LineFrame::InvalidUtf8 => {
+                self.stats.invalid_utf8 += 1;
+                self.refuse_line(key, Refusal::InvalidUtf8);
+            }
+        }
+    }
+
+    /// A bad line costs the client that line only: an error, and the prompt again before login.
+    fn refuse_line(&mut self, key: usize, refusal: Refusal) {
+        self.queue_event(key, &Event::Refused(refusal));
+        if !self.conns[key].logged_in {
+            self.queue_event(key, &Event::Info(Info::NickPrompt));
+        }
+    }
+
+    fn greet(&mut self, key: usize) {
+        self.conns[key].greeted = true;
+        self.queue_event(key, &Event::Info(Info::Greeting));
+    }
+
+    // ----- chat output -----------------------------------------------------------------------
+
+    /// Applies what the chat core asked for, then empties the outbox.
+    fn apply_outbox(&mut self) {
+        let mut outbox = std::mem::take(&mut self.outbox);
+        for output in outbox.items.drain(..) {
+            match output {
+                Output::ToConn { conn, event } => self.queue_event(conn.0, &event),
+                Output::ToMany { start, end, event } => {
+                    let bytes = self.render(&event);
+                    for conn in &outbox.recipients[start..end] {
+                        self.queue_bytes(conn.0, bytes.clone());
+                    }
+                }
+                Output::LoggedIn { conn } => {
+                    if let Some(c) = self.conns.get_mut(conn.0) {
+                        c.logged_in = true;
+                        c.decoder.set_max_line(self.cfg.max_line);
+                    }
+                }
+                Output::Close { conn, bye } => {
+                    if self.conns.contains(conn.0) {
+                        if let Some(bye) = bye {
+                            self.queue_event(conn.0, &Event::Bye(bye));
+                        }
+                        self.begin_close(conn.0, Instant::now() + self.cfg.linger());
+                    }
+                }
+            }
+        }
+        outbox.clear();
+        self.outbox = outbox;
+    }
+
+    /// Renders an event into a block shared with the other recent lines (one allocation serves
+    /// many lines; each `Bytes` keeps only its block alive).
+    fn render(&mut self, event: &Event) -> Bytes {
+        if self.render_buf.capacity() - self.render_buf.len() < 1024 {
+            self.render_buf.reserve(RENDER_BLOCK);
+        }
+        self.renderer.render(event, &mut self.render_buf);
+        self.render_buf.split().freeze()
+    }
+
+    fn queue_event(&mut self, key: usize, event: &Event) {
+        if self.conns.get(key).is_some_and(Conn::accepts_output) {
+            let bytes = self.render(event);
+            self.queue_bytes(key, bytes);
+        }
+    }
+
+    /// Queues bytes for a connection and enforces the output limits.
+    fn queue_bytes(&mut self, key: usize, bytes: Bytes) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if !conn.accepts_output() {
+            return;
+        }
+        conn.out.push(bytes);
+        // Goodbye lines of closing connections are queued before the phase changes, so they
+        // always fit; everything else obeys the caps.
+        let verdict = conn.out.check(&self.limits, Instant::now());
+        if verdict != QueueVerdict::Ok {
+            self.drop_for_queue(key, verdict);
+            return;
+        }
+        if !conn.write_listed {
+            conn.write_listed = true;
+            self.pending_writes.push(key);
+        }
+    }
+
+    fn drop_for_queue(&mut self, key: usize, verdict: QueueVerdict) {
+        let conn = &mut self.conns[key];
+        match verdict {
+            QueueVerdict::OverHard => self.stats.queue_hard_drops += 1,
+            QueueVerdict::OverSoftTooLong => self.stats.queue_soft_drops += 1,
+            QueueVerdict::Ok => return,
+        }
+        info!(
+            "dropping {}: output queue {} bytes ({:?})",
+            conn.peer,
+            conn.out.len(),
+            verdict
+        );
+        conn.out.clear();
+        self.mark_dead(key, LostReason::SendQueueExceeded);
+    }
+
+    // ----- writing ---------------------------------------------------------------------------
+
+    fn want_write(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            if !conn.out.is_empty() && !conn.write_listed && conn.dead.is_none() {
+                conn.write_listed = true;
+                self.pending_writes.push(key);
+            }
+        }
+    }
+
+    fn flush_pending(&mut self) {
+        for key in std::mem::take(&mut self.pending_writes) {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            conn.write_listed = false;
+            if conn.dead.is_some() {
+                continue;
+            }
+            match conn.out.write_to(&mut conn.stream, WRITE_BUDGET) {
+                Ok((flush, n)) => {
+                    self.stats.bytes_out += n as u64;
+                    match flush {
+                        Flush::Drained => self.drained(key),
+                        Flush::Blocked => {} // writable readiness will bring it back
+                        Flush::Budget => {
+                            conn.write_listed = true;
+                            self.pending_writes.push(key);
+                        }
+                    }
+                }
+                Err(e) => {
+                    debug!("write to {}: {e}", conn.peer);
+                    self.mark_dead(key, lost_reason_for(&e, LostReason::WriteError));
+                }
+            }
+        }
+    }
+
+    /// The queue is empty: a draining connection now half-closes and lingers.
+    fn drained(&mut self, key: usize) {
+        let conn = &mut self.conns[key];
+        if let Phase::Draining { close_at } = conn.phase {
+            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+            let close_at = close_at.min(Instant::now() + self.cfg.linger());
+            conn.phase = Phase::Lingering { close_at };
+            let serial = conn.serial;
+            self.timers
+                .insert(close_at, ReactorTimer::CloseAt { key, serial });
+        }
+    }
+
+    // ----- closing ---------------------------------------------------------------------------
+
+    /// Stops taking input and output for the connection: what is queued (its goodbye) is
+    /// flushed, then it half-closes and lingers until `close_at` at the latest.
+    fn begin_close(&mut self, key: usize, close_at: Instant) {
+        let conn = &mut self.conns[key];
+        if conn.phase != Phase::Open || conn.dead.is_some() {
+            return;
+        }
+        conn.phase = Phase::Draining { close_at };
+        let serial = conn.serial;
+        self.timers
+            .insert(close_at, ReactorTimer::CloseAt { key, serial });
+        if conn.out.is_empty() {
+            self.drained(key);
+        } else if !conn.write_listed {
+            conn.write_listed = true;
+            self.pending_writes.push(key);
+        }
+    }
+
+    /// Marks a connection for removal at the end of the turn.
+    fn mark_dead(&mut self, key: usize, reason: LostReason) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            if conn.dead.is_none() {
+                conn.dead = Some(reason);
+                self.doomed.push(key);
+            }
+        }
+    }
+
+    /// Removes dead connections. The chat core hears of each (a no-op for those it already
+    /// let go), and its notices may doom further connections, so this repeats until none are left.
+    fn reap(&mut self) {
+        while let Some(key) = self.doomed.pop() {
+            let Some(conn) = self.conns.get(key) else {
+                continue;
+            };
+            let reason = conn.dead.unwrap_or(LostReason::Closed);
+            if conn.counted && self.chat.is_logged_in(ConnId(key)) {
+                info!("{} disconnected: {reason:?}", conn.peer);
+            } else {
+                debug!("{} closed: {reason:?}", conn.peer);
+            }
+            let now = self.now();
+            self.chat
+                .disconnect(ConnId(key), reason, now, &mut self.outbox);
+            self.apply_outbox();
+            let mut conn = self.conns.remove(key);
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            if conn.counted {
+                self.served -= 1;
+                let ip = conn.peer.ip();
+                if let Some(n) = self.per_ip.get_mut(&ip) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.per_ip.remove(&ip);
+                    }
+                }
+            }
+        }
+    }
+
+    // ----- time ------------------------------------------------------------------------------
+
+    fn run_timers(&mut self) {
+        let now = self.now();
+        while let Some(timer) = self.timers.pop_due(now.mono) {
+            match timer {
+                ReactorTimer::Greet { key, serial } => {
+                    if self.is_current(key, serial) && !self.conns[key].greeted {
+                        self.greet(key);
+                    }
+                }
+                ReactorTimer::LoginTimeout { key, serial } => {
+                    if self.is_current(key, serial) && !self.conns[key].logged_in {
+                        self.login_timeout(key, now);
+                    }
+                }
+                ReactorTimer::CloseAt { key, serial } => {
+                    if self.is_current(key, serial)
+                        && self.conns[key]
+                            .phase
+                            .close_at()
+                            .is_some_and(|at| at <= now.mono)
+                    {
+                        self.mark_dead(key, LostReason::Closed);
+                    }
+                }
+                ReactorTimer::ResumeAccepting => {
+                    self.accept_paused = false;
+                    self.accept_batch();
+                }
+            }
+        }
+        self.chat.on_timer(now, &mut self.outbox);
+        self.apply_outbox();
+        if now.mono >= self.next_sweep {
+            self.next_sweep = now.mono + SWEEP_EVERY;
+            self.sweep(now);
+        }
+    }
+
+    fn is_current(&self, key: usize, serial: u64) -> bool {
+        self.conns
+            .get(key)
+            .is_some_and(|c| c.serial == serial && c.dead.is_none())
+    }
+
+    fn login_timeout(&mut self, key: usize, now: Now) {
+        if self.conns[key].phase != Phase::Open {
+            return;
+        }
+        self.stats.login_timeouts += 1;
+        info!("{}: login timeout", self.conns[key].peer);
+        self.chat
+            .disconnect(ConnId(key), LostReason::PingTimeout, now, &mut self.outbox);
+        self.apply_outbox();
+        let bye = Bye::LoginTimeout {
+            secs: self.cfg.login_timeout,
+        };
+        self.queue_event(key, &Event::Bye(bye));
+        self.begin_close(key, now.mono + self.cfg.linger());
+    }
+
+    /// The once-a-second pass over all connections: idle timeouts and soft output caps.
+    fn sweep(&mut self, now: Now) {
+        let idle = self.cfg.idle_timeout();
+        let mut idle_keys = Vec::new();
+        let mut over_soft = Vec::new();
+        for (key, conn) in self.conns.iter_mut() {
+            if conn.dead.is_some() || conn.phase != Phase::Open {
+                continue;
+            }
+            if let Some(idle) = idle {
+                if conn.logged_in && now.mono.duration_since(conn.last_input) >= idle {
+                    idle_keys.push(key);
+                    continue;
+                }
+            }
+            if !conn.out.is_empty() {
+                let verdict = conn.out.check(&self.limits, now.mono);
+                if verdict != QueueVerdict::Ok {
+                    over_soft.push((key, verdict));
+                }
+            }
+        }
+        for (key, verdict) in over_soft {
+            self.drop_for_queue(key, verdict);
+        }
+        for key in idle_keys {
+            self.stats.idle_timeouts += 1;
+            info!("{}: idle timeout", self.conns[key].peer);
+            let bye = Bye::PingTimeout {
+                secs: self.cfg.idle_timeout,
+            };
+            // Tell the room first (the session is held for a reconnect), then say goodbye.
+            self.chat
+                .disconnect(ConnId(key), LostReason::PingTimeout, now, &mut self.outbox);
+            self.apply_outbox();
+            self.queue_event(key, &Event::Bye(bye));
+            self.begin_close(key, now.mono + self.cfg.linger());
+        }
+    }
+
+    // ----- shutdown --------------------------------------------------------------------------
+
+    fn on_signal(&mut self) {
+        let signals: Vec<i32> = self.signals.pending().collect();
+        if signals.is_empty() || self.shutting_down {
+            return;
+        }
+        info!(
+            "signal {:?}: shutting down ({} connections)",
+            signals,
+            self.conns.len()
+        );
+        self.shutting_down = true;
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        let close_at = Instant::now() + self.cfg.shutdown_timeout();
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            self.queue_event(key, &Event::Bye(Bye::ShuttingDown));
+            self.begin_close(key, close_at);
+        }
+    }
+}
+
+/// Binds with SO_REUSEADDR (restarts must not wait for TIME_WAIT) and an explicit backlog.
+fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+fn is_out_of_fds(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+fn lost_reason_for(e: &io::Error, otherwise: LostReason) -> LostReason {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => LostReason::Reset,
+        io::ErrorKind::TimedOut => LostReason::PingTimeout,
+        _ => otherwise,
+    }
+}
