@@ -146,6 +146,36 @@ pub struct Config {
     /// Most connections accepted per readiness event, so a connect storm cannot starve chat traffic.
     #[arg(long, default_value_t = 256)]
     pub accept_batch: usize,
+
+    /// The key `/op KEY` wants. Without one, the first user to log in to an empty server is operator.
+    #[arg(long, env = "REACTOR_CHAT_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+
+    /// Most pending scheduled messages per user.
+    #[arg(long, default_value_t = 20)]
+    pub max_schedules: usize,
+
+    /// Furthest a message may be scheduled ahead, in seconds (default 24 h).
+    #[arg(long, default_value_t = 24 * 3600)]
+    pub schedule_horizon: u64,
+
+    /// Flood control: lines per second each connection may send (0 turns flood control off).
+    /// Far above typing speed, so only scripts ever meet it.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+
+    /// Flood control: lines a connection may send at once before the rate applies (a paste).
+    #[arg(long, default_value_t = 40)]
+    pub burst: u32,
+
+    /// Flood control: seconds a client may stay held back before it is disconnected.
+    #[arg(long, default_value_t = 30)]
+    pub flood_kick_secs: u64,
+
+    /// Shifts the server's wall clock by this many seconds (may be negative). For trying out and
+    /// testing `/schedule HH:MM` without waiting for the real time; it does not touch timeouts.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub clock_offset: i64,
 }
 
 impl Config {
@@ -166,6 +196,9 @@ impl Config {
     }
     pub fn linger(&self) -> Duration {
         Duration::from_millis(self.linger_ms)
+    }
+    pub fn flood_kick(&self) -> Duration {
+        Duration::from_secs(self.flood_kick_secs)
     }
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout)

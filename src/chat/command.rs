@@ -1,18 +1,102 @@
 //! Parses a logged-in user's line into a command.
+//!
+//! Parsing borrows from the line and allocates nothing; checking arguments beyond their shape
+//! (does the nick exist, is the room name valid) is the chat core's job.
 
-/// What a chat line asks for. Borrowed from the line: parsing allocates nothing.
+/// What a chat line asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command<'a> {
     /// A message to the room.
     Say(&'a str),
+    /// `/me action`.
+    Me(&'a str),
+    /// `/msg NICK text` (`/whisper`, `/w`).
+    Whisper { to: &'a str, text: &'a str },
+    /// `/nick NEW` (`/rename`).
+    Nick(&'a str),
+    /// `/away [message]`.
+    Away(Option<&'a str>),
+    /// `/whois NICK`.
+    Whois(&'a str),
+    /// `/join ROOM`.
+    Join(&'a str),
+    /// `/part`.
+    Part,
+    /// `/rooms` (`/list`).
+    Rooms,
+    /// `/users` (`/who`, `/names`).
+    Users,
+    /// `/topic [text]`.
+    Topic(Option<&'a str>),
+    /// `/topiclock on|off`.
+    TopicLock(bool),
+    /// `/schedule WHEN text`.
+    Schedule { when: &'a str, text: &'a str },
+    /// `/schedules`.
+    Schedules,
+    /// `/unschedule ID`.
+    Unschedule(&'a str),
+    /// `/op KEY`.
+    Op(&'a str),
+    /// `/kick NICK [reason]`.
+    Kick {
+        nick: &'a str,
+        reason: Option<&'a str>,
+    },
+    /// `/ban NICK [minutes]`.
+    Ban {
+        nick: &'a str,
+        minutes: Option<&'a str>,
+    },
+    /// `/help [COMMAND]`.
+    Help(Option<&'a str>),
     /// `/quit [message]`.
     Quit(Option<&'a str>),
-    /// `/users`, `/who`.
-    Users,
-    /// `/help`.
-    Help,
+    /// A command given without the arguments it needs: carries its canonical name for the usage line.
+    Usage(&'static str),
     /// A `/word` that is not a command; carries the word with its slash.
     Unknown(&'a str),
+}
+
+/// The canonical name of a command word (aliases folded), if it is one.
+pub fn canonical(word: &str) -> Option<&'static str> {
+    let word = word.strip_prefix('/').unwrap_or(word);
+    let name = match word.to_ascii_lowercase().as_str() {
+        "me" => "me",
+        "msg" | "whisper" | "w" => "msg",
+        "nick" | "rename" => "nick",
+        "away" => "away",
+        "whois" => "whois",
+        "join" => "join",
+        "part" => "part",
+        "rooms" | "list" => "rooms",
+        "users" | "who" | "names" => "users",
+        "topic" => "topic",
+        "topiclock" => "topiclock",
+        "schedule" => "schedule",
+        "schedules" => "schedules",
+        "unschedule" => "unschedule",
+        "op" => "op",
+        "kick" => "kick",
+        "ban" => "ban",
+        "help" | "?" => "help",
+        "quit" | "exit" | "bye" => "quit",
+        _ => return None,
+    };
+    Some(name)
+}
+
+/// Splits off the first space-separated word; the rest is trimmed.
+fn first_word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    match s.split_once(' ') {
+        Some((w, rest)) => (w, rest.trim()),
+        None => (s, ""),
+    }
+}
+
+fn opt(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
 }
 
 /// Parses one cleaned, non-empty line. `//text` is the message `/text`.
@@ -23,16 +107,60 @@ pub fn parse(line: &str) -> Command<'_> {
     if rest.starts_with('/') {
         return Command::Say(rest);
     }
-    let (word, args) = match rest.split_once(' ') {
-        Some((w, a)) => (w, a.trim()),
-        None => (rest, ""),
+    let (word, args) = first_word(rest);
+    let Some(name) = canonical(word) else {
+        return Command::Unknown(line.split(' ').next().unwrap_or(line));
     };
-    let arg = (!args.is_empty()).then_some(args);
-    match word.to_ascii_lowercase().as_str() {
-        "quit" | "exit" | "bye" => Command::Quit(arg),
-        "users" | "who" => Command::Users,
-        "help" | "?" => Command::Help,
-        _ => Command::Unknown(line.split(' ').next().unwrap_or(line)),
+    let (arg1, tail) = first_word(args);
+    let needs = |ok: bool, cmd: Command<'static>| if ok { None } else { Some(cmd) };
+    let missing = match name {
+        "me" | "nick" | "whois" | "join" | "op" | "unschedule" => {
+            needs(!args.is_empty(), Command::Usage(name))
+        }
+        "msg" | "schedule" => needs(!tail.is_empty(), Command::Usage(name)),
+        "kick" | "ban" => needs(!arg1.is_empty(), Command::Usage(name)),
+        _ => None,
+    };
+    if let Some(usage) = missing {
+        return usage;
+    }
+    match name {
+        "me" => Command::Me(args),
+        "msg" => Command::Whisper {
+            to: arg1,
+            text: tail,
+        },
+        "nick" => Command::Nick(arg1),
+        "away" => Command::Away(opt(args)),
+        "whois" => Command::Whois(arg1),
+        "join" => Command::Join(args),
+        "part" => Command::Part,
+        "rooms" => Command::Rooms,
+        "users" => Command::Users,
+        "topic" => Command::Topic(opt(args)),
+        "topiclock" => match args.to_ascii_lowercase().as_str() {
+            "on" => Command::TopicLock(true),
+            "off" => Command::TopicLock(false),
+            _ => Command::Usage("topiclock"),
+        },
+        "schedule" => Command::Schedule {
+            when: arg1,
+            text: tail,
+        },
+        "schedules" => Command::Schedules,
+        "unschedule" => Command::Unschedule(arg1.trim_start_matches('#')),
+        "op" => Command::Op(args),
+        "kick" => Command::Kick {
+            nick: arg1,
+            reason: opt(tail),
+        },
+        "ban" => Command::Ban {
+            nick: arg1,
+            minutes: opt(tail),
+        },
+        "help" => Command::Help(opt(arg1)),
+        "quit" => Command::Quit(opt(args)),
+        _ => Command::Unknown(word),
     }
 }
 
@@ -48,8 +176,65 @@ mod tests {
         assert_eq!(parse("/QUIT bye all "), Command::Quit(Some("bye all")));
         assert_eq!(parse("/users"), Command::Users);
         assert_eq!(parse("/who"), Command::Users);
-        assert_eq!(parse("/help"), Command::Help);
+        assert_eq!(parse("/names"), Command::Users);
+        assert_eq!(parse("/list"), Command::Rooms);
+        assert_eq!(parse("/help"), Command::Help(None));
+        assert_eq!(parse("/help /msg"), Command::Help(Some("/msg")));
         assert_eq!(parse("/nosuch thing"), Command::Unknown("/nosuch"));
         assert_eq!(parse("/"), Command::Unknown("/"));
+    }
+
+    #[test]
+    fn parses_arguments() {
+        assert_eq!(parse("/me waves hello"), Command::Me("waves hello"));
+        for w in ["/msg", "/whisper", "/w", "/W"] {
+            assert_eq!(
+                parse(&format!("{w} bob  psst there")),
+                Command::Whisper {
+                    to: "bob",
+                    text: "psst there"
+                }
+            );
+        }
+        assert_eq!(parse("/rename alice2"), Command::Nick("alice2"));
+        assert_eq!(parse("/away"), Command::Away(None));
+        assert_eq!(
+            parse("/away out to lunch"),
+            Command::Away(Some("out to lunch"))
+        );
+        assert_eq!(parse("/topic"), Command::Topic(None));
+        assert_eq!(parse("/topiclock ON"), Command::TopicLock(true));
+        assert_eq!(parse("/topiclock maybe"), Command::Usage("topiclock"));
+        assert_eq!(
+            parse("/schedule +90s stand-up now"),
+            Command::Schedule {
+                when: "+90s",
+                text: "stand-up now"
+            }
+        );
+        assert_eq!(parse("/unschedule #7"), Command::Unschedule("7"));
+        assert_eq!(
+            parse("/kick bob being rude"),
+            Command::Kick {
+                nick: "bob",
+                reason: Some("being rude")
+            }
+        );
+        assert_eq!(
+            parse("/ban bob"),
+            Command::Ban {
+                nick: "bob",
+                minutes: None
+            }
+        );
+    }
+
+    #[test]
+    fn missing_arguments_ask_for_usage() {
+        assert_eq!(parse("/msg bob"), Command::Usage("msg"));
+        assert_eq!(parse("/msg"), Command::Usage("msg"));
+        assert_eq!(parse("/join"), Command::Usage("join"));
+        assert_eq!(parse("/schedule +5m"), Command::Usage("schedule"));
+        assert_eq!(parse("/kick"), Command::Usage("kick"));
     }
 }

@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::help::HelpEntry;
 use super::id::MsgId;
 
 /// Milliseconds since the Unix epoch: wall-clock time as plain data.
@@ -26,9 +27,11 @@ pub enum LostReason {
     PingTimeout,
     /// The client did not read its output and its queue passed a cap.
     SendQueueExceeded,
+    /// The client kept sending faster than flood control allows.
+    ExcessFlood,
 }
 
-/// How a user left the room.
+/// How a user left a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Departure {
     /// `/quit [message]`.
@@ -37,30 +40,59 @@ pub enum Departure {
     Lost { reason: LostReason },
     /// The grace period ended without a reconnect.
     GraceExpired { grace_secs: u64 },
+    /// `/join` or `/part` to another room.
+    Moved { to: Arc<str> },
+    /// An operator's `/kick` or `/ban`.
+    Kicked {
+        by: Arc<str>,
+        reason: Option<Arc<str>>,
+    },
 }
 
 /// Why the server ends a connection; rendered as the `-- bye` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bye {
-    Quit { nick: Arc<str> },
-    ServerFull { max: usize },
-    TooManyFromAddress { max: usize },
-    LoginTimeout { secs: u64 },
-    PingTimeout { secs: u64 },
+    Quit {
+        nick: Arc<str>,
+    },
+    ServerFull {
+        max: usize,
+    },
+    TooManyFromAddress {
+        max: usize,
+    },
+    LoginTimeout {
+        secs: u64,
+    },
+    PingTimeout {
+        secs: u64,
+    },
     ShuttingDown,
     ResumedElsewhere,
+    Kicked {
+        by: Arc<str>,
+        reason: Option<Arc<str>>,
+    },
+    Banned {
+        minutes_left: u64,
+    },
+    ExcessFlood,
 }
 
 impl Bye {
     /// Whether reconnecting makes sense after this goodbye.
     pub fn may_reconnect(&self) -> bool {
         match self {
-            Bye::Quit { .. } | Bye::TooManyFromAddress { .. } => false,
+            Bye::Quit { .. }
+            | Bye::TooManyFromAddress { .. }
+            | Bye::Kicked { .. }
+            | Bye::Banned { .. } => false,
             Bye::ServerFull { .. }
             | Bye::LoginTimeout { .. }
             | Bye::PingTimeout { .. }
             | Bye::ShuttingDown
-            | Bye::ResumedElsewhere => true,
+            | Bye::ResumedElsewhere
+            | Bye::ExcessFlood => true,
         }
     }
 }
@@ -78,6 +110,10 @@ pub enum Refusal {
         secs_left: u64,
         wrong_key: bool,
     },
+    NickBanned {
+        nick: Arc<str>,
+        minutes_left: u64,
+    },
     LineTooLong {
         max: usize,
     },
@@ -85,12 +121,54 @@ pub enum Refusal {
     UnknownCommand {
         command: Arc<str>,
     },
+    /// A command without the arguments it needs.
+    Usage(&'static HelpEntry),
+    NoSuchUser {
+        nick: Arc<str>,
+    },
+    /// Whispering, kicking or banning yourself.
+    BadTarget,
+    AlreadyThere {
+        room: Arc<str>,
+    },
+    BadRoom {
+        max_chars: usize,
+    },
+    TopicLocked {
+        room: Arc<str>,
+    },
+    NotOperator,
+    BadKey,
+    NoAdminKey,
+    BadTime {
+        horizon_secs: u64,
+    },
+    TooManySchedules {
+        max: usize,
+    },
+    NoSuchSchedule {
+        id: Arc<str>,
+    },
+    /// Flood control started delaying this connection's lines.
+    Flood,
 }
 
 /// One entry of a user list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserEntry {
     pub nick: Arc<str>,
+    pub op: bool,
+    pub away: bool,
+}
+
+/// One entry of `/schedules`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleEntry {
+    pub id: u64,
+    pub due: UnixMillis,
+    pub in_secs: u64,
+    pub room: Arc<str>,
+    pub text: Arc<str>,
 }
 
 /// A reply or notice addressed to one connection.
@@ -106,8 +184,10 @@ pub enum Info {
         room: Arc<str>,
         rules: Arc<str>,
         resumed: bool,
+        topic: Option<Arc<str>>,
         online: Vec<Arc<str>>,
         online_total: usize,
+        op: bool,
         resume_key: Arc<str>,
         grace_secs: u64,
     },
@@ -122,8 +202,74 @@ pub enum Info {
         room: Arc<str>,
         users: Vec<UserEntry>,
     },
+    /// `/rooms`: names with member counts, sorted.
+    Rooms {
+        rooms: Vec<(Arc<str>, usize)>,
+    },
     /// `/help`.
     Help,
+    /// `/help COMMAND`.
+    HelpFor(&'static HelpEntry),
+    /// The sender's copy of a whisper.
+    WhisperSent {
+        to: Arc<str>,
+        text: Arc<str>,
+    },
+    /// The whisper's target is away.
+    TargetAway {
+        nick: Arc<str>,
+        message: Arc<str>,
+    },
+    /// The whisper's target is in the grace period: it will be delivered on return.
+    WhisperHeld {
+        nick: Arc<str>,
+    },
+    NickChanged {
+        nick: Arc<str>,
+    },
+    AwaySet {
+        message: Arc<str>,
+    },
+    AwayCleared,
+    Whois {
+        nick: Arc<str>,
+        room: Arc<str>,
+        idle_secs: u64,
+        away: Option<Arc<str>>,
+        op: bool,
+        reconnecting: bool,
+    },
+    /// After `/join`.
+    NowInRoom {
+        room: Arc<str>,
+    },
+    /// The topic line shown on joining a room that has one.
+    TopicOnJoin {
+        topic: Arc<str>,
+    },
+    /// `/topic` without text.
+    Topic {
+        room: Arc<str>,
+        topic: Option<(Arc<str>, Arc<str>)>,
+    },
+    TopicLock {
+        room: Arc<str>,
+        locked: bool,
+    },
+    ScheduleSet {
+        entry: ScheduleEntry,
+    },
+    ScheduleSent {
+        id: u64,
+        room: Arc<str>,
+    },
+    Schedules {
+        entries: Vec<ScheduleEntry>,
+    },
+    Unscheduled {
+        id: u64,
+    },
+    NowOperator,
 }
 
 /// Everything the chat core can ask to be delivered.
@@ -135,6 +281,30 @@ pub enum Event {
         at: UnixMillis,
         room: Arc<str>,
         from: Arc<str>,
+        text: Arc<str>,
+    },
+    /// `/me`.
+    Action {
+        id: MsgId,
+        at: UnixMillis,
+        room: Arc<str>,
+        from: Arc<str>,
+        text: Arc<str>,
+    },
+    /// A scheduled message going out.
+    Scheduled {
+        id: MsgId,
+        at: UnixMillis,
+        room: Arc<str>,
+        from: Arc<str>,
+        text: Arc<str>,
+    },
+    /// A whisper, as its target sees it.
+    Whisper {
+        id: MsgId,
+        at: UnixMillis,
+        from: Arc<str>,
+        to: Arc<str>,
         text: Arc<str>,
     },
     Joined {
@@ -152,6 +322,18 @@ pub enum Event {
         room: Arc<str>,
         nick: Arc<str>,
         how: Departure,
+    },
+    Renamed {
+        at: UnixMillis,
+        room: Arc<str>,
+        old: Arc<str>,
+        new: Arc<str>,
+    },
+    TopicSet {
+        at: UnixMillis,
+        room: Arc<str>,
+        by: Arc<str>,
+        topic: Arc<str>,
     },
     Info(Info),
     Refused(Refusal),

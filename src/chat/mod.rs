@@ -9,10 +9,16 @@
 
 pub mod command;
 pub mod event;
+pub mod help;
 pub mod id;
 pub mod nick;
 pub mod render;
 pub mod text;
+
+mod ops;
+mod rooms;
+mod schedule;
+mod talk;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -24,7 +30,9 @@ use slab::Slab;
 
 use crate::timer::Timers;
 use command::Command;
-pub use event::{Bye, Departure, Event, Info, LostReason, Peer, Refusal, UnixMillis, UserEntry};
+pub use event::{
+    Bye, Departure, Event, Info, LostReason, Peer, Refusal, ScheduleEntry, UnixMillis, UserEntry,
+};
 use id::IdGen;
 
 /// The room everybody starts in.
@@ -100,6 +108,19 @@ pub struct ChatSettings {
     pub rules: Arc<str>,
     /// The node id in message ids; unique per node when several share storage.
     pub node_id: u16,
+    /// `/schedule HH:MM` means UTC rather than server-local time.
+    pub utc: bool,
+    /// The key `/op` wants; `None` makes the first user of an empty server operator.
+    pub admin_key: Option<String>,
+    pub max_schedules: usize,
+    pub schedule_horizon: Duration,
+}
+
+impl Default for ChatSettings {
+    /// The server's defaults.
+    fn default() -> Self {
+        ChatSettings::from_config(&crate::config::Config::for_tests())
+    }
 }
 
 impl ChatSettings {
@@ -109,6 +130,10 @@ impl ChatSettings {
             replay_max: cfg.replay_max,
             rules: Arc::from(cfg.rules_text()),
             node_id: 0,
+            utc: cfg.utc,
+            admin_key: cfg.admin_key.clone().filter(|k| !k.is_empty()),
+            max_schedules: cfg.max_schedules,
+            schedule_horizon: Duration::from_secs(cfg.schedule_horizon),
         }
     }
 }
@@ -121,6 +146,9 @@ pub struct ChatStats {
     pub messages: u64,
     pub refused_logins: u64,
     pub grace_expired: u64,
+    pub whispers: u64,
+    pub kicks: u64,
+    pub scheduled_sent: u64,
 }
 
 type SessionId = usize;
@@ -128,6 +156,8 @@ type RoomId = usize;
 
 #[derive(Debug)]
 struct Session {
+    /// Unique for the server's lifetime (slab ids are reused): what schedules remember their author by.
+    uid: u64,
     nick: Arc<str>,
     /// The nickname's collision key (see `nick::collision_key`).
     key: String,
@@ -142,6 +172,10 @@ struct Session {
     held: Option<Held>,
     /// Bumped whenever the session is resumed, so a stale grace timer is ignored.
     generation: u64,
+    op: bool,
+    away: Option<Arc<str>>,
+    /// The last line the user typed, for `/whois` idle time.
+    last_active: Instant,
 }
 
 #[derive(Debug)]
@@ -151,10 +185,27 @@ struct Held {
     missed_total: usize,
 }
 
+impl Held {
+    /// Keeps an event for replay, dropping the oldest beyond `max`.
+    fn keep(&mut self, event: Event, max: usize) {
+        self.missed_total += 1;
+        if max == 0 {
+            return;
+        }
+        if self.missed.len() >= max {
+            self.missed.pop_front();
+        }
+        self.missed.push_back(event);
+    }
+}
+
 #[derive(Debug)]
 struct Room {
     name: Arc<str>,
     members: Vec<SessionId>,
+    /// The topic and who set it.
+    topic: Option<(Arc<str>, Arc<str>)>,
+    topic_locked: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -166,6 +217,7 @@ struct ConnEntry {
 #[derive(Debug, Clone, Copy)]
 enum ChatTimer {
     GraceEnds { session: SessionId, generation: u64 },
+    ScheduleDue { id: u64 },
 }
 
 /// The whole chat state of one server.
@@ -180,6 +232,9 @@ pub struct Chat {
     timers: Timers<ChatTimer>,
     ids: IdGen,
     live_sessions: usize,
+    next_session_uid: u64,
+    schedules: schedule::Schedules,
+    bans: ops::Bans,
     pub stats: ChatStats,
 }
 
@@ -196,6 +251,9 @@ impl Chat {
             timers: Timers::new(),
             ids,
             live_sessions: 0,
+            next_session_uid: 0,
+            schedules: schedule::Schedules::default(),
+            bans: ops::Bans::default(),
             stats: ChatStats::default(),
         }
     }
@@ -243,7 +301,10 @@ impl Chat {
         }
         match entry.session {
             None => self.login(conn, entry.ip, &clean, now, out),
-            Some(session) => self.command(conn, session, command::parse(&clean), now, out),
+            Some(session) => {
+                self.sessions[session].last_active = now.mono;
+                self.command(conn, session, command::parse(&clean), now, out);
+            }
         }
     }
 
@@ -295,6 +356,7 @@ impl Chat {
                     session,
                     generation,
                 } => self.grace_ends(session, generation, now, out),
+                ChatTimer::ScheduleDue { id } => self.schedule_due(id, now, out),
             }
         }
     }
@@ -310,10 +372,21 @@ impl Chat {
             Some((name, key)) if is_resume_key_shaped(key) => (name, Some(key)),
             _ => (line, None),
         };
+        if let Some(minutes_left) = self.bans.address_banned(ip, now.mono) {
+            info!("refused a login from banned address {ip}");
+            self.conns[conn.0] = None;
+            let bye = Some(Bye::Banned { minutes_left });
+            out.items.push(Output::Close { conn, bye });
+            return;
+        }
         if let Err(why) = nick::validate(name) {
             return self.refuse_login(conn, Refusal::NickInvalid(why), out);
         }
         let collision = nick::collision_key(name);
+        if let Some(minutes_left) = self.bans.name_banned(&collision, now.mono) {
+            let nick = Arc::from(name);
+            return self.refuse_login(conn, Refusal::NickBanned { nick, minutes_left }, out);
+        }
         let Some(&sid) = self.nicks.get(&collision) else {
             return self.new_session(conn, ip, name, collision, now, out);
         };
@@ -380,7 +453,14 @@ impl Chat {
     ) {
         let room = self.room_for(LOBBY);
         let nick: Arc<str> = Arc::from(name);
+        // Without an admin key somebody must be able to moderate: the first user of an empty server.
+        let op = self.settings.admin_key.is_none() && self.sessions.is_empty();
+        self.next_session_uid += 1;
         let sid = self.sessions.insert(Session {
+            uid: self.next_session_uid,
+            op,
+            away: None,
+            last_active: now.mono,
             nick: nick.clone(),
             key: collision.clone(),
             resume_key: Arc::from(new_resume_key()),
@@ -461,6 +541,7 @@ impl Chat {
             .map(|(_, s)| s.nick.clone())
             .collect();
         let online_total = online.len();
+        let room = &self.rooms[s.room];
         // Only the first names alphabetically are listed: select them in O(n), then sort those few.
         if online.len() > render::WELCOME_NAMES_MAX {
             online.select_nth_unstable_by(render::WELCOME_NAMES_MAX, |a, b| cmp_nicks(a, b));
@@ -469,11 +550,13 @@ impl Chat {
         online.sort_by(|a, b| cmp_nicks(a, b));
         Info::Welcome {
             nick: s.nick.clone(),
-            room: self.rooms[s.room].name.clone(),
+            room: room.name.clone(),
             rules: self.settings.rules.clone(),
             resumed,
+            topic: room.topic.as_ref().map(|(t, _)| t.clone()),
             online,
             online_total,
+            op: s.op && !resumed,
             resume_key: s.resume_key.clone(),
             grace_secs: self.settings.grace.as_secs(),
         }
@@ -489,44 +572,77 @@ impl Chat {
     ) {
         match cmd {
             Command::Say(text) => {
-                let s = &self.sessions[sid];
-                let room = s.room;
+                let room = self.sessions[sid].room;
                 let event = Event::Message {
                     id: self.ids.next(now.wall),
                     at: now.wall,
                     room: self.rooms[room].name.clone(),
-                    from: s.nick.clone(),
+                    from: self.sessions[sid].nick.clone(),
                     text: Arc::from(text),
                 };
                 self.stats.messages += 1;
                 self.broadcast(room, Some(sid), event, out);
             }
+            Command::Me(text) => self.me(sid, text, now, out),
+            Command::Whisper { to, text } => self.whisper(conn, sid, to, text, now, out),
+            Command::Nick(new) => self.rename(conn, sid, new, now, out),
+            Command::Away(message) => self.away(conn, sid, message, out),
+            Command::Whois(nick) => self.whois(conn, nick, now, out),
+            Command::Join(room) => self.join(conn, sid, room, now, out),
+            Command::Part => self.join(conn, sid, LOBBY, now, out),
+            Command::Rooms => self.list_rooms(conn, out),
+            Command::Users => self.list_users(conn, sid, out),
+            Command::Topic(None) => self.show_topic(conn, sid, out),
+            Command::Topic(Some(text)) => self.set_topic(conn, sid, text, now, out),
+            Command::TopicLock(locked) => self.lock_topic(conn, sid, locked, out),
+            Command::Schedule { when, text } => self.schedule(conn, sid, when, text, now, out),
+            Command::Schedules => self.list_schedules(conn, sid, now, out),
+            Command::Unschedule(id) => self.unschedule(conn, sid, id, out),
+            Command::Op(key) => self.op(conn, sid, key, out),
+            Command::Kick { nick, reason } => self.kick(conn, sid, nick, reason, None, now, out),
+            Command::Ban { nick, minutes } => self.ban(conn, sid, nick, minutes, now, out),
+            Command::Help(None) => out.send(conn, Event::Info(Info::Help)),
+            Command::Help(Some(word)) => match help::find(word) {
+                Some(entry) => out.send(conn, Event::Info(Info::HelpFor(entry))),
+                None => out.send(
+                    conn,
+                    Event::Refused(Refusal::UnknownCommand {
+                        command: Arc::from(word),
+                    }),
+                ),
+            },
             Command::Quit(message) => self.quit(conn, sid, message, now, out),
-            Command::Users => {
-                let room = self.sessions[sid].room;
-                let mut users: Vec<UserEntry> = self.rooms[room]
-                    .members
-                    .iter()
-                    .map(|&m| &self.sessions[m])
-                    .filter(|s| s.conn.is_some())
-                    .map(|s| UserEntry {
-                        nick: s.nick.clone(),
-                    })
-                    .collect();
-                users.sort_by(|a, b| cmp_nicks(&a.nick, &b.nick));
-                let info = Info::Users {
-                    room: self.rooms[room].name.clone(),
-                    users,
-                };
-                out.send(conn, Event::Info(info));
+            Command::Usage(name) => {
+                let entry = help::find(name).expect("every command has a help entry");
+                out.send(conn, Event::Refused(Refusal::Usage(entry)));
             }
-            Command::Help => out.send(conn, Event::Info(Info::Help)),
             Command::Unknown(word) => out.send(
                 conn,
                 Event::Refused(Refusal::UnknownCommand {
                     command: Arc::from(word),
                 }),
             ),
+        }
+    }
+
+    /// The session a nickname names (live or held), by its collision key.
+    fn find_session(&self, nick: &str) -> Option<SessionId> {
+        self.nicks.get(&nick::collision_key(nick)).copied()
+    }
+
+    /// Delivers to one session: to its connection if live, into its replay if held.
+    /// Returns false if it could not be delivered at all.
+    fn deliver_to_session(&mut self, sid: SessionId, event: Event, out: &mut Outbox) -> bool {
+        let replay_max = self.settings.replay_max;
+        let s = &mut self.sessions[sid];
+        if let Some(conn) = s.conn {
+            out.send(conn, event);
+            true
+        } else if let Some(held) = &mut s.held {
+            held.keep(event, replay_max);
+            true
+        } else {
+            false
         }
     }
 
@@ -577,8 +693,12 @@ impl Chat {
             how,
         };
         self.broadcast(s.room, None, event, out);
-        if self.rooms[s.room].members.is_empty() {
-            let room = self.rooms.remove(s.room);
+        self.drop_room_if_empty(s.room);
+    }
+
+    fn drop_room_if_empty(&mut self, room: RoomId) {
+        if self.rooms[room].members.is_empty() {
+            let room = self.rooms.remove(room);
             self.room_by_key.remove(&room_key(&room.name));
         }
     }
@@ -601,13 +721,7 @@ impl Chat {
             if let Some(conn) = s.conn {
                 out.recipients.push(conn);
             } else if let Some(held) = &mut s.held {
-                if held.missed.len() >= self.settings.replay_max {
-                    held.missed.pop_front();
-                }
-                if self.settings.replay_max > 0 {
-                    held.missed.push_back(event.clone());
-                }
-                held.missed_total += 1;
+                held.keep(event.clone(), self.settings.replay_max);
             }
         }
         let end = out.recipients.len();
@@ -624,6 +738,8 @@ impl Chat {
         let id = self.rooms.insert(Room {
             name: Arc::from(name),
             members: Vec::new(),
+            topic: None,
+            topic_locked: false,
         });
         self.room_by_key.insert(key, id);
         id

@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 use bytes::{BufMut, BytesMut};
 use chrono::{Local, TimeZone, Timelike, Utc};
 
-use super::event::{Bye, Departure, Event, Info, LostReason, Refusal, UnixMillis};
+use super::event::{Bye, Departure, Event, Info, LostReason, Refusal, ScheduleEntry, UnixMillis};
+use super::help;
 use crate::config::Lang;
 
 /// At most this many names are listed in the welcome; `/users` lists them all.
@@ -110,6 +111,38 @@ impl Renderer {
                 buf.put_slice(text.as_bytes());
                 buf.put_slice(b"\r\n");
             }
+            Event::Action { at, from, text, .. } => {
+                self.notice(buf, *at);
+                line!(buf, "{from} {text}");
+            }
+            Event::Whisper { at, from, text, .. } => {
+                buf.put_slice(&self.stamper.stamp(*at));
+                line!(buf, " *{from}* {text}");
+            }
+            Event::Scheduled { at, from, text, .. } => {
+                buf.put_slice(&self.stamper.stamp(*at));
+                if self.ko() {
+                    line!(buf, " [{from}님의 예약 메시지] {text}");
+                } else {
+                    line!(buf, " [scheduled by {from}] {text}");
+                }
+            }
+            Event::Renamed { at, old, new, .. } => {
+                self.notice(buf, *at);
+                if self.ko() {
+                    line!(buf, "{old}님의 대화명이 {new}(으)로 바뀌었습니다");
+                } else {
+                    line!(buf, "{old} is now known as {new}");
+                }
+            }
+            Event::TopicSet { at, by, topic, .. } => {
+                self.notice(buf, *at);
+                if self.ko() {
+                    line!(buf, "{by}님이 주제를 정했습니다: {topic}");
+                } else {
+                    line!(buf, "{by} set the topic: {topic}");
+                }
+            }
             Event::Joined { at, nick, .. } => {
                 self.notice(buf, *at);
                 if self.ko() {
@@ -172,6 +205,16 @@ impl Renderer {
                     "{nick}님이 퇴장하셨습니다. ({grace_secs}초 안에 재접속하지 않음)"
                 )
             }
+            (Departure::Moved { to }, false) => line!(buf, "{nick} went to room {to}"),
+            (Departure::Moved { to }, true) => line!(buf, "{nick}님이 {to} 방으로 이동했습니다"),
+            (Departure::Kicked { by, reason }, false) => match reason {
+                Some(r) => line!(buf, "{nick} was kicked by {by} ({r})"),
+                None => line!(buf, "{nick} was kicked by {by}"),
+            },
+            (Departure::Kicked { by, reason }, true) => match reason {
+                Some(r) => line!(buf, "{nick}님이 {by}님에 의해 강퇴되었습니다. ({r})"),
+                None => line!(buf, "{nick}님이 {by}님에 의해 강퇴되었습니다."),
+            },
         }
     }
 
@@ -183,6 +226,8 @@ impl Renderer {
             (LostReason::WriteError, false) => "write error",
             (LostReason::PingTimeout, false) => "ping timeout",
             (LostReason::SendQueueExceeded, false) => "send queue exceeded",
+            (LostReason::ExcessFlood, false) => "excess flood",
+            (LostReason::ExcessFlood, true) => "도배 (excess flood)",
             (LostReason::Closed, true) => "연결 종료",
             (LostReason::Reset, true) => "연결 재설정",
             (LostReason::ReadError, true) => "읽기 오류",
@@ -207,8 +252,10 @@ impl Renderer {
                 room,
                 rules,
                 resumed,
+                topic,
                 online,
                 online_total,
+                op,
                 resume_key,
                 grace_secs,
             } => {
@@ -232,6 +279,14 @@ impl Renderer {
                         line!(buf, "-- Type /help for the commands.");
                     }
                 }
+                if let Some(topic) = topic {
+                    self.info(
+                        buf,
+                        &Info::TopicOnJoin {
+                            topic: topic.clone(),
+                        },
+                    );
+                }
                 let mut names = String::new();
                 for (i, n) in online.iter().enumerate() {
                     if i > 0 {
@@ -249,6 +304,9 @@ impl Renderer {
                     ),
                     (false, true) => line!(buf, "-- 접속자 {online_total}명: {names}"),
                     (true, true) => line!(buf, "-- 접속자 {online_total}명: {names} 외 {more}명"),
+                }
+                if *op {
+                    self.info(buf, &Info::NowOperator);
                 }
                 if ko {
                     line!(
@@ -277,11 +335,22 @@ impl Renderer {
             Info::MissedEnd => line!(buf, "-- End of missed lines."),
             Info::Users { room, users } => {
                 let mut names = String::new();
+                let (op, away) = if ko {
+                    ("운영자", "자리 비움")
+                } else {
+                    ("op", "away")
+                };
                 for (i, u) in users.iter().enumerate() {
                     if i > 0 {
                         names.push_str(", ");
                     }
                     names.push_str(&u.nick);
+                    let _ = match (u.op, u.away) {
+                        (true, true) => write!(names, " ({op}, {away})"),
+                        (true, false) => write!(names, " ({op})"),
+                        (false, true) => write!(names, " ({away})"),
+                        (false, false) => Ok(()),
+                    };
                 }
                 if ko {
                     line!(buf, "-- {room} 방 접속자 {}명: {names}", users.len());
@@ -292,34 +361,185 @@ impl Renderer {
                 }
             }
             Info::Help => self.help(buf),
+            Info::HelpFor(entry) if ko => line!(buf, "-- {}: {}", entry.usage, entry.ko),
+            Info::HelpFor(entry) => line!(buf, "-- {}: {}", entry.usage, entry.en),
+            Info::Rooms { rooms } => {
+                let mut list = String::new();
+                for (i, (name, count)) in rooms.iter().enumerate() {
+                    if i > 0 {
+                        list.push_str(", ");
+                    }
+                    let _ = write!(list, "{name} ({count})");
+                }
+                let n = rooms.len();
+                match (ko, n == 1) {
+                    (true, _) => line!(buf, "-- 방 {n}개: {list}"),
+                    (false, true) => line!(buf, "-- 1 room: {list}"),
+                    (false, false) => line!(buf, "-- {n} rooms: {list}"),
+                }
+            }
+            Info::WhisperSent { to, text } => line!(buf, "-- -> *{to}* {text}"),
+            Info::TargetAway { nick, message } if ko => {
+                line!(buf, "-- {nick}님은 자리 비움: {message}")
+            }
+            Info::TargetAway { nick, message } => line!(buf, "-- {nick} is away: {message}"),
+            Info::WhisperHeld { nick } if ko => {
+                line!(
+                    buf,
+                    "-- {nick}님이 재접속 중입니다. 돌아오면 귓속말이 전달됩니다"
+                )
+            }
+            Info::WhisperHeld { nick } => {
+                line!(
+                    buf,
+                    "-- {nick} is reconnecting; your whisper will be delivered when they return"
+                )
+            }
+            Info::NickChanged { nick } if ko => line!(buf, "-- 이제 대화명은 {nick}입니다."),
+            Info::NickChanged { nick } => line!(buf, "-- You are now known as {nick}"),
+            Info::AwaySet { message } if ko => {
+                line!(buf, "-- 자리 비움으로 표시했습니다: {message}")
+            }
+            Info::AwaySet { message } => line!(buf, "-- You are marked away: {message}"),
+            Info::AwayCleared if ko => line!(buf, "-- 자리 비움을 해제했습니다."),
+            Info::AwayCleared => line!(buf, "-- You are no longer away."),
+            Info::Whois {
+                nick,
+                room,
+                idle_secs,
+                away,
+                op,
+                reconnecting,
+            } => {
+                let idle = human_duration(*idle_secs);
+                let mut text = if ko {
+                    format!("-- {nick}: {room} 방, 대기 {idle}")
+                } else {
+                    format!("-- {nick}: room {room}, idle {idle}")
+                };
+                if let Some(message) = away {
+                    let _ = write!(
+                        text,
+                        "{}{message}",
+                        if ko { ", 자리 비움: " } else { ", away: " }
+                    );
+                }
+                if *op {
+                    text.push_str(if ko { ", 운영자" } else { ", operator" });
+                }
+                if *reconnecting {
+                    text.push_str(if ko {
+                        ", 재접속 대기 중"
+                    } else {
+                        ", reconnecting"
+                    });
+                }
+                line!(buf, "{text}");
+            }
+            Info::NowInRoom { room } if ko => line!(buf, "-- 이제 {room} 방에 있습니다."),
+            Info::NowInRoom { room } => line!(buf, "-- You are now in room {room}."),
+            Info::TopicOnJoin { topic } if ko => line!(buf, "-- 주제: {topic}"),
+            Info::TopicOnJoin { topic } => line!(buf, "-- Topic: {topic}"),
+            Info::Topic { room, topic } => match (topic, ko) {
+                (Some((t, by)), false) => line!(buf, "-- Topic of {room}: {t} (set by {by})"),
+                (Some((t, by)), true) => line!(buf, "-- {room} 방 주제: {t} ({by}님이 정함)"),
+                (None, false) => line!(buf, "-- {room} has no topic."),
+                (None, true) => line!(buf, "-- {room} 방에는 주제가 없습니다."),
+            },
+            Info::TopicLock { room, locked } => match (locked, ko) {
+                (true, false) => line!(buf, "-- The topic of {room} is now locked."),
+                (false, false) => line!(buf, "-- The topic of {room} is now unlocked."),
+                (true, true) => line!(buf, "-- {room} 방 주제를 잠갔습니다."),
+                (false, true) => line!(buf, "-- {room} 방 주제 잠금을 풀었습니다."),
+            },
+            Info::ScheduleSet { entry } => {
+                let (hhmm, inn) = (self.hhmm(entry.due), human_duration(entry.in_secs));
+                let ScheduleEntry { id, room, text, .. } = entry;
+                if ko {
+                    line!(buf, "-- 예약 #{id}: {hhmm} ({inn} 후) {room} 방: {text}");
+                } else {
+                    line!(
+                        buf,
+                        "-- Scheduled #{id} for {hhmm} (in {inn}) in {room}: {text}"
+                    );
+                }
+            }
+            Info::ScheduleSent { id, room } if ko => {
+                line!(buf, "-- 예약 메시지 #{id}을(를) {room} 방에 보냈습니다.")
+            }
+            Info::ScheduleSent { id, room } => {
+                line!(buf, "-- Scheduled message #{id} was sent to {room}.")
+            }
+            Info::Schedules { entries } => {
+                let n = entries.len();
+                match (ko, n == 1) {
+                    (true, _) => line!(buf, "-- 예약 메시지 {n}개:"),
+                    (false, true) => line!(buf, "-- You have 1 scheduled message:"),
+                    (false, false) => line!(buf, "-- You have {n} scheduled messages:"),
+                }
+                for e in entries {
+                    let (hhmm, inn) = (self.hhmm(e.due), human_duration(e.in_secs));
+                    if ko {
+                        line!(
+                            buf,
+                            "--   #{} {hhmm} ({inn} 후) {}: {}",
+                            e.id,
+                            e.room,
+                            e.text
+                        );
+                    } else {
+                        line!(
+                            buf,
+                            "--   #{} {hhmm} (in {inn}) {}: {}",
+                            e.id,
+                            e.room,
+                            e.text
+                        );
+                    }
+                }
+                if ko {
+                    line!(buf, "-- 예약 메시지 끝.");
+                } else {
+                    line!(buf, "-- End of scheduled messages.");
+                }
+            }
+            Info::Unscheduled { id } if ko => line!(buf, "-- #{id} 예약을 취소했습니다."),
+            Info::Unscheduled { id } => line!(buf, "-- Cancelled #{id}."),
+            Info::NowOperator if ko => line!(buf, "-- 이제 운영자입니다."),
+            Info::NowOperator => line!(buf, "-- You are now an operator."),
         }
     }
 
+    /// `HH:MM` of a wall-clock time, as the stamps show it.
+    fn hhmm(&self, at: UnixMillis) -> String {
+        let stamp = self.stamper.stamp(at);
+        String::from_utf8_lossy(&stamp[1..6]).into_owned()
+    }
+
     fn help(&self, buf: &mut BytesMut) {
-        if self.ko() {
-            line!(buf, "-- 명령어:");
-            line!(buf, "--   /users (/who)        지금 방에 있는 사람과 인원");
-            line!(buf, "--   /quit [메시지]       메시지를 남기고 나가기");
-            line!(buf, "--   /help                이 도움말");
-            line!(buf, "--   //text               /로 시작하는 메시지 보내기");
-            line!(buf, "-- 그 밖의 줄은 방의 모두에게 보내집니다.");
+        let ko = self.ko();
+        line!(buf, "{}", if ko { "-- 명령어:" } else { "-- Commands:" });
+        for entry in help::COMMANDS {
+            let text = if ko { entry.ko } else { entry.en };
+            line!(buf, "--   {:<40} {text}", entry.usage);
+        }
+        if ko {
+            line!(buf, "--   {:<40} /로 시작하는 메시지 보내기", "//text");
+            line!(
+                buf,
+                "-- 그 밖의 줄은 방의 모두에게 보내집니다. /help 명령어 로 자세히 볼 수 있습니다."
+            );
             line!(buf, "-- 도움말 끝.");
         } else {
-            line!(buf, "-- Commands:");
             line!(
                 buf,
-                "--   /users (/who)        who is in your room, and how many"
+                "--   {:<40} send a message that starts with /",
+                "//text"
             );
             line!(
                 buf,
-                "--   /quit [message]      leave, with an optional message"
+                "-- Any other line is sent to everyone in your room. /help COMMAND explains one."
             );
-            line!(buf, "--   /help                this help");
-            line!(
-                buf,
-                "--   //text               send a message that starts with /"
-            );
-            line!(buf, "-- Any other line is sent to everyone in your room.");
             line!(buf, "-- End of help.");
         }
     }
@@ -379,6 +599,68 @@ impl Renderer {
             Refusal::UnknownCommand { command } => {
                 line!(buf, "! unknown-command: {command} is not a command (type /help for the list)")
             }
+            Refusal::NickBanned { nick, minutes_left } if ko => {
+                line!(buf, "! nick-banned: {nick}은(는) {minutes_left}분 더 사용할 수 없습니다")
+            }
+            Refusal::NickBanned { nick, minutes_left } => {
+                line!(buf, "! nick-banned: {nick} is banned for {minutes_left} more min")
+            }
+            Refusal::Usage(entry) if ko => line!(buf, "! usage: {} ({})", entry.usage, entry.ko),
+            Refusal::Usage(entry) => line!(buf, "! usage: {} ({})", entry.usage, entry.en),
+            Refusal::NoSuchUser { nick } if ko => line!(buf, "! no-such-user: {nick}님은 접속해 있지 않습니다"),
+            Refusal::NoSuchUser { nick } => line!(buf, "! no-such-user: {nick} is not here"),
+            Refusal::BadTarget if ko => line!(buf, "! bad-target: 자기 자신에게는 할 수 없습니다"),
+            Refusal::BadTarget => line!(buf, "! bad-target: you cannot do that to yourself"),
+            Refusal::AlreadyThere { room } if ko => line!(buf, "! already-there: 이미 {room} 방에 있습니다"),
+            Refusal::AlreadyThere { room } => line!(buf, "! already-there: you are already in {room}"),
+            Refusal::BadRoom { max_chars } if ko => line!(
+                buf,
+                "! bad-room: 방 이름은 1~{max_chars}자의 글자, 숫자, _ - . 입니다"
+            ),
+            Refusal::BadRoom { max_chars } => line!(
+                buf,
+                "! bad-room: a room name has 1 to {max_chars} characters: letters, digits, _ - ."
+            ),
+            Refusal::TopicLocked { room } if ko => {
+                line!(buf, "! topic-locked: {room} 방 주제는 잠겨 있어 운영자만 바꿀 수 있습니다")
+            }
+            Refusal::TopicLocked { room } => {
+                line!(buf, "! topic-locked: the topic of {room} is locked; only operators can change it")
+            }
+            Refusal::NotOperator if ko => line!(buf, "! not-operator: 운영자만 할 수 있습니다"),
+            Refusal::NotOperator => line!(buf, "! not-operator: only operators can do that"),
+            Refusal::BadKey if ko => line!(buf, "! bad-key: 관리자 키가 틀렸습니다"),
+            Refusal::BadKey => line!(buf, "! bad-key: that is not the admin key"),
+            Refusal::NoAdminKey if ko => line!(
+                buf,
+                "! no-admin-key: 관리자 키가 설정되지 않았습니다. 빈 서버에 처음 들어온 사람이 운영자가 됩니다"
+            ),
+            Refusal::NoAdminKey => line!(
+                buf,
+                "! no-admin-key: this server has no admin key; the first user of an empty server is operator"
+            ),
+            Refusal::BadTime { horizon_secs } if ko => line!(
+                buf,
+                "! bad-time: 시각은 HH:MM, 또는 +90s, +10m, +2h 처럼 {} 이내로 적어 주세요",
+                human_duration(*horizon_secs)
+            ),
+            Refusal::BadTime { horizon_secs } => line!(
+                buf,
+                "! bad-time: give HH:MM, or a delay such as +90s, +10m, +2h, at most {} ahead",
+                human_duration(*horizon_secs)
+            ),
+            Refusal::TooManySchedules { max } if ko => {
+                line!(buf, "! too-many-schedules: 예약 메시지는 {max}개까지입니다")
+            }
+            Refusal::TooManySchedules { max } => {
+                line!(buf, "! too-many-schedules: you may have at most {max} pending scheduled messages")
+            }
+            Refusal::NoSuchSchedule { id } if ko => line!(buf, "! no-such-schedule: #{id} 예약이 없습니다"),
+            Refusal::NoSuchSchedule { id } => {
+                line!(buf, "! no-such-schedule: you have no scheduled message #{id}")
+            }
+            Refusal::Flood if ko => line!(buf, "! flood: 너무 빨리 보내고 있습니다. 메시지가 늦게 전달됩니다"),
+            Refusal::Flood => line!(buf, "! flood: you are sending too fast; your lines are delayed"),
         }
     }
 
@@ -425,7 +707,37 @@ impl Renderer {
                 line!(buf, "your session was resumed from another connection")
             }
             (Bye::ResumedElsewhere, true) => line!(buf, "다른 연결에서 세션을 이어받았습니다"),
+            (Bye::Kicked { by, reason }, false) => match reason {
+                Some(r) => line!(buf, "kicked by {by} ({r})"),
+                None => line!(buf, "kicked by {by}"),
+            },
+            (Bye::Kicked { by, reason }, true) => match reason {
+                Some(r) => line!(buf, "{by}님이 강퇴했습니다 ({r})"),
+                None => line!(buf, "{by}님이 강퇴했습니다"),
+            },
+            (Bye::Banned { minutes_left }, false) => {
+                line!(buf, "you are banned for {minutes_left} more min")
+            }
+            (Bye::Banned { minutes_left }, true) => {
+                line!(buf, "{minutes_left}분 동안 접속이 금지되었습니다")
+            }
+            (Bye::ExcessFlood, false) => line!(buf, "excess flood"),
+            (Bye::ExcessFlood, true) => line!(buf, "도배로 연결을 끊습니다 (excess flood)"),
         }
+    }
+}
+
+/// `45s`, `3m12s`, `1h20m`, `2d3h`: short, for people.
+pub fn human_duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) if s == 0 => format!("{m}m"),
+        (0, 0, _) => format!("{m}m{s}s"),
+        (0, _, 0) => format!("{h}h"),
+        (0, _, _) => format!("{h}h{m}m"),
+        (_, 0, _) => format!("{d}d"),
+        _ => format!("{d}d{h}h"),
     }
 }
 
@@ -439,6 +751,18 @@ mod tests {
         let mut buf = BytesMut::new();
         r.render(event, &mut buf);
         String::from_utf8(buf.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(0), "0s");
+        assert_eq!(human_duration(45), "45s");
+        assert_eq!(human_duration(192), "3m12s");
+        assert_eq!(human_duration(600), "10m");
+        assert_eq!(human_duration(4800), "1h20m");
+        assert_eq!(human_duration(7200), "2h");
+        assert_eq!(human_duration(86_400), "1d");
+        assert_eq!(human_duration(97_200), "1d3h");
     }
 
     #[test]

@@ -8,7 +8,9 @@ fn settings() -> ChatSettings {
         grace: Duration::from_secs(120),
         replay_max: 3,
         rules: Arc::from("be kind"),
-        node_id: 0,
+        max_schedules: 2,
+        utc: true,
+        ..ChatSettings::default()
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use super::flood::{FloodLimits, TokenBucket};
 use super::outqueue::OutQueue;
 use crate::chat::LostReason;
 use crate::codec::line::LineDecoder;
@@ -54,6 +55,15 @@ pub struct Conn {
     pub read_listed: bool,
     /// Set when the connection must go; it is removed at the end of the loop turn.
     pub dead: Option<LostReason>,
+    /// Flood control's allowance.
+    pub bucket: TokenBucket,
+    /// Reading is paused until flood control's next token (the socket is left unread).
+    pub paused: bool,
+    /// Since when flood control has been holding this client back (cleared once it catches up).
+    pub throttled_since: Option<Instant>,
+    /// Bytes already read but not yet decoded when flood control paused the connection.
+    /// At most one read's worth, because reading stops while paused.
+    pub held_input: Vec<u8>,
 }
 
 impl Conn {
@@ -62,6 +72,7 @@ impl Conn {
         serial: u64,
         peer: SocketAddr,
         max_line: usize,
+        flood: &FloodLimits,
         now: Instant,
     ) -> Self {
         Conn {
@@ -78,6 +89,10 @@ impl Conn {
             write_listed: false,
             read_listed: false,
             dead: None,
+            bucket: TokenBucket::new(flood, now),
+            paused: false,
+            throttled_since: None,
+            held_input: Vec::new(),
         }
     }
 

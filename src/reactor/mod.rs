@@ -18,6 +18,7 @@
 //! queued; a connection over them is only *marked* dead and removed in step 6.
 
 pub mod conn;
+pub mod flood;
 pub mod outqueue;
 
 use std::collections::HashMap;
@@ -42,6 +43,7 @@ use crate::codec::Decoded;
 use crate::config::Config;
 use crate::timer::Timers;
 use conn::{Conn, Phase};
+use flood::FloodLimits;
 use outqueue::{Flush, QueueLimits, QueueVerdict};
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -65,9 +67,23 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Timers owned by the reactor. Connection timers carry the key and serial they were set for.
 #[derive(Debug, Clone, Copy)]
 enum ReactorTimer {
-    Greet { key: usize, serial: u64 },
-    LoginTimeout { key: usize, serial: u64 },
-    CloseAt { key: usize, serial: u64 },
+    Greet {
+        key: usize,
+        serial: u64,
+    },
+    LoginTimeout {
+        key: usize,
+        serial: u64,
+    },
+    CloseAt {
+        key: usize,
+        serial: u64,
+    },
+    /// Flood control's next token is due: resume reading.
+    Unthrottle {
+        key: usize,
+        serial: u64,
+    },
     ResumeAccepting,
 }
 
@@ -88,6 +104,8 @@ pub struct ReactorStats {
     pub bytes_out: u64,
     pub loop_turns: u64,
     pub accept_pauses: u64,
+    pub flood_throttles: u64,
+    pub flood_kicks: u64,
 }
 
 /// The server: a listener, its connections and the chat core, driven by one poll loop.
@@ -103,6 +121,9 @@ pub struct Reactor {
     render_buf: BytesMut,
     scratch: Vec<u8>,
     limits: QueueLimits,
+    flood: FloodLimits,
+    /// `--clock-offset` in milliseconds, applied to the wall clock the chat core sees.
+    clock_offset_ms: i64,
     timers: Timers<ReactorTimer>,
     per_ip: HashMap<IpAddr, usize>,
     /// Connections counted against --max-clients.
@@ -133,8 +154,15 @@ impl Reactor {
             soft: cfg.soft_queue,
             soft_for: cfg.soft_queue_time(),
         };
+        let flood = FloodLimits {
+            rate: cfg.rate.max(0.0),
+            burst: f64::from(cfg.burst),
+            kick_after: cfg.flood_kick(),
+        };
         Ok(Reactor {
             chat: Chat::new(ChatSettings::from_config(&cfg)),
+            flood,
+            clock_offset_ms: cfg.clock_offset.saturating_mul(1000),
             renderer: Renderer::new(cfg.lang, cfg.utc),
             poll,
             listener: Some(listener),
@@ -209,7 +237,9 @@ impl Reactor {
     }
 
     fn now(&self) -> Now {
-        Now::system()
+        let mut now = Now::system();
+        now.wall = now.wall.saturating_add_signed(self.clock_offset_ms);
+        now
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
@@ -306,6 +336,7 @@ impl Reactor {
             serial,
             addr,
             self.cfg.max_login_line,
+            &self.flood,
             now,
         ));
         self.stats.accepted += 1;
@@ -345,7 +376,7 @@ impl Reactor {
         let mut scratch = std::mem::take(&mut self.scratch);
         let mut total = 0;
         while let Some(conn) = self.conns.get_mut(key) {
-            if conn.dead.is_some() {
+            if conn.dead.is_some() || conn.paused {
                 break;
             }
             match conn.stream.read(&mut scratch) {
@@ -368,7 +399,11 @@ impl Reactor {
                         break;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Everything it sent has been taken in: it is no longer behind.
+                    conn.throttled_since = None;
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     debug!("read from {}: {e}", conn.peer);
@@ -403,10 +438,20 @@ impl Reactor {
             if !conn.accepts_output() {
                 return; // e.g. it quit earlier in this same read
             }
+            if self.flood.enabled() {
+                let now = Instant::now();
+                if let Err(wait) = conn.bucket.ready(&self.flood, now) {
+                    self.throttle(key, data, now + wait);
+                    return;
+                }
+            }
             match conn.decoder.decode(data) {
                 Ok(Decoded::Incomplete) => break,
                 Ok(Decoded::Frame { frame, consumed }) => {
                     data = &data[consumed..];
+                    if self.flood.enabled() {
+                        conn.bucket.spend();
+                    }
                     self.on_frame(key, frame);
                 }
                 Err(e) => {
@@ -451,6 +496,52 @@ impl Reactor {
         self.queue_event(key, &Event::Refused(refusal));
         if !self.conns[key].logged_in {
             self.queue_event(key, &Event::Info(Info::NickPrompt));
+        }
+    }
+
+    /// Flood control: keeps the undecoded rest of the input and stops reading until `resume_at`.
+    fn throttle(&mut self, key: usize, rest: &[u8], resume_at: Instant) {
+        let conn = &mut self.conns[key];
+        conn.held_input.extend_from_slice(rest);
+        conn.paused = true;
+        let serial = conn.serial;
+        if conn.throttled_since.is_none() {
+            conn.throttled_since = Some(Instant::now());
+            self.stats.flood_throttles += 1;
+            debug!("{}: flood control engaged", conn.peer);
+            self.queue_event(key, &Event::Refused(Refusal::Flood));
+        }
+        self.timers
+            .insert(resume_at, ReactorTimer::Unthrottle { key, serial });
+    }
+
+    /// Flood control's token is due: decode what was held back, then read the socket again
+    /// (edge-triggered readiness will not report data that arrived while paused). A client still
+    /// behind after `--flood-kick-secs` is disconnected instead.
+    fn unthrottle(&mut self, key: usize, now: Now) {
+        let conn = &mut self.conns[key];
+        conn.paused = false;
+        if conn
+            .throttled_since
+            .is_some_and(|since| now.mono.duration_since(since) >= self.flood.kick_after)
+        {
+            self.stats.flood_kicks += 1;
+            info!("{}: excess flood", conn.peer);
+            conn.held_input = Vec::new();
+            self.chat
+                .disconnect(ConnId(key), LostReason::ExcessFlood, now, &mut self.outbox);
+            self.apply_outbox();
+            self.queue_event(key, &Event::Bye(Bye::ExcessFlood));
+            self.begin_close(key, now.mono + self.cfg.linger());
+            return;
+        }
+        let held = std::mem::take(&mut conn.held_input);
+        self.on_bytes(key, &held);
+        if let Some(conn) = self.conns.get_mut(key) {
+            if !conn.paused && !conn.read_listed {
+                conn.read_listed = true;
+                self.ready_reads.push(key);
+            }
         }
     }
 
@@ -689,6 +780,11 @@ impl Reactor {
                             .is_some_and(|at| at <= now.mono)
                     {
                         self.mark_dead(key, LostReason::Closed);
+                    }
+                }
+                ReactorTimer::Unthrottle { key, serial } => {
+                    if self.is_current(key, serial) && self.conns[key].paused {
+                        self.unthrottle(key, now);
                     }
                 }
                 ReactorTimer::ResumeAccepting => {

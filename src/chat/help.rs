@@ -1,0 +1,60 @@
+//! The command reference shown by `/help`, in English and Korean. One table, so `/help` and
+//! `/help COMMAND` cannot disagree.
+
+use super::command;
+
+/// One command's help.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HelpEntry {
+    /// The canonical name (see `command::canonical`).
+    pub name: &'static str,
+    /// Usage with aliases, e.g. `/msg NICK text (/whisper, /w)`.
+    pub usage: &'static str,
+    pub en: &'static str,
+    pub ko: &'static str,
+}
+
+/// Every command, in the order `/help` lists them.
+#[rustfmt::skip]
+pub const COMMANDS: &[HelpEntry] = &[
+    HelpEntry { name: "msg", usage: "/msg NICK text (/whisper, /w)", en: "whisper to one user, in any room", ko: "한 사람에게 귓속말 (어느 방에 있든)" },
+    HelpEntry { name: "me", usage: "/me action", en: "tell the room what you do: * alice waves", ko: "행동을 방에 알리기: * alice waves" },
+    HelpEntry { name: "nick", usage: "/nick NEW (/rename)", en: "change your nickname", ko: "대화명 바꾸기" },
+    HelpEntry { name: "away", usage: "/away [message]", en: "mark yourself away; /away again to come back", ko: "자리 비움 표시, 다시 /away 하면 해제" },
+    HelpEntry { name: "whois", usage: "/whois NICK", en: "a user's room, idle time and away state", ko: "사용자의 방, 대기 시간, 자리 비움 상태" },
+    HelpEntry { name: "join", usage: "/join ROOM", en: "go to a room, creating it if new", ko: "방으로 이동 (없으면 새로 만듦)" },
+    HelpEntry { name: "part", usage: "/part", en: "leave your room for the lobby", ko: "지금 방을 나가 lobby로 이동" },
+    HelpEntry { name: "rooms", usage: "/rooms (/list)", en: "the rooms and how many are in each", ko: "방 목록과 인원" },
+    HelpEntry { name: "users", usage: "/users (/who, /names)", en: "who is in your room", ko: "지금 방에 있는 사람" },
+    HelpEntry { name: "topic", usage: "/topic [text]", en: "show or set your room's topic", ko: "방 주제 보기 또는 정하기" },
+    HelpEntry { name: "topiclock", usage: "/topiclock on|off", en: "operators: lock or unlock the topic", ko: "운영자: 방 주제 잠금/해제" },
+    HelpEntry { name: "schedule", usage: "/schedule HH:MM|+90s|+10m|+2h text", en: "send text to your room later", ko: "정한 시각에 방으로 메시지 보내기" },
+    HelpEntry { name: "schedules", usage: "/schedules", en: "your pending scheduled messages", ko: "예약해 둔 메시지 목록" },
+    HelpEntry { name: "unschedule", usage: "/unschedule ID", en: "cancel a scheduled message", ko: "예약 메시지 취소" },
+    HelpEntry { name: "op", usage: "/op KEY", en: "become an operator with the admin key", ko: "관리자 키로 운영자 되기" },
+    HelpEntry { name: "kick", usage: "/kick NICK [reason]", en: "operators: disconnect a user", ko: "운영자: 사용자 강퇴" },
+    HelpEntry { name: "ban", usage: "/ban NICK [minutes]", en: "operators: kick and keep name and address out (default 10 min)", ko: "운영자: 강퇴하고 이름과 주소 차단 (기본 10분)" },
+    HelpEntry { name: "help", usage: "/help [COMMAND]", en: "this help, or one command's", ko: "도움말, 또는 명령어 하나의 설명" },
+    HelpEntry { name: "quit", usage: "/quit [message]", en: "leave, with an optional message", ko: "메시지를 남기고 나가기" },
+];
+
+/// The help of one command, given its name or an alias, with or without the slash.
+pub fn find(word: &str) -> Option<&'static HelpEntry> {
+    let name = command::canonical(word)?;
+    COMMANDS.iter().find(|e| e.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_has_help_and_aliases_find_it() {
+        for entry in COMMANDS {
+            assert_eq!(find(entry.name), Some(entry));
+        }
+        assert_eq!(find("/w").map(|e| e.name), Some("msg"));
+        assert_eq!(find("names").map(|e| e.name), Some("users"));
+        assert_eq!(find("nosuch"), None);
+    }
+}
