@@ -359,3 +359,231 @@ fn control_characters_never_reach_the_room() {
     assert!(is_message(&h.delivered_to(2)[0], "red"));
     assert!(h.line(1, "\u{1b}[2J").is_empty());
 }
+
+fn refusal_of(outs: &[Output]) -> Option<Refusal> {
+    outs.iter().find_map(|o| match o {
+        Output::ToConn {
+            event: Event::Refused(r),
+            ..
+        } => Some(r.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn rooms_isolate_traffic_and_empty_rooms_disappear() {
+    let mut h = Harness::new();
+    h.login(1, "alice");
+    h.login(2, "bob");
+    h.login(3, "carol");
+    h.line(1, "/join games");
+    assert!(matches!(
+        &h.delivered_to(2)[..],
+        [Event::Left { how: Departure::Moved { to }, .. }] if &**to == "games"
+    ));
+    h.line(3, "/join GAMES");
+    assert!(matches!(&h.delivered_to(1)[..], [Event::Joined { .. }]));
+    h.line(1, "in games");
+    assert!(h.delivered_to(2).is_empty());
+    assert!(is_message(&h.delivered_to(3)[0], "in games"));
+    h.line(2, "in lobby");
+    assert!(h.delivered_to(1).is_empty() && h.delivered_to(3).is_empty());
+    assert_eq!(h.chat.rooms.len(), 2);
+    h.line(1, "/part");
+    h.line(3, "/part");
+    assert_eq!(h.chat.rooms.len(), 1, "the empty room is gone");
+    let outs = h.line(3, "/part");
+    assert!(matches!(
+        refusal_of(&outs),
+        Some(Refusal::AlreadyThere { .. })
+    ));
+}
+
+#[test]
+fn whispers_reach_only_the_target_and_wait_for_a_held_one() {
+    let mut h = Harness::new();
+    h.login(1, "alice");
+    h.login(2, "bob");
+    h.login(3, "carol");
+    h.line(1, "/w BOB psst");
+    assert!(matches!(&h.delivered_to(2)[..], [Event::Whisper { text, .. }] if &**text == "psst"));
+    assert!(h.delivered_to(3).is_empty());
+    assert!(matches!(
+        &h.delivered_to(1)[..],
+        [Event::Info(Info::WhisperSent { .. })]
+    ));
+    let outs = h.line(1, "/msg nobody hi");
+    assert!(matches!(
+        refusal_of(&outs),
+        Some(Refusal::NoSuchUser { .. })
+    ));
+    h.disconnect(2);
+    h.line(1, "/msg bob are you back?");
+    assert!(matches!(
+        &h.delivered_to(1)[..],
+        [
+            Event::Info(Info::WhisperSent { .. }),
+            Event::Info(Info::WhisperHeld { .. })
+        ]
+    ));
+    h.connect(9, ip(2));
+    h.line(9, "bob");
+    assert!(h
+        .delivered_to(9)
+        .iter()
+        .any(|e| matches!(e, Event::Whisper { text, .. } if &**text == "are you back?")));
+}
+
+#[test]
+fn renaming_frees_the_old_name_at_once() {
+    let mut h = Harness::new();
+    h.login(1, "alice");
+    h.login(2, "bob");
+    let outs = h.line(1, "/nick bob");
+    assert!(matches!(refusal_of(&outs), Some(Refusal::NickTaken { .. })));
+    h.line(1, "/nick alice2");
+    assert!(matches!(
+        &h.delivered_to(2)[..],
+        [Event::Renamed { old, new, .. }] if &**old == "alice" && &**new == "alice2"
+    ));
+    h.connect(3, ip(3));
+    assert!(h
+        .line(3, "alice")
+        .contains(&Output::LoggedIn { conn: ConnId(3) }));
+}
+
+#[test]
+fn scheduled_messages_fire_on_time_and_can_be_cancelled() {
+    let mut h = Harness::new();
+    h.login(1, "alice");
+    h.login(2, "bob");
+    h.line(1, "/schedule +90s stand-up");
+    h.line(1, "/schedule +2m coffee");
+    let outs = h.line(1, "/schedule +3m too many");
+    assert!(matches!(
+        refusal_of(&outs),
+        Some(Refusal::TooManySchedules { max: 2 })
+    ));
+    for bad in [
+        "/schedule +0s x",
+        "/schedule +25h x",
+        "/schedule 24:00 x",
+        "/schedule soon x",
+    ] {
+        assert!(
+            matches!(refusal_of(&h.line(1, bad)), Some(Refusal::BadTime { .. })),
+            "{bad}"
+        );
+    }
+    h.line(1, "/unschedule 2");
+    assert_eq!(
+        h.chat.next_deadline(),
+        Some(h.now.mono + Duration::from_secs(90))
+    );
+    h.advance(89);
+    assert!(h.out.items.is_empty());
+    h.line(1, "/quit");
+    h.advance(1);
+    assert!(matches!(
+        &h.delivered_to(2)[..],
+        [Event::Scheduled { text, from, .. }] if &**text == "stand-up" && &**from == "alice"
+    ));
+    h.advance(60);
+    assert!(h.out.items.is_empty(), "the cancelled one never fires");
+}
+
+#[test]
+fn kick_needs_an_operator_and_leaves_no_grace() {
+    let mut h = Harness::new();
+    h.login(1, "alice"); // first user of an empty server without an admin key: operator
+    h.login(2, "bob");
+    h.login(3, "carol");
+    let outs = h.line(2, "/kick carol");
+    assert_eq!(refusal_of(&outs), Some(Refusal::NotOperator));
+    let outs = h.line(1, "/kick bob spamming");
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Close {
+            conn: ConnId(2),
+            bye: Some(Bye::Kicked { .. })
+        }
+    )));
+    assert!(matches!(
+        &h.delivered_to(3)[..],
+        [Event::Left {
+            how: Departure::Kicked { .. },
+            ..
+        }]
+    ));
+    // The session is gone: the name is free for anyone, from anywhere.
+    h.connect(7, ip(77));
+    assert!(h
+        .line(7, "bob")
+        .contains(&Output::LoggedIn { conn: ConnId(7) }));
+}
+
+#[test]
+fn a_ban_keeps_the_name_and_the_address_out_until_it_expires() {
+    let mut h = Harness::new();
+    h.login(1, "alice");
+    h.login(2, "bob");
+    h.line(1, "/ban bob 5");
+    h.connect(3, ip(2));
+    let outs = h.line(3, "bobby");
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Close {
+            bye: Some(Bye::Banned { minutes_left: 5 }),
+            ..
+        }
+    )));
+    h.connect(4, ip(44));
+    let outs = h.line(4, "bob");
+    assert!(matches!(
+        refusal_of(&outs),
+        Some(Refusal::NickBanned { .. })
+    ));
+    h.advance(5 * 60);
+    assert!(h
+        .line(4, "bob")
+        .contains(&Output::LoggedIn { conn: ConnId(4) }));
+}
+
+#[test]
+fn op_with_an_admin_key() {
+    let mut h = Harness::new();
+    h.chat.settings.admin_key = Some("sekrit".into());
+    h.login(1, "alice");
+    assert_eq!(
+        refusal_of(&h.line(1, "/kick nobody")),
+        Some(Refusal::NotOperator)
+    );
+    assert_eq!(refusal_of(&h.line(1, "/op wrong")), Some(Refusal::BadKey));
+    assert!(matches!(
+        &h.line(1, "/op sekrit")[..],
+        [Output::ToConn {
+            event: Event::Info(Info::NowOperator),
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn topic_lock_is_for_operators() {
+    let mut h = Harness::new();
+    h.login(1, "alice");
+    h.login(2, "bob");
+    assert_eq!(
+        refusal_of(&h.line(2, "/topiclock on")),
+        Some(Refusal::NotOperator)
+    );
+    h.line(1, "/topiclock on");
+    assert!(matches!(
+        refusal_of(&h.line(2, "/topic mine")),
+        Some(Refusal::TopicLocked { .. })
+    ));
+    h.line(1, "/topic Release day");
+    assert!(
+        matches!(&h.delivered_to(2)[..], [Event::TopicSet { topic, .. }] if &**topic == "Release day")
+    );
+}
