@@ -323,6 +323,7 @@ impl Renderer {
             Info::MissedHeader { shown, total } => match (shown == total, *total == 0, ko) {
                 (_, true, false) => line!(buf, "-- You missed nothing."),
                 (_, true, true) => line!(buf, "-- 놓친 메시지가 없습니다."),
+                (true, false, false) if *total == 1 => line!(buf, "-- You missed 1 line:"),
                 (true, false, false) => line!(buf, "-- You missed {total} lines:"),
                 (true, false, true) => line!(buf, "-- 놓친 메시지 {total}줄:"),
                 (false, false, false) => line!(

@@ -612,7 +612,22 @@ impl Reactor {
         conn.out.push(bytes);
         // Goodbye lines of closing connections are queued before the phase changes, so they
         // always fit; everything else obeys the caps.
-        let verdict = conn.out.check(&self.limits, Instant::now());
+        let mut verdict = conn.out.check(&self.limits, Instant::now());
+        if verdict == QueueVerdict::OverHard {
+            // Within one loop turn many senders may queue lines for this connection before the
+            // flush step runs. Before calling it a slow reader, let its socket take what it can:
+            // a client that reads keeps up through its kernel buffer; one that does not stays
+            // over the cap and is dropped.
+            match conn.out.write_to(&mut conn.stream, usize::MAX) {
+                Ok((_, n)) => self.stats.bytes_out += n as u64,
+                Err(e) => {
+                    debug!("write to {}: {e}", conn.peer);
+                    self.mark_dead(key, lost_reason_for(&e, LostReason::WriteError));
+                    return;
+                }
+            }
+            verdict = conn.out.check(&self.limits, Instant::now());
+        }
         if verdict != QueueVerdict::Ok {
             self.drop_for_queue(key, verdict);
             return;

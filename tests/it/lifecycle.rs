@@ -1,0 +1,157 @@
+//! The server's life: start-up, the activity log, `--help`, file descriptors, and graceful
+//! shutdown on SIGTERM and SIGINT.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{Client, Server, TempDir};
+
+#[test]
+fn sigterm_tells_everyone_flushes_and_exits_zero() {
+    shutdown_on("TERM");
+}
+
+#[test]
+fn sigint_tells_everyone_flushes_and_exits_zero() {
+    shutdown_on("INT");
+}
+
+fn shutdown_on(signal: &str) {
+    let mut server = Server::builder().args(["--rate", "0"]).start();
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    let mut lurker = server.connect(); // not logged in: told too
+    lurker.expect_prefix("-- Welcome to reactor-chat!");
+    // Queue a lot for bob right before the signal: it is all flushed before the goodbye.
+    let batch: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    alice.write_raw(batch.as_bytes()).unwrap();
+    bob.expect_stamped("alice: line 0");
+    server.signal(signal);
+    bob.expect_stamped("alice: line 1999");
+    bob.expect_exact("-- bye reconnect: server shutting down");
+    bob.expect_closed();
+    alice.expect_exact("-- bye reconnect: server shutting down");
+    alice.expect_closed();
+    lurker.expect_exact("-- bye reconnect: server shutting down");
+    lurker.expect_closed();
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status:?}");
+    assert!(server.log().contains("shutting down"));
+}
+
+#[test]
+fn shutdown_does_not_wait_forever_for_a_client_that_never_reads() {
+    let mut server = Server::builder()
+        .args([
+            "--rate",
+            "0",
+            "--shutdown-timeout",
+            "1",
+            "--max-queue",
+            "100000000",
+            "--soft-queue",
+            "100000000",
+        ])
+        .start();
+    let mut alice = server.login("alice");
+    let stuck = {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.connect(&server.addr.into()).unwrap();
+        let mut c = Client::connect_stream(socket.into());
+        c.login("stuck");
+        c
+    };
+    let batch = format!("{}\n", "z".repeat(1000)).repeat(4000);
+    alice.write_raw(batch.as_bytes()).unwrap();
+    alice.sync();
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status:?}");
+    drop(stuck);
+}
+
+#[test]
+fn the_activity_log_goes_to_the_log_file_too() {
+    let dir = TempDir::new("log");
+    let path = dir.path().join("activity.log");
+    let server = Server::builder()
+        .args(["--log-file", path.to_str().unwrap()])
+        .start();
+    let mut alice = server.login("alice");
+    alice.send("/quit");
+    alice.expect_closed();
+    server.wait_for_log("alice quit");
+    let deadline = std::time::Instant::now() + crate::support::WAIT;
+    loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.contains("alice logged in") && text.contains("alice quit") {
+            assert!(text.contains("open-files limit"), "{text}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "log file: {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let readme = include_str!("../../README.md");
+    // Every flag the README's table names is in --help, and the reverse.
+    let readme_flags: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("| `--"))
+        .map(|l| l[3..].split(['`', ' ']).next().unwrap())
+        .collect();
+    assert!(readme_flags.len() > 20, "{readme_flags:?}");
+    for flag in &readme_flags {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    for word in help.split_whitespace() {
+        let flag = word
+            .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+            .split('=')
+            .next()
+            .unwrap();
+        if flag.starts_with("--") && flag.len() > 2 && !["--help", "--version"].contains(&flag) {
+            assert!(
+                readme_flags.contains(&flag),
+                "README's flag table lacks {flag}"
+            );
+        }
+    }
+}
+
+#[test]
+fn file_descriptors_return_to_baseline_after_clients_leave() {
+    let server = Server::builder().args(["--linger-ms", "100"]).start();
+    let _first = server.login("first");
+    let baseline = server.open_fds();
+    let mut clients: Vec<Client> = (0..50).map(|i| server.login(&format!("c{i}"))).collect();
+    assert!(server.open_fds() >= baseline + 50);
+    for (i, c) in clients.drain(..).enumerate() {
+        if i % 2 == 0 {
+            let mut c = c;
+            c.send("/quit");
+            c.expect_closed();
+        } else {
+            c.reset();
+        }
+    }
+    let deadline = std::time::Instant::now() + crate::support::WAIT;
+    while server.open_fds() > baseline {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} descriptors open, baseline {baseline}",
+            server.open_fds()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
