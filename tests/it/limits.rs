@@ -205,3 +205,31 @@ fn an_idle_user_gets_a_ping_timeout_and_the_room_is_told() {
     bob.send("/who");
     bob.expect_exact("-- 1 user in lobby: bob");
 }
+
+#[test]
+fn out_of_descriptors_pauses_accepting_and_the_backlog_is_served_later() {
+    // Room for about 30 connections beyond the server's own descriptors.
+    let server = Server::builder()
+        .nofile(40)
+        .args(["--greet-delay-ms", "0", "--linger-ms", "100"])
+        .start();
+    let mut alice = server.login("alice");
+    let mut clients: Vec<Client> = (0..50).map(|_| server.connect()).collect();
+    server.wait_for_log("pausing accepts");
+    // The server keeps serving the users it has while it waits for descriptors.
+    alice.send("/users");
+    alice.expect_exact("-- 1 user in lobby: alice (op)");
+    // Free 25 descriptors: every connection still waiting in the backlog is then served.
+    let waiting = clients.split_off(25);
+    for c in clients {
+        c.reset();
+    }
+    for mut c in waiting {
+        c.expect_exact("-- Welcome to reactor-chat! Enter your nickname:");
+    }
+    assert!(
+        server.log().contains("Too many open files"),
+        "{}",
+        server.log()
+    );
+}

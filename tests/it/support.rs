@@ -34,6 +34,7 @@ pub struct Server {
 pub struct ServerBuilder {
     args: Vec<String>,
     envs: Vec<(String, String)>,
+    nofile: Option<u64>,
 }
 
 impl ServerBuilder {
@@ -51,6 +52,12 @@ impl ServerBuilder {
         self
     }
 
+    /// Starts the server with this open-files limit (soft and hard), to run it out of descriptors.
+    pub fn nofile(mut self, limit: u64) -> Self {
+        self.nofile = Some(limit);
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.envs.push((key.to_string(), value.to_string()));
         self
@@ -58,7 +65,7 @@ impl ServerBuilder {
 
     /// Starts the binary on 127.0.0.1 port 0 and waits for it to print the address it bound.
     pub fn start(self) -> Server {
-        Server::spawn(self.args, self.envs, None)
+        Server::spawn(self.args, self.envs, self.nofile)
     }
 }
 
@@ -72,10 +79,11 @@ impl Server {
         ServerBuilder {
             args: Vec::new(),
             envs: Vec::new(),
+            nofile: None,
         }
     }
 
-    fn spawn(args: Vec<String>, envs: Vec<(String, String)>, data_dir: Option<TempDir>) -> Server {
+    fn spawn(args: Vec<String>, envs: Vec<(String, String)>, nofile: Option<u64>) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_reactor-chat"));
         cmd.arg("--bind")
             .arg("127.0.0.1:0")
@@ -86,6 +94,16 @@ impl Server {
             .stderr(Stdio::piped());
         for (k, v) in &envs {
             cmd.env(k, v);
+        }
+        if let Some(limit) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent.
+            unsafe {
+                cmd.pre_exec(move || {
+                    rlimit::setrlimit(rlimit::Resource::NOFILE, limit, limit)
+                        .map_err(io::Error::other)
+                });
+            }
         }
         let mut child = cmd.spawn().expect("start reactor-chat");
         let log = Arc::new(Mutex::new(String::new()));
@@ -130,7 +148,7 @@ impl Server {
             addr,
             log,
             args,
-            data_dir,
+            data_dir: None,
         }
     }
 
