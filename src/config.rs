@@ -172,6 +172,25 @@ pub struct Config {
     #[arg(long, default_value_t = 30)]
     pub flood_kick_secs: u64,
 
+    /// Largest file one upload may carry, in bytes. A bigger one is refused before its bytes are
+    /// read (they are then skipped), so memory per upload stays bounded.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_file: u64,
+
+    /// Bytes held for open file offers, all rooms together; the oldest offer is dropped to make
+    /// room for a new one. Each payload is held once, however many people take it.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub file_store: usize,
+
+    /// Seconds a file offer stays open for /accept.
+    #[arg(long, default_value_t = 600)]
+    pub file_ttl: u64,
+
+    /// Files up to this many bytes are sent to everyone in the room at once instead of offered
+    /// (the habit of older chat programs). 0 offers every file.
+    #[arg(long, default_value_t = 0)]
+    pub auto_accept_max: u64,
+
     /// Shifts the server's wall clock by this many seconds (may be negative). For trying out and
     /// testing `/schedule HH:MM` without waiting for the real time; it does not touch timeouts.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]

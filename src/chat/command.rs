@@ -48,6 +48,14 @@ pub enum Command<'a> {
         nick: &'a str,
         minutes: Option<&'a str>,
     },
+    /// `/file NAME SIZE`: SIZE raw bytes follow the line. NAME may contain spaces.
+    File { name: &'a str, size: &'a str },
+    /// `/files`.
+    Files,
+    /// `/accept ID`.
+    Accept(&'a str),
+    /// `/decline ID`.
+    Decline(&'a str),
     /// `/help [COMMAND]`.
     Help(Option<&'a str>),
     /// `/quit [message]`.
@@ -79,6 +87,10 @@ pub fn canonical(word: &str) -> Option<&'static str> {
         "op" => "op",
         "kick" => "kick",
         "ban" => "ban",
+        "file" | "send" => "file",
+        "files" => "files",
+        "accept" => "accept",
+        "decline" => "decline",
         "help" | "?" => "help",
         "quit" | "exit" | "bye" => "quit",
         _ => return None,
@@ -114,10 +126,10 @@ pub fn parse(line: &str) -> Command<'_> {
     let (arg1, tail) = first_word(args);
     let needs = |ok: bool, cmd: Command<'static>| if ok { None } else { Some(cmd) };
     let missing = match name {
-        "me" | "nick" | "whois" | "join" | "op" | "unschedule" => {
+        "me" | "nick" | "whois" | "join" | "op" | "unschedule" | "accept" | "decline" => {
             needs(!args.is_empty(), Command::Usage(name))
         }
-        "msg" | "schedule" => needs(!tail.is_empty(), Command::Usage(name)),
+        "msg" | "schedule" | "file" => needs(!tail.is_empty(), Command::Usage(name)),
         "kick" | "ban" => needs(!arg1.is_empty(), Command::Usage(name)),
         _ => None,
     };
@@ -158,6 +170,17 @@ pub fn parse(line: &str) -> Command<'_> {
             nick: arg1,
             minutes: opt(tail),
         },
+        "file" => {
+            // The size is the last word, so a name may contain spaces.
+            let (name, size) = args.rsplit_once(' ').unwrap_or((args, ""));
+            Command::File {
+                name: name.trim(),
+                size,
+            }
+        }
+        "files" => Command::Files,
+        "accept" => Command::Accept(arg1.trim_start_matches('#')),
+        "decline" => Command::Decline(arg1.trim_start_matches('#')),
         "help" => Command::Help(opt(arg1)),
         "quit" => Command::Quit(opt(args)),
         _ => Command::Unknown(word),
@@ -227,6 +250,29 @@ mod tests {
                 minutes: None
             }
         );
+    }
+
+    #[test]
+    fn parses_file_commands() {
+        assert_eq!(
+            parse("/file my notes.txt 1234"),
+            Command::File {
+                name: "my notes.txt",
+                size: "1234"
+            }
+        );
+        assert_eq!(
+            parse("/send a.png 5"),
+            Command::File {
+                name: "a.png",
+                size: "5"
+            }
+        );
+        assert_eq!(parse("/file a.png"), Command::Usage("file"));
+        assert_eq!(parse("/files"), Command::Files);
+        assert_eq!(parse("/accept #3"), Command::Accept("3"));
+        assert_eq!(parse("/decline 3"), Command::Decline("3"));
+        assert_eq!(parse("/accept"), Command::Usage("accept"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 pub mod command;
 pub mod event;
+pub mod files;
 pub mod help;
 pub mod id;
 pub mod nick;
@@ -16,8 +17,10 @@ pub mod render;
 pub mod text;
 
 mod ops;
+mod render_files;
 mod rooms;
 mod schedule;
+mod share;
 mod talk;
 
 use std::collections::{HashMap, VecDeque};
@@ -31,7 +34,8 @@ use slab::Slab;
 use crate::timer::Timers;
 use command::Command;
 pub use event::{
-    Bye, Departure, Event, Info, LostReason, Peer, Refusal, ScheduleEntry, UnixMillis, UserEntry,
+    Bye, Departure, Event, FileEntry, FileNotice, Info, LostReason, Peer, Refusal, ScheduleEntry,
+    UnixMillis, UserEntry,
 };
 use id::IdGen;
 
@@ -79,6 +83,13 @@ pub enum Output {
     LoggedIn { conn: ConnId },
     /// Close the connection after what is queued (and the goodbye, if any) is written.
     Close { conn: ConnId, bye: Option<Bye> },
+    /// The next `size` bytes from the connection are a file upload, not lines: collect them and
+    /// hand them to `Chat::file_received`, or (when refused) read and drop them.
+    ReceiveFile {
+        conn: ConnId,
+        size: u64,
+        keep: crate::codec::file::Keep,
+    },
 }
 
 /// Where the core puts its outputs; owned by the caller and reused, so steady-state chat allocates
@@ -114,6 +125,14 @@ pub struct ChatSettings {
     pub admin_key: Option<String>,
     pub max_schedules: usize,
     pub schedule_horizon: Duration,
+    /// Largest file one upload may carry.
+    pub max_file: u64,
+    /// Payload bytes held for open offers, all rooms together.
+    pub file_store: usize,
+    /// How long an offer stays open.
+    pub file_ttl: Duration,
+    /// Files up to this size are sent to the whole room at once (0: every file is offered).
+    pub auto_accept_max: u64,
 }
 
 impl Default for ChatSettings {
@@ -134,6 +153,10 @@ impl ChatSettings {
             admin_key: cfg.admin_key.clone().filter(|k| !k.is_empty()),
             max_schedules: cfg.max_schedules,
             schedule_horizon: Duration::from_secs(cfg.schedule_horizon),
+            max_file: cfg.max_file,
+            file_store: cfg.file_store,
+            file_ttl: Duration::from_secs(cfg.file_ttl),
+            auto_accept_max: cfg.auto_accept_max,
         }
     }
 }
@@ -149,6 +172,9 @@ pub struct ChatStats {
     pub whispers: u64,
     pub kicks: u64,
     pub scheduled_sent: u64,
+    pub files_offered: u64,
+    pub files_refused: u64,
+    pub files_sent: u64,
 }
 
 type SessionId = usize;
@@ -218,6 +244,7 @@ struct ConnEntry {
 enum ChatTimer {
     GraceEnds { session: SessionId, generation: u64 },
     ScheduleDue { id: u64 },
+    OfferExpires { id: u64 },
 }
 
 /// The whole chat state of one server.
@@ -235,12 +262,16 @@ pub struct Chat {
     next_session_uid: u64,
     schedules: schedule::Schedules,
     bans: ops::Bans,
+    offers: files::Offers,
+    /// Uploads under way: the connection's next bytes are this file.
+    uploads: HashMap<ConnId, share::Upload>,
     pub stats: ChatStats,
 }
 
 impl Chat {
     pub fn new(settings: ChatSettings) -> Self {
         let ids = IdGen::new(settings.node_id);
+        let offers = files::Offers::new(settings.file_store, settings.file_ttl);
         Chat {
             settings,
             conns: Vec::new(),
@@ -254,6 +285,8 @@ impl Chat {
             next_session_uid: 0,
             schedules: schedule::Schedules::default(),
             bans: ops::Bans::default(),
+            offers,
+            uploads: HashMap::new(),
             stats: ChatStats::default(),
         }
     }
@@ -288,6 +321,7 @@ impl Chat {
             ip: peer.ip,
             session: None,
         });
+        self.uploads.remove(&conn);
     }
 
     /// One complete input line from `conn` (already decoded as UTF-8; cleaned here).
@@ -312,6 +346,8 @@ impl Chat {
     /// held for the grace period and the room is told. Calling it for an unknown or already
     /// detached connection does nothing.
     pub fn disconnect(&mut self, conn: ConnId, reason: LostReason, now: Now, out: &mut Outbox) {
+        // A half-uploaded file is never offered.
+        self.uploads.remove(&conn);
         let Some(entry) = self.conns.get_mut(conn.0).and_then(Option::take) else {
             return;
         };
@@ -357,6 +393,7 @@ impl Chat {
                     generation,
                 } => self.grace_ends(session, generation, now, out),
                 ChatTimer::ScheduleDue { id } => self.schedule_due(id, now, out),
+                ChatTimer::OfferExpires { id } => self.offer_expires(id, now, out),
             }
         }
     }
@@ -611,6 +648,10 @@ impl Chat {
                     }),
                 ),
             },
+            Command::File { name, size } => self.start_upload(conn, sid, name, size, out),
+            Command::Files => self.list_files(conn, sid, now, out),
+            Command::Accept(id) => self.accept_file(conn, sid, id, out),
+            Command::Decline(id) => self.decline_file(conn, sid, id, out),
             Command::Quit(message) => self.quit(conn, sid, message, now, out),
             Command::Usage(name) => {
                 let entry = help::find(name).expect("every command has a help entry");

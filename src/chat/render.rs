@@ -166,6 +166,7 @@ impl Renderer {
             Event::Info(info) => self.info(buf, info),
             Event::Refused(refusal) => self.refusal(buf, refusal),
             Event::Bye(bye) => self.bye(buf, bye),
+            Event::File(notice) => self.file(buf, notice),
         }
     }
 

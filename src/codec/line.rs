@@ -117,6 +117,13 @@ impl LineDecoder {
         Ok(Decoded::Incomplete)
     }
 
+    /// Whether the last line ended with a bare `\r` whose possible `\n` or `\0` has not arrived
+    /// yet. A decoder that takes over the stream after that line (a file upload) must skip it.
+    #[must_use]
+    pub fn after_cr(&self) -> bool {
+        self.after_cr
+    }
+
     /// Bytes of the partial line held, for memory accounting. Never more than the cap.
     #[must_use]
     pub fn buffered(&self) -> usize {

@@ -6,6 +6,7 @@
 //! an error, and every limit is enforced while the frame is still partial, so no input can make a
 //! decoder buffer without bound. Each decoder's tests feed every split point of their samples.
 
+pub mod file;
 pub mod line;
 
 /// The outcome of one `decode` call.

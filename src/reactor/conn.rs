@@ -9,6 +9,7 @@ use mio::net::TcpStream;
 use super::flood::{FloodLimits, TokenBucket};
 use super::outqueue::OutQueue;
 use crate::chat::LostReason;
+use crate::codec::file::FileDecoder;
 use crate::codec::line::LineDecoder;
 
 /// Where a connection is in its life. Transitions only go down this list.
@@ -64,6 +65,9 @@ pub struct Conn {
     /// Bytes already read but not yet decoded when flood control paused the connection.
     /// At most one read's worth, because reading stops while paused.
     pub held_input: Vec<u8>,
+    /// A file upload under way: its bytes go to this decoder instead of the line decoder until
+    /// the declared size has arrived.
+    pub upload: Option<FileDecoder>,
 }
 
 impl Conn {
@@ -93,6 +97,7 @@ impl Conn {
             paused: false,
             throttled_since: None,
             held_input: Vec::new(),
+            upload: None,
         }
     }
 

@@ -36,8 +36,10 @@ use slab::Slab;
 
 use crate::chat::render::Renderer;
 use crate::chat::{
-    Bye, Chat, ChatSettings, ConnId, Event, Info, LostReason, Now, Outbox, Output, Peer, Refusal,
+    Bye, Chat, ChatSettings, ConnId, Event, FileNotice, Info, LostReason, Now, Outbox, Output,
+    Peer, Refusal,
 };
+use crate::codec::file::{FileDecoder, FileFrame};
 use crate::codec::line::LineFrame;
 use crate::codec::Decoded;
 use crate::config::Config;
@@ -106,6 +108,9 @@ pub struct ReactorStats {
     pub accept_pauses: u64,
     pub flood_throttles: u64,
     pub flood_kicks: u64,
+    pub files_in: u64,
+    pub files_out: u64,
+    pub files_busy: u64,
 }
 
 /// The server: a listener, its connections and the chat core, driven by one poll loop.
@@ -121,6 +126,8 @@ pub struct Reactor {
     render_buf: BytesMut,
     scratch: Vec<u8>,
     limits: QueueLimits,
+    /// Most file payload bytes queued to one connection before further files are refused.
+    file_backlog: usize,
     flood: FloodLimits,
     /// `--clock-offset` in milliseconds, applied to the wall clock the chat core sees.
     clock_offset_ms: i64,
@@ -172,6 +179,8 @@ impl Reactor {
             render_buf: BytesMut::new(),
             scratch: vec![0; READ_CHUNK],
             limits,
+            // Four of the largest files: room for a few at once, bounded whatever a client does.
+            file_backlog: usize::try_from(cfg.max_file.saturating_mul(4)).unwrap_or(usize::MAX),
             timers: Timers::new(),
             per_ip: HashMap::new(),
             served: 0,
@@ -438,6 +447,23 @@ impl Reactor {
             if !conn.accepts_output() {
                 return; // e.g. it quit earlier in this same read
             }
+            if let Some(upload) = conn.upload.as_mut() {
+                // File bytes are not lines: no flood control, no line cap.
+                match upload.decode(data) {
+                    Ok(Decoded::Incomplete) => break,
+                    Ok(Decoded::Frame { frame, consumed }) => {
+                        data = &data[consumed..];
+                        conn.upload = None;
+                        self.on_file(key, frame);
+                        continue;
+                    }
+                    Err(e) => {
+                        debug!("{}: {e}", conn.peer);
+                        self.mark_dead(key, LostReason::ReadError);
+                        return;
+                    }
+                }
+            }
             if self.flood.enabled() {
                 let now = Instant::now();
                 if let Err(wait) = conn.bucket.ready(&self.flood, now) {
@@ -487,6 +513,25 @@ impl Reactor {
             LineFrame::InvalidUtf8 => {
                 self.stats.invalid_utf8 += 1;
                 self.refuse_line(key, Refusal::InvalidUtf8);
+            }
+        }
+    }
+
+    /// An upload's declared bytes have all arrived (or been skipped, if it was refused).
+    fn on_file(&mut self, key: usize, frame: FileFrame) {
+        match frame {
+            FileFrame::Complete(payload) => {
+                self.stats.files_in += 1;
+                let now = self.now();
+                self.chat
+                    .file_received(ConnId(key), payload, now, &mut self.outbox);
+                self.apply_outbox();
+            }
+            FileFrame::Discarded { size } => {
+                debug!(
+                    "{}: skipped {size} bytes of a refused upload",
+                    self.conns[key].peer
+                );
             }
         }
     }
@@ -560,8 +605,18 @@ impl Reactor {
                 Output::ToConn { conn, event } => self.queue_event(conn.0, &event),
                 Output::ToMany { start, end, event } => {
                     let bytes = self.render(&event);
+                    let payload = file_payload(&event);
                     for conn in &outbox.recipients[start..end] {
-                        self.queue_bytes(conn.0, bytes.clone());
+                        match payload {
+                            Some(payload) => self.queue_file(conn.0, &bytes, payload),
+                            None => self.queue_bytes(conn.0, bytes.clone()),
+                        }
+                    }
+                }
+                Output::ReceiveFile { conn, size, keep } => {
+                    if let Some(c) = self.conns.get_mut(conn.0) {
+                        let after_cr = c.decoder.after_cr();
+                        c.upload = Some(FileDecoder::new(size, keep, after_cr));
                     }
                 }
                 Output::LoggedIn { conn } => {
@@ -597,7 +652,36 @@ impl Reactor {
     fn queue_event(&mut self, key: usize, event: &Event) {
         if self.conns.get(key).is_some_and(Conn::accepts_output) {
             let bytes = self.render(event);
-            self.queue_bytes(key, bytes);
+            match file_payload(event) {
+                Some(payload) => self.queue_file(key, &bytes, payload),
+                None => self.queue_bytes(key, bytes),
+            }
+        }
+    }
+
+    /// Queues a file's header line and then its payload, the one buffer every recipient shares.
+    /// A connection that still has `file_backlog` bytes of files on their way gets a refusal
+    /// instead, so a client that takes files and never reads them cannot pin payload after
+    /// payload in memory.
+    fn queue_file(&mut self, key: usize, header: &Bytes, payload: &Bytes) {
+        let Some(conn) = self.conns.get(key) else {
+            return;
+        };
+        let queued = conn.out.shared_len();
+        if queued > 0 && queued + payload.len() > self.file_backlog {
+            self.stats.files_busy += 1;
+            let busy = FileNotice::Busy {
+                queued: queued as u64,
+            };
+            self.queue_event(key, &Event::File(busy));
+            return;
+        }
+        self.queue_bytes(key, header.clone());
+        if let Some(conn) = self.conns.get_mut(key) {
+            if conn.accepts_output() {
+                conn.out.push_shared(payload.clone());
+                self.stats.files_out += 1;
+            }
         }
     }
 
@@ -912,6 +996,14 @@ fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
     Ok(TcpListener::from_std(socket.into()))
+}
+
+/// The payload of a file delivery, which is queued after its rendered header.
+fn file_payload(event: &Event) -> Option<&Bytes> {
+    match event {
+        Event::File(FileNotice::Data { payload, .. }) => Some(payload),
+        _ => None,
+    }
 }
 
 fn is_out_of_fds(e: &io::Error) -> bool {

@@ -30,11 +30,22 @@ pub struct QueueLimits {
 
 /// Pending output of one connection. Chunks are reference-counted, so one broadcast line sits in
 /// memory once however many queues hold it.
+///
+/// File payloads are queued as *shared* chunks: the same buffer is in every recipient's queue and in
+/// the file store, so they cost a recipient no memory of its own and do not count against the caps
+/// (which guard per-connection memory). Their bytes are tracked apart, in positions of the output
+/// stream, so a connection's file backlog can be bounded on its own.
 #[derive(Debug, Default)]
 pub struct OutQueue {
     chunks: VecDeque<Bytes>,
     len: usize,
     over_soft_since: Option<Instant>,
+    /// Stream positions `[start, end)` of shared chunks not yet fully written.
+    shared: VecDeque<(u64, u64)>,
+    shared_len: usize,
+    /// Bytes ever queued and ever written: stream positions for `shared`.
+    pushed_total: u64,
+    written_total: u64,
 }
 
 /// What a `write_to` call achieved.
@@ -68,15 +79,34 @@ impl OutQueue {
             return;
         }
         self.len += chunk.len();
+        self.pushed_total += chunk.len() as u64;
         self.chunks.push_back(chunk);
+    }
+
+    /// Appends a file payload held elsewhere too: written like any chunk, in order, but not counted
+    /// against the caps (see the type's docs).
+    pub fn push_shared(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        let start = self.pushed_total;
+        self.push(chunk);
+        self.shared.push_back((start, self.pushed_total));
+        self.shared_len += (self.pushed_total - start) as usize;
+    }
+
+    /// Bytes of shared file payloads still to be written.
+    pub fn shared_len(&self) -> usize {
+        self.shared_len
     }
 
     /// Checks the limits after output was queued, or periodically; remembers when the soft cap was first exceeded.
     pub fn check(&mut self, limits: &QueueLimits, now: Instant) -> QueueVerdict {
-        if self.len > limits.hard {
+        let own = self.len - self.shared_len;
+        if own > limits.hard {
             return QueueVerdict::OverHard;
         }
-        if self.len > limits.soft {
+        if own > limits.soft {
             let since = *self.over_soft_since.get_or_insert(now);
             if now.duration_since(since) >= limits.soft_for {
                 return QueueVerdict::OverSoftTooLong;
@@ -92,6 +122,9 @@ impl OutQueue {
         self.chunks = VecDeque::new();
         self.len = 0;
         self.over_soft_since = None;
+        self.shared = VecDeque::new();
+        self.shared_len = 0;
+        self.written_total = self.pushed_total;
     }
 
     /// Writes queued chunks with vectored writes until the queue is empty, the socket would block,
@@ -134,6 +167,10 @@ impl OutQueue {
 
     fn consume(&mut self, mut n: usize) {
         self.len -= n;
+        if !self.shared.is_empty() {
+            self.consume_shared(n as u64);
+        }
+        self.written_total += n as u64;
         while n > 0 {
             let front = self.chunks.front_mut().expect("consumed more than queued");
             if n >= front.len() {
@@ -143,6 +180,23 @@ impl OutQueue {
                 front.advance(n);
                 n = 0;
             }
+        }
+    }
+}
+
+impl OutQueue {
+    /// Accounts for `n` bytes written from `written_total` on, against the shared segments.
+    fn consume_shared(&mut self, n: u64) {
+        let (from, to) = (self.written_total, self.written_total + n);
+        for &(start, end) in &self.shared {
+            if start >= to {
+                break;
+            }
+            let overlap = end.min(to).saturating_sub(start.max(from));
+            self.shared_len -= overlap as usize;
+        }
+        while self.shared.front().is_some_and(|&(_, end)| end <= to) {
+            self.shared.pop_front();
         }
     }
 }
@@ -319,5 +373,38 @@ mod tests {
             q.check(&limits, t0 + Duration::from_secs(11)),
             QueueVerdict::Ok
         );
+    }
+    #[test]
+    fn shared_payloads_are_written_in_order_but_not_counted_against_the_caps() {
+        let limits = QueueLimits {
+            hard: 10,
+            soft: 5,
+            soft_for: Duration::from_secs(10),
+        };
+        let mut q = OutQueue::new();
+        q.push(Bytes::from_static(b"=file\r\n"));
+        q.push_shared(Bytes::from(vec![b'x'; 1000]));
+        q.push(Bytes::from_static(b"hi\r\n"));
+        assert_eq!(q.len(), 7 + 1000 + 4);
+        assert_eq!(q.shared_len(), 1000);
+        assert_eq!(q.check(&limits, Instant::now()), QueueVerdict::OverHard);
+        let mut sink = Trickle {
+            out: Vec::new(),
+            per_call: 100,
+            capacity: 500,
+            calls: 0,
+        };
+        assert_eq!(q.write_to(&mut sink, usize::MAX).unwrap().0, Flush::Blocked);
+        assert_eq!(q.shared_len(), 1000 - (500 - 7));
+        sink.capacity = 2000;
+        assert_eq!(q.write_to(&mut sink, usize::MAX).unwrap().0, Flush::Drained);
+        assert_eq!(q.shared_len(), 0);
+        let mut want = b"=file\r\n".to_vec();
+        want.extend(vec![b'x'; 1000]);
+        want.extend_from_slice(b"hi\r\n");
+        assert_eq!(sink.out, want);
+        // Only the lines count: a big file alone never trips a cap.
+        q.push_shared(Bytes::from(vec![b'y'; 100_000]));
+        assert_eq!(q.check(&limits, Instant::now()), QueueVerdict::Ok);
     }
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod files;
 mod lifecycle;
 mod limits;
 mod login;

@@ -457,6 +457,47 @@ impl Client {
         line
     }
 
+    /// Reads exactly `n` raw bytes (a file's payload after its `=file` header line).
+    pub fn read_bytes(&mut self, n: usize) -> Vec<u8> {
+        let deadline = Instant::now() + WAIT;
+        while self.pending.len() < n {
+            if self.eof || Instant::now() >= deadline {
+                self.fail(&format!(
+                    "expected {n} raw bytes, got {} before {}",
+                    self.pending.len(),
+                    if self.eof { "EOF" } else { "the deadline" }
+                ));
+            }
+            self.stream
+                .set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            let mut buf = [0u8; 64 * 1024];
+            match self.stream.read(&mut buf) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.pending.extend_from_slice(&buf[..k]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => panic!("read from the server: {e}\n{}", self.transcript()),
+            }
+        }
+        let bytes: Vec<u8> = self.pending.drain(..n).collect();
+        self.transcript.push(format!("< ({n} raw bytes)"));
+        bytes
+    }
+
+    /// Reads a file delivery: the `=file ID SIZE FROM NAME` header (skipping lines before it)
+    /// and its payload. Returns (id, from, name, payload).
+    pub fn expect_file(&mut self) -> (u64, String, String, Vec<u8>) {
+        let header = self.expect_prefix("=file ");
+        let mut parts = header["=file ".len()..].splitn(4, ' ');
+        let mut next = || parts.next().unwrap_or_default().to_string();
+        let (id, size, from, name) = (next(), next(), next(), next());
+        let (Ok(id), Ok(size)) = (id.parse(), size.parse()) else {
+            self.fail(&format!("bad file header {header:?}"));
+        };
+        let payload = self.read_bytes(size);
+        (id, from, name, payload)
+    }
+
     /// Reads until the server closes the connection; returns the lines read on the way.
     pub fn expect_closed(&mut self) -> Vec<String> {
         let deadline = Instant::now() + WAIT;
