@@ -81,6 +81,21 @@ pub enum Bye {
     ExcessFlood,
 }
 
+impl LostReason {
+    /// A stable name for logs and metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            LostReason::Closed => "closed",
+            LostReason::Reset => "reset",
+            LostReason::ReadError => "read_error",
+            LostReason::WriteError => "write_error",
+            LostReason::PingTimeout => "ping_timeout",
+            LostReason::SendQueueExceeded => "send_queue_exceeded",
+            LostReason::ExcessFlood => "excess_flood",
+        }
+    }
+}
+
 impl Bye {
     /// Whether reconnecting makes sense after this goodbye.
     pub fn may_reconnect(&self) -> bool {
@@ -410,6 +425,8 @@ pub enum FileNotice {
     OtherRoom { id: u64, room: Arc<str> },
     /// Too many file bytes are still on their way to this connection.
     Busy { queued: u64 },
+    /// Raw bytes (a WebSocket binary message) with no upload under way: ignored.
+    UnexpectedBytes { len: u64 },
 }
 
 /// Where a connection comes from, as the chat core needs to know it.

@@ -21,6 +21,7 @@ mod render_files;
 mod rooms;
 mod schedule;
 mod share;
+pub mod status;
 mod talk;
 
 use std::collections::{HashMap, VecDeque};

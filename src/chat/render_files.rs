@@ -184,6 +184,14 @@ impl Renderer {
                 buf,
                 "! other-room: #{id} was offered in {room}; /join {room} to take it"
             ),
+            FileNotice::UnexpectedBytes { len } if ko => line!(
+                buf,
+                "! bad-file: /file 줄 없이 온 {len}바이트를 무시했습니다"
+            ),
+            FileNotice::UnexpectedBytes { len } => line!(
+                buf,
+                "! bad-file: {len} bytes of binary data came without a /file line and were ignored"
+            ),
             FileNotice::Busy { queued } if ko => line!(
                 buf,
                 "! file-busy: 아직 받는 중인 파일이 {}입니다. 다 받은 뒤에 다시 하세요",

@@ -7,7 +7,9 @@
 //! decoder buffer without bound. Each decoder's tests feed every split point of their samples.
 
 pub mod file;
+pub mod http;
 pub mod line;
+pub mod websocket;
 
 /// The outcome of one `decode` call.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,12 +25,20 @@ pub enum Decoded<T> {
 pub enum CodecError {
     /// The peer sent something the protocol cannot recover from.
     Protocol(&'static str),
+    /// An HTTP request the server will not read further; answered with this status.
+    Http { status: u16, why: &'static str },
+    /// A WebSocket protocol violation; the connection is closed with this close code.
+    WebSocket { close_code: u16, why: &'static str },
 }
 
 impl std::fmt::Display for CodecError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CodecError::Protocol(why) => write!(f, "protocol error: {why}"),
+            CodecError::Http { status, why } => write!(f, "HTTP {status}: {why}"),
+            CodecError::WebSocket { close_code, why } => {
+                write!(f, "WebSocket close {close_code}: {why}")
+            }
         }
     }
 }

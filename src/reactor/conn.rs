@@ -10,7 +10,9 @@ use super::flood::{FloodLimits, TokenBucket};
 use super::outqueue::OutQueue;
 use crate::chat::LostReason;
 use crate::codec::file::FileDecoder;
+use crate::codec::http::HttpDecoder;
 use crate::codec::line::LineDecoder;
+use crate::codec::websocket::WsDecoder;
 
 /// Where a connection is in its life. Transitions only go down this list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +32,34 @@ impl Phase {
         match self {
             Phase::Open => None,
             Phase::Draining { close_at } | Phase::Lingering { close_at } => Some(close_at),
+        }
+    }
+}
+
+/// Which protocol a connection speaks. Transitions: `Sniffing` becomes `Line` (greeted, or its
+/// first bytes are not an HTTP method) or `Http` (they are); `Http` becomes `WebSocket` on an
+/// upgrade. Nothing goes back.
+#[derive(Debug)]
+pub enum Proto {
+    /// Nothing decided yet: holds the first few bytes until they show whether this is HTTP
+    /// (`GET /path HTTP/1.1` cannot be a nickname).
+    Sniffing(Vec<u8>),
+    /// The line protocol (telnet, nc, the line client).
+    Line,
+    /// An HTTP request is being read; one response, then the connection closes.
+    Http(HttpDecoder),
+    /// WebSocket messages carry the line protocol (PROTOCOL.md, "WebSocket").
+    WebSocket(WsDecoder),
+}
+
+impl Proto {
+    /// The name used in logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Proto::Sniffing(_) => "new",
+            Proto::Line => "line",
+            Proto::Http(_) => "http",
+            Proto::WebSocket(_) => "websocket",
         }
     }
 }
@@ -68,6 +98,9 @@ pub struct Conn {
     /// A file upload under way: its bytes go to this decoder instead of the line decoder until
     /// the declared size has arrived.
     pub upload: Option<FileDecoder>,
+    pub proto: Proto,
+    /// A WebSocket close frame has been queued: no second one, and nothing after it.
+    pub ws_close_sent: bool,
 }
 
 impl Conn {
@@ -98,7 +131,13 @@ impl Conn {
             throttled_since: None,
             held_input: Vec::new(),
             upload: None,
+            proto: Proto::Sniffing(Vec::new()),
+            ws_close_sent: false,
         }
+    }
+
+    pub fn is_websocket(&self) -> bool {
+        matches!(self.proto, Proto::WebSocket(_))
     }
 
     /// Whether new output may still be queued to it.

@@ -19,7 +19,9 @@
 
 pub mod conn;
 pub mod flood;
+pub mod metrics;
 pub mod outqueue;
+mod web;
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -41,10 +43,11 @@ use crate::chat::{
 };
 use crate::codec::file::{FileDecoder, FileFrame};
 use crate::codec::line::LineFrame;
+use crate::codec::websocket::close_code;
 use crate::codec::Decoded;
 use crate::config::Config;
 use crate::timer::Timers;
-use conn::{Conn, Phase};
+use conn::{Conn, Phase, Proto};
 use flood::FloodLimits;
 use outqueue::{Flush, QueueLimits, QueueVerdict};
 
@@ -111,6 +114,14 @@ pub struct ReactorStats {
     pub files_in: u64,
     pub files_out: u64,
     pub files_busy: u64,
+    pub http_requests: u64,
+    pub ws_upgrades: u64,
+    /// Events queued to connections (one per recipient of a broadcast).
+    pub deliveries: u64,
+    /// Time spent working (not waiting in poll), for time per loop iteration.
+    pub busy: Duration,
+    /// Connections removed, by the reason they ended.
+    pub disconnects: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// The server: a listener, its connections and the chat core, driven by one poll loop.
@@ -217,6 +228,7 @@ impl Reactor {
                 return Err(e);
             }
             self.stats.loop_turns += 1;
+            let turn_started = Instant::now();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_batch(),
@@ -238,6 +250,7 @@ impl Reactor {
             self.run_timers();
             self.flush_pending();
             self.reap();
+            self.stats.busy += turn_started.elapsed();
             if self.shutting_down && self.conns.is_empty() {
                 info!("all connections closed; exiting");
                 return Ok(());
@@ -352,6 +365,7 @@ impl Reactor {
         if let Some(bye) = refusal {
             info!("refused {addr}: {bye:?}");
             self.conns[key].greeted = true;
+            self.conns[key].proto = Proto::Line;
             self.queue_event(key, &Event::Bye(bye));
             self.begin_close(key, now + self.cfg.linger());
             return;
@@ -433,14 +447,26 @@ impl Reactor {
         }
     }
 
-    /// Feeds freshly read bytes through the connection's decoder.
-    fn on_bytes(&mut self, key: usize, mut data: &[u8]) {
+    /// Feeds freshly read bytes to the connection's protocol.
+    fn on_bytes(&mut self, key: usize, data: &[u8]) {
         if self.conns[key].phase != Phase::Open {
             return; // closing: input is read only to be thrown away
         }
-        if !self.conns[key].greeted {
-            // It spoke first; greet before answering so replies always follow the prompt.
-            self.greet(key);
+        match self.conns[key].proto {
+            Proto::Sniffing(_) => self.sniff(key, data),
+            Proto::Line => self.feed_stream(key, data),
+            Proto::Http(_) => self.on_http_bytes(key, data),
+            Proto::WebSocket(_) => self.on_ws_bytes(key, data),
+        }
+    }
+
+    /// Feeds bytes of the line protocol (from the socket, or from WebSocket messages) through
+    /// the upload or line decoder.
+    fn feed_stream(&mut self, key: usize, mut data: &[u8]) {
+        if self.conns[key].paused {
+            // Flood control holds this connection: keep what arrives for later, in order.
+            self.conns[key].held_input.extend_from_slice(data);
+            return;
         }
         while !data.is_empty() {
             let conn = &mut self.conns[key];
@@ -581,7 +607,7 @@ impl Reactor {
             return;
         }
         let held = std::mem::take(&mut conn.held_input);
-        self.on_bytes(key, &held);
+        self.feed_stream(key, &held);
         if let Some(conn) = self.conns.get_mut(key) {
             if !conn.paused && !conn.read_listed {
                 conn.read_listed = true;
@@ -590,8 +616,13 @@ impl Reactor {
         }
     }
 
+    /// Sends the nickname prompt. A connection still undecided is from now on a line connection.
     fn greet(&mut self, key: usize) {
-        self.conns[key].greeted = true;
+        let conn = &mut self.conns[key];
+        conn.greeted = true;
+        if matches!(conn.proto, Proto::Sniffing(_)) {
+            conn.proto = Proto::Line;
+        }
         self.queue_event(key, &Event::Info(Info::Greeting));
     }
 
@@ -606,9 +637,18 @@ impl Reactor {
                 Output::ToMany { start, end, event } => {
                     let bytes = self.render(&event);
                     let payload = file_payload(&event);
+                    // WebSocket recipients share one framed copy, made on first need.
+                    let mut framed: Option<Bytes> = None;
+                    self.stats.deliveries += (end - start) as u64;
                     for conn in &outbox.recipients[start..end] {
                         match payload {
                             Some(payload) => self.queue_file(conn.0, &bytes, payload),
+                            None if self.conns.get(conn.0).is_some_and(Conn::is_websocket) => {
+                                let frame = framed
+                                    .get_or_insert_with(|| web::text_frame(&bytes))
+                                    .clone();
+                                self.queue_raw(conn.0, frame);
+                            }
                             None => self.queue_bytes(conn.0, bytes.clone()),
                         }
                     }
@@ -651,6 +691,7 @@ impl Reactor {
 
     fn queue_event(&mut self, key: usize, event: &Event) {
         if self.conns.get(key).is_some_and(Conn::accepts_output) {
+            self.stats.deliveries += 1;
             let bytes = self.render(event);
             match file_payload(event) {
                 Some(payload) => self.queue_file(key, &bytes, payload),
@@ -677,6 +718,10 @@ impl Reactor {
             return;
         }
         self.queue_bytes(key, header.clone());
+        if self.conns.get(key).is_some_and(Conn::is_websocket) {
+            // The payload travels as one binary message; only its frame head is new bytes.
+            self.queue_raw(key, web::binary_head(payload.len()));
+        }
         if let Some(conn) = self.conns.get_mut(key) {
             if conn.accepts_output() {
                 conn.out.push_shared(payload.clone());
@@ -685,8 +730,19 @@ impl Reactor {
         }
     }
 
-    /// Queues bytes for a connection and enforces the output limits.
-    fn queue_bytes(&mut self, key: usize, bytes: Bytes) {
+    /// Queues rendered protocol lines in the connection's wire format: as they are for line
+    /// clients, as a WebSocket text message for browsers, and not at all for an HTTP request
+    /// (chat lines never go into an HTTP response).
+    fn queue_bytes(&mut self, key: usize, lines: Bytes) {
+        match self.conns.get(key).map(|c| &c.proto) {
+            Some(Proto::WebSocket(_)) => self.queue_raw(key, web::text_frame(&lines)),
+            Some(Proto::Http(_)) | None => {}
+            Some(_) => self.queue_raw(key, lines),
+        }
+    }
+
+    /// Queues wire bytes for a connection and enforces the output limits.
+    fn queue_raw(&mut self, key: usize, bytes: Bytes) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -797,6 +853,12 @@ impl Reactor {
     /// Stops taking input and output for the connection: what is queued (its goodbye) is
     /// flushed, then it half-closes and lingers until `close_at` at the latest.
     fn begin_close(&mut self, key: usize, close_at: Instant) {
+        let conn = &self.conns[key];
+        if conn.is_websocket() && conn.accepts_output() && !conn.ws_close_sent {
+            // A browser learns the socket is ending from a close frame, after the goodbye text.
+            self.queue_raw(key, web::close_frame(close_code::NORMAL, ""));
+            self.conns[key].ws_close_sent = true;
+        }
         let conn = &mut self.conns[key];
         if conn.phase != Phase::Open || conn.dead.is_some() {
             return;
@@ -831,6 +893,7 @@ impl Reactor {
                 continue;
             };
             let reason = conn.dead.unwrap_or(LostReason::Closed);
+            *self.stats.disconnects.entry(reason.name()).or_insert(0) += 1;
             if conn.counted && self.chat.is_logged_in(ConnId(key)) {
                 info!("{} disconnected: {reason:?}", conn.peer);
             } else {
@@ -862,7 +925,11 @@ impl Reactor {
         while let Some(timer) = self.timers.pop_due(now.mono) {
             match timer {
                 ReactorTimer::Greet { key, serial } => {
-                    if self.is_current(key, serial) && !self.conns[key].greeted {
+                    // A connection whose first bytes may yet be an HTTP method is left to decide.
+                    if self.is_current(key, serial)
+                        && !self.conns[key].greeted
+                        && matches!(&self.conns[key].proto, Proto::Sniffing(b) if b.is_empty())
+                    {
                         self.greet(key);
                     }
                 }

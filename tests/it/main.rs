@@ -9,3 +9,4 @@ mod limits;
 mod login;
 mod presence;
 mod relay;
+mod web;

@@ -1,0 +1,93 @@
+//! `GET /metrics`: the server's counters in the Prometheus text format (version 0.0.4).
+//!
+//! Everything here is read from counters the reactor and the chat core keep anyway; a scrape
+//! costs one pass over the connections (to count them by protocol) and no allocation per metric
+//! beyond the text itself.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::Reactor;
+
+/// Appends one metric with its help and type lines.
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, f64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        if labels.is_empty() {
+            let _ = writeln!(out, "{name} {value}");
+        } else {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    }
+}
+
+/// The whole exposition.
+pub fn render(reactor: &Reactor) -> String {
+    let stats = &reactor.stats;
+    let chat = &reactor.chat.stats;
+    let mut by_proto: BTreeMap<&str, f64> = BTreeMap::new();
+    for (_, conn) in reactor.conns.iter() {
+        *by_proto.entry(conn.proto.name()).or_default() += 1.0;
+    }
+    let proto_labels: Vec<(String, f64)> = ["line", "websocket", "http", "new"]
+        .iter()
+        .map(|p| {
+            (
+                format!("protocol=\"{p}\""),
+                by_proto.get(p).copied().unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let disconnect_labels: Vec<(String, f64)> = stats
+        .disconnects
+        .iter()
+        .map(|(reason, n)| (format!("reason=\"{reason}\""), *n as f64))
+        .collect();
+    let mut out = String::with_capacity(4096);
+    let labelled = |out: &mut String, name: &str, kind: &str, help: &str, v: &[(String, f64)]| {
+        let samples: Vec<(&str, f64)> = v.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+        metric(out, name, kind, help, &samples);
+    };
+    labelled(
+        &mut out,
+        "reactor_chat_connections",
+        "gauge",
+        "Open connections by protocol.",
+        &proto_labels,
+    );
+    let plain: [(&str, &str, &str, f64); 21] = [
+        ("reactor_chat_users_online", "gauge", "Users logged in with a live connection.", reactor.chat.online() as f64),
+        ("reactor_chat_rooms", "gauge", "Rooms that exist now.", reactor.chat.room_count() as f64),
+        ("reactor_chat_file_store_bytes", "gauge", "Bytes held for open file offers.", reactor.chat.file_store_bytes() as f64),
+        ("reactor_chat_accepted_total", "counter", "Connections accepted.", stats.accepted as f64),
+        ("reactor_chat_refused_total", "counter", "Connections refused (server full, per-address limit, dropped under a flood).", (stats.refused_full + stats.refused_per_ip + stats.refused_dropped) as f64),
+        ("reactor_chat_logins_total", "counter", "Logins, new sessions and resumed ones.", (chat.logins + chat.resumes) as f64),
+        ("reactor_chat_messages_in_total", "counter", "Chat messages and actions received.", chat.messages as f64),
+        ("reactor_chat_whispers_total", "counter", "Whispers sent.", chat.whispers as f64),
+        ("reactor_chat_deliveries_total", "counter", "Events queued to connections (one per recipient).", stats.deliveries as f64),
+        ("reactor_chat_bytes_in_total", "counter", "Bytes read from clients.", stats.bytes_in as f64),
+        ("reactor_chat_bytes_out_total", "counter", "Bytes written to clients.", stats.bytes_out as f64),
+        ("reactor_chat_queue_drops_total", "counter", "Clients dropped for their output queue (hard or soft cap).", (stats.queue_hard_drops + stats.queue_soft_drops) as f64),
+        ("reactor_chat_flood_throttles_total", "counter", "Times flood control started delaying a client.", stats.flood_throttles as f64),
+        ("reactor_chat_file_offers_total", "counter", "Files offered to rooms.", chat.files_offered as f64),
+        ("reactor_chat_files_sent_total", "counter", "File deliveries queued.", stats.files_out as f64),
+        ("reactor_chat_http_requests_total", "counter", "HTTP requests served on the chat port.", stats.http_requests as f64),
+        ("reactor_chat_websocket_upgrades_total", "counter", "WebSocket connections opened.", stats.ws_upgrades as f64),
+        ("reactor_chat_kicks_total", "counter", "Users kicked or banned by operators.", chat.kicks as f64),
+        ("reactor_chat_loop_iterations_total", "counter", "Reactor loop iterations.", stats.loop_turns as f64),
+        ("reactor_chat_loop_busy_seconds_total", "counter", "Time the reactor spent working rather than waiting; divided by iterations, the time per iteration.", stats.busy.as_secs_f64()),
+        ("reactor_chat_login_timeouts_total", "counter", "Connections that did not log in in time.", stats.login_timeouts as f64),
+    ];
+    for (name, kind, help, value) in plain {
+        metric(&mut out, name, kind, help, &[("", value)]);
+    }
+    labelled(
+        &mut out,
+        "reactor_chat_disconnects_total",
+        "counter",
+        "Connections removed, by reason.",
+        &disconnect_labels,
+    );
+    out
+}

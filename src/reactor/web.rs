@@ -1,0 +1,297 @@
+//! The chat port's other protocols: HTTP requests (the web client, `/healthz`, `/metrics`,
+//! `/status`) and WebSocket connections that carry the line protocol to browsers.
+//!
+//! A new connection is *sniffed*: until it is greeted, its first bytes are held while they could
+//! still be an HTTP method and a space, such as `GET ` (which no nickname can start with,
+//! nicknames having no spaces).
+//! HTTP connections get one response and are closed; `GET /ws` upgrades to WebSocket, after which
+//! every text message is one or more lines of the line protocol in each direction, and file
+//! payloads travel as binary messages (PROTOCOL.md, "WebSocket").
+
+use bytes::{Bytes, BytesMut};
+use log::{debug, info};
+
+use super::conn::Proto;
+use super::{metrics, Reactor};
+use crate::chat::{ConnId, Event, FileNotice, LostReason, Peer};
+use crate::codec::http::{HttpDecoder, HttpRequest};
+use crate::codec::websocket::{self, close_code, WsDecoder, WsMessage};
+use crate::codec::{CodecError, Decoded};
+
+/// Longest HTTP request head: browsers send well under 4 KiB.
+const MAX_HTTP_HEAD: usize = 8 * 1024;
+
+/// HTTP methods: a connection whose first bytes start with one is HTTP (only GET and HEAD are
+/// served; the others get `405`).
+const HTTP_METHODS: [&[u8]; 7] = [
+    b"GET ",
+    b"HEAD ",
+    b"POST ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+];
+
+/// The web client, embedded so the server needs no files and no network to serve it.
+const INDEX_HTML: &str = include_str!("../../assets/index.html");
+const APP_JS: &str = include_str!("../../assets/app.js");
+const STYLE_CSS: &str = include_str!("../../assets/style.css");
+
+/// A server text frame carrying rendered protocol lines.
+pub(super) fn text_frame(lines: &[u8]) -> Bytes {
+    let mut buf = BytesMut::with_capacity(lines.len() + 10);
+    // Rendered lines are UTF-8: every renderer writes `str`s.
+    websocket::encode_text(std::str::from_utf8(lines).unwrap_or_default(), &mut buf);
+    buf.freeze()
+}
+
+/// The head of a binary frame whose payload (a shared file buffer) is queued after it.
+pub(super) fn binary_head(len: usize) -> Bytes {
+    let mut buf = BytesMut::with_capacity(10);
+    websocket::encode_binary_head(len, &mut buf);
+    buf.freeze()
+}
+
+pub(super) fn close_frame(code: u16, reason: &str) -> Bytes {
+    let mut buf = BytesMut::new();
+    websocket::encode_close(code, reason, &mut buf);
+    buf.freeze()
+}
+
+/// A complete HTTP response that closes the connection.
+fn response(status: u16, content_type: &str, body: &[u8], head_only: bool) -> Bytes {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Content Too Large",
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        _ => "Error",
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if !head_only {
+        out.extend_from_slice(body);
+    }
+    Bytes::from(out)
+}
+
+impl Reactor {
+    /// The first bytes of a connection not yet greeted: HTTP, or the line protocol?
+    pub(super) fn sniff(&mut self, key: usize, data: &[u8]) {
+        let Proto::Sniffing(held) = &mut self.conns[key].proto else {
+            return;
+        };
+        let mut all = std::mem::take(held);
+        all.extend_from_slice(data);
+        if HTTP_METHODS.iter().any(|m| all.starts_with(m)) {
+            self.start_http(key, &all);
+        } else if HTTP_METHODS.iter().any(|m| m.starts_with(&all)) {
+            // "GE", "HEA": too early to tell, and at most a few bytes to hold.
+            self.conns[key].proto = Proto::Sniffing(all);
+        } else {
+            // It spoke first; greet before answering so replies always follow the prompt.
+            self.greet(key);
+            self.feed_stream(key, &all);
+        }
+    }
+
+    fn start_http(&mut self, key: usize, data: &[u8]) {
+        let conn = &mut self.conns[key];
+        conn.greeted = true; // no nickname prompt for a web request
+        conn.proto = Proto::Http(HttpDecoder::new(MAX_HTTP_HEAD));
+        // Not a chat user (unless it upgrades to WebSocket).
+        let now = self.now();
+        self.chat
+            .disconnect(ConnId(key), LostReason::Closed, now, &mut self.outbox);
+        self.on_http_bytes(key, data);
+    }
+
+    pub(super) fn on_http_bytes(&mut self, key: usize, data: &[u8]) {
+        let Proto::Http(decoder) = &mut self.conns[key].proto else {
+            return;
+        };
+        match decoder.decode(data) {
+            Ok(Decoded::Incomplete) => {}
+            Ok(Decoded::Frame { frame, consumed }) => {
+                self.on_request(key, frame, &data[consumed..])
+            }
+            Err(CodecError::Http { status, why }) => self.http_reply(key, status, why, false),
+            Err(e) => self.http_reply(key, 400, &e.to_string(), false),
+        }
+    }
+
+    fn on_request(&mut self, key: usize, req: HttpRequest, rest: &[u8]) {
+        self.stats.http_requests += 1;
+        debug!("{}: {} {}", self.conns[key].peer, req.method, req.target);
+        let head = req.method == "HEAD";
+        let (status, ctype, body): (u16, &str, Vec<u8>) = match req.path() {
+            "/ws" if req.is_websocket_upgrade() => return self.upgrade(key, &req, rest),
+            "/ws" => (
+                426,
+                "text/plain",
+                b"expected a WebSocket upgrade\n".to_vec(),
+            ),
+            "/" | "/index.html" => (200, "text/html; charset=utf-8", INDEX_HTML.into()),
+            "/app.js" => (200, "text/javascript; charset=utf-8", APP_JS.into()),
+            "/style.css" => (200, "text/css; charset=utf-8", STYLE_CSS.into()),
+            "/healthz" => (200, "text/plain", b"ok\n".to_vec()),
+            "/metrics" => (
+                200,
+                "text/plain; version=0.0.4",
+                metrics::render(self).into_bytes(),
+            ),
+            "/status" => self.status_reply(&req),
+            _ => (404, "text/plain", b"not found\n".to_vec()),
+        };
+        let bytes = response(status, ctype, &body, head);
+        self.queue_raw(key, bytes);
+        self.end_http(key);
+    }
+
+    /// `/status`: rooms and users as JSON, for operators: only with the admin key, given as
+    /// `Authorization: Bearer KEY` or `?key=KEY`.
+    fn status_reply(&self, req: &HttpRequest) -> (u16, &'static str, Vec<u8>) {
+        let Some(admin_key) = self.cfg.admin_key.as_deref().filter(|k| !k.is_empty()) else {
+            return (
+                404,
+                "text/plain",
+                b"/status needs the server's --admin-key\n".to_vec(),
+            );
+        };
+        let given = req
+            .header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .or_else(|| req.query("key"));
+        if !given.is_some_and(|k| constant_time_eq(k.trim().as_bytes(), admin_key.as_bytes())) {
+            return (403, "text/plain", b"wrong or missing admin key\n".to_vec());
+        }
+        let status = self.chat.status();
+        let body = serde_json::to_vec_pretty(&status).unwrap_or_default();
+        (200, "application/json", body)
+    }
+
+    fn http_reply(&mut self, key: usize, status: u16, why: &str, head: bool) {
+        info!("{}: HTTP {status}: {why}", self.conns[key].peer);
+        let body = format!("{why}\n");
+        self.queue_raw(key, response(status, "text/plain", body.as_bytes(), head));
+        self.end_http(key);
+    }
+
+    fn end_http(&mut self, key: usize) {
+        let close_at = std::time::Instant::now() + self.cfg.linger();
+        self.begin_close(key, close_at);
+    }
+
+    /// Answers the WebSocket handshake and makes the connection a chat connection.
+    fn upgrade(&mut self, key: usize, req: &HttpRequest, rest: &[u8]) {
+        if req.header("sec-websocket-version") != Some("13") {
+            let body = b"only WebSocket version 13 is spoken\n";
+            let mut bytes = response(426, "text/plain", body, false).to_vec();
+            // RFC 6455 §4.4: say which version we speak.
+            let at = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
+            bytes.splice(at..at, b"\r\nSec-WebSocket-Version: 13".iter().copied());
+            self.queue_raw(key, Bytes::from(bytes));
+            return self.end_http(key);
+        }
+        let accept = websocket::accept_key(req.header("sec-websocket-key").unwrap_or_default());
+        let head = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        self.queue_raw(key, Bytes::from(head));
+        self.stats.ws_upgrades += 1;
+        let max = self.cfg.max_line.max(self.cfg.max_file as usize);
+        let peer = self.conns[key].peer;
+        self.conns[key].proto = Proto::WebSocket(WsDecoder::new(max));
+        self.chat.connect(ConnId(key), Peer { ip: peer.ip() });
+        info!("{peer}: WebSocket");
+        self.queue_event(key, &Event::Info(crate::chat::Info::Greeting));
+        if !rest.is_empty() {
+            self.on_ws_bytes(key, rest);
+        }
+    }
+
+    pub(super) fn on_ws_bytes(&mut self, key: usize, mut data: &[u8]) {
+        while !data.is_empty() {
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
+            if !conn.accepts_output() {
+                return;
+            }
+            let Proto::WebSocket(decoder) = &mut conn.proto else {
+                return;
+            };
+            match decoder.decode(data) {
+                Ok(Decoded::Incomplete) => return,
+                Ok(Decoded::Frame { frame, consumed }) => {
+                    data = &data[consumed..];
+                    self.on_ws_message(key, frame);
+                }
+                Err(e) => {
+                    let (code, why) = match e {
+                        CodecError::WebSocket { close_code, why } => (close_code, why),
+                        _ => (close_code::PROTOCOL_ERROR, "protocol error"),
+                    };
+                    info!("{}: WebSocket error {code}: {why}", self.conns[key].peer);
+                    self.ws_close(key, code, why);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_ws_message(&mut self, key: usize, message: WsMessage) {
+        match message {
+            WsMessage::Text(text) => {
+                // One or more lines; the last needs no line ending.
+                let mut bytes = text.into_bytes();
+                if !bytes.ends_with(b"\n") {
+                    bytes.push(b'\n');
+                }
+                self.feed_stream(key, &bytes);
+            }
+            WsMessage::Binary(payload) => {
+                if self.conns[key].upload.is_some() {
+                    self.feed_stream(key, &payload);
+                } else {
+                    let notice = FileNotice::UnexpectedBytes {
+                        len: payload.len() as u64,
+                    };
+                    self.queue_event(key, &Event::File(notice));
+                }
+            }
+            WsMessage::Ping(payload) => {
+                let mut buf = BytesMut::new();
+                websocket::encode_pong(&payload, &mut buf);
+                self.queue_raw(key, buf.freeze());
+            }
+            WsMessage::Pong(_) => {}
+            WsMessage::Close { .. } => self.ws_close(key, close_code::NORMAL, ""),
+        }
+    }
+
+    /// Sends a close frame (once) and closes the connection after it is written.
+    fn ws_close(&mut self, key: usize, code: u16, why: &str) {
+        if !self.conns[key].ws_close_sent {
+            self.queue_raw(key, close_frame(code, why));
+            self.conns[key].ws_close_sent = true;
+        }
+        let close_at = std::time::Instant::now() + self.cfg.linger();
+        self.begin_close(key, close_at);
+    }
+}
+
+/// Compares secrets in time independent of where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
