@@ -276,6 +276,11 @@ pub enum Info {
     ScheduleSet {
         entry: ScheduleEntry,
     },
+    /// The scheduled message's room had emptied and disappeared: nobody received it.
+    ScheduleUnsent {
+        id: u64,
+        room: Arc<str>,
+    },
     ScheduleSent {
         id: u64,
         room: Arc<str>,

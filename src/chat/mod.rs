@@ -292,6 +292,11 @@ impl Chat {
         }
     }
 
+    /// Minutes left of a ban on `ip`, if it is banned: such a connection is refused at once.
+    pub fn address_banned(&self, ip: IpAddr, now: Instant) -> Option<u64> {
+        self.bans.address_banned(ip, now)
+    }
+
     /// Users logged in with a live connection.
     pub fn online(&self) -> usize {
         self.live_sessions

@@ -466,6 +466,14 @@ impl Renderer {
                     );
                 }
             }
+            Info::ScheduleUnsent { id, room } if ko => line!(
+                buf,
+                "-- 예약 메시지 #{id}은(는) 보내지 못했습니다: {room} 방에 아무도 없습니다."
+            ),
+            Info::ScheduleUnsent { id, room } => line!(
+                buf,
+                "-- Scheduled message #{id} was not sent: nobody is in {room} any more."
+            ),
             Info::ScheduleSent { id, room } if ko => {
                 line!(buf, "-- 예약 메시지 #{id}을(를) {room} 방에 보냈습니다.")
             }

@@ -198,21 +198,30 @@ impl Chat {
             .filter(|s| s.uid == schedule.owner_uid)
             .map(|_| schedule.owner_sid);
         let from = author.map_or(schedule.owner_nick, |sid| self.sessions[sid].nick.clone());
-        self.stats.scheduled_sent += 1;
-        if let Some(&room) = self.room_by_key.get(&schedule.room_key) {
-            let event = Event::Scheduled {
-                id: self.ids.next(now.wall),
-                at: now.wall,
-                room: self.rooms[room].name.clone(),
-                from,
-                text: schedule.text,
-            };
-            self.broadcast(room, author, event, out);
+        let sent = match self.room_by_key.get(&schedule.room_key) {
+            Some(&room) => {
+                let event = Event::Scheduled {
+                    id: self.ids.next(now.wall),
+                    at: now.wall,
+                    room: self.rooms[room].name.clone(),
+                    from,
+                    text: schedule.text,
+                };
+                self.broadcast(room, author, event, out);
+                true
+            }
+            // Empty rooms disappear; nobody is left to receive it, and the author should know.
+            None => false,
+        };
+        if sent {
+            self.stats.scheduled_sent += 1;
         }
         if let Some(conn) = author.and_then(|sid| self.sessions[sid].conn) {
-            let info = Info::ScheduleSent {
-                id,
-                room: schedule.room_name,
+            let room = schedule.room_name;
+            let info = if sent {
+                Info::ScheduleSent { id, room }
+            } else {
+                Info::ScheduleUnsent { id, room }
             };
             out.send(conn, Event::Info(info));
         }

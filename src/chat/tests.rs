@@ -818,3 +818,18 @@ fn a_sender_lost_mid_upload_offers_nothing() {
         matches!(&h.file_notices_to(2)[..], [FileNotice::List { entries }] if entries.is_empty())
     );
 }
+
+#[test]
+fn a_scheduled_message_for_a_room_that_emptied_is_reported_unsent() {
+    let mut h = Harness::new();
+    h.login(1, "alice");
+    h.line(1, "/join games");
+    h.line(1, "/schedule +1m anyone?");
+    h.line(1, "/part");
+    h.advance(60);
+    assert!(matches!(
+        &h.delivered_to(1)[..],
+        [Event::Info(Info::ScheduleUnsent { id: 1, room })] if &**room == "games"
+    ));
+    assert_eq!(h.chat.stats.scheduled_sent, 0);
+}

@@ -61,7 +61,7 @@ pub fn render(reactor: &Reactor) -> String {
         ("reactor_chat_rooms", "gauge", "Rooms that exist now.", reactor.chat.room_count() as f64),
         ("reactor_chat_file_store_bytes", "gauge", "Bytes held for open file offers.", reactor.chat.file_store_bytes() as f64),
         ("reactor_chat_accepted_total", "counter", "Connections accepted.", stats.accepted as f64),
-        ("reactor_chat_refused_total", "counter", "Connections refused (server full, per-address limit, dropped under a flood).", (stats.refused_full + stats.refused_per_ip + stats.refused_dropped) as f64),
+        ("reactor_chat_refused_total", "counter", "Connections refused (server full, per-address limit, banned address, dropped under a flood).", (stats.refused_full + stats.refused_per_ip + stats.refused_dropped + stats.refused_banned) as f64),
         ("reactor_chat_logins_total", "counter", "Logins, new sessions and resumed ones.", (chat.logins + chat.resumes) as f64),
         ("reactor_chat_messages_in_total", "counter", "Chat messages and actions received.", chat.messages as f64),
         ("reactor_chat_whispers_total", "counter", "Whispers sent.", chat.whispers as f64),

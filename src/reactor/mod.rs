@@ -99,6 +99,7 @@ pub struct ReactorStats {
     pub refused_full: u64,
     pub refused_per_ip: u64,
     pub refused_dropped: u64,
+    pub refused_banned: u64,
     pub login_timeouts: u64,
     pub idle_timeouts: u64,
     pub queue_hard_drops: u64,
@@ -325,6 +326,9 @@ impl Reactor {
             Some(Bye::TooManyFromAddress {
                 max: self.cfg.max_per_ip,
             })
+        } else if let Some(minutes_left) = self.chat.address_banned(addr.ip(), now) {
+            self.stats.refused_banned += 1;
+            Some(Bye::Banned { minutes_left })
         } else {
             None
         };
