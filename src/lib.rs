@@ -25,6 +25,7 @@
 pub mod chat;
 pub mod codec;
 pub mod config;
+pub mod game;
 pub mod logging;
 pub mod reactor;
 pub mod system;
