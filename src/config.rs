@@ -191,6 +191,18 @@ pub struct Config {
     #[arg(long, default_value_t = 0)]
     pub auto_accept_max: u64,
 
+    /// Seconds between the word game's hints (one more letter each time).
+    #[arg(long, default_value_t = 15)]
+    pub hint_interval: u64,
+
+    /// More words for the game: a file of CATEGORY<TAB>WORD lines, added to the built-in lists.
+    #[arg(long)]
+    pub words: Option<PathBuf>,
+
+    /// Seconds an invitation to a room stays open.
+    #[arg(long, default_value_t = 120)]
+    pub invite_ttl: u64,
+
     /// Shifts the server's wall clock by this many seconds (may be negative). For trying out and
     /// testing `/schedule HH:MM` without waiting for the real time; it does not touch timeouts.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
@@ -230,6 +242,22 @@ impl Config {
             (None, Lang::En) => "be kind; no flooding, no spam.".to_string(),
             (None, Lang::Ko) => "서로 존중해 주세요. 도배와 스팸은 금지입니다.".to_string(),
         }
+    }
+
+    /// The game's word lists: the built-in ones plus `--words`.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or one of its lines is malformed (with its number).
+    pub fn word_bank(&self) -> Result<crate::game::words::WordBank, String> {
+        let mut bank = crate::game::words::WordBank::builtin();
+        if let Some(path) = &self.words {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--words {}: {e}", path.display()))?;
+            bank.add_text(&text)
+                .map_err(|e| format!("--words {}: {e}", path.display()))?;
+        }
+        Ok(bank)
     }
 
     /// A configuration with every default, for tests and benchmarks of the core.

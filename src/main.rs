@@ -29,7 +29,11 @@ fn main() -> ExitCode {
 fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     reactor_chat::system::raise_open_files_limit();
     let bind = cfg.bind;
-    let mut reactor = Reactor::bind(cfg).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let mut reactor = Reactor::bind(cfg).map_err(|e| match e.kind() {
+        // A bad flag value (a --words file), not a socket problem.
+        std::io::ErrorKind::InvalidInput => e.to_string(),
+        _ => format!("cannot listen on {bind}: {e}"),
+    })?;
     let addr = reactor.local_addr()?;
     info!("listening on {addr}");
     // Scripts and tests read this line to learn the port when --bind asks for port 0.

@@ -3,6 +3,19 @@
 //! Parsing borrows from the line and allocates nothing; checking arguments beyond their shape
 //! (does the nick exist, is the room name valid) is the chat core's job.
 
+/// `/game ...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GameCommand<'a> {
+    /// `/game start [CATEGORY]`.
+    Start(Option<&'a str>),
+    /// `/game stop`.
+    Stop,
+    /// `/game` or `/game status`.
+    Status,
+    /// `/game categories`.
+    Categories,
+}
+
 /// What a chat line asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command<'a> {
@@ -56,6 +69,21 @@ pub enum Command<'a> {
     Accept(&'a str),
     /// `/decline ID`.
     Decline(&'a str),
+    /// `/game start [CATEGORY]`, `/game stop`, `/game categories`, `/game`.
+    Game(GameCommand<'a>),
+    /// `/score [NICK]`.
+    Score(Option<&'a str>),
+    /// `/invite NICK [ROOM]`.
+    Invite {
+        nick: &'a str,
+        room: Option<&'a str>,
+    },
+    /// `/accept-invite [NICK]`.
+    AcceptInvite(Option<&'a str>),
+    /// `/decline-invite [NICK]`.
+    DeclineInvite(Option<&'a str>),
+    /// `/invites on|off`.
+    Invites(bool),
     /// `/help [COMMAND]`.
     Help(Option<&'a str>),
     /// `/quit [message]`.
@@ -87,6 +115,12 @@ pub fn canonical(word: &str) -> Option<&'static str> {
         "op" => "op",
         "kick" => "kick",
         "ban" => "ban",
+        "game" => "game",
+        "score" | "scores" => "score",
+        "invite" => "invite",
+        "accept-invite" => "accept-invite",
+        "decline-invite" => "decline-invite",
+        "invites" => "invites",
         "file" | "send" => "file",
         "files" => "files",
         "accept" => "accept",
@@ -126,9 +160,8 @@ pub fn parse(line: &str) -> Command<'_> {
     let (arg1, tail) = first_word(args);
     let needs = |ok: bool, cmd: Command<'static>| if ok { None } else { Some(cmd) };
     let missing = match name {
-        "me" | "nick" | "whois" | "join" | "op" | "unschedule" | "accept" | "decline" => {
-            needs(!args.is_empty(), Command::Usage(name))
-        }
+        "me" | "nick" | "whois" | "join" | "op" | "unschedule" | "accept" | "decline"
+        | "invite" => needs(!args.is_empty(), Command::Usage(name)),
         "msg" | "schedule" | "file" => needs(!tail.is_empty(), Command::Usage(name)),
         "kick" | "ban" => needs(!arg1.is_empty(), Command::Usage(name)),
         _ => None,
@@ -179,6 +212,25 @@ pub fn parse(line: &str) -> Command<'_> {
             }
         }
         "files" => Command::Files,
+        "game" => match arg1.to_ascii_lowercase().as_str() {
+            "start" | "new" => Command::Game(GameCommand::Start(opt(tail))),
+            "stop" | "end" => Command::Game(GameCommand::Stop),
+            "" | "status" => Command::Game(GameCommand::Status),
+            "categories" | "list" => Command::Game(GameCommand::Categories),
+            _ => Command::Usage("game"),
+        },
+        "score" => Command::Score(opt(arg1)),
+        "invite" => Command::Invite {
+            nick: arg1,
+            room: opt(tail),
+        },
+        "accept-invite" => Command::AcceptInvite(opt(arg1)),
+        "decline-invite" => Command::DeclineInvite(opt(arg1)),
+        "invites" => match args.to_ascii_lowercase().as_str() {
+            "on" => Command::Invites(true),
+            "off" => Command::Invites(false),
+            _ => Command::Usage("invites"),
+        },
         "accept" => Command::Accept(arg1.trim_start_matches('#')),
         "decline" => Command::Decline(arg1.trim_start_matches('#')),
         "help" => Command::Help(opt(arg1)),
@@ -250,6 +302,42 @@ mod tests {
                 minutes: None
             }
         );
+    }
+
+    #[test]
+    fn parses_game_and_invitation_commands() {
+        assert_eq!(
+            parse("/game start 영화"),
+            Command::Game(GameCommand::Start(Some("영화")))
+        );
+        assert_eq!(
+            parse("/game START"),
+            Command::Game(GameCommand::Start(None))
+        );
+        assert_eq!(parse("/game"), Command::Game(GameCommand::Status));
+        assert_eq!(parse("/game stop"), Command::Game(GameCommand::Stop));
+        assert_eq!(
+            parse("/game categories"),
+            Command::Game(GameCommand::Categories)
+        );
+        assert_eq!(parse("/game dance"), Command::Usage("game"));
+        assert_eq!(parse("/score"), Command::Score(None));
+        assert_eq!(parse("/score bob"), Command::Score(Some("bob")));
+        assert_eq!(
+            parse("/invite bob games"),
+            Command::Invite {
+                nick: "bob",
+                room: Some("games")
+            }
+        );
+        assert_eq!(parse("/invite"), Command::Usage("invite"));
+        assert_eq!(parse("/accept-invite"), Command::AcceptInvite(None));
+        assert_eq!(
+            parse("/decline-invite alice"),
+            Command::DeclineInvite(Some("alice"))
+        );
+        assert_eq!(parse("/invites OFF"), Command::Invites(false));
+        assert_eq!(parse("/invites"), Command::Usage("invites"));
     }
 
     #[test]

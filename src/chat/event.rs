@@ -362,6 +362,122 @@ pub enum Event {
     Bye(Bye),
     /// Everything about shared files (offers, deliveries, their replies and refusals).
     File(FileNotice),
+    /// The word game in a room.
+    Game(GameNotice),
+    /// Invitations to a room.
+    Invite(InviteNotice),
+}
+
+/// One line of a leaderboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoreEntry {
+    pub nick: Arc<str>,
+    pub points: u64,
+    pub wins: u64,
+}
+
+/// What the chat core says about the word game.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GameNotice {
+    /// To the room: a round began.
+    Started {
+        at: UnixMillis,
+        room: Arc<str>,
+        by: Arc<str>,
+        category: Arc<str>,
+        mask: Arc<str>,
+        letters: usize,
+        hint_secs: u64,
+    },
+    /// To the room: one more letter.
+    Hint {
+        at: UnixMillis,
+        room: Arc<str>,
+        mask: Arc<str>,
+    },
+    /// To the room: somebody guessed it.
+    Won {
+        at: UnixMillis,
+        room: Arc<str>,
+        nick: Arc<str>,
+        word: Arc<str>,
+        points: u32,
+        secs: u64,
+    },
+    /// To the room: nobody guessed it in time.
+    TimeUp {
+        at: UnixMillis,
+        room: Arc<str>,
+        word: Arc<str>,
+    },
+    /// To the room: the round was stopped.
+    Stopped {
+        at: UnixMillis,
+        room: Arc<str>,
+        by: Arc<str>,
+        word: Arc<str>,
+    },
+    /// `/game` with no round running, or `/game status`.
+    Status {
+        room: Arc<str>,
+        round: Option<(Arc<str>, Arc<str>)>,
+    },
+    /// `/game categories`.
+    Categories {
+        list: Vec<(Arc<str>, usize)>,
+    },
+    /// `/score`: the room's leaderboard, best first.
+    Leaderboard {
+        room: Arc<str>,
+        entries: Vec<ScoreEntry>,
+    },
+    /// `/score NICK`.
+    PlayerScore {
+        room: Arc<str>,
+        entry: ScoreEntry,
+    },
+    // Refusals.
+    AlreadyRunning {
+        room: Arc<str>,
+    },
+    NoRound,
+    NoSuchCategory {
+        name: Arc<str>,
+    },
+    /// Only the player who started the round, or an operator, may stop it.
+    NotYours {
+        by: Arc<str>,
+    },
+}
+
+/// What the chat core says about invitations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InviteNotice {
+    /// To the invited user.
+    Invited {
+        from: Arc<str>,
+        room: Arc<str>,
+        secs: u64,
+    },
+    /// To the inviter.
+    Sent { to: Arc<str>, room: Arc<str> },
+    /// To the inviter.
+    Accepted { by: Arc<str>, room: Arc<str> },
+    /// To the inviter.
+    Declined { by: Arc<str> },
+    /// To the inviter: the invitation ran out.
+    Expired { to: Arc<str>, room: Arc<str> },
+    /// To the invited user who declined.
+    YouDeclined { from: Arc<str> },
+    /// `/invites on|off`.
+    Setting { on: bool },
+    // Refusals.
+    /// The target refuses all invitations.
+    Refuses { nick: Arc<str> },
+    /// The target is already in that room.
+    AlreadyThere { nick: Arc<str>, room: Arc<str> },
+    /// `/accept-invite` or `/decline-invite` with nothing pending (from that nick).
+    NoneFrom { nick: Option<Arc<str>> },
 }
 
 /// One entry of `/files`.

@@ -38,6 +38,12 @@ pub const COMMANDS: &[HelpEntry] = &[
     HelpEntry { name: "files", usage: "/files", en: "the files offered to you, with their ids", ko: "받을 수 있는 파일 목록" },
     HelpEntry { name: "accept", usage: "/accept ID", en: "receive a file: a =file header line, then its bytes", ko: "파일 받기: =file 머리 줄 다음에 파일 바이트" },
     HelpEntry { name: "decline", usage: "/decline ID", en: "say no thanks to a file", ko: "파일 거절하기" },
+    HelpEntry { name: "game", usage: "/game start [CATEGORY] | stop | categories", en: "a word-guessing round in your room: type the word to win", ko: "방에서 낱말 맞히기: 정답을 입력하면 이깁니다" },
+    HelpEntry { name: "score", usage: "/score [NICK] (/scores)", en: "the room's game leaderboard, or one player's score", ko: "방의 게임 순위, 또는 한 사람의 점수" },
+    HelpEntry { name: "invite", usage: "/invite NICK [ROOM]", en: "invite a user to your room (or ROOM)", ko: "사용자를 내 방(또는 ROOM)으로 초대" },
+    HelpEntry { name: "accept-invite", usage: "/accept-invite [NICK]", en: "go where you were invited (the newest invitation, or NICK's)", ko: "초대받은 방으로 가기 (가장 최근, 또는 NICK의 초대)" },
+    HelpEntry { name: "decline-invite", usage: "/decline-invite [NICK]", en: "say no to an invitation", ko: "초대 거절하기" },
+    HelpEntry { name: "invites", usage: "/invites on|off", en: "take or refuse all invitations", ko: "초대를 모두 받기 또는 거절하기" },
     HelpEntry { name: "help", usage: "/help [COMMAND]", en: "this help, or one command's", ko: "도움말, 또는 명령어 하나의 설명" },
     HelpEntry { name: "quit", usage: "/quit [message]", en: "leave, with an optional message", ko: "메시지를 남기고 나가기" },
 ];

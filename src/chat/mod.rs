@@ -16,8 +16,11 @@ pub mod nick;
 pub mod render;
 pub mod text;
 
+mod game;
+mod invite;
 mod ops;
 mod render_files;
+mod render_game;
 mod rooms;
 mod schedule;
 mod share;
@@ -33,10 +36,10 @@ use log::info;
 use slab::Slab;
 
 use crate::timer::Timers;
-use command::Command;
+use command::{Command, GameCommand};
 pub use event::{
-    Bye, Departure, Event, FileEntry, FileNotice, Info, LostReason, Peer, Refusal, ScheduleEntry,
-    UnixMillis, UserEntry,
+    Bye, Departure, Event, FileEntry, FileNotice, GameNotice, Info, InviteNotice, LostReason, Peer,
+    Refusal, ScheduleEntry, ScoreEntry, UnixMillis, UserEntry,
 };
 use id::IdGen;
 
@@ -134,6 +137,12 @@ pub struct ChatSettings {
     pub file_ttl: Duration,
     /// Files up to this size are sent to the whole room at once (0: every file is offered).
     pub auto_accept_max: u64,
+    /// The word game's lists.
+    pub words: Arc<crate::game::words::WordBank>,
+    /// Time between the game's hints.
+    pub hint_interval: Duration,
+    /// How long an invitation stays open.
+    pub invite_ttl: Duration,
 }
 
 impl Default for ChatSettings {
@@ -158,6 +167,9 @@ impl ChatSettings {
             file_store: cfg.file_store,
             file_ttl: Duration::from_secs(cfg.file_ttl),
             auto_accept_max: cfg.auto_accept_max,
+            words: Arc::new(crate::game::words::WordBank::builtin()),
+            hint_interval: Duration::from_secs(cfg.hint_interval.max(1)),
+            invite_ttl: Duration::from_secs(cfg.invite_ttl),
         }
     }
 }
@@ -246,6 +258,8 @@ enum ChatTimer {
     GraceEnds { session: SessionId, generation: u64 },
     ScheduleDue { id: u64 },
     OfferExpires { id: u64 },
+    GameTick { room: RoomId, id: u64 },
+    InviteExpires { id: u64 },
 }
 
 /// The whole chat state of one server.
@@ -266,6 +280,13 @@ pub struct Chat {
     offers: files::Offers,
     /// Uploads under way: the connection's next bytes are this file.
     uploads: HashMap<ConnId, share::Upload>,
+    games: HashMap<RoomId, game::RoomGame>,
+    next_game_id: u64,
+    scores: game::Scoreboard,
+    invitations: Vec<invite::Invitation>,
+    next_invite_id: u64,
+    /// Users (by session uid) who refuse all invitations.
+    invites_off: std::collections::HashSet<u64>,
     pub stats: ChatStats,
 }
 
@@ -288,6 +309,12 @@ impl Chat {
             bans: ops::Bans::default(),
             offers,
             uploads: HashMap::new(),
+            games: HashMap::new(),
+            next_game_id: 0,
+            scores: game::Scoreboard::default(),
+            invitations: Vec::new(),
+            next_invite_id: 0,
+            invites_off: std::collections::HashSet::new(),
             stats: ChatStats::default(),
         }
     }
@@ -400,6 +427,8 @@ impl Chat {
                 } => self.grace_ends(session, generation, now, out),
                 ChatTimer::ScheduleDue { id } => self.schedule_due(id, now, out),
                 ChatTimer::OfferExpires { id } => self.offer_expires(id, now, out),
+                ChatTimer::GameTick { room, id } => self.game_tick(room, id, now, out),
+                ChatTimer::InviteExpires { id } => self.invite_expires(id, now, out),
             }
         }
     }
@@ -625,6 +654,7 @@ impl Chat {
                 };
                 self.stats.messages += 1;
                 self.broadcast(room, Some(sid), event, out);
+                self.check_guess(sid, room, text, now, out);
             }
             Command::Me(text) => self.me(sid, text, now, out),
             Command::Whisper { to, text } => self.whisper(conn, sid, to, text, now, out),
@@ -657,6 +687,17 @@ impl Chat {
             Command::File { name, size } => self.start_upload(conn, sid, name, size, out),
             Command::Files => self.list_files(conn, sid, now, out),
             Command::Accept(id) => self.accept_file(conn, sid, id, out),
+            Command::Game(GameCommand::Start(category)) => {
+                self.game_start(conn, sid, category, now, out)
+            }
+            Command::Game(GameCommand::Stop) => self.game_stop(conn, sid, now, out),
+            Command::Game(GameCommand::Status) => self.game_status(conn, sid, out),
+            Command::Game(GameCommand::Categories) => self.game_categories(conn, out),
+            Command::Score(nick) => self.score(conn, sid, nick, out),
+            Command::Invite { nick, room } => self.invite(conn, sid, nick, room, now, out),
+            Command::AcceptInvite(from) => self.accept_invite(conn, sid, from, now, out),
+            Command::DeclineInvite(from) => self.decline_invite(conn, sid, from, out),
+            Command::Invites(on) => self.set_invites(conn, sid, on, out),
             Command::Decline(id) => self.decline_file(conn, sid, id, out),
             Command::Quit(message) => self.quit(conn, sid, message, now, out),
             Command::Usage(name) => {
@@ -731,6 +772,7 @@ impl Chat {
     /// Removes a session for good: frees its name, tells its room, drops an empty room.
     fn end_session(&mut self, sid: SessionId, how: Departure, now: Now, out: &mut Outbox) {
         let s = self.sessions.remove(sid);
+        self.forget_invitations_of(s.uid);
         self.nicks.remove(&s.key);
         self.remove_member(s.room, s.room_slot);
         let event = Event::Left {
@@ -745,6 +787,7 @@ impl Chat {
 
     fn drop_room_if_empty(&mut self, room: RoomId) {
         if self.rooms[room].members.is_empty() {
+            self.end_game_of(room);
             let room = self.rooms.remove(room);
             self.room_by_key.remove(&room_key(&room.name));
         }

@@ -167,6 +167,8 @@ impl Renderer {
             Event::Refused(refusal) => self.refusal(buf, refusal),
             Event::Bye(bye) => self.bye(buf, bye),
             Event::File(notice) => self.file(buf, notice),
+            Event::Game(notice) => self.game(buf, notice),
+            Event::Invite(notice) => self.invite(buf, notice),
         }
     }
 

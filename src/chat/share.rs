@@ -289,7 +289,7 @@ impl Chat {
     }
 
     /// Tells the user with this uid, if still connected (offers outlive their senders).
-    fn tell_uid(&self, uid: u64, event: Event, out: &mut Outbox) {
+    pub(super) fn tell_uid(&self, uid: u64, event: Event, out: &mut Outbox) {
         let conn = self
             .sessions
             .iter()

@@ -178,8 +178,13 @@ impl Reactor {
             burst: f64::from(cfg.burst),
             kick_after: cfg.flood_kick(),
         };
+        let mut settings = ChatSettings::from_config(&cfg);
+        settings.words = std::sync::Arc::new(
+            cfg.word_bank()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        );
         Ok(Reactor {
-            chat: Chat::new(ChatSettings::from_config(&cfg)),
+            chat: Chat::new(settings),
             flood,
             clock_offset_ms: cfg.clock_offset.saturating_mul(1000),
             renderer: Renderer::new(cfg.lang, cfg.utc),

@@ -4,6 +4,7 @@
 mod support;
 
 mod files;
+mod game;
 mod lifecycle;
 mod limits;
 mod login;

@@ -1,0 +1,263 @@
+//! The word game in a room: `/game start [CATEGORY]`, `/game stop`, `/game categories`,
+//! `/score [NICK]`, hints on the core's timers, and guesses read from ordinary chat lines.
+//!
+//! One round per room at a time. The quiz master lives here: a round's hint timer reveals a
+//! letter every `--hint-interval`; one interval after the last hint the time is up. A guess is an
+//! ordinary chat line (everyone else sees it as usual); the first line that matches wins.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use log::info;
+
+use super::event::{GameNotice, ScoreEntry};
+use super::{room_key, Chat, ChatTimer, ConnId, Event, Now, Outbox, RoomId, SessionId};
+use crate::game::Round;
+
+/// A round running in a room.
+#[derive(Debug)]
+pub(super) struct RoomGame {
+    /// Tells this round's timers from a later round's in the same room.
+    id: u64,
+    round: Round,
+    started: Instant,
+    by_uid: u64,
+    by_nick: Arc<str>,
+}
+
+/// Scores by room and player (nickname, case-insensitively).
+#[derive(Debug, Default)]
+pub(super) struct Scoreboard {
+    rooms: HashMap<String, HashMap<String, ScoreEntry>>,
+}
+
+impl Scoreboard {
+    pub(super) fn record_win(&mut self, room: &str, nick: &Arc<str>, points: u32) {
+        let entry = self
+            .rooms
+            .entry(room_key(room))
+            .or_default()
+            .entry(nick.to_lowercase())
+            .or_insert_with(|| ScoreEntry {
+                nick: nick.clone(),
+                points: 0,
+                wins: 0,
+            });
+        entry.nick = nick.clone();
+        entry.points += u64::from(points);
+        entry.wins += 1;
+    }
+
+    /// The room's best players, best first (ties by name).
+    pub(super) fn leaderboard(&self, room: &str, top: usize) -> Vec<ScoreEntry> {
+        let mut entries: Vec<ScoreEntry> = self
+            .rooms
+            .get(&room_key(room))
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default();
+        entries.sort_by(|a, b| b.points.cmp(&a.points).then_with(|| a.nick.cmp(&b.nick)));
+        entries.truncate(top);
+        entries
+    }
+
+    pub(super) fn player(&self, room: &str, nick: &str) -> Option<ScoreEntry> {
+        self.rooms
+            .get(&room_key(room))?
+            .get(&nick.to_lowercase())
+            .cloned()
+    }
+}
+
+/// How many players `/score` lists.
+const LEADERBOARD_SIZE: usize = 10;
+
+fn random_u64() -> u64 {
+    let mut raw = [0u8; 8];
+    // Without the OS's randomness the game still runs, just predictably.
+    let _ = getrandom::getrandom(&mut raw);
+    u64::from_le_bytes(raw)
+}
+
+impl Chat {
+    /// `/game start [CATEGORY]`.
+    pub(super) fn game_start(
+        &mut self,
+        conn: ConnId,
+        sid: SessionId,
+        category: Option<&str>,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        let room = self.sessions[sid].room;
+        let room_name = self.rooms[room].name.clone();
+        if self.games.contains_key(&room) {
+            let notice = GameNotice::AlreadyRunning { room: room_name };
+            return out.send(conn, Event::Game(notice));
+        }
+        let Some((category, word)) = self.settings.words.pick(category, random_u64()) else {
+            let name = Arc::from(category.unwrap_or(""));
+            return out.send(conn, Event::Game(GameNotice::NoSuchCategory { name }));
+        };
+        self.next_game_id += 1;
+        let id = self.next_game_id;
+        let round = Round::new(category.clone(), word);
+        let by = self.sessions[sid].nick.clone();
+        info!("{by} started a word game in {room_name} ({category})");
+        let started = GameNotice::Started {
+            at: now.wall,
+            room: room_name,
+            by: by.clone(),
+            category,
+            mask: Arc::from(round.mask()),
+            letters: round.letters(),
+            hint_secs: self.settings.hint_interval.as_secs(),
+        };
+        self.games.insert(
+            room,
+            RoomGame {
+                id,
+                round,
+                started: now.mono,
+                by_uid: self.sessions[sid].uid,
+                by_nick: by,
+            },
+        );
+        self.timers.insert(
+            now.mono + self.settings.hint_interval,
+            ChatTimer::GameTick { room, id },
+        );
+        self.broadcast(room, None, Event::Game(started), out);
+    }
+
+    /// `/game stop`: the player who started the round, or an operator.
+    pub(super) fn game_stop(&mut self, conn: ConnId, sid: SessionId, now: Now, out: &mut Outbox) {
+        let room = self.sessions[sid].room;
+        let Some(game) = self.games.get(&room) else {
+            return out.send(conn, Event::Game(GameNotice::NoRound));
+        };
+        let s = &self.sessions[sid];
+        if game.by_uid != s.uid && !s.op {
+            let by = game.by_nick.clone();
+            return out.send(conn, Event::Game(GameNotice::NotYours { by }));
+        }
+        let game = self.games.remove(&room).expect("checked above");
+        let notice = GameNotice::Stopped {
+            at: now.wall,
+            room: self.rooms[room].name.clone(),
+            by: s.nick.clone(),
+            word: game.round.word,
+        };
+        self.broadcast(room, None, Event::Game(notice), out);
+    }
+
+    /// `/game` or `/game status`.
+    pub(super) fn game_status(&mut self, conn: ConnId, sid: SessionId, out: &mut Outbox) {
+        let room = self.sessions[sid].room;
+        let round = self
+            .games
+            .get(&room)
+            .map(|g| (g.round.category.clone(), Arc::from(g.round.mask())));
+        let room = self.rooms[room].name.clone();
+        out.send(conn, Event::Game(GameNotice::Status { room, round }));
+    }
+
+    /// `/game categories`.
+    pub(super) fn game_categories(&mut self, conn: ConnId, out: &mut Outbox) {
+        let list = self.settings.words.categories();
+        out.send(conn, Event::Game(GameNotice::Categories { list }));
+    }
+
+    /// `/score [NICK]`: the room's leaderboard, or one player's score in the room.
+    pub(super) fn score(
+        &mut self,
+        conn: ConnId,
+        sid: SessionId,
+        nick: Option<&str>,
+        out: &mut Outbox,
+    ) {
+        let room = self.rooms[self.sessions[sid].room].name.clone();
+        let notice = match nick {
+            None => GameNotice::Leaderboard {
+                entries: self.scores.leaderboard(&room, LEADERBOARD_SIZE),
+                room,
+            },
+            Some(nick) => GameNotice::PlayerScore {
+                entry: self.scores.player(&room, nick).unwrap_or(ScoreEntry {
+                    nick: Arc::from(nick),
+                    points: 0,
+                    wins: 0,
+                }),
+                room,
+            },
+        };
+        out.send(conn, Event::Game(notice));
+    }
+
+    /// A round's timer: one more letter, or the time is up.
+    pub(super) fn game_tick(&mut self, room: RoomId, id: u64, now: Now, out: &mut Outbox) {
+        let Some(game) = self.games.get_mut(&room).filter(|g| g.id == id) else {
+            return; // won, stopped, or the room is gone: a stale timer
+        };
+        let room_name = self.rooms[room].name.clone();
+        if game.round.reveal(random_u64()) {
+            let notice = GameNotice::Hint {
+                at: now.wall,
+                room: room_name,
+                mask: Arc::from(game.round.mask()),
+            };
+            self.timers.insert(
+                now.mono + self.settings.hint_interval,
+                ChatTimer::GameTick { room, id },
+            );
+            self.broadcast(room, None, Event::Game(notice), out);
+            return;
+        }
+        let game = self.games.remove(&room).expect("present above");
+        info!("word game in {room_name}: time is up ({})", game.round.word);
+        let notice = GameNotice::TimeUp {
+            at: now.wall,
+            room: room_name,
+            word: game.round.word,
+        };
+        self.broadcast(room, None, Event::Game(notice), out);
+    }
+
+    /// Called for every chat line: the first line that guesses the room's word wins the round.
+    pub(super) fn check_guess(
+        &mut self,
+        sid: SessionId,
+        room: RoomId,
+        text: &str,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        let Some(game) = self.games.get(&room) else {
+            return;
+        };
+        if !game.round.is_guess(text) {
+            return;
+        }
+        let game = self.games.remove(&room).expect("present above");
+        let points = game.round.points();
+        let nick = self.sessions[sid].nick.clone();
+        let room_name = self.rooms[room].name.clone();
+        let secs = now.mono.saturating_duration_since(game.started).as_secs();
+        info!("word game in {room_name}: {nick} won {points} points");
+        self.scores.record_win(&room_name, &nick, points);
+        let notice = GameNotice::Won {
+            at: now.wall,
+            room: room_name,
+            nick,
+            word: game.round.word,
+            points,
+            secs,
+        };
+        self.broadcast(room, None, Event::Game(notice), out);
+    }
+
+    /// The room is gone: so is its round.
+    pub(super) fn end_game_of(&mut self, room: RoomId) {
+        self.games.remove(&room);
+    }
+}
