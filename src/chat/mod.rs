@@ -17,6 +17,7 @@ pub mod render;
 pub mod text;
 
 mod game;
+mod invariants;
 mod invite;
 mod ops;
 mod render_files;

@@ -43,6 +43,7 @@ impl Harness {
     fn line(&mut self, conn: usize, text: &str) -> Vec<Output> {
         self.out.clear();
         self.chat.line(ConnId(conn), text, self.now, &mut self.out);
+        self.chat.check_invariants().unwrap();
         self.out.items.clone()
     }
 
@@ -77,6 +78,7 @@ impl Harness {
         self.now.wall += secs * 1000;
         self.out.clear();
         self.chat.on_timer(self.now, &mut self.out);
+        self.chat.check_invariants().unwrap();
     }
 
     fn disconnect(&mut self, conn: usize) {
