@@ -3,6 +3,7 @@
 
 mod support;
 
+mod client;
 mod files;
 mod lifecycle;
 mod limits;
