@@ -3,6 +3,7 @@
 
 mod support;
 
+mod client;
 mod files;
 mod game;
 mod lifecycle;

@@ -1,0 +1,60 @@
+//! The command line of `reactor-chat-client`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// A terminal client for reactor-chat: colours, a line editor that incoming messages never
+/// garble, file transfers, automatic reconnects. Plain text in pipes and scripts.
+#[derive(Debug, Parser)]
+#[command(name = "reactor-chat-client", version)]
+pub struct Args {
+    /// The server, as HOST:PORT.
+    #[arg(default_value = "127.0.0.1:8080")]
+    pub server: String,
+
+    /// Nickname to log in with; asked for when missing (or refused).
+    #[arg(long, short)]
+    pub name: Option<String>,
+
+    /// Where received files are saved, as To<me>_From<sender>_<name>.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub download_dir: PathBuf,
+
+    /// Accept offered files up to this many bytes without asking (0: never).
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub accept_files: u64,
+
+    /// Keep a plain-text log of the conversation in FILE (alone: <nickname>_chat_log.txt).
+    /// Write --log=FILE, or put --log after the server address, so it does not take the address.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub log: Option<Option<PathBuf>>,
+
+    /// Colours: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, value_enum, default_value_t = ColorMode::Auto)]
+    pub color: ColorMode,
+
+    /// The same as --color never.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorMode {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Args {
+    /// Whether to colour output, given whether stdout is a terminal.
+    pub fn color(&self, stdout_is_terminal: bool) -> bool {
+        match (self.no_color, self.color) {
+            (true, _) | (_, ColorMode::Never) => false,
+            (_, ColorMode::Always) => true,
+            (_, ColorMode::Auto) => {
+                stdout_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
