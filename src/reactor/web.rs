@@ -261,7 +261,11 @@ impl Reactor {
                 self.feed_stream(key, &bytes);
             }
             WsMessage::Binary(payload) => {
-                if self.conns[key].upload.is_some() {
+                // While flood control holds the connection, its `/file` line may be among the
+                // held lines and opens the upload only when decoded: the bytes wait behind it,
+                // in order, in the same held input.
+                let conn = &self.conns[key];
+                if conn.upload.is_some() || conn.paused {
                     self.feed_stream(key, &payload);
                 } else {
                     let notice = FileNotice::UnexpectedBytes {

@@ -1,8 +1,10 @@
 //! Integration tests: the real `reactor-chat` binary on an ephemeral port, spoken to over TCP as
-//! telnet and nc would. One test binary with a module per area (see `support` for the harness).
+//! telnet and nc would, and (in `browser`) the web client in headless Chromium. One test binary
+//! with a module per area (see `support` for the harness).
 
 mod support;
 
+mod browser;
 mod client;
 mod files;
 mod game;

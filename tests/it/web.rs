@@ -335,3 +335,30 @@ fn shutdown_tells_websocket_users_and_closes_cleanly() {
     }
     assert!(server.wait_exit(WAIT).success());
 }
+
+#[test]
+fn a_file_sent_while_flood_control_holds_the_connection_is_still_received() {
+    // The `/file` line is held back with the lines before it; the binary message that follows in
+    // the same read must wait behind it, not be refused as bytes without a `/file` line.
+    let server = Server::builder()
+        .args(["--rate", "2", "--burst", "2"])
+        .start();
+    let mut tcp = server.login("tom");
+    let mut web = WsUser::connect(&server);
+    web.send("alice");
+    web.expect(|l| l.starts_with("-- Resume key: "));
+    tcp.expect_stamped("* alice joined");
+    web.send("one\ntwo\nthree\n/file x.bin 3");
+    web.ws.send(Message::Binary(b"abc".to_vec())).unwrap();
+    web.send("after the file");
+    web.expect(|l| l.starts_with("! flood: "));
+    web.expect(|l| l.starts_with("-- Offered #1 x.bin (3 B)"));
+    tcp.expect_stamped("alice: three");
+    tcp.expect(" offers the file x.bin (3 B) as #1");
+    tcp.expect_stamped("alice: after the file");
+    assert!(
+        !web.seen.iter().any(|l| l.starts_with("! bad-file")),
+        "{:#?}",
+        web.seen
+    );
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: `cargo test`, which includes the browser tests (tests/it/browser.rs
+# drives headless Chromium through tests/e2e/). First installs what those need, only when it is
+# missing, so a warm machine goes straight to the tests:
+#   - Debian's chromium (and fonts-noto-cjk, so Korean shows in the screenshots), netcat-openbsd
+#     for `nc`, and Node.js, through apt-get (as root, or with sudo);
+#   - the npm packages of tests/e2e (playwright-core, pinned by package-lock.json), with `npm ci`.
+# Never downloads a browser of its own. Works unattended (CI runs it as root with no stdin).
+# Arguments are passed to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
+command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    echo "scripts/test.sh: installing ${need[*]}" >&2
+    "${sudo[@]}" apt-get update </dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y "${need[@]}" </dev/null
+fi
+
+if [ ! -d tests/e2e/node_modules/playwright-core ]; then
+    echo "scripts/test.sh: installing the npm packages of tests/e2e" >&2
+    (cd tests/e2e && npm ci --no-audit --no-fund </dev/null)
+fi
+
+exec cargo test "$@"
