@@ -121,7 +121,7 @@ pub fn canonical(word: &str) -> Option<&'static str> {
         "accept-invite" => "accept-invite",
         "decline-invite" => "decline-invite",
         "invites" => "invites",
-        "file" | "send" => "file",
+        "file" => "file",
         "files" => "files",
         "accept" => "accept",
         "decline" => "decline",
@@ -347,13 +347,6 @@ mod tests {
             Command::File {
                 name: "my notes.txt",
                 size: "1234"
-            }
-        );
-        assert_eq!(
-            parse("/send a.png 5"),
-            Command::File {
-                name: "a.png",
-                size: "5"
             }
         );
         assert_eq!(parse("/file a.png"), Command::Usage("file"));

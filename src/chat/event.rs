@@ -103,12 +103,13 @@ impl Bye {
             Bye::Quit { .. }
             | Bye::TooManyFromAddress { .. }
             | Bye::Kicked { .. }
-            | Bye::Banned { .. } => false,
+            | Bye::Banned { .. }
+            // The session lives on elsewhere; coming back would only take it back again.
+            | Bye::ResumedElsewhere => false,
             Bye::ServerFull { .. }
             | Bye::LoginTimeout { .. }
             | Bye::PingTimeout { .. }
             | Bye::ShuttingDown
-            | Bye::ResumedElsewhere
             | Bye::ExcessFlood => true,
         }
     }

@@ -33,7 +33,10 @@ impl Chat {
                     return Err(format!("room {} lists a missing session {sid}", room.name));
                 };
                 if s.room != rid || s.room_slot != slot {
-                    return Err(format!("{} is listed in {} at the wrong place", s.nick, room.name));
+                    return Err(format!(
+                        "{} is listed in {} at the wrong place",
+                        s.nick, room.name
+                    ));
                 }
                 if !seen.insert(sid) {
                     return Err(format!("{} is listed twice", s.nick));
@@ -83,7 +86,9 @@ impl Chat {
         for (i, entry) in self.conns.iter().enumerate() {
             if let Some(sid) = entry.and_then(|e| e.session) {
                 if self.sessions.get(sid).and_then(|s| s.conn) != Some(ConnId(i)) {
-                    return Err(format!("connection {i} points at a session that is not its own"));
+                    return Err(format!(
+                        "connection {i} points at a session that is not its own"
+                    ));
                 }
             }
         }
@@ -102,7 +107,9 @@ impl Chat {
         for item in &out.items {
             match item {
                 Output::ToConn { conn, .. } => all.push(*conn),
-                Output::ToMany { start, end, .. } => all.extend_from_slice(&out.recipients[*start..*end]),
+                Output::ToMany { start, end, .. } => {
+                    all.extend_from_slice(&out.recipients[*start..*end])
+                }
                 _ => {}
             }
         }

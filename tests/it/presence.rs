@@ -138,7 +138,7 @@ fn the_resume_key_takes_over_a_connection_not_yet_noticed_dead() {
     let mut new = server.connect_from(3);
     new.send(&format!("bob {key}"));
     new.expect_exact("-- Welcome back, bob! You are in room lobby.");
-    old.expect_exact("-- bye reconnect: your session was resumed from another connection");
+    old.expect_exact("-- bye final: your session was resumed from another connection");
     old.expect_closed();
     new.send("still me");
     alice.expect_stamped("bob: still me");
