@@ -4,6 +4,7 @@
 
 mod support;
 
+mod abuse;
 mod browser;
 mod client;
 mod files;

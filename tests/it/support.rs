@@ -290,7 +290,9 @@ impl Drop for TempDir {
 pub struct Client {
     stream: TcpStream,
     /// Bytes read but not yet split into lines.
-    pending: Vec<u8>,
+    /// A ring, so taking a line off the front does not move the rest (a busy reader's buffer
+    /// holds thousands of lines).
+    pending: std::collections::VecDeque<u8>,
     /// Every line sent (`> `) and received (`< `), for failure messages.
     transcript: Vec<String>,
     /// Whether the server has closed its side.
@@ -326,7 +328,7 @@ impl Client {
         stream.set_nodelay(true).unwrap();
         Client {
             stream,
-            pending: Vec::new(),
+            pending: std::collections::VecDeque::new(),
             transcript: Vec::new(),
             eof: false,
             nick: String::new(),
@@ -395,7 +397,7 @@ impl Client {
             let mut buf = [0u8; 64 * 1024];
             match self.stream.read(&mut buf) {
                 Ok(0) => self.eof = true,
-                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                Ok(n) => self.pending.extend(&buf[..n]),
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => {
@@ -474,7 +476,7 @@ impl Client {
             let mut buf = [0u8; 64 * 1024];
             match self.stream.read(&mut buf) {
                 Ok(0) => self.eof = true,
-                Ok(k) => self.pending.extend_from_slice(&buf[..k]),
+                Ok(k) => self.pending.extend(&buf[..k]),
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(e) => panic!("read from the server: {e}\n{}", self.transcript()),
             }
