@@ -48,6 +48,10 @@ pub enum Command<'a> {
         nick: &'a str,
         minutes: Option<&'a str>,
     },
+    /// `/history [N | YYYY-MM-DD]`: the argument, possibly empty.
+    History(&'a str),
+    /// `/search WORDS`.
+    Search(&'a str),
     /// `/help [COMMAND]`.
     Help(Option<&'a str>),
     /// `/quit [message]`.
@@ -79,6 +83,8 @@ pub fn canonical(word: &str) -> Option<&'static str> {
         "op" => "op",
         "kick" => "kick",
         "ban" => "ban",
+        "history" => "history",
+        "search" => "search",
         "help" | "?" => "help",
         "quit" | "exit" | "bye" => "quit",
         _ => return None,
@@ -114,7 +120,7 @@ pub fn parse(line: &str) -> Command<'_> {
     let (arg1, tail) = first_word(args);
     let needs = |ok: bool, cmd: Command<'static>| if ok { None } else { Some(cmd) };
     let missing = match name {
-        "me" | "nick" | "whois" | "join" | "op" | "unschedule" => {
+        "me" | "nick" | "whois" | "join" | "op" | "unschedule" | "search" => {
             needs(!args.is_empty(), Command::Usage(name))
         }
         "msg" | "schedule" => needs(!tail.is_empty(), Command::Usage(name)),
@@ -130,7 +136,9 @@ pub fn parse(line: &str) -> Command<'_> {
             to: arg1,
             text: tail,
         },
-        "nick" => Command::Nick(arg1),
+        // The whole argument, so "/nick john smith" is refused as at login rather than silently
+        // becoming "john".
+        "nick" => Command::Nick(args),
         "away" => Command::Away(opt(args)),
         "whois" => Command::Whois(arg1),
         "join" => Command::Join(args),
@@ -158,6 +166,8 @@ pub fn parse(line: &str) -> Command<'_> {
             nick: arg1,
             minutes: opt(tail),
         },
+        "history" => Command::History(args),
+        "search" => Command::Search(args),
         "help" => Command::Help(opt(arg1)),
         "quit" => Command::Quit(opt(args)),
         _ => Command::Unknown(word),
@@ -197,6 +207,7 @@ mod tests {
             );
         }
         assert_eq!(parse("/rename alice2"), Command::Nick("alice2"));
+        assert_eq!(parse("/nick john smith"), Command::Nick("john smith"));
         assert_eq!(parse("/away"), Command::Away(None));
         assert_eq!(
             parse("/away out to lunch"),
@@ -236,5 +247,17 @@ mod tests {
         assert_eq!(parse("/join"), Command::Usage("join"));
         assert_eq!(parse("/schedule +5m"), Command::Usage("schedule"));
         assert_eq!(parse("/kick"), Command::Usage("kick"));
+        assert_eq!(parse("/search"), Command::Usage("search"));
+    }
+
+    #[test]
+    fn history_and_search() {
+        assert_eq!(parse("/history"), Command::History(""));
+        assert_eq!(parse("/HISTORY 50"), Command::History("50"));
+        assert_eq!(parse("/history 2024-05-17"), Command::History("2024-05-17"));
+        assert_eq!(
+            parse("/search \"quoted\" OR -x"),
+            Command::Search("\"quoted\" OR -x")
+        );
     }
 }

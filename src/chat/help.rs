@@ -34,8 +34,10 @@ pub const COMMANDS: &[HelpEntry] = &[
     HelpEntry { name: "op", usage: "/op KEY", en: "become an operator with the admin key", ko: "관리자 키로 운영자 되기" },
     HelpEntry { name: "kick", usage: "/kick NICK [reason]", en: "operators: disconnect a user", ko: "운영자: 사용자 강퇴" },
     HelpEntry { name: "ban", usage: "/ban NICK [minutes]", en: "operators: kick and keep name and address out (default 10 min)", ko: "운영자: 강퇴하고 이름과 주소 차단 (기본 10분)" },
-    HelpEntry { name: "help", usage: "/help [COMMAND]", en: "this help, or one command's", ko: "도움말, 또는 명령어 하나의 설명" },
-    HelpEntry { name: "quit", usage: "/quit [message]", en: "leave, with an optional message", ko: "메시지를 남기고 나가기" },
+    HelpEntry { name: "history", usage: "/history [N|YYYY-MM-DD]", en: "your room's last N lines (default 20, at most 500), or one day's", ko: "방의 최근 N줄 (기본 20, 최대 500), 또는 그날의 대화" },
+    HelpEntry { name: "search", usage: "/search WORDS", en: "find your room's past lines with every word, newest first", ko: "방의 지난 대화에서 모든 낱말이 든 줄 찾기 (최신순)" },
+    HelpEntry { name: "help", usage: "/help [COMMAND] (/?)", en: "this help, or one command's", ko: "도움말, 또는 명령어 하나의 설명" },
+    HelpEntry { name: "quit", usage: "/quit [message] (/exit, /bye)", en: "leave, with an optional message", ko: "메시지를 남기고 나가기" },
 ];
 
 /// The help of one command, given its name or an alias, with or without the slash.

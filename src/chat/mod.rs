@@ -10,6 +10,7 @@
 pub mod command;
 pub mod event;
 pub mod help;
+pub mod history;
 pub mod id;
 pub mod nick;
 pub mod render;
@@ -33,6 +34,7 @@ use command::Command;
 pub use event::{
     Bye, Departure, Event, Info, LostReason, Peer, Refusal, ScheduleEntry, UnixMillis, UserEntry,
 };
+pub use history::{HistoryAnswer, HistoryQuery};
 use id::IdGen;
 
 /// The room everybody starts in.
@@ -79,6 +81,10 @@ pub enum Output {
     LoggedIn { conn: ConnId },
     /// Close the connection after what is queued (and the goodbye, if any) is written.
     Close { conn: ConnId, bye: Option<Bye> },
+    /// Keep this room event in the history (only emitted when history is on).
+    Store(Event),
+    /// Ask the history for lines; the answer comes back through `Chat::history_answer`.
+    Query { conn: ConnId, query: HistoryQuery },
 }
 
 /// Where the core puts its outputs; owned by the caller and reused, so steady-state chat allocates
@@ -114,6 +120,13 @@ pub struct ChatSettings {
     pub admin_key: Option<String>,
     pub max_schedules: usize,
     pub schedule_horizon: Duration,
+    /// Room events are stored and `/history`, `/search` work (off with `--no-history`).
+    pub history: bool,
+    /// History lines shown on login and `/join` (`--backlog-lines`).
+    pub backlog_lines: usize,
+    /// Most bytes one history reply may queue for its asker: a quarter of `--max-queue`, so a
+    /// reply of long lines is cut rather than getting its reader dropped for overflowing.
+    pub history_budget: usize,
 }
 
 impl Default for ChatSettings {
@@ -134,6 +147,9 @@ impl ChatSettings {
             admin_key: cfg.admin_key.clone().filter(|k| !k.is_empty()),
             max_schedules: cfg.max_schedules,
             schedule_horizon: Duration::from_secs(cfg.schedule_horizon),
+            history: !cfg.no_history,
+            backlog_lines: cfg.backlog_lines,
+            history_budget: cfg.max_queue / 4,
         }
     }
 }
@@ -325,6 +341,7 @@ impl Chat {
         };
         info!("{nick} lost the connection ({reason:?})");
         let event = Event::Left {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: self.rooms[room].name.clone(),
             nick,
@@ -478,7 +495,9 @@ impl Chat {
         info!("{nick} logged in from {ip}");
         out.items.push(Output::LoggedIn { conn });
         out.send(conn, Event::Info(self.welcome(sid, false)));
+        self.ask_backlog(conn, sid, out);
         let event = Event::Joined {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: self.rooms[room].name.clone(),
             nick,
@@ -518,6 +537,7 @@ impl Chat {
             out.send(conn, Event::Info(Info::MissedEnd));
         }
         let event = Event::Reconnected {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: self.rooms[room].name.clone(),
             nick,
@@ -601,6 +621,8 @@ impl Chat {
             Command::Op(key) => self.op(conn, sid, key, out),
             Command::Kick { nick, reason } => self.kick(conn, sid, nick, reason, None, now, out),
             Command::Ban { nick, minutes } => self.ban(conn, sid, nick, minutes, now, out),
+            Command::History(arg) => self.history(conn, sid, arg, out),
+            Command::Search(words) => self.search(conn, sid, words, out),
             Command::Help(None) => out.send(conn, Event::Info(Info::Help)),
             Command::Help(Some(word)) => match help::find(word) {
                 Some(entry) => out.send(conn, Event::Info(Info::HelpFor(entry))),
@@ -687,6 +709,7 @@ impl Chat {
         self.nicks.remove(&s.key);
         self.remove_member(s.room, s.room_slot);
         let event = Event::Left {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: self.rooms[s.room].name.clone(),
             nick: s.nick,
@@ -725,6 +748,10 @@ impl Chat {
             }
         }
         let end = out.recipients.len();
+        if self.settings.history {
+            // Every broadcast is a room event, and the room's history keeps them all.
+            out.items.push(Output::Store(event.clone()));
+        }
         if end > start {
             out.items.push(Output::ToMany { start, end, event });
         }
@@ -761,7 +788,8 @@ impl Chat {
     }
 }
 
-fn room_key(name: &str) -> String {
+/// The case-insensitive key of a room name (rooms and their history are matched by it).
+pub fn room_key(name: &str) -> String {
     name.to_lowercase()
 }
 

@@ -8,3 +8,5 @@ mod limits;
 mod login;
 mod presence;
 mod relay;
+
+mod history;
