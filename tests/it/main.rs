@@ -9,4 +9,10 @@ mod login;
 mod presence;
 mod relay;
 
+mod flood;
+mod help;
 mod history;
+mod operators;
+mod rooms;
+mod schedule;
+mod talk;
