@@ -207,6 +207,29 @@ pub struct Config {
     /// testing `/schedule HH:MM` without waiting for the real time; it does not touch timeouts.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub clock_offset: i64,
+
+    /// Directory of the chat history database (created on first start). History is on by default
+    /// so that /history works without any set-up.
+    #[arg(long, default_value = "./reactor-chat-data")]
+    pub data_dir: PathBuf,
+
+    /// Keep no history: nothing is written to disk and /history, /search answer "history-off".
+    #[arg(long)]
+    pub no_history: bool,
+
+    /// Most milliseconds between a line reaching its room and its commit to disk. Lines are
+    /// committed in batches (one transaction each), so a crash (kill -9) loses at most this much.
+    #[arg(long, default_value_t = 200)]
+    pub flush_ms: u64,
+
+    /// Delete history older than this many days (checked at start and hourly). 0 keeps everything.
+    #[arg(long, default_value_t = 0)]
+    pub history_days: u64,
+
+    /// Lines of the room's history shown on login and on /join (0 shows none). Named apart from
+    /// --backlog, which is the listen backlog.
+    #[arg(long, default_value_t = 10)]
+    pub backlog_lines: usize,
 }
 
 impl Config {
@@ -233,6 +256,14 @@ impl Config {
     }
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout)
+    }
+    /// How long a history line may wait before its batch is committed (at least 1 ms).
+    pub fn flush_interval(&self) -> Duration {
+        Duration::from_millis(self.flush_ms.max(1))
+    }
+    /// How long history is kept, or `None` for ever.
+    pub fn history_retention(&self) -> Option<Duration> {
+        (self.history_days > 0).then(|| Duration::from_secs(self.history_days * 86_400))
     }
 
     /// The rules text shown at login.

@@ -10,6 +10,8 @@
 //!   socket. [`chat::event`] holds its events as plain data, [`chat::render`] turns them into
 //!   protocol lines, [`chat::command`] parses user lines, [`chat::nick`] validates nicknames and
 //!   [`chat::text`] cleans user text.
+//! - [`history`]: the storage thread that keeps room history in SQLite off the loop;
+//!   [`history::store`] is the database code, [`chat::history`] the commands that read it.
 //! - [`timer`]: the deadline heap both the reactor and the chat core use.
 //! - [`logging`] and [`system`]: start-up chores of the binary.
 //!
@@ -20,12 +22,14 @@
 //! renders the event once into `Bytes` and pushes a clone into each recipient's `OutQueue` (the
 //! limit check may mark a slow reader dead) → `flush_pending` writes each queue with vectored
 //! writes → `reap` removes the dead and tells the chat core, whose "lost the connection" notices go
-//! out on the next flush.
+//! out on the next flush. The same message, as an `Output::Store` beside the broadcast, joins the
+//! turn's batch for the storage thread, which commits it to disk within `--flush-ms`.
 
 pub mod chat;
 pub mod codec;
 pub mod config;
 pub mod game;
+pub mod history;
 pub mod logging;
 pub mod reactor;
 pub mod system;

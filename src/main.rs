@@ -7,6 +7,7 @@ use clap::Parser;
 use log::{error, info};
 
 use reactor_chat::config::Config;
+use reactor_chat::history::{self, store::Store};
 use reactor_chat::reactor::Reactor;
 
 fn main() -> ExitCode {
@@ -28,8 +29,20 @@ fn main() -> ExitCode {
 
 fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     reactor_chat::system::raise_open_files_limit();
+    let store = if cfg.no_history {
+        None
+    } else {
+        let dir = &cfg.data_dir;
+        let store = Store::open(dir)
+            .map_err(|e| format!("cannot open the history in {}: {e}", dir.display()))?;
+        info!(
+            "history in {}",
+            dir.join(history::store::FILE_NAME).display()
+        );
+        Some(store)
+    };
     let bind = cfg.bind;
-    let mut reactor = Reactor::bind(cfg).map_err(|e| match e.kind() {
+    let mut reactor = Reactor::bind_with_history(cfg, store).map_err(|e| match e.kind() {
         // A bad flag value (a --words file), not a socket problem.
         std::io::ErrorKind::InvalidInput => e.to_string(),
         _ => format!("cannot listen on {bind}: {e}"),

@@ -84,6 +84,10 @@ pub enum Command<'a> {
     DeclineInvite(Option<&'a str>),
     /// `/invites on|off`.
     Invites(bool),
+    /// `/history [N | YYYY-MM-DD]`: the argument, possibly empty.
+    History(&'a str),
+    /// `/search WORDS`.
+    Search(&'a str),
     /// `/help [COMMAND]`.
     Help(Option<&'a str>),
     /// `/quit [message]`.
@@ -125,6 +129,8 @@ pub fn canonical(word: &str) -> Option<&'static str> {
         "files" => "files",
         "accept" => "accept",
         "decline" => "decline",
+        "history" => "history",
+        "search" => "search",
         "help" | "?" => "help",
         "quit" | "exit" | "bye" => "quit",
         _ => return None,
@@ -161,7 +167,7 @@ pub fn parse(line: &str) -> Command<'_> {
     let needs = |ok: bool, cmd: Command<'static>| if ok { None } else { Some(cmd) };
     let missing = match name {
         "me" | "nick" | "whois" | "join" | "op" | "unschedule" | "accept" | "decline"
-        | "invite" => needs(!args.is_empty(), Command::Usage(name)),
+        | "invite" | "search" => needs(!args.is_empty(), Command::Usage(name)),
         "msg" | "schedule" | "file" => needs(!tail.is_empty(), Command::Usage(name)),
         "kick" | "ban" => needs(!arg1.is_empty(), Command::Usage(name)),
         _ => None,
@@ -175,7 +181,9 @@ pub fn parse(line: &str) -> Command<'_> {
             to: arg1,
             text: tail,
         },
-        "nick" => Command::Nick(arg1),
+        // The whole argument, so "/nick john smith" is refused as at login rather than silently
+        // becoming "john".
+        "nick" => Command::Nick(args),
         "away" => Command::Away(opt(args)),
         "whois" => Command::Whois(arg1),
         "join" => Command::Join(args),
@@ -233,6 +241,8 @@ pub fn parse(line: &str) -> Command<'_> {
         },
         "accept" => Command::Accept(arg1.trim_start_matches('#')),
         "decline" => Command::Decline(arg1.trim_start_matches('#')),
+        "history" => Command::History(args),
+        "search" => Command::Search(args),
         "help" => Command::Help(opt(arg1)),
         "quit" => Command::Quit(opt(args)),
         _ => Command::Unknown(word),
@@ -272,6 +282,7 @@ mod tests {
             );
         }
         assert_eq!(parse("/rename alice2"), Command::Nick("alice2"));
+        assert_eq!(parse("/nick john smith"), Command::Nick("john smith"));
         assert_eq!(parse("/away"), Command::Away(None));
         assert_eq!(
             parse("/away out to lunch"),
@@ -363,5 +374,17 @@ mod tests {
         assert_eq!(parse("/join"), Command::Usage("join"));
         assert_eq!(parse("/schedule +5m"), Command::Usage("schedule"));
         assert_eq!(parse("/kick"), Command::Usage("kick"));
+        assert_eq!(parse("/search"), Command::Usage("search"));
+    }
+
+    #[test]
+    fn history_and_search() {
+        assert_eq!(parse("/history"), Command::History(""));
+        assert_eq!(parse("/HISTORY 50"), Command::History("50"));
+        assert_eq!(parse("/history 2024-05-17"), Command::History("2024-05-17"));
+        assert_eq!(
+            parse("/search \"quoted\" OR -x"),
+            Command::Search("\"quoted\" OR -x")
+        );
     }
 }

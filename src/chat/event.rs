@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::help::HelpEntry;
+use super::history::HistoryWhat;
 use super::id::MsgId;
 
 /// Milliseconds since the Unix epoch: wall-clock time as plain data.
@@ -169,6 +170,12 @@ pub enum Refusal {
     },
     /// Flood control started delaying this connection's lines.
     Flood,
+    /// `/history` or `/search` on a server started with `--no-history`.
+    HistoryOff,
+    /// The history could not be read (the store logged why).
+    HistoryFailed,
+    /// `/history` with something that is neither a count nor a `YYYY-MM-DD` date.
+    BadDate,
 }
 
 /// One entry of a user list.
@@ -293,6 +300,17 @@ pub enum Info {
         id: u64,
     },
     NowOperator,
+    /// The header of a history reply: `shown` of `total` lines follow.
+    HistoryStart {
+        room: Arc<str>,
+        what: HistoryWhat,
+        shown: usize,
+        total: usize,
+    },
+    /// The line that ends a history reply.
+    HistoryEnd {
+        what: HistoryWhat,
+    },
 }
 
 /// Everything the chat core can ask to be delivered.
@@ -331,32 +349,43 @@ pub enum Event {
         text: Arc<str>,
     },
     Joined {
+        id: MsgId,
         at: UnixMillis,
         room: Arc<str>,
         nick: Arc<str>,
     },
     Reconnected {
+        id: MsgId,
         at: UnixMillis,
         room: Arc<str>,
         nick: Arc<str>,
     },
     Left {
+        id: MsgId,
         at: UnixMillis,
         room: Arc<str>,
         nick: Arc<str>,
         how: Departure,
     },
     Renamed {
+        id: MsgId,
         at: UnixMillis,
         room: Arc<str>,
         old: Arc<str>,
         new: Arc<str>,
     },
     TopicSet {
+        id: MsgId,
         at: UnixMillis,
         room: Arc<str>,
         by: Arc<str>,
         topic: Arc<str>,
+    },
+    /// A room event from the history (`/history`, `/search`, the backlog), shown as it was shown
+    /// live; `dated` puts its date in the stamp because it is not from today.
+    Past {
+        event: Box<Event>,
+        dated: bool,
     },
     Info(Info),
     Refused(Refusal),
@@ -396,8 +425,9 @@ pub enum GameNotice {
         room: Arc<str>,
         mask: Arc<str>,
     },
-    /// To the room: somebody guessed it.
+    /// To the room: somebody guessed it. Stored in the history: the scores are read from there.
     Won {
+        id: MsgId,
         at: UnixMillis,
         room: Arc<str>,
         nick: Arc<str>,
@@ -407,12 +437,14 @@ pub enum GameNotice {
     },
     /// To the room: nobody guessed it in time.
     TimeUp {
+        id: MsgId,
         at: UnixMillis,
         room: Arc<str>,
         word: Arc<str>,
     },
     /// To the room: the round was stopped.
     Stopped {
+        id: MsgId,
         at: UnixMillis,
         room: Arc<str>,
         by: Arc<str>,
@@ -549,6 +581,38 @@ pub enum FileNotice {
     Busy { queued: u64 },
     /// Raw bytes (a WebSocket binary message) with no upload under way: ignored.
     UnexpectedBytes { len: u64 },
+}
+
+impl Event {
+    /// The wall-clock time of a room event; `None` for replies and goodbyes.
+    pub fn at(&self) -> Option<UnixMillis> {
+        match self {
+            Event::Message { at, .. }
+            | Event::Action { at, .. }
+            | Event::Scheduled { at, .. }
+            | Event::Whisper { at, .. }
+            | Event::Joined { at, .. }
+            | Event::Reconnected { at, .. }
+            | Event::Left { at, .. }
+            | Event::Renamed { at, .. }
+            | Event::TopicSet { at, .. } => Some(*at),
+            Event::Past { event, .. } => event.at(),
+            Event::File(FileNotice::Offered { at, .. })
+            | Event::Game(
+                GameNotice::Started { at, .. }
+                | GameNotice::Hint { at, .. }
+                | GameNotice::Won { at, .. }
+                | GameNotice::TimeUp { at, .. }
+                | GameNotice::Stopped { at, .. },
+            ) => Some(*at),
+            Event::Info(_)
+            | Event::Refused(_)
+            | Event::Bye(_)
+            | Event::File(_)
+            | Event::Game(_)
+            | Event::Invite(_) => None,
+        }
+    }
 }
 
 /// Where a connection comes from, as the chat core needs to know it.

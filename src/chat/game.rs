@@ -12,6 +12,7 @@ use std::time::Instant;
 use log::info;
 
 use super::event::{GameNotice, ScoreEntry};
+use super::history::{HistoryQuery, HistoryWhat};
 use super::{room_key, Chat, ChatTimer, ConnId, Event, Now, Outbox, RoomId, SessionId};
 use crate::game::Round;
 
@@ -26,7 +27,8 @@ pub(super) struct RoomGame {
     by_nick: Arc<str>,
 }
 
-/// Scores by room and player (nickname, case-insensitively).
+/// Scores by room and player (nickname, case-insensitively), for a server without history; with
+/// history the scores are read from the database.
 #[derive(Debug, Default)]
 pub(super) struct Scoreboard {
     rooms: HashMap<String, HashMap<String, ScoreEntry>>,
@@ -70,7 +72,7 @@ impl Scoreboard {
 }
 
 /// How many players `/score` lists.
-const LEADERBOARD_SIZE: usize = 10;
+pub(super) const LEADERBOARD_SIZE: usize = 10;
 
 fn random_u64() -> u64 {
     let mut raw = [0u8; 8];
@@ -143,6 +145,7 @@ impl Chat {
         }
         let game = self.games.remove(&room).expect("checked above");
         let notice = GameNotice::Stopped {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: self.rooms[room].name.clone(),
             by: s.nick.clone(),
@@ -177,6 +180,20 @@ impl Chat {
         out: &mut Outbox,
     ) {
         let room = self.rooms[self.sessions[sid].room].name.clone();
+        if self.settings.history {
+            // The scores live in the history, so they survive restarts: ask the storage thread.
+            let what = match nick {
+                None => HistoryWhat::Leaderboard {
+                    top: LEADERBOARD_SIZE,
+                },
+                Some(nick) => HistoryWhat::Player {
+                    nick: Arc::from(nick),
+                },
+            };
+            let query = HistoryQuery { room, what };
+            out.items.push(super::Output::Query { conn, query });
+            return;
+        }
         let notice = match nick {
             None => GameNotice::Leaderboard {
                 entries: self.scores.leaderboard(&room, LEADERBOARD_SIZE),
@@ -216,6 +233,7 @@ impl Chat {
         let game = self.games.remove(&room).expect("present above");
         info!("word game in {room_name}: time is up ({})", game.round.word);
         let notice = GameNotice::TimeUp {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: room_name,
             word: game.round.word,
@@ -246,6 +264,7 @@ impl Chat {
         info!("word game in {room_name}: {nick} won {points} points");
         self.scores.record_win(&room_name, &nick, points);
         let notice = GameNotice::Won {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: room_name,
             nick,

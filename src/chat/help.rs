@@ -44,8 +44,10 @@ pub const COMMANDS: &[HelpEntry] = &[
     HelpEntry { name: "accept-invite", usage: "/accept-invite [NICK]", en: "go where you were invited (the newest invitation, or NICK's)", ko: "초대받은 방으로 가기 (가장 최근, 또는 NICK의 초대)" },
     HelpEntry { name: "decline-invite", usage: "/decline-invite [NICK]", en: "say no to an invitation", ko: "초대 거절하기" },
     HelpEntry { name: "invites", usage: "/invites on|off", en: "take or refuse all invitations", ko: "초대를 모두 받기 또는 거절하기" },
-    HelpEntry { name: "help", usage: "/help [COMMAND]", en: "this help, or one command's", ko: "도움말, 또는 명령어 하나의 설명" },
-    HelpEntry { name: "quit", usage: "/quit [message]", en: "leave, with an optional message", ko: "메시지를 남기고 나가기" },
+    HelpEntry { name: "history", usage: "/history [N|YYYY-MM-DD]", en: "your room's last N lines (default 20, at most 500), or one day's", ko: "방의 최근 N줄 (기본 20, 최대 500), 또는 그날의 대화" },
+    HelpEntry { name: "search", usage: "/search WORDS", en: "find your room's past lines with every word, newest first", ko: "방의 지난 대화에서 모든 낱말이 든 줄 찾기 (최신순)" },
+    HelpEntry { name: "help", usage: "/help [COMMAND] (/?)", en: "this help, or one command's", ko: "도움말, 또는 명령어 하나의 설명" },
+    HelpEntry { name: "quit", usage: "/quit [message] (/exit, /bye)", en: "leave, with an optional message", ko: "메시지를 남기고 나가기" },
 ];
 
 /// The help of one command, given its name or an alias, with or without the slash.

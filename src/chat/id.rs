@@ -50,6 +50,19 @@ impl IdGen {
     }
 }
 
+impl MsgId {
+    /// The smallest id any node can hand out at wall time `ms`: ids below it are older, which
+    /// lets the history prune by id range.
+    pub fn first_at(ms: u64) -> MsgId {
+        MsgId(ms.saturating_sub(EPOCH_MS) << (NODE_BITS + SEQ_BITS))
+    }
+
+    /// The wall time this id was handed out at (to the millisecond, give or take a borrowed one).
+    pub fn millis(self) -> u64 {
+        (self.0 >> (NODE_BITS + SEQ_BITS)) + EPOCH_MS
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +79,15 @@ mod tests {
             assert!(id > last);
             last = id;
         }
+    }
+
+    #[test]
+    fn first_at_bounds_the_ids_of_a_moment() {
+        let mut gen = IdGen::new(1023);
+        let id = gen.next(EPOCH_MS + 5000);
+        assert!(MsgId::first_at(EPOCH_MS + 5000) <= id);
+        assert!(id < MsgId::first_at(EPOCH_MS + 5001));
+        assert_eq!(id.millis(), EPOCH_MS + 5000);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod command;
 pub mod event;
 pub mod files;
 pub mod help;
+pub mod history;
 pub mod id;
 pub mod nick;
 pub mod render;
@@ -42,6 +43,7 @@ pub use event::{
     Bye, Departure, Event, FileEntry, FileNotice, GameNotice, Info, InviteNotice, LostReason, Peer,
     Refusal, ScheduleEntry, ScoreEntry, UnixMillis, UserEntry,
 };
+pub use history::{HistoryAnswer, HistoryQuery};
 use id::IdGen;
 
 /// The room everybody starts in.
@@ -95,6 +97,10 @@ pub enum Output {
         size: u64,
         keep: crate::codec::file::Keep,
     },
+    /// Keep this room event in the history (only emitted when history is on).
+    Store(Event),
+    /// Ask the history for lines; the answer comes back through `Chat::history_answer`.
+    Query { conn: ConnId, query: HistoryQuery },
 }
 
 /// Where the core puts its outputs; owned by the caller and reused, so steady-state chat allocates
@@ -144,6 +150,13 @@ pub struct ChatSettings {
     pub hint_interval: Duration,
     /// How long an invitation stays open.
     pub invite_ttl: Duration,
+    /// Room events are stored and `/history`, `/search` work (off with `--no-history`).
+    pub history: bool,
+    /// History lines shown on login and `/join` (`--backlog-lines`).
+    pub backlog_lines: usize,
+    /// Most bytes one history reply may queue for its asker: a quarter of `--max-queue`, so a
+    /// reply of long lines is cut rather than getting its reader dropped for overflowing.
+    pub history_budget: usize,
 }
 
 impl Default for ChatSettings {
@@ -171,6 +184,9 @@ impl ChatSettings {
             words: Arc::new(crate::game::words::WordBank::builtin()),
             hint_interval: Duration::from_secs(cfg.hint_interval.max(1)),
             invite_ttl: Duration::from_secs(cfg.invite_ttl),
+            history: !cfg.no_history,
+            backlog_lines: cfg.backlog_lines,
+            history_budget: cfg.max_queue / 4,
         }
     }
 }
@@ -395,6 +411,7 @@ impl Chat {
         };
         info!("{nick} lost the connection ({reason:?})");
         let event = Event::Left {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: self.rooms[room].name.clone(),
             nick,
@@ -551,7 +568,9 @@ impl Chat {
         info!("{nick} logged in from {ip}");
         out.items.push(Output::LoggedIn { conn });
         out.send(conn, Event::Info(self.welcome(sid, false)));
+        self.ask_backlog(conn, sid, out);
         let event = Event::Joined {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: self.rooms[room].name.clone(),
             nick,
@@ -591,6 +610,7 @@ impl Chat {
             out.send(conn, Event::Info(Info::MissedEnd));
         }
         let event = Event::Reconnected {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: self.rooms[room].name.clone(),
             nick,
@@ -675,6 +695,8 @@ impl Chat {
             Command::Op(key) => self.op(conn, sid, key, out),
             Command::Kick { nick, reason } => self.kick(conn, sid, nick, reason, None, now, out),
             Command::Ban { nick, minutes } => self.ban(conn, sid, nick, minutes, now, out),
+            Command::History(arg) => self.history(conn, sid, arg, out),
+            Command::Search(words) => self.search(conn, sid, words, out),
             Command::Help(None) => out.send(conn, Event::Info(Info::Help)),
             Command::Help(Some(word)) => match help::find(word) {
                 Some(entry) => out.send(conn, Event::Info(Info::HelpFor(entry))),
@@ -777,6 +799,7 @@ impl Chat {
         self.nicks.remove(&s.key);
         self.remove_member(s.room, s.room_slot);
         let event = Event::Left {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: self.rooms[s.room].name.clone(),
             nick: s.nick,
@@ -816,6 +839,10 @@ impl Chat {
             }
         }
         let end = out.recipients.len();
+        if self.settings.history {
+            // Every broadcast is a room event, and the room's history keeps them all.
+            out.items.push(Output::Store(event.clone()));
+        }
         if end > start {
             out.items.push(Output::ToMany { start, end, event });
         }
@@ -852,7 +879,8 @@ impl Chat {
     }
 }
 
-fn room_key(name: &str) -> String {
+/// The case-insensitive key of a room name (rooms and their history are matched by it).
+pub fn room_key(name: &str) -> String {
     name.to_lowercase()
 }
 

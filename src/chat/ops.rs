@@ -136,6 +136,7 @@ impl Chat {
         if self.sessions[sid].room != target_room {
             // The kicker is elsewhere: show them what the target's room saw.
             let event = Event::Left {
+                id: self.ids.next(now.wall),
                 at: now.wall,
                 room: self.rooms[target_room].name.clone(),
                 nick: self.sessions[target].nick.clone(),

@@ -11,6 +11,7 @@ use chrono::{Local, TimeZone, Timelike, Utc};
 
 use super::event::{Bye, Departure, Event, Info, LostReason, Refusal, ScheduleEntry, UnixMillis};
 use super::help;
+use super::history::{self, HistoryWhat};
 use crate::config::Lang;
 
 /// At most this many names are listed in the welcome; `/users` lists them all.
@@ -163,12 +164,89 @@ impl Renderer {
                 self.notice(buf, *at);
                 self.departure(buf, nick, how);
             }
+            Event::Past { event, dated } => self.past(buf, event, *dated),
             Event::Info(info) => self.info(buf, info),
             Event::Refused(refusal) => self.refusal(buf, refusal),
             Event::Bye(bye) => self.bye(buf, bye),
             Event::File(notice) => self.file(buf, notice),
             Event::Game(notice) => self.game(buf, notice),
             Event::Invite(notice) => self.invite(buf, notice),
+        }
+    }
+
+    /// A history line: rendered as it was live; a line from another day gets its date in the
+    /// stamp, `[2024-05-17 12:34]`.
+    fn past(&self, buf: &mut BytesMut, event: &Event, dated: bool) {
+        let Some(at) = event.at().filter(|_| dated) else {
+            return self.render(event, buf);
+        };
+        let mut live = BytesMut::new();
+        self.render(event, &mut live);
+        let day = history::format_day(history::day_of(at, self.stamper.utc));
+        match live.strip_prefix(b"[") {
+            Some(rest) => {
+                buf.put_u8(b'[');
+                buf.put_slice(day.as_bytes());
+                buf.put_u8(b' ');
+                buf.put_slice(rest);
+            }
+            None => buf.put_slice(&live),
+        }
+    }
+
+    fn history_start(
+        &self,
+        buf: &mut BytesMut,
+        room: &str,
+        what: &HistoryWhat,
+        shown: usize,
+        total: usize,
+    ) {
+        let count = match (self.ko(), shown == total, total == 1) {
+            (true, true, _) => format!("{total}줄"),
+            (true, false, _) => format!("{shown}/{total}줄"),
+            (false, true, true) => "1 line".to_string(),
+            (false, true, false) => format!("{total} lines"),
+            (false, false, _) => format!("{shown} of {total} lines"),
+        };
+        match (what, self.ko()) {
+            (HistoryWhat::Last { .. }, false) => line!(buf, "-- History of {room} ({count}):"),
+            (HistoryWhat::Last { .. }, true) => line!(buf, "-- {room} 방 기록 ({count}):"),
+            (HistoryWhat::Day { day, .. }, false) => {
+                line!(buf, "-- History of {room} on {day} ({count}):")
+            }
+            (HistoryWhat::Day { day, .. }, true) => {
+                line!(buf, "-- {room} 방 {day} 기록 ({count}):")
+            }
+            (HistoryWhat::Search { words, .. }, false) => {
+                line!(
+                    buf,
+                    "-- Search of {room} for \"{words}\" ({count}, newest first):"
+                )
+            }
+            (HistoryWhat::Search { words, .. }, true) => {
+                line!(buf, "-- {room} 방 \"{words}\" 검색 결과 ({count}, 최신순):")
+            }
+            (HistoryWhat::Backlog { .. }, false) => {
+                line!(buf, "-- Recent lines in {room} ({count}):")
+            }
+            (HistoryWhat::Backlog { .. }, true) => line!(buf, "-- {room} 방 최근 대화 ({count}):"),
+            // Scores are answered with their own lines, never framed as history.
+            (HistoryWhat::Leaderboard { .. } | HistoryWhat::Player { .. }, _) => {}
+        }
+    }
+
+    fn history_end(&self, buf: &mut BytesMut, what: &HistoryWhat) {
+        match (what, self.ko()) {
+            (HistoryWhat::Last { .. } | HistoryWhat::Day { .. }, false) => {
+                line!(buf, "-- End of history.")
+            }
+            (HistoryWhat::Last { .. } | HistoryWhat::Day { .. }, true) => line!(buf, "-- 기록 끝."),
+            (HistoryWhat::Search { .. }, false) => line!(buf, "-- End of search."),
+            (HistoryWhat::Search { .. }, true) => line!(buf, "-- 검색 끝."),
+            (HistoryWhat::Backlog { .. }, false) => line!(buf, "-- End of recent lines."),
+            (HistoryWhat::Backlog { .. }, true) => line!(buf, "-- 최근 대화 끝."),
+            (HistoryWhat::Leaderboard { .. } | HistoryWhat::Player { .. }, _) => {}
         }
     }
 
@@ -519,6 +597,13 @@ impl Renderer {
             Info::Unscheduled { id } => line!(buf, "-- Cancelled #{id}."),
             Info::NowOperator if ko => line!(buf, "-- 이제 운영자입니다."),
             Info::NowOperator => line!(buf, "-- You are now an operator."),
+            Info::HistoryStart {
+                room,
+                what,
+                shown,
+                total,
+            } => self.history_start(buf, room, what, *shown, *total),
+            Info::HistoryEnd { what } => self.history_end(buf, what),
         }
     }
 
@@ -673,6 +758,22 @@ impl Renderer {
             }
             Refusal::Flood if ko => line!(buf, "! flood: 너무 빨리 보내고 있습니다. 메시지가 늦게 전달됩니다"),
             Refusal::Flood => line!(buf, "! flood: you are sending too fast; your lines are delayed"),
+            Refusal::HistoryOff if ko => line!(buf, "! history-off: 이 서버는 대화 기록을 남기지 않습니다"),
+            Refusal::HistoryOff => line!(buf, "! history-off: this server keeps no history"),
+            Refusal::HistoryFailed if ko => {
+                line!(buf, "! history-failed: 대화 기록을 읽지 못했습니다. 잠시 후 다시 시도하세요")
+            }
+            Refusal::HistoryFailed => {
+                line!(buf, "! history-failed: the history could not be read; try again later")
+            }
+            Refusal::BadDate if ko => line!(
+                buf,
+                "! bad-date: 줄 수나 YYYY-MM-DD 형식의 날짜를 주세요 (예: /history 2024-05-17)"
+            ),
+            Refusal::BadDate => line!(
+                buf,
+                "! bad-date: give a count or a date as YYYY-MM-DD, e.g. /history 2024-05-17"
+            ),
         }
     }
 
@@ -797,6 +898,7 @@ mod tests {
         };
         assert_eq!(render(Lang::En, &msg), "[12:34] alice: hello\r\n");
         let joined = Event::Joined {
+            id: crate::chat::id::MsgId(2),
             at,
             room: Arc::from("lobby"),
             nick: Arc::from("alice"),
@@ -807,6 +909,7 @@ mod tests {
             "[12:34] * alice님이 입장하셨습니다\r\n"
         );
         let lost = Event::Left {
+            id: crate::chat::id::MsgId(3),
             at,
             room: Arc::from("lobby"),
             nick: Arc::from("bob"),
@@ -818,6 +921,54 @@ mod tests {
             render(Lang::En, &lost),
             "[12:34] * bob lost the connection (send queue exceeded)\r\n"
         );
+    }
+
+    #[test]
+    fn history_lines_are_framed_and_dated_when_not_from_today() {
+        let at = 1_704_112_496_000; // 2024-01-01 12:34 UTC
+        let msg = Event::Message {
+            id: crate::chat::id::MsgId(1),
+            at,
+            room: Arc::from("lobby"),
+            from: Arc::from("alice"),
+            text: Arc::from("hello"),
+        };
+        let past = |dated| Event::Past {
+            event: Box::new(msg.clone()),
+            dated,
+        };
+        assert_eq!(render(Lang::En, &past(false)), "[12:34] alice: hello\r\n");
+        assert_eq!(
+            render(Lang::En, &past(true)),
+            "[2024-01-01 12:34] alice: hello\r\n"
+        );
+        let what = HistoryWhat::Last { n: 20 };
+        let start = |shown, total| {
+            Event::Info(Info::HistoryStart {
+                room: Arc::from("lobby"),
+                what: what.clone(),
+                shown,
+                total,
+            })
+        };
+        assert_eq!(
+            render(Lang::En, &start(20, 20)),
+            "-- History of lobby (20 lines):\r\n"
+        );
+        assert_eq!(
+            render(Lang::En, &start(1, 1)),
+            "-- History of lobby (1 line):\r\n"
+        );
+        assert_eq!(
+            render(Lang::En, &start(7, 20)),
+            "-- History of lobby (7 of 20 lines):\r\n"
+        );
+        assert_eq!(
+            render(Lang::Ko, &start(3, 3)),
+            "-- lobby 방 기록 (3줄):\r\n"
+        );
+        let end = Event::Info(Info::HistoryEnd { what });
+        assert_eq!(render(Lang::En, &end), "-- End of history.\r\n");
     }
 
     #[test]

@@ -45,6 +45,7 @@ impl Chat {
         let nick = self.sessions[sid].nick.clone();
         self.remove_member(old, self.sessions[sid].room_slot);
         let left = Event::Left {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: self.rooms[old].name.clone(),
             nick: nick.clone(),
@@ -55,7 +56,9 @@ impl Chat {
         self.broadcast(old, None, left, out);
         self.drop_room_if_empty(old);
         self.add_member(new, sid);
+        self.ask_backlog(conn, sid, out);
         let joined = Event::Joined {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: new_name.clone(),
             nick,
@@ -125,6 +128,7 @@ impl Chat {
         let topic: Arc<str> = Arc::from(text);
         room.topic = Some((topic.clone(), s.nick.clone()));
         let event = Event::TopicSet {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: room.name.clone(),
             by: s.nick.clone(),

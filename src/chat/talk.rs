@@ -122,6 +122,7 @@ impl Chat {
         log::info!("{old} is now known as {new}");
         out.send(conn, Event::Info(Info::NickChanged { nick: new.clone() }));
         let event = Event::Renamed {
+            id: self.ids.next(now.wall),
             at: now.wall,
             room: self.rooms[room].name.clone(),
             old,

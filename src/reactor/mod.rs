@@ -12,6 +12,9 @@
 //! 5. **Flush**: every connection with queued output writes it with vectored writes, up to a budget.
 //! 6. **Reap**: connections marked dead are told to the chat core (whose notices are queued for the
 //!    next flush) and removed. Nothing is freed in the middle of the work above.
+//! 7. **History**: the room events and queries the chat core produced this turn go to the storage
+//!    thread as one batch (one channel send per turn, never a wait on the disk). Its answers come
+//!    back through a `mio::Waker` (token `HISTORY`) and are handed to the chat core in step 2.
 //!
 //! Output from the chat core is applied as soon as the core returns: a broadcast is rendered once
 //! into `Bytes` and the same buffer is queued for each recipient. Queue limits are checked as it is
@@ -46,6 +49,8 @@ use crate::codec::line::LineFrame;
 use crate::codec::websocket::close_code;
 use crate::codec::Decoded;
 use crate::config::Config;
+use crate::history::store::Store;
+use crate::history::{History, HistorySettings};
 use crate::timer::Timers;
 use conn::{Conn, Phase, Proto};
 use flood::FloodLimits;
@@ -53,6 +58,7 @@ use outqueue::{Flush, QueueLimits, QueueVerdict};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+const HISTORY: Token = Token(usize::MAX - 3);
 
 /// Bytes read from one connection per loop turn before others get their go (fairness).
 const READ_BUDGET: usize = 64 * 1024;
@@ -133,6 +139,8 @@ pub struct Reactor {
     signals: Signals,
     conns: Slab<Conn>,
     chat: Chat,
+    /// The storage thread, unless history is off.
+    history: Option<History>,
     outbox: Outbox,
     renderer: Renderer,
     render_buf: BytesMut,
@@ -159,8 +167,14 @@ pub struct Reactor {
 }
 
 impl Reactor {
-    /// Binds the listening socket (SO_REUSEADDR, the configured backlog) and sets up the loop.
+    /// Binds the listening socket (SO_REUSEADDR, the configured backlog) and sets up the loop,
+    /// without history (see `bind_with_history`).
     pub fn bind(cfg: Config) -> io::Result<Reactor> {
+        Reactor::bind_with_history(cfg, None)
+    }
+
+    /// As `bind`, and starts the storage thread on `store` (history is off when it is `None`).
+    pub fn bind_with_history(cfg: Config, store: Option<Store>) -> io::Result<Reactor> {
         let poll = Poll::new()?;
         let mut listener = bind_listener(cfg.bind, cfg.backlog)?;
         poll.registry()
@@ -178,13 +192,26 @@ impl Reactor {
             burst: f64::from(cfg.burst),
             kick_after: cfg.flood_kick(),
         };
-        let mut settings = ChatSettings::from_config(&cfg);
-        settings.words = std::sync::Arc::new(
+        let history = match store {
+            Some(store) => {
+                let settings = HistorySettings {
+                    flush: cfg.flush_interval(),
+                    retention: cfg.history_retention(),
+                };
+                let waker = mio::Waker::new(poll.registry(), HISTORY)?;
+                Some(History::start(store, settings, waker)?)
+            }
+            None => None,
+        };
+        let mut chat_settings = ChatSettings::from_config(&cfg);
+        chat_settings.history = history.is_some();
+        chat_settings.words = std::sync::Arc::new(
             cfg.word_bank()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
         );
         Ok(Reactor {
-            chat: Chat::new(settings),
+            chat: Chat::new(chat_settings),
+            history,
             flood,
             clock_offset_ms: cfg.clock_offset.saturating_mul(1000),
             renderer: Renderer::new(cfg.lang, cfg.utc),
@@ -239,6 +266,7 @@ impl Reactor {
                 match event.token() {
                     LISTENER => self.accept_batch(),
                     SIGNALS => self.on_signal(),
+                    HISTORY => self.on_history(),
                     Token(key) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.on_readable(key);
@@ -256,9 +284,15 @@ impl Reactor {
             self.run_timers();
             self.flush_pending();
             self.reap();
+            if let Some(history) = &mut self.history {
+                history.send_batch();
+            }
             self.stats.busy += turn_started.elapsed();
             if self.shutting_down && self.conns.is_empty() {
                 info!("all connections closed; exiting");
+                if let Some(mut history) = self.history.take() {
+                    history.finish();
+                }
                 return Ok(());
             }
         }
@@ -682,6 +716,18 @@ impl Reactor {
                         self.begin_close(conn.0, Instant::now() + self.cfg.linger());
                     }
                 }
+                // Once shutting down, no input is read any more: what the chat core still says
+                // is the departures the shutdown itself causes, which are not room history.
+                Output::Store(event) => {
+                    if let Some(history) = self.history.as_mut().filter(|_| !self.shutting_down) {
+                        history.store(event);
+                    }
+                }
+                Output::Query { conn, query } => {
+                    if let (Some(history), Some(c)) = (&mut self.history, self.conns.get(conn.0)) {
+                        history.query(conn.0, c.serial, query);
+                    }
+                }
             }
         }
         outbox.clear();
@@ -1035,6 +1081,24 @@ impl Reactor {
             self.apply_outbox();
             self.queue_event(key, &Event::Bye(bye));
             self.begin_close(key, now.mono + self.cfg.linger());
+        }
+    }
+
+    // ----- history ---------------------------------------------------------------------------
+
+    /// The storage thread has answers: each goes to the chat core for its connection, unless that
+    /// connection has gone (or its slab key now belongs to another connection).
+    fn on_history(&mut self) {
+        let Some(history) = &self.history else {
+            return;
+        };
+        let now = self.now();
+        for answer in history.answers() {
+            if self.is_current(answer.conn, answer.serial) {
+                self.chat
+                    .history_answer(ConnId(answer.conn), answer.answer, now, &mut self.outbox);
+                self.apply_outbox();
+            }
         }
     }
 

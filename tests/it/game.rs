@@ -118,3 +118,43 @@ fn invitations_accepted_refused_and_expired() {
     carol.send("/accept-invite alice");
     carol.expect_exact("! no-invitation: you have no invitation from alice");
 }
+
+#[test]
+fn scores_and_round_results_survive_a_restart() {
+    let dir = TempDir::new("game-history");
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let mut server = game_server(&dir, &["--data-dir", data]);
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    for round in 0..2 {
+        alice.send("/game start pets");
+        bob.expect_where("the start", |l| l.contains("started a word game"));
+        bob.send("cat");
+        alice.expect_where("bob's win", |l| l.contains("* bob guessed it: cat"));
+        let _ = round;
+    }
+    alice.send("/game start pets");
+    alice.expect_where("the time-out", |l| {
+        l.ends_with("* time is up! The word was cat.")
+    });
+    server.signal("TERM");
+    assert!(server.wait_exit(crate::support::WAIT).success());
+
+    let server = game_server(&dir, &["--data-dir", data]);
+    let mut carol = server.login("carol");
+    carol.send("/score");
+    carol.expect_exact("-- Leaderboard of lobby:");
+    let line = carol.expect_prefix("--   1. bob ");
+    assert!(line.ends_with("points (2 wins)"), "{line}");
+    carol.expect_exact("-- End of leaderboard.");
+    carol.send("/score BOB");
+    let line = carol.expect_prefix("-- bob in lobby: ");
+    assert!(line.ends_with(", 2 wins"), "{line}");
+    // The round results are in the room's history too.
+    carol.send("/history 50");
+    carol.expect_where("a stored win", |l| l.contains("* bob guessed it: cat (+"));
+    carol.expect_where("the stored time-out", |l| {
+        l.ends_with("* time is up! The word was cat.")
+    });
+}

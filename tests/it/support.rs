@@ -65,7 +65,16 @@ impl ServerBuilder {
 
     /// Starts the binary on 127.0.0.1 port 0 and waits for it to print the address it bound.
     pub fn start(self) -> Server {
-        Server::spawn(self.args, self.envs, self.nofile)
+        // History is off unless the test asks for it with its own --data-dir: a server started
+        // by the tests must never write ./reactor-chat-data into the working directory.
+        let mut args = self.args;
+        if !args
+            .iter()
+            .any(|a| a == "--data-dir" || a == "--no-history")
+        {
+            args.push("--no-history".into());
+        }
+        Server::spawn(args, self.envs, self.nofile)
     }
 }
 

@@ -1,0 +1,355 @@
+//! The storage thread: chat history on disk without the reactor ever waiting for the disk.
+//!
+//! The reactor collects what the chat core asks for in one loop turn (room events to store and
+//! history queries) and sends them as one batch over a channel ([`History::send_batch`]). The
+//! storage thread owns the database ([`store::Store`]): it inserts events as they arrive into an
+//! open transaction and commits it at most `--flush-ms` after its first line, so a line reaches the
+//! disk within `--flush-ms` and each commit (one fsync) covers many lines. Queries run on the same
+//! connection, so they see lines not yet committed. Answers go back over a second channel, and a
+//! `mio::Waker` registered on the reactor's `Poll` wakes the loop to read them (Redis's `bio.c`
+//! does the same with a pipe). Retention pruning runs on this thread too, at start and hourly.
+//!
+//! On shutdown [`History::finish`] sends what is left, tells the thread to commit and stop, and
+//! joins it: nothing acknowledged to a room is lost on SIGTERM.
+
+pub mod store;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use log::{debug, error, info, warn};
+use mio::Waker;
+
+use crate::chat::history::{HistoryAnswer, HistoryError, HistoryQuery};
+use crate::chat::Event;
+use store::Store;
+
+/// Most lines one transaction holds, whatever the time: keeps a commit (and the memory of a
+/// rolled-back batch) bounded under a flood of lines.
+const MAX_BATCH: usize = 20_000;
+/// Most lines sent to the storage thread and not yet written. Beyond it the disk is not keeping
+/// up, and further lines are not stored (counted and logged) rather than growing memory without
+/// bound; chat goes on.
+const MAX_IN_FLIGHT: usize = 500_000;
+/// How often retention pruning runs (it also runs at start).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// What the reactor asks of the storage thread.
+#[derive(Debug)]
+pub enum Request {
+    Store(Event),
+    /// A query for the connection `conn`; `serial` tells a reused slab key from the asker.
+    Query {
+        conn: usize,
+        serial: u64,
+        query: HistoryQuery,
+    },
+}
+
+enum Message {
+    Batch(Vec<Request>),
+    Shutdown,
+}
+
+/// An answer for the reactor to hand to the chat core if the connection is still the asker.
+#[derive(Debug)]
+pub struct Answer {
+    pub conn: usize,
+    pub serial: u64,
+    pub answer: HistoryAnswer,
+}
+
+/// How the storage thread runs.
+#[derive(Debug, Clone, Copy)]
+pub struct HistorySettings {
+    /// `--flush-ms`: most time between a line's arrival and its commit.
+    pub flush: Duration,
+    /// `--history-days`: lines older than this are pruned; `None` keeps everything.
+    pub retention: Option<Duration>,
+}
+
+/// Counters of the storage thread, reported when it stops.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HistoryStats {
+    pub stored: u64,
+    pub commits: u64,
+    pub queries: u64,
+    pub failed_lines: u64,
+    pub failed_queries: u64,
+    pub pruned: u64,
+    /// CPU time the storage thread used, in milliseconds (what history costs the machine).
+    pub cpu_ms: u64,
+}
+
+/// The reactor's handle on the storage thread.
+pub struct History {
+    tx: Sender<Message>,
+    answers: Receiver<Answer>,
+    batch: Vec<Request>,
+    in_flight: Arc<AtomicUsize>,
+    /// Lines not stored because the storage thread was too far behind.
+    pub dropped: u64,
+    thread: Option<JoinHandle<HistoryStats>>,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("batch", &self.batch.len())
+            .field("in_flight", &self.in_flight.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl History {
+    /// Starts the storage thread on an opened store. `waker` wakes the reactor when answers wait.
+    pub fn start(
+        store: Store,
+        settings: HistorySettings,
+        waker: Waker,
+    ) -> std::io::Result<History> {
+        let (tx, rx) = mpsc::channel();
+        let (answer_tx, answers) = mpsc::channel();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let worker = Worker {
+            store,
+            settings,
+            answers: answer_tx,
+            waker,
+            in_flight: in_flight.clone(),
+            stats: HistoryStats::default(),
+            batch_started: None,
+            uncommitted: 0,
+        };
+        let thread = std::thread::Builder::new()
+            .name("history".into())
+            .spawn(move || worker.run(rx))?;
+        Ok(History {
+            tx,
+            answers,
+            batch: Vec::new(),
+            in_flight,
+            dropped: 0,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a room event for this turn's batch (dropped, and counted, if the disk is far behind).
+    pub fn store(&mut self, event: Event) {
+        if self.in_flight.load(Ordering::Relaxed) >= MAX_IN_FLIGHT {
+            if self.dropped.is_multiple_of(10_000) {
+                warn!(
+                    "history: storage is {MAX_IN_FLIGHT} lines behind; lines are not being stored"
+                );
+            }
+            self.dropped += 1;
+            return;
+        }
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.batch.push(Request::Store(event));
+    }
+
+    /// Queues a query for this turn's batch.
+    pub fn query(&mut self, conn: usize, serial: u64, query: HistoryQuery) {
+        self.batch.push(Request::Query {
+            conn,
+            serial,
+            query,
+        });
+    }
+
+    /// Sends this turn's batch, if any, in one channel message. Never blocks.
+    pub fn send_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        if self.tx.send(Message::Batch(batch)).is_err() {
+            // The thread is gone (it logged why); chat goes on without history.
+            debug!("history: the storage thread has stopped; batch dropped");
+        }
+    }
+
+    /// The answers that have arrived, without waiting.
+    pub fn answers(&self) -> Vec<Answer> {
+        self.answers.try_iter().collect()
+    }
+
+    /// Sends what is left, has the thread commit everything and stop, and waits for it.
+    pub fn finish(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        self.send_batch();
+        let _ = self.tx.send(Message::Shutdown);
+        match thread.join() {
+            Ok(stats) => info!("history: stopped; {stats:?}, {} dropped", self.dropped),
+            Err(_) => error!("history: the storage thread panicked"),
+        }
+    }
+}
+
+impl Drop for History {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// The storage thread's state.
+struct Worker {
+    store: Store,
+    settings: HistorySettings,
+    answers: Sender<Answer>,
+    waker: Waker,
+    in_flight: Arc<AtomicUsize>,
+    stats: HistoryStats,
+    /// When the open transaction got its first line.
+    batch_started: Option<Instant>,
+    uncommitted: usize,
+}
+
+impl Worker {
+    fn run(mut self, rx: Receiver<Message>) -> HistoryStats {
+        let mut next_prune = Instant::now();
+        loop {
+            let now = Instant::now();
+            if self.settings.retention.is_some() && now >= next_prune {
+                self.prune();
+                next_prune = now + PRUNE_EVERY;
+            }
+            let mut deadline = next_prune;
+            if let Some(started) = self.batch_started {
+                deadline = deadline.min(started + self.settings.flush);
+            }
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(wait) {
+                Ok(Message::Batch(requests)) => self.handle(requests),
+                Ok(Message::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            let due = self
+                .batch_started
+                .is_some_and(|t| t.elapsed() >= self.settings.flush);
+            if due || self.uncommitted >= MAX_BATCH {
+                self.commit();
+            }
+        }
+        // Anything still queued behind the shutdown message was sent before it: nothing is.
+        self.commit();
+        self.stats.cpu_ms = thread_cpu_ms();
+        self.stats
+    }
+
+    fn handle(&mut self, requests: Vec<Request>) {
+        let mut answered = false;
+        for request in requests {
+            match request {
+                Request::Store(event) => self.insert(&event),
+                Request::Query {
+                    conn,
+                    serial,
+                    query,
+                } => {
+                    self.stats.queries += 1;
+                    let result = self.store.query(&query).map_err(|e| {
+                        self.stats.failed_queries += 1;
+                        warn!("history: query {query:?} failed: {e}");
+                        HistoryError::Failed
+                    });
+                    let answer = HistoryAnswer { query, result };
+                    answered |= self
+                        .answers
+                        .send(Answer {
+                            conn,
+                            serial,
+                            answer,
+                        })
+                        .is_ok();
+                }
+            }
+        }
+        if answered {
+            if let Err(e) = self.waker.wake() {
+                error!("history: cannot wake the reactor: {e}");
+            }
+        }
+    }
+
+    fn insert(&mut self, event: &Event) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.batch_started.is_none() {
+            if let Err(e) = self.store.begin() {
+                self.fail_line(&e);
+                return;
+            }
+            self.batch_started = Some(Instant::now());
+        }
+        match self.store.insert(event) {
+            Ok(_) => self.uncommitted += 1,
+            Err(e) => self.fail_line(&e),
+        }
+    }
+
+    fn fail_line(&mut self, e: &store::StoreError) {
+        if self.stats.failed_lines.is_multiple_of(1000) {
+            error!("history: a line could not be stored: {e}");
+        }
+        self.stats.failed_lines += 1;
+    }
+
+    fn commit(&mut self) {
+        if self.batch_started.take().is_none() {
+            return;
+        }
+        let lines = std::mem::take(&mut self.uncommitted);
+        match self.store.commit() {
+            Ok(()) => {
+                self.stats.commits += 1;
+                self.stats.stored += lines as u64;
+            }
+            Err(e) => {
+                error!("history: commit of {lines} lines failed: {e}");
+                self.store.rollback();
+                self.stats.failed_lines += lines as u64;
+            }
+        }
+    }
+
+    fn prune(&mut self) {
+        let Some(keep) = self.settings.retention else {
+            return;
+        };
+        self.commit();
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        match self.store.prune_before(store::cutoff(now_ms, keep)) {
+            Ok(0) => {}
+            Ok(n) => {
+                self.stats.pruned += n as u64;
+                info!(
+                    "history: pruned {n} lines older than {} days",
+                    keep.as_secs() / 86_400
+                );
+            }
+            Err(e) => error!("history: pruning failed: {e}"),
+        }
+    }
+}
+
+/// CPU time used by the calling thread, in milliseconds.
+fn thread_cpu_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we pass and reads nothing else.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}

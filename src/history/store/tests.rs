@@ -1,0 +1,458 @@
+//! Unit tests of the history store: an in-memory database or a temporary directory, no threads.
+
+use super::*;
+
+const T0: u64 = 1_704_112_496_000; // 2024-01-01 12:34:56 UTC
+
+fn ids() -> impl FnMut(u64) -> MsgId {
+    let mut gen = crate::chat::id::IdGen::new(7);
+    move |at| gen.next(at)
+}
+
+fn msg(id: MsgId, at: u64, room: &str, from: &str, text: &str) -> Event {
+    Event::Message {
+        id,
+        at,
+        room: Arc::from(room),
+        from: Arc::from(from),
+        text: Arc::from(text),
+    }
+}
+
+fn query(room: &str, what: HistoryWhat) -> HistoryQuery {
+    HistoryQuery {
+        room: Arc::from(room),
+        what,
+    }
+}
+
+fn texts(lines: &HistoryLines) -> Vec<String> {
+    lines
+        .events
+        .iter()
+        .map(|e| match e {
+            Event::Message { text, .. } | Event::Action { text, .. } => text.to_string(),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_directory_gets_the_current_schema_in_wal_mode_and_keeps_lines_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nested").join("data");
+    let mut next = ids();
+    {
+        let mut store = Store::open(&data).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as u32);
+        store
+            .append(&[msg(next(T0), T0, "lobby", "alice", "hello")])
+            .unwrap();
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+    let mut store = Store::open(&data).unwrap();
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as u32);
+    let lines = store
+        .query(&query("LOBBY", HistoryWhat::Last { n: 20 }))
+        .unwrap();
+    assert_eq!(texts(&lines), ["hello"]);
+}
+
+#[test]
+fn a_database_from_a_newer_server_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StoreError::TooNew { found: 99, .. })
+    ));
+}
+
+#[test]
+fn sql_and_unicode_in_text_names_and_rooms_are_stored_verbatim() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    let nasty = [
+        "it's \"quoted\"; DROP TABLE lines; --",
+        "'); DELETE FROM lines; --",
+        "안녕하세요, 여러분! 오늘 회의는 3시입니다.",
+        "back\\slash %_ wild* cards NULL 0x00? 🙂",
+    ];
+    let mut events = Vec::new();
+    for (i, text) in nasty.iter().enumerate() {
+        let id = next(T0 + i as u64);
+        events.push(msg(id, T0 + i as u64, "방-1", "김철수", text));
+    }
+    let kick = Event::Left {
+        id: next(T0 + 10),
+        at: T0 + 10,
+        room: Arc::from("방-1"),
+        nick: Arc::from("o'brien"),
+        how: Departure::Kicked {
+            by: Arc::from("op;--"),
+            reason: Some(Arc::from("'; --")),
+        },
+    };
+    events.push(kick.clone());
+    assert_eq!(store.append(&events).unwrap(), events.len());
+    for (event, text) in events.iter().zip(nasty) {
+        let Event::Message { id, .. } = event else {
+            unreachable!()
+        };
+        let raw = store.raw(*id).unwrap().unwrap();
+        assert_eq!(
+            raw,
+            ("방-1".into(), "msg".into(), "김철수".into(), text.into())
+        );
+    }
+    let lines = store
+        .query(&query("방-1", HistoryWhat::Last { n: 10 }))
+        .unwrap();
+    assert_eq!(lines.events, events, "every event comes back as it went in");
+}
+
+#[test]
+fn every_room_event_round_trips() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    let room: Arc<str> = Arc::from("Games");
+    let nick: Arc<str> = Arc::from("alice");
+    let mut at = T0;
+    let mut step = || {
+        at += 1000;
+        at
+    };
+    let mut left = |how| {
+        let at = step();
+        Event::Left {
+            id: next(at),
+            at,
+            room: room.clone(),
+            nick: nick.clone(),
+            how,
+        }
+    };
+    let mut events = vec![
+        left(Departure::Quit { message: None }),
+        left(Departure::Quit {
+            message: Some(Arc::from("bye all")),
+        }),
+        left(Departure::Lost {
+            reason: LostReason::SendQueueExceeded,
+        }),
+        left(Departure::GraceExpired { grace_secs: 120 }),
+        left(Departure::Moved {
+            to: Arc::from("lobby"),
+        }),
+        left(Departure::Kicked {
+            by: Arc::from("op"),
+            reason: None,
+        }),
+    ];
+    let mut next = ids();
+    let mut at = T0 + 100_000;
+    let mut tick = || {
+        at += 1;
+        (next(at), at)
+    };
+    let (id, at1) = tick();
+    events.push(Event::Joined {
+        id,
+        at: at1,
+        room: room.clone(),
+        nick: nick.clone(),
+    });
+    let (id, at1) = tick();
+    events.push(Event::Reconnected {
+        id,
+        at: at1,
+        room: room.clone(),
+        nick: nick.clone(),
+    });
+    let (id, at1) = tick();
+    events.push(Event::Renamed {
+        id,
+        at: at1,
+        room: room.clone(),
+        old: nick.clone(),
+        new: Arc::from("alice2"),
+    });
+    let (id, at1) = tick();
+    events.push(Event::TopicSet {
+        id,
+        at: at1,
+        room: room.clone(),
+        by: nick.clone(),
+        topic: Arc::from("release day"),
+    });
+    let (id, at1) = tick();
+    events.push(Event::Action {
+        id,
+        at: at1,
+        room: room.clone(),
+        from: nick.clone(),
+        text: Arc::from("waves"),
+    });
+    let (id, at1) = tick();
+    events.push(Event::Scheduled {
+        id,
+        at: at1,
+        room: room.clone(),
+        from: nick.clone(),
+        text: Arc::from("stand-up"),
+    });
+    // Whispers are not room events: never stored.
+    let (id, at1) = tick();
+    let whisper = Event::Whisper {
+        id,
+        at: at1,
+        from: nick.clone(),
+        to: Arc::from("bob"),
+        text: Arc::from("psst"),
+    };
+    let mut with_whisper = events.clone();
+    with_whisper.push(whisper);
+    assert_eq!(store.append(&with_whisper).unwrap(), events.len());
+    let lines = store
+        .query(&query("games", HistoryWhat::Last { n: 100 }))
+        .unwrap();
+    assert_eq!(lines.events, events);
+}
+
+#[test]
+fn last_n_is_per_room_oldest_first_and_the_newest_n() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    let mut events = Vec::new();
+    for i in 0..30u64 {
+        let room = if i % 2 == 0 { "lobby" } else { "games" };
+        events.push(msg(next(T0 + i), T0 + i, room, "bob", &format!("line {i}")));
+    }
+    store.append(&events).unwrap();
+    let lines = store
+        .query(&query("lobby", HistoryWhat::Last { n: 3 }))
+        .unwrap();
+    assert_eq!(texts(&lines), ["line 24", "line 26", "line 28"]);
+    let none = store
+        .query(&query("nowhere", HistoryWhat::Backlog { n: 10 }))
+        .unwrap();
+    assert!(none.events.is_empty());
+}
+
+#[test]
+fn a_day_is_its_lines_from_the_start_with_the_count_of_all() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    let day = 86_400_000;
+    let start = 1_704_067_200_000; // 2024-01-01 00:00 UTC
+    let mut events = vec![msg(
+        next(start - 1),
+        start - 1,
+        "lobby",
+        "a",
+        "the day before",
+    )];
+    for i in 0..5 {
+        let at = start + i * 3_600_000;
+        events.push(msg(next(at), at, "lobby", "a", &format!("hour {i}")));
+    }
+    events.push(msg(
+        next(start + day),
+        start + day,
+        "lobby",
+        "a",
+        "the day after",
+    ));
+    store.append(&events).unwrap();
+    let what = |max| HistoryWhat::Day {
+        day: Arc::from("2024-01-01"),
+        from: start,
+        to: start + day,
+        max,
+    };
+    let lines = store.query(&query("lobby", what(3))).unwrap();
+    assert_eq!(texts(&lines), ["hour 0", "hour 1", "hour 2"]);
+    assert_eq!(lines.total, 5);
+}
+
+#[test]
+fn search_escapes_user_input_matches_prefixes_and_lists_newest_first() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    let lines = [
+        "deploy the release tonight",
+        "the release is out",
+        "서울에서 만나요",
+        "quote \" and OR NOT NEAR( -minus :colon ^caret *star",
+        "unrelated chatter",
+    ];
+    let mut events: Vec<Event> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, t)| msg(next(T0 + i as u64), T0 + i as u64, "lobby", "x", t))
+        .collect();
+    events.push(msg(next(T0 + 9), T0 + 9, "games", "x", "release elsewhere"));
+    events.push(Event::Joined {
+        id: next(T0 + 10),
+        at: T0 + 10,
+        room: Arc::from("lobby"),
+        nick: Arc::from("release"),
+    });
+    store.append(&events).unwrap();
+    let search = |store: &mut Store, words: &str| {
+        let what = HistoryWhat::Search {
+            words: Arc::from(words),
+            max: 10,
+        };
+        texts(&store.query(&query("lobby", what)).unwrap())
+    };
+    assert_eq!(
+        search(&mut store, "release"),
+        ["the release is out", "deploy the release tonight"]
+    );
+    assert_eq!(
+        search(&mut store, "RELEASE deploy"),
+        ["deploy the release tonight"]
+    );
+    assert_eq!(search(&mut store, "rele"), search(&mut store, "release"));
+    assert_eq!(search(&mut store, "서울"), ["서울에서 만나요"]);
+    // Every FTS5 operator a user could type is just text, and never an error.
+    for words in [
+        "\"",
+        "\"\"",
+        "OR",
+        "NOT",
+        "AND",
+        "NEAR(",
+        "-minus",
+        "colon:",
+        "^caret",
+        "*",
+        "*star",
+        "a\"b",
+        "'; DROP TABLE lines; --",
+        "(",
+        ")",
+        "{x}",
+        "--",
+        ";",
+    ] {
+        let what = HistoryWhat::Search {
+            words: Arc::from(words),
+            max: 10,
+        };
+        store
+            .query(&query("lobby", what))
+            .unwrap_or_else(|e| panic!("{words}: {e}"));
+    }
+    assert_eq!(search(&mut store, "NEAR("), [lines[3]]);
+    assert!(search(&mut store, "--").is_empty());
+    assert_eq!(fts_query("a \"b"), Some("\"a\"* \"b\"*".to_string()));
+    assert_eq!(
+        fts_query("it's OR"),
+        Some("\"it\"* \"s\"* \"OR\"*".to_string())
+    );
+    assert_eq!(fts_query("-- ;"), None);
+}
+
+#[test]
+fn pruning_deletes_older_lines_and_their_search_entries() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    let events: Vec<Event> = (0..12_000u64)
+        .map(|i| {
+            msg(
+                next(T0 + i),
+                T0 + i,
+                "lobby",
+                "x",
+                &format!("word{i} common"),
+            )
+        })
+        .collect();
+    store.append(&events).unwrap();
+    assert_eq!(store.prune_before(T0 + 11_000).unwrap(), 11_000);
+    assert_eq!(store.count().unwrap(), 1000);
+    let what = HistoryWhat::Search {
+        words: Arc::from("common"),
+        max: 5000,
+    };
+    assert_eq!(
+        store.query(&query("lobby", what)).unwrap().events.len(),
+        1000
+    );
+    store
+        .conn
+        .execute_batch("INSERT INTO lines_fts (lines_fts) VALUES ('integrity-check')")
+        .expect("the search index matches the lines left");
+    assert_eq!(cutoff(10_000, Duration::from_secs(3)), 7000);
+}
+
+#[test]
+fn a_batch_is_visible_to_queries_before_it_is_committed_and_gone_after_rollback() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    store.begin().unwrap();
+    assert!(store.in_batch());
+    store
+        .insert(&msg(next(T0), T0, "lobby", "a", "pending"))
+        .unwrap();
+    let lines = store
+        .query(&query("lobby", HistoryWhat::Last { n: 5 }))
+        .unwrap();
+    assert_eq!(texts(&lines), ["pending"]);
+    store.rollback();
+    assert!(!store.in_batch());
+    assert_eq!(store.count().unwrap(), 0);
+}
+
+#[test]
+#[ignore = "a measurement, not a check: cargo test --release --lib insert_rate -- --ignored --nocapture"]
+fn insert_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let mut next = ids();
+    let events: Vec<Event> = (0..200_000u64)
+        .map(|i| {
+            let text = format!(
+                "msg{i} from sender{} about topic{} and the {} thing",
+                i % 100,
+                i % 977,
+                i % 13
+            );
+            msg(next(T0 + i / 50), T0 + i / 50, "lobby", "sender42", &text)
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    for chunk in events.chunks(8000) {
+        store.append(chunk).unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let rate = events.len() as f64 / secs;
+    println!("{} rows in {secs:.2} s: {rate:.0} rows/s", events.len());
+}
+
+#[test]
+fn search_terms_with_symbols_that_look_alphabetic_do_not_fail() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    store
+        .append(&[msg(next(T0), T0, "lobby", "x", "aⒶb café naïve")])
+        .unwrap();
+    for words in ["aⒶb", "Ⓐ", "cafe\u{301}", "naïve", "ǅ", "Ⅻ", "①"] {
+        let what = HistoryWhat::Search {
+            words: Arc::from(words),
+            max: 10,
+        };
+        store
+            .query(&query("lobby", what))
+            .unwrap_or_else(|e| panic!("{words}: {e}"));
+    }
+}

@@ -1,0 +1,285 @@
+//! Chat history through the real binary: it survives restarts and crashes, `/history` by count
+//! and by date, `/search`, the backlog on login and `/join`, retention, and `--no-history`.
+//! Every server here gets its own temporary `--data-dir`.
+
+use std::time::Duration;
+
+use crate::support::{unstamp, Client, Server, TempDir};
+
+/// A server keeping its history in `dir`, with flood control off so tests can send quickly.
+fn server_in(dir: &TempDir, extra: &[&str]) -> Server {
+    Server::builder()
+        .args(["--data-dir", dir.path().to_str().unwrap(), "--rate", "0"])
+        .args(extra.iter().copied())
+        .start()
+}
+
+/// Sends `command` and returns the lines between its header (which must start with `header`)
+/// and `end`, with the header itself first.
+fn framed(client: &mut Client, command: &str, header: &str, end: &str) -> Vec<String> {
+    client.send(command);
+    let first = client.expect_prefix(header);
+    let mut lines = vec![first];
+    loop {
+        let line = client.next_line();
+        if line == end {
+            return lines;
+        }
+        lines.push(line);
+    }
+}
+
+fn history(client: &mut Client, command: &str) -> Vec<String> {
+    framed(client, command, "-- History of ", "-- End of history.")
+}
+
+/// The part of a history line after its `[HH:MM] ` or `[YYYY-MM-DD HH:MM] ` stamp.
+fn text_of(line: &str) -> &str {
+    if let Some(rest) = unstamp(line) {
+        return rest;
+    }
+    match line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
+        Some((stamp, rest)) if stamp.len() == 16 => rest,
+        _ => line,
+    }
+}
+
+/// SIGTERM and wait for a clean exit: everything queued must be committed by then.
+fn stop(mut server: Server) {
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status:?}");
+}
+
+const NASTY: &[&str] = &[
+    "it's \"quoted\"; DROP TABLE lines; --",
+    "'); DELETE FROM lines WHERE 1=1; --",
+    "안녕하세요, 여러분! 내일 서울에서 만나요",
+];
+
+#[test]
+fn history_survives_a_restart_verbatim_and_greets_with_a_backlog() {
+    let dir = TempDir::new("history-restart");
+    let server = server_in(&dir, &[]);
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.expect_stamped("* bob joined");
+    for text in NASTY {
+        alice.send(text);
+        bob.expect_stamped(&format!("alice: {text}"));
+    }
+    alice.send("/me waves");
+    bob.expect_stamped("* alice waves");
+    stop(server);
+
+    let server = server_in(&dir, &[]);
+    let mut carol = server.connect();
+    carol.login("carol");
+    // The welcome is followed by the last lines of the room.
+    let header = carol.next_line();
+    assert!(
+        header.starts_with("-- Recent lines in lobby (") && header.ends_with(" lines):"),
+        "{header:?}\n{}",
+        carol.transcript()
+    );
+    let mut backlog = Vec::new();
+    loop {
+        let line = carol.next_line();
+        if line == "-- End of recent lines." {
+            break;
+        }
+        backlog.push(text_of(&line).to_string());
+    }
+    assert!(
+        backlog.contains(&format!("alice: {}", NASTY[2])),
+        "{backlog:?}"
+    );
+
+    let lines = history(&mut carol, "/history");
+    let texts: Vec<&str> = lines[1..].iter().map(|l| text_of(l)).collect();
+    for text in NASTY {
+        let want = format!("alice: {text}");
+        assert!(texts.contains(&want.as_str()), "{want:?} not in {lines:#?}");
+    }
+    assert!(texts.contains(&"* alice waves"), "{lines:#?}");
+    assert!(
+        texts.contains(&"* bob joined"),
+        "presence is history too: {lines:#?}"
+    );
+    drop(server);
+}
+
+#[test]
+fn history_by_count_and_by_date_with_dates_on_older_lines() {
+    let dir = TempDir::new("history-dates");
+    // Two days ago (the clock offset shifts what the chat core believes the time is).
+    let server = server_in(&dir, &["--utc", "--clock-offset", "-172800"]);
+    let mut alice = server.login("alice");
+    for i in 0..5 {
+        alice.send(&format!("old line {i}"));
+    }
+    alice.sync();
+    stop(server);
+    let two_days_ago = (chrono::Utc::now() - chrono::Duration::days(2)).date_naive();
+    let old_day = two_days_ago.format("%Y-%m-%d").to_string();
+
+    let server = server_in(&dir, &["--utc"]);
+    let mut alice = server.login("alice");
+    let _ = alice.sync();
+    alice.send("new line");
+    alice.sync();
+    let lines = history(&mut alice, "/history 3");
+    assert_eq!(lines[0], "-- History of lobby (3 lines):", "{lines:#?}");
+    assert!(lines[1].starts_with(&format!("[{old_day} ")), "{lines:#?}");
+    assert_eq!(text_of(&lines[1]), "alice: old line 4");
+    assert!(
+        unstamp(&lines[3]).is_some(),
+        "today's lines have no date: {lines:#?}"
+    );
+    assert_eq!(text_of(&lines[3]), "alice: new line");
+
+    let day = history(&mut alice, &format!("/history {old_day}"));
+    assert_eq!(
+        day[0],
+        format!("-- History of lobby on {old_day} (6 lines):"),
+        "the five lines and alice's arrival: {day:#?}"
+    );
+    assert_eq!(text_of(&day[2]), "alice: old line 0");
+    let empty = history(&mut alice, "/history 2001-02-03");
+    assert_eq!(empty, ["-- History of lobby on 2001-02-03 (0 lines):"]);
+
+    alice.send("/history 2024-02-30");
+    alice.expect_prefix("! bad-date: ");
+    alice.send("/history 0");
+    alice.expect_prefix("! usage: /history");
+    drop(server);
+}
+
+#[test]
+fn search_finds_words_newest_first_and_takes_any_input() {
+    let dir = TempDir::new("history-search");
+    let server = server_in(&dir, &[]);
+    let mut alice = server.login("alice");
+    for text in [
+        "deploy the release tonight",
+        "lunch?",
+        "the release is out",
+        NASTY[0],
+        NASTY[2],
+    ] {
+        alice.send(text);
+    }
+    alice.sync();
+    let search = |alice: &mut Client, words: &str| {
+        framed(
+            alice,
+            &format!("/search {words}"),
+            "-- Search of lobby for ",
+            "-- End of search.",
+        )
+    };
+    let found = search(&mut alice, "release");
+    assert_eq!(
+        found[0],
+        "-- Search of lobby for \"release\" (2 lines, newest first):"
+    );
+    assert_eq!(text_of(&found[1]), "alice: the release is out");
+    assert_eq!(text_of(&found[2]), "alice: deploy the release tonight");
+    assert_eq!(
+        search(&mut alice, "서울").len(),
+        2,
+        "a Korean word finds its line"
+    );
+    // FTS5 syntax typed by a user is text, never an error.
+    for words in ["\"quoted\"; DROP", "NEAR( OR -x", "*", "\"", "--"] {
+        let found = search(&mut alice, words);
+        assert!(
+            found[0].starts_with("-- Search of lobby for "),
+            "{found:#?}"
+        );
+    }
+    let found = search(&mut alice, "\"quoted\"; DROP");
+    assert_eq!(text_of(&found[1]), format!("alice: {}", NASTY[0]));
+    alice.send("/search");
+    alice.expect_prefix("! usage: /search");
+    drop(server);
+}
+
+#[test]
+fn joining_a_room_shows_its_backlog() {
+    let dir = TempDir::new("history-join");
+    let server = server_in(&dir, &[]);
+    let mut alice = server.login("alice");
+    alice.send("/join games");
+    alice.expect_prefix("-- 1 user in games");
+    alice.send("only in games");
+    alice.send("/part");
+    alice.expect_prefix("-- 1 user in lobby");
+    let mut bob = server.login("bob");
+    bob.send("/join games");
+    bob.expect_exact("-- Recent lines in games (3 lines):");
+    bob.expect_where("alice's line", |l| text_of(l) == "alice: only in games");
+    bob.expect_where("alice leaving", |l| {
+        text_of(l) == "* alice went to room lobby"
+    });
+    bob.expect_exact("-- End of recent lines.");
+    drop(server);
+}
+
+#[test]
+fn kill_9_loses_nothing_acknowledged_longer_than_flush_ms_ago() {
+    const LINES: usize = 300;
+    let dir = TempDir::new("history-kill");
+    let server = server_in(&dir, &["--flush-ms", "100"]);
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.expect_stamped("* bob joined");
+    let batch: String = (0..LINES).map(|i| format!("line {i}\n")).collect();
+    alice.write_raw(batch.as_bytes()).unwrap();
+    // Acknowledged: the room has every line.
+    bob.expect_stamped(&format!("alice: line {}", LINES - 1));
+    // The durability promise is about time: wait well past --flush-ms, then crash.
+    std::thread::sleep(Duration::from_millis(500));
+    server.signal("KILL");
+    drop(server);
+
+    let server = server_in(&dir, &[]);
+    let mut carol = server.login("carol");
+    let lines = history(&mut carol, "/history 500");
+    let survived = lines
+        .iter()
+        .filter(|l| text_of(l).starts_with("alice: line "))
+        .count();
+    assert_eq!(survived, LINES, "{lines:#?}");
+    drop(server);
+}
+
+#[test]
+fn retention_prunes_old_lines_at_start() {
+    let dir = TempDir::new("history-prune");
+    let server = server_in(&dir, &["--clock-offset", "-864000"]); // ten days ago
+    let mut alice = server.login("alice");
+    alice.send("ancient words");
+    alice.sync();
+    stop(server);
+    let server = server_in(&dir, &["--history-days", "3"]);
+    server.wait_for_log("pruned");
+    let mut bob = server.login("bob");
+    let lines = history(&mut bob, "/history");
+    assert!(
+        !lines.iter().any(|l| l.contains("ancient words")),
+        "{lines:#?}"
+    );
+    drop(server);
+}
+
+#[test]
+fn without_history_the_commands_say_so() {
+    let server = Server::builder().arg("--no-history").start();
+    let mut alice = server.login("alice");
+    alice.send("/history");
+    alice.expect_exact("! history-off: this server keeps no history");
+    alice.send("/search x");
+    alice.expect_exact("! history-off: this server keeps no history");
+    alice.expect_quiet();
+}
