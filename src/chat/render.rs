@@ -71,8 +71,9 @@ pub struct Renderer {
     pub stamper: Stamper,
 }
 
-/// `write!` into a BytesMut cannot fail; this keeps the call sites short.
-struct Out<'a>(&'a mut BytesMut);
+/// `write!` into a BytesMut cannot fail; this keeps the call sites short. Shared with the
+/// renderers of files and games (`render_files`, `render_game`).
+pub(super) struct Out<'a>(pub(super) &'a mut BytesMut);
 
 impl std::fmt::Write for Out<'_> {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
@@ -81,12 +82,14 @@ impl std::fmt::Write for Out<'_> {
     }
 }
 
+/// Appends one formatted protocol line and its `\r\n`.
 macro_rules! line {
     ($buf:expr, $($arg:tt)*) => {{
         let _ = write!(Out($buf), $($arg)*);
         $buf.put_slice(b"\r\n");
     }};
 }
+pub(super) use line;
 
 impl Renderer {
     pub fn new(lang: Lang, utc: bool) -> Self {
@@ -250,7 +253,8 @@ impl Renderer {
         }
     }
 
-    fn notice(&self, buf: &mut BytesMut, at: UnixMillis) {
+    /// The `[HH:MM] * ` that starts a room notice.
+    pub(super) fn notice(&self, buf: &mut BytesMut, at: UnixMillis) {
         buf.put_slice(&self.stamper.stamp(at));
         buf.put_slice(b" * ");
     }

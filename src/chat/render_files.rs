@@ -9,25 +9,8 @@ use std::fmt::Write as _;
 use bytes::{BufMut, BytesMut};
 
 use super::event::FileNotice;
-use super::render::{human_duration, Renderer};
+use super::render::{human_duration, line, Out, Renderer};
 use crate::config::Lang;
-
-/// `write!` into a BytesMut cannot fail; this keeps the call sites short.
-struct Out<'a>(&'a mut BytesMut);
-
-impl std::fmt::Write for Out<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.put_slice(s.as_bytes());
-        Ok(())
-    }
-}
-
-macro_rules! line {
-    ($buf:expr, $($arg:tt)*) => {{
-        let _ = write!(Out($buf), $($arg)*);
-        $buf.put_slice(b"\r\n");
-    }};
-}
 
 /// `532 B`, `1.2 KiB`, `3.4 MiB`: sizes for people.
 pub fn human_size(bytes: u64) -> String {
@@ -58,8 +41,7 @@ impl Renderer {
                 pushed,
                 ..
             } => {
-                buf.put_slice(&self.stamper.stamp(*at));
-                buf.put_slice(b" * ");
+                self.notice(buf, *at);
                 let size = human_size(*size);
                 match (pushed, ko) {
                     (false, false) => line!(

@@ -4,33 +4,11 @@ use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
 
-use super::event::{GameNotice, InviteNotice, UnixMillis};
-use super::render::{human_duration, Renderer};
+use super::event::{GameNotice, InviteNotice};
+use super::render::{human_duration, line, Out, Renderer};
 use crate::config::Lang;
 
-/// `write!` into a BytesMut cannot fail; this keeps the call sites short.
-struct Out<'a>(&'a mut BytesMut);
-
-impl std::fmt::Write for Out<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.put_slice(s.as_bytes());
-        Ok(())
-    }
-}
-
-macro_rules! line {
-    ($buf:expr, $($arg:tt)*) => {{
-        let _ = write!(Out($buf), $($arg)*);
-        $buf.put_slice(b"\r\n");
-    }};
-}
-
 impl Renderer {
-    fn stamped_notice(&self, buf: &mut BytesMut, at: UnixMillis) {
-        buf.put_slice(&self.stamper.stamp(at));
-        buf.put_slice(b" * ");
-    }
-
     pub(super) fn game(&self, buf: &mut BytesMut, notice: &GameNotice) {
         let ko = self.lang == Lang::Ko;
         match notice {
@@ -43,7 +21,7 @@ impl Renderer {
                 hint_secs,
                 ..
             } => {
-                self.stamped_notice(buf, *at);
+                self.notice(buf, *at);
                 if ko {
                     line!(buf, "{by}님이 낱말 맞히기를 시작했습니다: 분야 {category}, {letters}글자: {mask} ({hint_secs}초마다 한 글자씩 공개됩니다. 정답을 입력하세요)");
                 } else {
@@ -51,7 +29,7 @@ impl Renderer {
                 }
             }
             GameNotice::Hint { at, mask, .. } => {
-                self.stamped_notice(buf, *at);
+                self.notice(buf, *at);
                 if ko {
                     line!(buf, "힌트: {mask}");
                 } else {
@@ -66,7 +44,7 @@ impl Renderer {
                 secs,
                 ..
             } => {
-                self.stamped_notice(buf, *at);
+                self.notice(buf, *at);
                 let took = human_duration(*secs);
                 if ko {
                     line!(buf, "{nick}님이 맞혔습니다: {word} (+{points}점, {took})");
@@ -78,7 +56,7 @@ impl Renderer {
                 }
             }
             GameNotice::TimeUp { at, word, .. } => {
-                self.stamped_notice(buf, *at);
+                self.notice(buf, *at);
                 if ko {
                     line!(buf, "시간이 다 되었습니다! 정답은 {word}였습니다.");
                 } else {
@@ -86,7 +64,7 @@ impl Renderer {
                 }
             }
             GameNotice::Stopped { at, by, word, .. } => {
-                self.stamped_notice(buf, *at);
+                self.notice(buf, *at);
                 if ko {
                     line!(buf, "{by}님이 게임을 멈췄습니다. 정답은 {word}였습니다.");
                 } else {

@@ -429,7 +429,7 @@ fn client_help_and_readme_agree() {
         .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    let section = crate::lifecycle::readme_section(
+    let section = crate::support::readme_section(
         include_str!("../../README.md"),
         "## The bundled client: `reactor-chat-client`",
     );
@@ -443,17 +443,5 @@ fn client_help_and_readme_agree() {
         );
     }
     assert!(readme_flags.len() >= 6, "{readme_flags:?}");
-    for flag in &readme_flags {
-        assert!(help.contains(flag), "--help lacks {flag}");
-    }
-    for word in help.split_whitespace() {
-        let flag = word
-            .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-')
-            .split('=')
-            .next()
-            .unwrap();
-        if flag.starts_with("--") && flag.len() > 2 && !["--help", "--version"].contains(&flag) {
-            assert!(readme_flags.contains(&flag), "the README lacks {flag}");
-        }
-    }
+    crate::support::assert_flags_documented(&help, &readme_flags);
 }

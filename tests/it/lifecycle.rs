@@ -106,28 +106,13 @@ fn help_documents_every_flag() {
     let readme = include_str!("../../README.md");
     // Every flag the README's server table names is in --help, and the reverse. (The client's
     // flags have their own section and test.)
-    let readme_flags: Vec<&str> = readme_section(readme, "## Flags")
+    let readme_flags: Vec<&str> = crate::support::readme_section(readme, "## Flags")
         .lines()
         .filter(|l| l.starts_with("| `--"))
         .map(|l| l[3..].split(['`', ' ']).next().unwrap())
         .collect();
     assert!(readme_flags.len() > 20, "{readme_flags:?}");
-    for flag in &readme_flags {
-        assert!(help.contains(flag), "--help lacks {flag}");
-    }
-    for word in help.split_whitespace() {
-        let flag = word
-            .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-')
-            .split('=')
-            .next()
-            .unwrap();
-        if flag.starts_with("--") && flag.len() > 2 && !["--help", "--version"].contains(&flag) {
-            assert!(
-                readme_flags.contains(&flag),
-                "README's flag table lacks {flag}"
-            );
-        }
-    }
+    crate::support::assert_flags_documented(&help, &readme_flags);
 }
 
 #[test]
@@ -155,14 +140,4 @@ fn file_descriptors_return_to_baseline_after_clients_leave() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// The part of a markdown text from the `heading` line to the next `## ` heading.
-pub fn readme_section<'a>(readme: &'a str, heading: &str) -> &'a str {
-    let start = readme.find(&format!("\n{heading}\n")).expect("the heading") + 1;
-    let rest = &readme[start + heading.len()..];
-    let end = rest
-        .find("\n## ")
-        .map_or(readme.len(), |e| start + heading.len() + e);
-    &readme[start..end]
 }

@@ -647,3 +647,31 @@ pub fn unstamp(line: &str) -> Option<&str> {
         && b[7] == b' ';
     stamped.then(|| &line[8..])
 }
+
+/// The part of a markdown text from the `heading` line to the next `## ` heading.
+pub fn readme_section<'a>(readme: &'a str, heading: &str) -> &'a str {
+    let start = readme.find(&format!("\n{heading}\n")).expect("the heading") + 1;
+    let rest = &readme[start + heading.len()..];
+    let end = rest
+        .find("\n## ")
+        .map_or(readme.len(), |e| start + heading.len() + e);
+    &readme[start..end]
+}
+
+/// Checks that every flag a README table names is in a program's `--help`, and that every flag of
+/// `--help` (but `--help` and `--version`) is in the README's list.
+pub fn assert_flags_documented(help: &str, readme_flags: &[&str]) {
+    for flag in readme_flags {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    for word in help.split_whitespace() {
+        let flag = word
+            .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+            .split('=')
+            .next()
+            .unwrap();
+        if flag.starts_with("--") && flag.len() > 2 && !["--help", "--version"].contains(&flag) {
+            assert!(readme_flags.contains(&flag), "the README lacks {flag}");
+        }
+    }
+}
