@@ -1,8 +1,18 @@
-//! A connection's output queue: shared `Bytes` chunks written with vectored writes, bounded like
+//! A connection's output queue: shared chunks written with vectored writes, bounded like
 //! Redis's client-output-buffer-limit (a hard cap that trips at once, a soft cap that trips when held).
+//!
+//! A broadcast line is queued for every recipient, so the per-recipient cost of queueing it is the
+//! server's hot path. `Bytes` counts its references atomically, and an atomic increment per
+//! recipient (then a decrement when written) is most of that cost: each locked instruction also
+//! waits for the stores before it, so the cache misses of a thousand queues are paid one after
+//! another. The reactor is one thread, so [`SharedLine`] wraps the rendered `Bytes` once in an
+//! `Rc` and recipients take plain, non-atomic references to it ([`OutQueue::push_shared`]).
+//! The limit check reads the clock only when a queue is over its soft cap ([`OutQueue::check_with`]),
+//! since a clock read per recipient costs as much as the queueing itself.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
@@ -28,11 +38,56 @@ pub struct QueueLimits {
     pub soft_for: Duration,
 }
 
+/// A rendered line to be queued for many connections: one allocation, shared by reference
+/// counts that are not atomic (the queues all live on the reactor's thread).
+#[derive(Debug, Clone)]
+pub struct SharedLine(Rc<Bytes>);
+
+impl SharedLine {
+    pub fn new(bytes: Bytes) -> Self {
+        SharedLine(Rc::new(bytes))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// One queued piece of output, with how much of it is already written.
+#[derive(Debug)]
+enum Chunk {
+    /// Output for this connection alone (replies, its own welcome).
+    Own(Bytes),
+    /// A broadcast line; `start` bytes of it are written.
+    Shared { line: Rc<Bytes>, start: usize },
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Own(b) => b,
+            Chunk::Shared { line, start } => &line[*start..],
+        }
+    }
+
+    /// Marks the first `n` bytes (fewer than its length) written.
+    fn advance(&mut self, n: usize) {
+        match self {
+            Chunk::Own(b) => b.advance(n),
+            Chunk::Shared { start, .. } => *start += n,
+        }
+    }
+}
+
 /// Pending output of one connection. Chunks are reference-counted, so one broadcast line sits in
 /// memory once however many queues hold it.
 #[derive(Debug, Default)]
 pub struct OutQueue {
-    chunks: VecDeque<Bytes>,
+    chunks: VecDeque<Chunk>,
     len: usize,
     over_soft_since: Option<Instant>,
 }
@@ -62,21 +117,44 @@ impl OutQueue {
         self.len == 0
     }
 
-    /// Appends a chunk (a cheap reference-count bump for shared broadcast buffers).
+    /// Appends a chunk of this connection's own output.
     pub fn push(&mut self, chunk: Bytes) {
         if chunk.is_empty() {
             return;
         }
         self.len += chunk.len();
-        self.chunks.push_back(chunk);
+        self.chunks.push_back(Chunk::Own(chunk));
+    }
+
+    /// Appends a broadcast line: a non-atomic reference-count bump, no copy.
+    pub fn push_shared(&mut self, line: &SharedLine) {
+        if line.is_empty() {
+            return;
+        }
+        self.len += line.len();
+        self.chunks.push_back(Chunk::Shared {
+            line: Rc::clone(&line.0),
+            start: 0,
+        });
     }
 
     /// Checks the limits after output was queued, or periodically; remembers when the soft cap was first exceeded.
     pub fn check(&mut self, limits: &QueueLimits, now: Instant) -> QueueVerdict {
+        self.check_with(limits, || now)
+    }
+
+    /// [`OutQueue::check`], reading the clock only if the queue is over its soft cap: the
+    /// common case, a queue under it, then costs two compares.
+    pub fn check_with(
+        &mut self,
+        limits: &QueueLimits,
+        clock: impl FnOnce() -> Instant,
+    ) -> QueueVerdict {
         if self.len > limits.hard {
             return QueueVerdict::OverHard;
         }
         if self.len > limits.soft {
+            let now = clock();
             let since = *self.over_soft_since.get_or_insert(now);
             if now.duration_since(since) >= limits.soft_for {
                 return QueueVerdict::OverSoftTooLong;
@@ -109,7 +187,7 @@ impl OutQueue {
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
             let count = self.chunks.len().min(MAX_IOVECS);
             for (slot, chunk) in slices.iter_mut().zip(self.chunks.iter()) {
-                *slot = IoSlice::new(chunk);
+                *slot = IoSlice::new(chunk.bytes());
             }
             match sink.write_vectored(&slices[..count]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -136,8 +214,9 @@ impl OutQueue {
         self.len -= n;
         while n > 0 {
             let front = self.chunks.front_mut().expect("consumed more than queued");
-            if n >= front.len() {
-                n -= front.len();
+            let len = front.bytes().len();
+            if n >= len {
+                n -= len;
                 self.chunks.pop_front();
             } else {
                 front.advance(n);
@@ -269,7 +348,73 @@ mod tests {
         let mut b = OutQueue::new();
         a.push(line.clone());
         b.push(line.clone());
-        assert_eq!(a.chunks[0].as_ptr(), b.chunks[0].as_ptr());
+        assert_eq!(a.chunks[0].bytes().as_ptr(), b.chunks[0].bytes().as_ptr());
+        let shared = SharedLine::new(line);
+        a.push_shared(&shared);
+        b.push_shared(&shared);
+        assert_eq!(a.chunks[1].bytes().as_ptr(), b.chunks[1].bytes().as_ptr());
+        assert_eq!(a.len(), 22);
+    }
+
+    #[test]
+    fn shared_lines_resume_at_the_right_byte_in_each_queue() {
+        let lines = ["one\r\n", "two\r\n", "three\r\n"];
+        let shared: Vec<SharedLine> = lines
+            .iter()
+            .map(|l| SharedLine::new(Bytes::copy_from_slice(l.as_bytes())))
+            .collect();
+        // Two queues holding the same lines, written at different speeds, each see the whole text.
+        for per_call in 1..=6 {
+            let mut fast = OutQueue::new();
+            let mut slow = OutQueue::new();
+            fast.push(Bytes::from_static(b">"));
+            for line in &shared {
+                fast.push_shared(line);
+                slow.push_shared(line);
+            }
+            let mut fast_sink = Trickle {
+                out: Vec::new(),
+                per_call: usize::MAX,
+                capacity: usize::MAX / 2,
+                calls: 0,
+            };
+            let mut slow_sink = Trickle {
+                out: Vec::new(),
+                per_call,
+                capacity: usize::MAX / 2,
+                calls: 0,
+            };
+            slow.write_to(&mut slow_sink, 3).unwrap();
+            fast.write_to(&mut fast_sink, usize::MAX).unwrap();
+            slow.write_to(&mut slow_sink, usize::MAX).unwrap();
+            assert_eq!(fast_sink.out, format!(">{}", lines.concat()).as_bytes());
+            assert_eq!(slow_sink.out, lines.concat().as_bytes());
+            assert!(fast.is_empty() && slow.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_clock_is_read_only_over_the_soft_cap() {
+        let limits = QueueLimits {
+            hard: 100,
+            soft: 10,
+            soft_for: Duration::from_secs(10),
+        };
+        let mut q = queue_of(&["0123456789"]);
+        let verdict = q.check_with(&limits, || panic!("under the soft cap: no clock read"));
+        assert_eq!(verdict, QueueVerdict::Ok);
+        q.push(Bytes::from_static(b"x"));
+        let mut reads = 0;
+        let t0 = Instant::now();
+        q.check_with(&limits, || {
+            reads += 1;
+            t0
+        });
+        assert_eq!(reads, 1);
+        assert_eq!(
+            q.check_with(&limits, || t0 + Duration::from_secs(10)),
+            QueueVerdict::OverSoftTooLong
+        );
     }
 
     #[test]
