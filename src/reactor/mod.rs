@@ -54,7 +54,7 @@ use crate::history::{History, HistorySettings};
 use crate::timer::Timers;
 use conn::{Conn, Phase, Proto};
 use flood::FloodLimits;
-use outqueue::{Flush, QueueLimits, QueueVerdict};
+use outqueue::{Flush, OutQueue, QueueLimits, QueueVerdict, SharedLine};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
@@ -680,7 +680,9 @@ impl Reactor {
                 Output::ToMany { start, end, event } => {
                     let bytes = self.render(&event);
                     let payload = file_payload(&event);
-                    // WebSocket recipients share one framed copy, made on first need.
+                    // One render; line clients take a non-atomic reference to it, WebSocket
+                    // clients share one framed copy made on first need.
+                    let line = SharedLine::new(bytes.clone());
                     let mut framed: Option<Bytes> = None;
                     self.stats.deliveries += (end - start) as u64;
                     for conn in &outbox.recipients[start..end] {
@@ -692,7 +694,7 @@ impl Reactor {
                                     .clone();
                                 self.queue_raw(conn.0, frame);
                             }
-                            None => self.queue_bytes(conn.0, bytes.clone()),
+                            None => self.queue_shared(conn.0, &line),
                         }
                     }
                 }
@@ -763,7 +765,7 @@ impl Reactor {
         let Some(conn) = self.conns.get(key) else {
             return;
         };
-        let queued = conn.out.shared_len();
+        let queued = conn.out.file_len();
         if queued > 0 && queued + payload.len() > self.file_backlog {
             self.stats.files_busy += 1;
             let busy = FileNotice::Busy {
@@ -779,7 +781,7 @@ impl Reactor {
         }
         if let Some(conn) = self.conns.get_mut(key) {
             if conn.accepts_output() {
-                conn.out.push_shared(payload.clone());
+                conn.out.push_file(payload.clone());
                 self.stats.files_out += 1;
             }
         }
@@ -798,16 +800,25 @@ impl Reactor {
 
     /// Queues wire bytes for a connection and enforces the output limits.
     fn queue_raw(&mut self, key: usize, bytes: Bytes) {
+        self.queue_with(key, |q| q.push(bytes));
+    }
+
+    /// Queues a broadcast line for a line client (shared with the other recipients).
+    fn queue_shared(&mut self, key: usize, line: &SharedLine) {
+        self.queue_with(key, |q| q.push_shared(line));
+    }
+
+    fn queue_with(&mut self, key: usize, push: impl FnOnce(&mut OutQueue)) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
         if !conn.accepts_output() {
             return;
         }
-        conn.out.push(bytes);
+        push(&mut conn.out);
         // Goodbye lines of closing connections are queued before the phase changes, so they
-        // always fit; everything else obeys the caps.
-        let mut verdict = conn.out.check(&self.limits, Instant::now());
+        // always fit; everything else obeys the caps. The clock is read only over the soft cap.
+        let mut verdict = conn.out.check_with(&self.limits, Instant::now);
         if verdict == QueueVerdict::OverHard {
             // Within one loop turn many senders may queue lines for this connection before the
             // flush step runs. Before calling it a slow reader, let its socket take what it can:

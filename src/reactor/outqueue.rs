@@ -1,8 +1,18 @@
-//! A connection's output queue: shared `Bytes` chunks written with vectored writes, bounded like
+//! A connection's output queue: shared chunks written with vectored writes, bounded like
 //! Redis's client-output-buffer-limit (a hard cap that trips at once, a soft cap that trips when held).
+//!
+//! A broadcast line is queued for every recipient, so the per-recipient cost of queueing it is the
+//! server's hot path. `Bytes` counts its references atomically, and an atomic increment per
+//! recipient (then a decrement when written) is most of that cost: each locked instruction also
+//! waits for the stores before it, so the cache misses of a thousand queues are paid one after
+//! another. The reactor is one thread, so [`SharedLine`] wraps the rendered `Bytes` once in an
+//! `Rc` and recipients take plain, non-atomic references to it ([`OutQueue::push_shared`]).
+//! The limit check reads the clock only when a queue is over its soft cap ([`OutQueue::check_with`]),
+//! since a clock read per recipient costs as much as the queueing itself.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
@@ -28,22 +38,67 @@ pub struct QueueLimits {
     pub soft_for: Duration,
 }
 
+/// A rendered line to be queued for many connections: one allocation, shared by reference
+/// counts that are not atomic (the queues all live on the reactor's thread).
+#[derive(Debug, Clone)]
+pub struct SharedLine(Rc<Bytes>);
+
+impl SharedLine {
+    pub fn new(bytes: Bytes) -> Self {
+        SharedLine(Rc::new(bytes))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// One queued piece of output, with how much of it is already written.
+#[derive(Debug)]
+enum Chunk {
+    /// Output for this connection alone (replies, its own welcome).
+    Own(Bytes),
+    /// A broadcast line; `start` bytes of it are written.
+    Shared { line: Rc<Bytes>, start: usize },
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Own(b) => b,
+            Chunk::Shared { line, start } => &line[*start..],
+        }
+    }
+
+    /// Marks the first `n` bytes (fewer than its length) written.
+    fn advance(&mut self, n: usize) {
+        match self {
+            Chunk::Own(b) => b.advance(n),
+            Chunk::Shared { start, .. } => *start += n,
+        }
+    }
+}
+
 /// Pending output of one connection. Chunks are reference-counted, so one broadcast line sits in
 /// memory once however many queues hold it.
 ///
-/// File payloads are queued as *shared* chunks: the same buffer is in every recipient's queue and in
-/// the file store, so they cost a recipient no memory of its own and do not count against the caps
-/// (which guard per-connection memory). Their bytes are tracked apart, in positions of the output
-/// stream, so a connection's file backlog can be bounded on its own.
+/// File payloads are queued with [`OutQueue::push_file`]: the same buffer is in every
+/// recipient's queue and in the file store, so they cost a recipient no memory of its own and do
+/// not count against the caps (which guard per-connection memory). Their bytes are tracked apart,
+/// as positions in the output stream, so a connection's file backlog can be bounded on its own.
 #[derive(Debug, Default)]
 pub struct OutQueue {
-    chunks: VecDeque<Bytes>,
+    chunks: VecDeque<Chunk>,
     len: usize,
     over_soft_since: Option<Instant>,
-    /// Stream positions `[start, end)` of shared chunks not yet fully written.
-    shared: VecDeque<(u64, u64)>,
-    shared_len: usize,
-    /// Bytes ever queued and ever written: stream positions for `shared`.
+    /// Stream positions `[start, end)` of file payloads not yet fully written.
+    files: VecDeque<(u64, u64)>,
+    file_len: usize,
+    /// Bytes ever queued and ever written: the stream positions `files` is in.
     pushed_total: u64,
     written_total: u64,
 }
@@ -73,40 +128,64 @@ impl OutQueue {
         self.len == 0
     }
 
-    /// Appends a chunk (a cheap reference-count bump for shared broadcast buffers).
+    /// Appends a chunk of this connection's own output.
     pub fn push(&mut self, chunk: Bytes) {
         if chunk.is_empty() {
             return;
         }
         self.len += chunk.len();
         self.pushed_total += chunk.len() as u64;
-        self.chunks.push_back(chunk);
+        self.chunks.push_back(Chunk::Own(chunk));
     }
 
-    /// Appends a file payload held elsewhere too: written like any chunk, in order, but not counted
-    /// against the caps (see the type's docs).
-    pub fn push_shared(&mut self, chunk: Bytes) {
-        if chunk.is_empty() {
+    /// Appends a file payload held elsewhere too: written like any chunk, in order, but not
+    /// counted against the caps (see the type's docs).
+    pub fn push_file(&mut self, payload: Bytes) {
+        if payload.is_empty() {
             return;
         }
         let start = self.pushed_total;
-        self.push(chunk);
-        self.shared.push_back((start, self.pushed_total));
-        self.shared_len += (self.pushed_total - start) as usize;
+        self.push(payload);
+        self.files.push_back((start, self.pushed_total));
+        self.file_len += (self.pushed_total - start) as usize;
     }
 
-    /// Bytes of shared file payloads still to be written.
-    pub fn shared_len(&self) -> usize {
-        self.shared_len
+    /// Bytes of file payloads still to be written.
+    pub fn file_len(&self) -> usize {
+        self.file_len
+    }
+
+    /// Appends a broadcast line: a non-atomic reference-count bump, no copy.
+    pub fn push_shared(&mut self, line: &SharedLine) {
+        if line.is_empty() {
+            return;
+        }
+        self.len += line.len();
+        self.pushed_total += line.len() as u64;
+        self.chunks.push_back(Chunk::Shared {
+            line: Rc::clone(&line.0),
+            start: 0,
+        });
     }
 
     /// Checks the limits after output was queued, or periodically; remembers when the soft cap was first exceeded.
     pub fn check(&mut self, limits: &QueueLimits, now: Instant) -> QueueVerdict {
-        let own = self.len - self.shared_len;
+        self.check_with(limits, || now)
+    }
+
+    /// [`OutQueue::check`], reading the clock only if the queue is over its soft cap: the
+    /// common case, a queue under it, then costs two compares.
+    pub fn check_with(
+        &mut self,
+        limits: &QueueLimits,
+        clock: impl FnOnce() -> Instant,
+    ) -> QueueVerdict {
+        let own = self.len - self.file_len;
         if own > limits.hard {
             return QueueVerdict::OverHard;
         }
         if own > limits.soft {
+            let now = clock();
             let since = *self.over_soft_since.get_or_insert(now);
             if now.duration_since(since) >= limits.soft_for {
                 return QueueVerdict::OverSoftTooLong;
@@ -122,8 +201,8 @@ impl OutQueue {
         self.chunks = VecDeque::new();
         self.len = 0;
         self.over_soft_since = None;
-        self.shared = VecDeque::new();
-        self.shared_len = 0;
+        self.files = VecDeque::new();
+        self.file_len = 0;
         self.written_total = self.pushed_total;
     }
 
@@ -142,7 +221,7 @@ impl OutQueue {
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
             let count = self.chunks.len().min(MAX_IOVECS);
             for (slot, chunk) in slices.iter_mut().zip(self.chunks.iter()) {
-                *slot = IoSlice::new(chunk);
+                *slot = IoSlice::new(chunk.bytes());
             }
             match sink.write_vectored(&slices[..count]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -167,14 +246,15 @@ impl OutQueue {
 
     fn consume(&mut self, mut n: usize) {
         self.len -= n;
-        if !self.shared.is_empty() {
-            self.consume_shared(n as u64);
+        if !self.files.is_empty() {
+            self.consume_files(n as u64);
         }
         self.written_total += n as u64;
         while n > 0 {
             let front = self.chunks.front_mut().expect("consumed more than queued");
-            if n >= front.len() {
-                n -= front.len();
+            let len = front.bytes().len();
+            if n >= len {
+                n -= len;
                 self.chunks.pop_front();
             } else {
                 front.advance(n);
@@ -185,18 +265,18 @@ impl OutQueue {
 }
 
 impl OutQueue {
-    /// Accounts for `n` bytes written from `written_total` on, against the shared segments.
-    fn consume_shared(&mut self, n: u64) {
+    /// Accounts for `n` bytes written from `written_total` on, against the file segments.
+    fn consume_files(&mut self, n: u64) {
         let (from, to) = (self.written_total, self.written_total + n);
-        for &(start, end) in &self.shared {
+        for &(start, end) in &self.files {
             if start >= to {
                 break;
             }
             let overlap = end.min(to).saturating_sub(start.max(from));
-            self.shared_len -= overlap as usize;
+            self.file_len -= overlap as usize;
         }
-        while self.shared.front().is_some_and(|&(_, end)| end <= to) {
-            self.shared.pop_front();
+        while self.files.front().is_some_and(|&(_, end)| end <= to) {
+            self.files.pop_front();
         }
     }
 }
@@ -323,7 +403,73 @@ mod tests {
         let mut b = OutQueue::new();
         a.push(line.clone());
         b.push(line.clone());
-        assert_eq!(a.chunks[0].as_ptr(), b.chunks[0].as_ptr());
+        assert_eq!(a.chunks[0].bytes().as_ptr(), b.chunks[0].bytes().as_ptr());
+        let shared = SharedLine::new(line);
+        a.push_shared(&shared);
+        b.push_shared(&shared);
+        assert_eq!(a.chunks[1].bytes().as_ptr(), b.chunks[1].bytes().as_ptr());
+        assert_eq!(a.len(), 22);
+    }
+
+    #[test]
+    fn shared_lines_resume_at_the_right_byte_in_each_queue() {
+        let lines = ["one\r\n", "two\r\n", "three\r\n"];
+        let shared: Vec<SharedLine> = lines
+            .iter()
+            .map(|l| SharedLine::new(Bytes::copy_from_slice(l.as_bytes())))
+            .collect();
+        // Two queues holding the same lines, written at different speeds, each see the whole text.
+        for per_call in 1..=6 {
+            let mut fast = OutQueue::new();
+            let mut slow = OutQueue::new();
+            fast.push(Bytes::from_static(b">"));
+            for line in &shared {
+                fast.push_shared(line);
+                slow.push_shared(line);
+            }
+            let mut fast_sink = Trickle {
+                out: Vec::new(),
+                per_call: usize::MAX,
+                capacity: usize::MAX / 2,
+                calls: 0,
+            };
+            let mut slow_sink = Trickle {
+                out: Vec::new(),
+                per_call,
+                capacity: usize::MAX / 2,
+                calls: 0,
+            };
+            slow.write_to(&mut slow_sink, 3).unwrap();
+            fast.write_to(&mut fast_sink, usize::MAX).unwrap();
+            slow.write_to(&mut slow_sink, usize::MAX).unwrap();
+            assert_eq!(fast_sink.out, format!(">{}", lines.concat()).as_bytes());
+            assert_eq!(slow_sink.out, lines.concat().as_bytes());
+            assert!(fast.is_empty() && slow.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_clock_is_read_only_over_the_soft_cap() {
+        let limits = QueueLimits {
+            hard: 100,
+            soft: 10,
+            soft_for: Duration::from_secs(10),
+        };
+        let mut q = queue_of(&["0123456789"]);
+        let verdict = q.check_with(&limits, || panic!("under the soft cap: no clock read"));
+        assert_eq!(verdict, QueueVerdict::Ok);
+        q.push(Bytes::from_static(b"x"));
+        let mut reads = 0;
+        let t0 = Instant::now();
+        q.check_with(&limits, || {
+            reads += 1;
+            t0
+        });
+        assert_eq!(reads, 1);
+        assert_eq!(
+            q.check_with(&limits, || t0 + Duration::from_secs(10)),
+            QueueVerdict::OverSoftTooLong
+        );
     }
 
     #[test]
@@ -375,7 +521,7 @@ mod tests {
         );
     }
     #[test]
-    fn shared_payloads_are_written_in_order_but_not_counted_against_the_caps() {
+    fn file_payloads_are_written_in_order_but_not_counted_against_the_caps() {
         let limits = QueueLimits {
             hard: 10,
             soft: 5,
@@ -383,10 +529,10 @@ mod tests {
         };
         let mut q = OutQueue::new();
         q.push(Bytes::from_static(b"=file\r\n"));
-        q.push_shared(Bytes::from(vec![b'x'; 1000]));
-        q.push(Bytes::from_static(b"hi\r\n"));
+        q.push_file(Bytes::from(vec![b'x'; 1000]));
+        q.push_shared(&SharedLine::new(Bytes::from_static(b"hi\r\n")));
         assert_eq!(q.len(), 7 + 1000 + 4);
-        assert_eq!(q.shared_len(), 1000);
+        assert_eq!(q.file_len(), 1000);
         assert_eq!(q.check(&limits, Instant::now()), QueueVerdict::OverHard);
         let mut sink = Trickle {
             out: Vec::new(),
@@ -395,16 +541,16 @@ mod tests {
             calls: 0,
         };
         assert_eq!(q.write_to(&mut sink, usize::MAX).unwrap().0, Flush::Blocked);
-        assert_eq!(q.shared_len(), 1000 - (500 - 7));
+        assert_eq!(q.file_len(), 1000 - (500 - 7));
         sink.capacity = 2000;
         assert_eq!(q.write_to(&mut sink, usize::MAX).unwrap().0, Flush::Drained);
-        assert_eq!(q.shared_len(), 0);
+        assert_eq!(q.file_len(), 0);
         let mut want = b"=file\r\n".to_vec();
         want.extend(vec![b'x'; 1000]);
         want.extend_from_slice(b"hi\r\n");
         assert_eq!(sink.out, want);
         // Only the lines count: a big file alone never trips a cap.
-        q.push_shared(Bytes::from(vec![b'y'; 100_000]));
+        q.push_file(Bytes::from(vec![b'y'; 100_000]));
         assert_eq!(q.check(&limits, Instant::now()), QueueVerdict::Ok);
     }
 }

@@ -1,0 +1,294 @@
+//! Command-line flags, the named presets, and the resolved [`Scenario`] a run follows.
+//!
+//! A preset fills in every scenario field; any flag given explicitly overrides it, so
+//! `--preset saturate --duration 5s` is the saturate scenario, shorter.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// Connections the bench opens at most: the process may hold 20,000 descriptors, and the spawned
+/// server's pipe and the poll instance need a few.
+pub const MAX_CONNECTIONS: usize = 19_000;
+/// Longest message text: the server's default `--max-line` is 4096.
+pub const MAX_SIZE: usize = 4000;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "reactor-chat-bench",
+    version,
+    about = "Load clients for reactor-chat: many connections on one mio loop, per-sender order and loss checks, HDR latency."
+)]
+pub struct Args {
+    /// Server to load (ignored with --spawn-server).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// A named scenario; the flags below override its fields.
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Connections opened and logged in before the load starts.
+    #[arg(long)]
+    pub clients: Option<usize>,
+    /// How many of the clients send (the first N).
+    #[arg(long)]
+    pub senders: Option<usize>,
+    /// Messages per second per sender; 0 sends as fast as the server takes them, with at most
+    /// --inflight unacknowledged per sender.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Unpaced mode: messages a sender may have in flight (sent, not yet seen by its designated
+    /// receiver).
+    #[arg(long)]
+    pub inflight: Option<u32>,
+    /// Bytes of message text (at least 29: the stamp).
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Length of the measured window (e.g. 10s, 500ms, 2m).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Load before measuring starts.
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// New connections per second (0: as fast as they log in, at most 1,000 pending).
+    #[arg(long)]
+    pub connect_rate: Option<f64>,
+    /// Spread clients over N rooms with /join (1: everybody stays in the lobby).
+    #[arg(long)]
+    pub rooms: Option<usize>,
+    /// Extra clients that connect and log in while the load runs (joinstorm).
+    #[arg(long)]
+    pub joiners: Option<usize>,
+    /// The server's pid, for its CPU time and resident memory from /proc.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Start this reactor-chat binary on 127.0.0.1:0 with load flags (--rate 0, --max-clients
+    /// sized to the run) and stop it afterwards; implies --server-pid.
+    #[arg(long)]
+    pub spawn_server: Option<String>,
+    /// An extra flag for the spawned server (repeatable), e.g. --server-arg=--max-queue=1048576.
+    #[arg(long, allow_hyphen_values = true)]
+    pub server_arg: Vec<String>,
+    /// Print the report as JSON on stdout (the progress line stays on stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress line.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The questions the presets answer (see BENCHMARKS.md for their figures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// 100 clients in one room, all sending 10 msg/s of 64 B: latency at a chat-like load.
+    Room100,
+    /// 100 clients in one room, all sending unpaced, 16 in flight each: peak deliveries/s.
+    Saturate,
+    /// 1,000 clients, one unpaced sender: peak fan-out of one stream.
+    Fanout1k,
+    /// 10,000 idle logged-in connections: connect rate and server memory per connection.
+    Idle10k,
+    /// 20 chatters at 10 msg/s while 5,000 more log in: time until all are in, chatters' p99.
+    Joinstorm,
+}
+
+/// Everything a run needs to know, presets and flags resolved.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub clients: usize,
+    pub senders: usize,
+    pub rate: f64,
+    pub inflight: u32,
+    pub size: usize,
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+    #[serde(serialize_with = "secs")]
+    pub warmup: Duration,
+    pub connect_rate: f64,
+    pub rooms: usize,
+    pub joiners: usize,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl Scenario {
+    fn preset(preset: Option<Preset>) -> Scenario {
+        let base = Scenario {
+            name: "custom".into(),
+            clients: 100,
+            senders: 100,
+            rate: 10.0,
+            inflight: 16,
+            size: 64,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(2),
+            connect_rate: 0.0,
+            rooms: 1,
+            joiners: 0,
+        };
+        let Some(preset) = preset else {
+            return base;
+        };
+        let name = preset
+            .to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
+        match preset {
+            Preset::Room100 => Scenario { name, ..base },
+            Preset::Saturate => Scenario {
+                name,
+                rate: 0.0,
+                ..base
+            },
+            Preset::Fanout1k => Scenario {
+                name,
+                clients: 1000,
+                senders: 1,
+                rate: 0.0,
+                ..base
+            },
+            Preset::Idle10k => Scenario {
+                name,
+                clients: 10_000,
+                senders: 0,
+                duration: Duration::from_secs(3),
+                warmup: Duration::ZERO,
+                ..base
+            },
+            Preset::Joinstorm => Scenario {
+                name,
+                clients: 20,
+                senders: 20,
+                warmup: Duration::from_secs(1),
+                duration: Duration::from_secs(60),
+                connect_rate: 1000.0,
+                joiners: 5000,
+                ..base
+            },
+        }
+    }
+
+    /// The scenario the flags ask for, or why it cannot run.
+    pub fn from_args(args: &Args) -> Result<Scenario, String> {
+        let mut s = Scenario::preset(args.preset);
+        s.clients = args.clients.unwrap_or(s.clients);
+        s.senders = args.senders.unwrap_or(s.senders.min(s.clients));
+        s.rate = args.rate.unwrap_or(s.rate);
+        s.inflight = args.inflight.unwrap_or(s.inflight);
+        s.size = args.size.unwrap_or(s.size);
+        s.duration = args.duration.unwrap_or(s.duration);
+        s.warmup = args.warmup.unwrap_or(s.warmup);
+        s.connect_rate = args.connect_rate.unwrap_or(s.connect_rate);
+        s.rooms = args.rooms.unwrap_or(s.rooms);
+        s.joiners = args.joiners.unwrap_or(s.joiners);
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.clients == 0 {
+            return Err("--clients must be at least 1".into());
+        }
+        if self.senders > self.clients {
+            return Err("--senders cannot exceed --clients".into());
+        }
+        if self.clients + self.joiners > MAX_CONNECTIONS {
+            return Err(format!(
+                "--clients plus --joiners is limited to {MAX_CONNECTIONS} (open-files limit)"
+            ));
+        }
+        if self.rooms == 0 || self.rooms > self.clients {
+            return Err("--rooms must be between 1 and --clients".into());
+        }
+        if self.size > MAX_SIZE {
+            return Err(format!("--size is limited to {MAX_SIZE} bytes"));
+        }
+        if !(self.rate >= 0.0 && self.rate.is_finite()) || self.connect_rate < 0.0 {
+            return Err("--rate and --connect-rate must be 0 or more".into());
+        }
+        if self.senders > 0 && self.rate == 0.0 {
+            if self.inflight == 0 {
+                return Err("--inflight must be at least 1".into());
+            }
+            if self.clients / self.rooms < 2 {
+                return Err("unpaced senders need another client in their room to ack".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether senders are paced (`--rate` > 0) rather than bounded by acknowledgements.
+    pub fn paced(&self) -> bool {
+        self.rate > 0.0
+    }
+}
+
+/// `10s`, `500ms`, `2m`, `1.5s`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (try 10s, 500ms, 2m)"))?;
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        _ => return Err(format!("unknown unit {unit:?} (ms, s, m)")),
+    };
+    if !(value >= 0.0 && value.is_finite()) || value * scale > 86_400.0 {
+        return Err(format!("{text:?} is out of range"));
+    }
+    Ok(Duration::from_secs_f64(value * scale))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> Args {
+        let mut argv = vec!["reactor-chat-bench"];
+        argv.extend_from_slice(extra);
+        Args::parse_from(argv)
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("1h").is_err());
+    }
+
+    #[test]
+    fn flags_override_presets() {
+        let s = Scenario::from_args(&args(&["--preset", "saturate", "--duration", "5s"])).unwrap();
+        assert_eq!(
+            (s.clients, s.senders, s.rate, s.inflight),
+            (100, 100, 0.0, 16)
+        );
+        assert_eq!(s.duration, Duration::from_secs(5));
+        let s = Scenario::from_args(&args(&["--preset", "fanout1k"])).unwrap();
+        assert_eq!((s.clients, s.senders), (1000, 1));
+        let s = Scenario::from_args(&args(&["--clients", "10"])).unwrap();
+        assert_eq!(s.senders, 10, "senders default to at most the clients");
+    }
+
+    #[test]
+    fn impossible_scenarios_are_refused() {
+        assert!(Scenario::from_args(&args(&["--clients", "20000"])).is_err());
+        assert!(
+            Scenario::from_args(&args(&["--clients", "4", "--rooms", "4", "--rate", "0"])).is_err()
+        );
+        assert!(Scenario::from_args(&args(&["--senders", "101"])).is_err());
+        assert!(Scenario::from_args(&args(&["--size", "9000"])).is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! reactor-chat-bench: load clients for reactor-chat.
+//!
+//! One thread and one `mio::Poll` drive every client connection, so on a two-core machine the
+//! bench takes one core and leaves the other to the server. Each message carries its sender, a
+//! sequence number and its send time ([`wire`]); every receiver checks per-sender order and loss
+//! ([`order`]) and records latency in an HDR histogram. [`driver`] runs the phases (connect, warm
+//! up, measure, drain) and documents how unpaced senders are acknowledged; [`report`] prints the
+//! table or JSON; [`server`] can start the server itself with the load flags; [`procstat`] reads
+//! CPU and memory of both processes.
+//!
+//! ```sh
+//! reactor-chat-bench --spawn-server target/release/reactor-chat --preset saturate
+//! reactor-chat-bench --addr 127.0.0.1:8080 --server-pid 1234 --clients 200 --rate 5 --json
+//! ```
+
+mod cli;
+mod client;
+mod driver;
+mod order;
+mod procstat;
+mod report;
+mod server;
+mod wire;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Args, Scenario};
+use driver::Driver;
+use report::{Report, ServerInfo};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("reactor-chat-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let scenario = Scenario::from_args(args)?;
+    // Every connection is a descriptor; the hard limit is what the process may use.
+    if let Ok((_, hard)) = rlimit::Resource::NOFILE.get() {
+        let _ = rlimit::increase_nofile_limit(hard);
+    }
+    let spawned = match &args.spawn_server {
+        Some(path) => {
+            // Room for every connection plus a margin for reconnects the server has not reaped.
+            let max_clients = scenario.clients + scenario.joiners + 100;
+            Some(server::spawn(
+                path,
+                server::load_flags(max_clients, &args.server_arg),
+            )?)
+        }
+        None => None,
+    };
+    let (addr, pid) = match &spawned {
+        Some(s) => (s.addr, Some(s.pid())),
+        None => (args.addr, args.server_pid),
+    };
+    let rss_before = pid.and_then(|pid| procstat::memory(pid).ok());
+    let outcome = Driver::new(addr, scenario.clone(), pid, !args.quiet)?.run()?;
+    let server = ServerInfo {
+        addr: addr.to_string(),
+        pid,
+        flags: spawned.as_ref().map(|s| s.flags.clone()),
+    };
+    let report = Report::new(scenario, server, &outcome, rss_before);
+    if args.json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.table());
+    }
+    drop(spawned);
+    Ok(())
+}

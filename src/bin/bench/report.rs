@@ -1,0 +1,303 @@
+//! The run's report: one table for people, the same figures as JSON for machines.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::cli::Scenario;
+use crate::driver::Outcome;
+use crate::procstat::{self, Memory};
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub scenario: Scenario,
+    pub server: ServerInfo,
+    /// Clients logged in (initial and joiners).
+    pub connections: u64,
+    pub failed: u64,
+    pub closed_by_server: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    pub ack_timeouts: u64,
+    pub pacing_slips: u64,
+    pub window_secs: f64,
+    pub window_delivered: u64,
+    pub delivered_per_sec: f64,
+    /// Microseconds, deliveries to clients present from the start, inside the window.
+    pub latency_us: Latency,
+    pub connect_secs: f64,
+    pub connect_per_sec: f64,
+    pub server_cpu_pct: Option<f64>,
+    pub bench_cpu_pct: f64,
+    pub server_memory: Option<Memory>,
+    pub server_rss_before_kib: Option<u64>,
+    /// (RSS at the end of the window - RSS before connecting) / connections.
+    pub server_rss_per_connection_bytes: Option<f64>,
+    pub joinstorm: Option<Storm>,
+    pub first_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServerInfo {
+    pub addr: String,
+    pub pid: Option<u32>,
+    /// The flags the bench started it with (`--spawn-server`); `None` for a server started elsewhere.
+    pub flags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Latency {
+    pub count: u64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Storm {
+    pub joiners: usize,
+    pub joined: u64,
+    /// From the first joiner's connect to the last joiner's welcome.
+    pub secs: f64,
+    pub complete: bool,
+}
+
+impl Report {
+    pub fn new(
+        scenario: Scenario,
+        server: ServerInfo,
+        outcome: &Outcome,
+        rss_before: Option<Memory>,
+    ) -> Report {
+        let c = &outcome.counts;
+        let window = outcome.window.as_secs_f64();
+        let wall = outcome.after.at - outcome.before.at;
+        let h = &outcome.latency;
+        let us = |ns: u64| ns as f64 / 1000.0;
+        let q = |quantile: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                us(h.value_at_quantile(quantile))
+            }
+        };
+        let server_cpu_pct = match (outcome.before.server_cpu, outcome.after.server_cpu) {
+            (Some(a), Some(b)) => Some(procstat::percent(b.saturating_sub(a), wall)),
+            _ => None,
+        };
+        let server_memory = outcome.after.server_memory;
+        let initial = c.ready - c.joiners_ready;
+        let per_conn = match (rss_before, server_memory) {
+            (Some(before), Some(after)) if c.ready > 0 => {
+                Some((after.rss_kib as f64 - before.rss_kib as f64) * 1024.0 / c.ready as f64)
+            }
+            _ => None,
+        };
+        let connect_secs = outcome.connect_time.as_secs_f64();
+        Report {
+            server,
+            connections: c.ready,
+            failed: c.failed,
+            closed_by_server: c.closed_after_ready,
+            sent: c.sent,
+            delivered: c.delivered,
+            lost: outcome.lost,
+            duplicated: c.duplicated,
+            out_of_order: c.out_of_order,
+            ack_timeouts: c.ack_timeouts,
+            pacing_slips: c.pacing_slips,
+            window_secs: window,
+            window_delivered: c.window_delivered,
+            delivered_per_sec: if window > 0.0 {
+                c.window_delivered as f64 / window
+            } else {
+                0.0
+            },
+            latency_us: Latency {
+                count: h.len(),
+                p50: q(0.5),
+                p90: q(0.9),
+                p99: q(0.99),
+                p999: q(0.999),
+                max: if h.is_empty() { 0.0 } else { us(h.max()) },
+            },
+            connect_secs,
+            connect_per_sec: if connect_secs > 0.0 {
+                initial as f64 / connect_secs
+            } else {
+                0.0
+            },
+            server_cpu_pct,
+            bench_cpu_pct: procstat::percent(
+                outcome.after.own_cpu.saturating_sub(outcome.before.own_cpu),
+                wall,
+            ),
+            server_memory,
+            server_rss_before_kib: rss_before.map(|m| m.rss_kib),
+            server_rss_per_connection_bytes: per_conn,
+            joinstorm: (scenario.joiners > 0).then_some(Storm {
+                joiners: scenario.joiners,
+                joined: c.joiners_ready,
+                secs: window,
+                complete: outcome.storm_complete,
+            }),
+            first_error: c.first_error.clone(),
+            scenario,
+        }
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// The table for people.
+    pub fn table(&self) -> String {
+        let s = &self.scenario;
+        let mut rows: Vec<(&str, String)> = Vec::new();
+        let load = if s.senders == 0 {
+            "idle".to_string()
+        } else if s.paced() {
+            format!("{} senders x {} msg/s", s.senders, s.rate)
+        } else {
+            format!(
+                "{} senders unpaced, {} in flight each",
+                s.senders, s.inflight
+            )
+        };
+        rows.push((
+            "scenario",
+            format!("{} ({load}, {} B, {} room(s))", s.name, s.size, s.rooms),
+        ));
+        rows.push((
+            "server",
+            match &self.server.flags {
+                Some(flags) => format!("{} {}", self.server.addr, flags.join(" ")),
+                None => format!("{} (started elsewhere)", self.server.addr),
+            },
+        ));
+        rows.push((
+            "connections",
+            format!(
+                "{} logged in, {} failed, {} closed by server",
+                self.connections, self.failed, self.closed_by_server
+            ),
+        ));
+        rows.push((
+            "connect",
+            format!(
+                "{:.2} s ({}/s)",
+                self.connect_secs,
+                si(self.connect_per_sec)
+            ),
+        ));
+        if let Some(storm) = &self.joinstorm {
+            rows.push((
+                "join storm",
+                format!(
+                    "{}/{} joiners in after {:.2} s{}",
+                    storm.joined,
+                    storm.joiners,
+                    storm.secs,
+                    if storm.complete { "" } else { " (INCOMPLETE)" }
+                ),
+            ));
+        }
+        if s.senders > 0 {
+            rows.push(("sent", self.sent.to_string()));
+            rows.push(("delivered", self.delivered.to_string()));
+            rows.push((
+                "lost / dup / ooo",
+                format!(
+                    "{} / {} / {}",
+                    self.lost, self.duplicated, self.out_of_order
+                ),
+            ));
+            rows.push((
+                "delivered msgs/s",
+                format!(
+                    "{} ({} in {:.2} s)",
+                    si(self.delivered_per_sec),
+                    self.window_delivered,
+                    self.window_secs
+                ),
+            ));
+            let l = &self.latency_us;
+            rows.push((
+                "latency (us)",
+                format!(
+                    "p50 {:.0}  p90 {:.0}  p99 {:.0}  p99.9 {:.0}  max {:.0}  (n={})",
+                    l.p50, l.p90, l.p99, l.p999, l.max, l.count
+                ),
+            ));
+            if self.ack_timeouts + self.pacing_slips > 0 {
+                rows.push((
+                    "stalls",
+                    format!(
+                        "{} ack timeouts, {} pacing slips",
+                        self.ack_timeouts, self.pacing_slips
+                    ),
+                ));
+            }
+        }
+        rows.push((
+            "cpu",
+            match self.server_cpu_pct {
+                Some(pct) => format!(
+                    "server {pct:.0}%, bench {:.0}% (of one core)",
+                    self.bench_cpu_pct
+                ),
+                None => format!(
+                    "bench {:.0}% (of one core); server: give --server-pid",
+                    self.bench_cpu_pct
+                ),
+            },
+        ));
+        if let Some(m) = &self.server_memory {
+            let mut mem = format!("rss {} KiB, peak {} KiB", m.rss_kib, m.peak_kib);
+            if let (Some(before), Some(per)) = (
+                self.server_rss_before_kib,
+                self.server_rss_per_connection_bytes,
+            ) {
+                let _ = write!(mem, ", before {before} KiB, {per:.0} B per connection");
+            }
+            rows.push(("server memory", mem));
+        }
+        if let Some(e) = &self.first_error {
+            rows.push(("first error", e.clone()));
+        }
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let mut out = String::new();
+        for (k, v) in rows {
+            let _ = writeln!(out, "{k:<width$}  {v}");
+        }
+        out
+    }
+}
+
+/// `6.52M`, `812k`, `950`: rates for people.
+pub fn si(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2}M", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.1}k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn si_prefixes() {
+        assert_eq!(si(6_523_000.0), "6.52M");
+        assert_eq!(si(812_400.0), "812.4k");
+        assert_eq!(si(950.0), "950");
+    }
+}

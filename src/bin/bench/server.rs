@@ -1,0 +1,131 @@
+//! `--spawn-server PATH`: start reactor-chat on an ephemeral loopback port with load-test flags,
+//! learn its address from its first line of output, and stop it when the run ends.
+//!
+//! The flags are fixed here and printed in the report, so a figure is never quoted without the
+//! server configuration that produced it.
+
+use std::io::{self, BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long the server may take to print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stopped server may take to exit before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// A server this process started; stopped on drop.
+pub struct Spawned {
+    child: Child,
+    pub addr: SocketAddr,
+    pub flags: Vec<String>,
+    /// The server's working directory: a fresh one, so whatever it writes relative to it (its
+    /// history database by default) is the run's own and is removed afterwards.
+    dir: PathBuf,
+}
+
+impl Spawned {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// The flags a load preset runs the server with: flood control off (the bench floods by design),
+/// room for every connection, and quiet logs (a log line per login would be measured too).
+pub fn load_flags(max_clients: usize, extra: &[String]) -> Vec<String> {
+    let mut flags: Vec<String> = [
+        "--bind",
+        "127.0.0.1:0",
+        "--rate",
+        "0",
+        "--max-clients",
+        &max_clients.to_string(),
+        "--log-level",
+        "warn",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    flags.extend(extra.iter().cloned());
+    flags
+}
+
+/// Starts `path` with `flags` and waits for its `reactor-chat listening on ADDR` line.
+pub fn spawn(path: &str, flags: Vec<String>) -> io::Result<Spawned> {
+    // Relative paths (the binary's own included) are taken from where the bench was started.
+    let program = std::fs::canonicalize(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot find {path}: {e}")))?;
+    let dir = std::env::temp_dir().join(format!("reactor-chat-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut child = Command::new(program)
+        .args(&flags)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start {path}: {e}")))?;
+    let stdout = child.stdout.take().expect("stdout was piped");
+    // A blocking read on a helper thread, so the wait is bounded by a timeout.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = tx.send(reader.read_line(&mut line).map(|_| line));
+        // Keep draining so the server never blocks on a full pipe.
+        let _ = io::copy(&mut reader, &mut io::sink());
+    });
+    let line = match rx.recv_timeout(START_TIMEOUT) {
+        Ok(Ok(line)) => line,
+        Ok(Err(e)) => return Err(stop_with(child, &dir, e.to_string())),
+        Err(_) => return Err(stop_with(child, &dir, "no address printed in time".into())),
+    };
+    let addr = line.trim().rsplit(' ').next().and_then(|a| a.parse().ok());
+    match addr {
+        Some(addr) => Ok(Spawned {
+            child,
+            addr,
+            flags,
+            dir,
+        }),
+        None => Err(stop_with(
+            child,
+            &dir,
+            format!("unexpected first line {line:?}"),
+        )),
+    }
+}
+
+fn stop_with(mut child: Child, dir: &Path, why: String) -> io::Error {
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(dir);
+    io::Error::other(format!("server did not start: {why}"))
+}
+
+impl Drop for Spawned {
+    /// SIGTERM (the server flushes and exits 0), then SIGKILL if it takes too long.
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) on our own child's pid; it has not been reaped yet, so the pid is ours.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        let mut exited = false;
+        while !exited && Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => exited = true,
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

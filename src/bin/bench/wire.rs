@@ -1,0 +1,177 @@
+//! What a bench message looks like on the wire, both ways: the stamp a sender writes into its text
+//! and the parse a receiver runs on every delivered line.
+//!
+//! A sender's text is `~` + sender id (8 hex) + sequence number (8 hex) + send time (12 hex,
+//! nanoseconds since the run's epoch) + `.` padding up to `--size` bytes. Fixed-width hex keeps
+//! both sides branch-light and allocation-free, survives the server's text cleaning unchanged, and
+//! 12 hex digits of nanoseconds cover 78 hours. The server delivers it as
+//! `[HH:MM] nick: ~...` (PROTOCOL.md, "Chatting"); [`parse_delivery`] finds the stamp in that line
+//! without copying it.
+
+/// The byte that starts every stamp.
+pub const MARKER: u8 = b'~';
+/// Bytes of the stamp itself: marker, sender, sequence, time.
+pub const STAMP_LEN: usize = 1 + 8 + 8 + 12;
+/// Largest send time a stamp holds (48 bits of nanoseconds).
+const TIME_MASK: u64 = (1 << 48) - 1;
+
+/// What a receiver learns from one delivered bench message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub sender: u32,
+    pub seq: u32,
+    /// Nanoseconds since the run's epoch when the sender wrote it.
+    pub sent_ns: u64,
+}
+
+/// Appends one message line (text padded to `size` bytes, then `\n`) to `out`.
+///
+/// `size` below [`STAMP_LEN`] is treated as `STAMP_LEN`: the stamp is never cut.
+pub fn encode(out: &mut Vec<u8>, stamp: Stamp, size: usize) {
+    let start = out.len();
+    out.push(MARKER);
+    put_hex(out, u64::from(stamp.sender), 8);
+    put_hex(out, u64::from(stamp.seq), 8);
+    put_hex(out, stamp.sent_ns & TIME_MASK, 12);
+    let pad = size.saturating_sub(out.len() - start);
+    out.resize(out.len() + pad, b'.');
+    out.push(b'\n');
+}
+
+fn put_hex(out: &mut Vec<u8>, value: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        out.push(HEX[((value >> (i * 4)) & 0xf) as usize]);
+    }
+}
+
+/// Finds the stamp in a delivered line (without its line ending).
+///
+/// The line must be a room message, `[HH:MM] nick: text`, whose text starts with a stamp. Anything
+/// else (presence notices, replies, another client's chatter) is `None`. Nicknames cannot contain
+/// `:` (PROTOCOL.md, login), so the first `:` after the time stamp ends the nick.
+pub fn parse_delivery(line: &[u8]) -> Option<Stamp> {
+    if line.len() < 10 + STAMP_LEN || line[0] != b'[' || line[6] != b']' || line[7] != b' ' {
+        return None;
+    }
+    let colon = 8 + memchr::memchr(b':', &line[8..])?;
+    let text = line.get(colon + 1..)?;
+    if text.len() < 1 + STAMP_LEN || text[0] != b' ' || text[1] != MARKER {
+        return None;
+    }
+    let digits = &text[2..1 + STAMP_LEN];
+    Some(Stamp {
+        sender: u32::try_from(hex(&digits[..8])?).ok()?,
+        seq: u32::try_from(hex(&digits[8..16])?).ok()?,
+        sent_ns: hex(&digits[16..28])?,
+    })
+}
+
+fn hex(digits: &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for &d in digits {
+        let v = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            _ => return None,
+        };
+        value = value << 4 | u64::from(v);
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivered(nick: &str, sent: &[u8]) -> Vec<u8> {
+        let mut line = format!("[12:34] {nick}: ").into_bytes();
+        line.extend_from_slice(&sent[..sent.len() - 1]); // the server drops our `\n`
+        line
+    }
+
+    #[test]
+    fn round_trip_through_a_delivered_line() {
+        let stamp = Stamp {
+            sender: 0xdead_beef,
+            seq: 7,
+            sent_ns: 123_456_789_012,
+        };
+        let mut out = Vec::new();
+        encode(&mut out, stamp, 64);
+        assert_eq!(out.len(), 65);
+        assert_eq!(out.last(), Some(&b'\n'));
+        assert_eq!(parse_delivery(&delivered("b3k7", &out)), Some(stamp));
+    }
+
+    #[test]
+    fn a_small_size_never_cuts_the_stamp() {
+        let stamp = Stamp {
+            sender: 1,
+            seq: 2,
+            sent_ns: 3,
+        };
+        let mut out = Vec::new();
+        encode(&mut out, stamp, 1);
+        assert_eq!(out.len(), STAMP_LEN + 1);
+        assert_eq!(parse_delivery(&delivered("x", &out)), Some(stamp));
+    }
+
+    #[test]
+    fn appends_after_what_is_already_queued() {
+        let mut out = b"partial".to_vec();
+        let stamp = Stamp {
+            sender: 9,
+            seq: 9,
+            sent_ns: 9,
+        };
+        encode(&mut out, stamp, 40);
+        assert_eq!(&out[..7], b"partial");
+        assert_eq!(out.len(), 7 + 41);
+    }
+
+    #[test]
+    fn time_wraps_to_48_bits() {
+        let mut out = Vec::new();
+        let stamp = Stamp {
+            sender: 0,
+            seq: 0,
+            sent_ns: u64::MAX,
+        };
+        encode(&mut out, stamp, 0);
+        let got = parse_delivery(&delivered("n", &out)).unwrap();
+        assert_eq!(got.sent_ns, (1 << 48) - 1);
+    }
+
+    #[test]
+    fn other_lines_are_not_deliveries() {
+        for line in [
+            &b"[12:34] * alice joined"[..],
+            b"-- Welcome, alice! You are in room lobby.",
+            b"[12:34] alice: hello there, this is an ordinary line of chat",
+            b"[12:34] alice: ~0000000g00000000000000000000 bad hex",
+            b"[12:34] alice: ~00000001",
+            b"",
+            b"[12:34]",
+        ] {
+            assert_eq!(
+                parse_delivery(line),
+                None,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn a_korean_nick_is_fine() {
+        let stamp = Stamp {
+            sender: 4,
+            seq: 5,
+            sent_ns: 6,
+        };
+        let mut out = Vec::new();
+        encode(&mut out, stamp, 64);
+        assert_eq!(parse_delivery(&delivered("김철수", &out)), Some(stamp));
+    }
+}
