@@ -285,7 +285,7 @@ impl Reactor {
             self.flush_pending();
             self.reap();
             if let Some(history) = &mut self.history {
-                history.send_batch();
+                history.send_if_due(Instant::now());
             }
             self.stats.busy += turn_started.elapsed();
             if self.shutting_down && self.conns.is_empty() {
@@ -309,9 +309,14 @@ impl Reactor {
             return Some(Duration::ZERO);
         }
         let mut next = self.next_sweep;
-        for deadline in [self.timers.next_deadline(), self.chat.next_deadline()]
-            .into_iter()
-            .flatten()
+        let history = self.history.as_ref().and_then(|h| h.next_send());
+        for deadline in [
+            self.timers.next_deadline(),
+            self.chat.next_deadline(),
+            history,
+        ]
+        .into_iter()
+        .flatten()
         {
             next = next.min(deadline);
         }

@@ -325,7 +325,8 @@ fn users_who_never_read_while_others_flood_are_dropped_alone() {
             let batch: String = (0..500)
                 .map(|n| format!("flood{i} round {round} line {n} {}\n", "z".repeat(60)))
                 .collect();
-            f.write_raw(batch.as_bytes()).unwrap();
+            // The flooders read nothing either, so they may be dropped too: then writes fail.
+            let _ = f.write_raw(batch.as_bytes());
         }
         thread::sleep(Duration::from_millis(10));
     }

@@ -90,6 +90,8 @@ pub enum Preset {
     Idle10k,
     /// 20 chatters at 10 msg/s while 5,000 more log in: time until all are in, chatters' p99.
     Joinstorm,
+    /// One 1 MiB file accepted by 200 receivers at once: fan-out throughput and server memory.
+    Filefanout,
 }
 
 /// Everything a run needs to know, presets and flags resolved.
@@ -168,6 +170,13 @@ impl Scenario {
                 joiners: 5000,
                 ..base
             },
+            Preset::Filefanout => Scenario {
+                name,
+                clients: 200,
+                senders: 1,
+                size: 1024 * 1024,
+                ..base
+            },
         }
     }
 
@@ -203,7 +212,8 @@ impl Scenario {
         if self.rooms == 0 || self.rooms > self.clients {
             return Err("--rooms must be between 1 and --clients".into());
         }
-        if self.size > MAX_SIZE {
+        // A chat line must fit the server's line cap; a file (filefanout) only its --max-file.
+        if self.size > MAX_SIZE && self.name != "filefanout" {
             return Err(format!("--size is limited to {MAX_SIZE} bytes"));
         }
         if !(self.rate >= 0.0 && self.rate.is_finite()) || self.connect_rate < 0.0 {

@@ -16,6 +16,7 @@
 mod cli;
 mod client;
 mod driver;
+mod files;
 mod order;
 mod procstat;
 mod report;
@@ -62,6 +63,16 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(s) => (s.addr, Some(s.pid())),
         None => (args.addr, args.server_pid),
     };
+    if args.preset == Some(cli::Preset::Filefanout) {
+        let report = files::run(addr, pid, scenario.clients, scenario.size)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{}", report.table());
+        }
+        drop(spawned);
+        return Ok(());
+    }
     let rss_before = pid.and_then(|pid| procstat::memory(pid).ok());
     let outcome = Driver::new(addr, scenario.clone(), pid, !args.quiet)?.run()?;
     let server = ServerInfo {
