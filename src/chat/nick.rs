@@ -124,7 +124,9 @@ pub fn validate(name: &str) -> Result<(), NickError> {
 /// lowercase look-alikes, the lowercase-and-skeleton step is applied once more.
 #[must_use]
 pub fn collision_key(name: &str) -> String {
-    let lower = name.to_lowercase();
+    // Upper then lower case folds what lower case alone does not: "ß" and "SS" (and ligatures
+    // such as "ﬁ") are the same name in different case, as "Weiß" and "WEISS" are.
+    let lower = name.to_uppercase().to_lowercase();
     let once: String = unicode_security::skeleton(&lower)
         .collect::<String>()
         .to_lowercase();
@@ -346,6 +348,18 @@ mod tests {
         assert_eq!(collision_key("ALICE"), collision_key("\u{430}lice"));
         // U+0410 CYRILLIC CAPITAL LETTER A.
         assert_eq!(collision_key("Alice"), collision_key("\u{410}lice"));
+    }
+
+    #[test]
+    fn case_variants_that_change_length_collide_too() {
+        // Found by the nickname fuzz target: the upper case of "ß" is "SS".
+        let name = "\u{dc}a\u{dc}-n\u{dc}a\u{df}nz";
+        assert_eq!(
+            collision_key(&name.to_uppercase()),
+            collision_key(&name.to_lowercase())
+        );
+        assert_eq!(collision_key("Weiß"), collision_key("WEISS"));
+        assert_eq!(collision_key("ﬁsh"), collision_key("FISH"));
     }
 
     #[test]
