@@ -191,6 +191,11 @@ pub struct Config {
     #[arg(long, default_value_t = 0)]
     pub auto_accept_max: u64,
 
+    /// Longest HTTP request head on the chat port, in bytes (browsers send well under 4 KiB); a
+    /// longer one gets `431` before more is read.
+    #[arg(long, default_value_t = 8 * 1024)]
+    pub max_http_head: usize,
+
     /// Seconds between the word game's hints (one more letter each time).
     #[arg(long, default_value_t = 15)]
     pub hint_interval: u64,

@@ -335,30 +335,13 @@ fn ws_error(close_code: u16, why: &'static str) -> CodecError {
 /// Appends a server frame (FIN set, unmasked) with `opcode` and `payload`.
 fn encode(opcode: u8, payload: &[u8], buf: &mut BytesMut) {
     buf.reserve(payload.len() + 10);
-    buf.put_u8(0x80 | opcode);
-    match payload.len() {
-        n if n < 126 => buf.put_u8(n as u8),
-        n if n <= usize::from(u16::MAX) => {
-            buf.put_u8(126);
-            buf.put_u16(n as u16);
-        }
-        n => {
-            buf.put_u8(127);
-            buf.put_u64(n as u64);
-        }
-    }
+    encode_head(opcode, payload.len(), buf);
     buf.put_slice(payload);
 }
 
-/// Appends a text frame.
-pub fn encode_text(text: &str, buf: &mut BytesMut) {
-    encode(TEXT, text.as_bytes(), buf);
-}
-
-/// Appends the header of a binary frame of `len` bytes, for a payload queued separately (a
-/// shared file buffer is not copied into the frame).
-pub fn encode_binary_head(len: usize, buf: &mut BytesMut) {
-    buf.put_u8(0x80 | BINARY);
+/// Appends a frame head (FIN set, unmasked) for `len` payload bytes, in the shortest length form.
+fn encode_head(opcode: u8, len: usize, buf: &mut BytesMut) {
+    buf.put_u8(0x80 | opcode);
     match len {
         n if n < 126 => buf.put_u8(n as u8),
         n if n <= usize::from(u16::MAX) => {
@@ -370,6 +353,23 @@ pub fn encode_binary_head(len: usize, buf: &mut BytesMut) {
             buf.put_u64(n as u64);
         }
     }
+}
+
+/// Appends a text frame of bytes the caller knows are UTF-8 (rendered protocol lines), without
+/// checking them again.
+pub fn encode_text_utf8(text: &[u8], buf: &mut BytesMut) {
+    encode(TEXT, text, buf);
+}
+
+/// Appends a text frame.
+pub fn encode_text(text: &str, buf: &mut BytesMut) {
+    encode(TEXT, text.as_bytes(), buf);
+}
+
+/// Appends the header of a binary frame of `len` bytes, for a payload queued separately (a
+/// shared file buffer is not copied into the frame).
+pub fn encode_binary_head(len: usize, buf: &mut BytesMut) {
+    encode_head(BINARY, len, buf);
 }
 
 /// Appends a pong answering a ping's payload.

@@ -18,9 +18,6 @@ use crate::codec::http::{HttpDecoder, HttpRequest};
 use crate::codec::websocket::{self, close_code, WsDecoder, WsMessage};
 use crate::codec::{CodecError, Decoded};
 
-/// Longest HTTP request head: browsers send well under 4 KiB.
-const MAX_HTTP_HEAD: usize = 8 * 1024;
-
 /// HTTP methods: a connection whose first bytes start with one is HTTP (only GET and HEAD are
 /// served; the others get `405`).
 const HTTP_METHODS: [&[u8]; 7] = [
@@ -41,8 +38,8 @@ const STYLE_CSS: &str = include_str!("../../assets/style.css");
 /// A server text frame carrying rendered protocol lines.
 pub(super) fn text_frame(lines: &[u8]) -> Bytes {
     let mut buf = BytesMut::with_capacity(lines.len() + 10);
-    // Rendered lines are UTF-8: every renderer writes `str`s.
-    websocket::encode_text(std::str::from_utf8(lines).unwrap_or_default(), &mut buf);
+    // Rendered lines are UTF-8 (every renderer writes `str`s): no second check per frame.
+    websocket::encode_text_utf8(lines, &mut buf);
     buf.freeze()
 }
 
@@ -107,7 +104,7 @@ impl Reactor {
     fn start_http(&mut self, key: usize, data: &[u8]) {
         let conn = &mut self.conns[key];
         conn.greeted = true; // no nickname prompt for a web request
-        conn.proto = Proto::Http(HttpDecoder::new(MAX_HTTP_HEAD));
+        conn.proto = Proto::Http(HttpDecoder::new(self.cfg.max_http_head));
         // Not a chat user (unless it upgrades to WebSocket).
         let now = self.now();
         self.chat

@@ -70,6 +70,14 @@ fn bad_requests_get_their_status() {
     );
     let huge = format!("GET / HTTP/1.1\r\nX-Filler: {}\r\n\r\n", "a".repeat(10_000));
     assert_eq!(http(&server, &huge).0, 431);
+    // The limit is a flag: a 2 KiB head passes by default and is refused under --max-http-head 1024.
+    let medium = format!(
+        "GET /healthz HTTP/1.1\r\nX-Filler: {}\r\n\r\n",
+        "a".repeat(2000)
+    );
+    assert_eq!(http(&server, &medium).0, 200);
+    let strict = Server::builder().args(["--max-http-head", "1024"]).start();
+    assert_eq!(http(&strict, &medium).0, 431);
     assert_eq!(get(&server, "/ws").0, 426);
     // A chat user is not confused with HTTP: "GET" alone is a fine nickname.
     let mut get_user = server.connect();
