@@ -216,6 +216,8 @@
     presence: [
       /^\S+ (joined|reconnected|left\b|lost the connection|went to room|is now known as|was kicked by)/,
       /^\S+?님(이 입장|이 재접속|이 퇴장|이 접속이 끊겼|이 \S+ 방으로 이동|의 대화명이|이 \S+님에 의해 강퇴)/,
+      // A big room's summary: `37 joined (...); 3 left (...); 5012 here`.
+      /^\d+명 (입장|퇴장) \(/,
     ],
   };
 

@@ -114,6 +114,16 @@ pub struct Config {
     #[arg(long, default_value_t = 200)]
     pub replay_max: usize,
 
+    /// Rooms with more members than this get their joins, departures and reconnects as one summary
+    /// line every --presence-summary-secs instead of a line each (thousands of arrivals would
+    /// otherwise cost every member a line per arrival).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub presence_max_room: u64,
+
+    /// Seconds between presence summaries in rooms over --presence-max-room.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub presence_summary_secs: u64,
+
     /// Hard cap in bytes on one connection's output queue: a client over it is dropped at once.
     #[arg(long, default_value_t = 256 * 1024)]
     pub max_queue: usize,

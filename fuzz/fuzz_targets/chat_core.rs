@@ -88,6 +88,9 @@ impl Sim {
             file_store: 20,
             words: Arc::new(words),
             hint_interval: Duration::from_secs(3),
+            // Six clients can make a room "big": summaries get exercised too.
+            presence_max_room: 3,
+            presence_every: Duration::from_secs(4),
             ..ChatSettings::default()
         };
         Sim {

@@ -227,6 +227,11 @@ pub enum Info {
         room: Arc<str>,
         users: Vec<UserEntry>,
     },
+    /// After `/join` into a room too big to list: how many are there (`/users` lists them).
+    UserCount {
+        room: Arc<str>,
+        members: usize,
+    },
     /// `/rooms`: names with member counts, sorted.
     Rooms {
         rooms: Vec<(Arc<str>, usize)>,
@@ -381,6 +386,8 @@ pub enum Event {
         by: Arc<str>,
         topic: Arc<str>,
     },
+    /// Joins and departures in a room over `--presence-max-room`, gathered into one line.
+    Presence(PresenceSummary),
     /// A room event from the history (`/history`, `/search`, the backlog), shown as it was shown
     /// live; `dated` puts its date in the stamp because it is not from today.
     Past {
@@ -583,6 +590,29 @@ pub enum FileNotice {
     UnexpectedBytes { len: u64 },
 }
 
+/// Who came and went in a big room since the last summary (see `Chat::announce_presence`).
+/// Names are listed in the order they arrived, up to [`PresenceSummary::NAMES_SHOWN`]; the totals
+/// count everybody.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceSummary {
+    pub id: MsgId,
+    pub at: UnixMillis,
+    pub room: Arc<str>,
+    /// Joined or reconnected.
+    pub joined: Vec<Arc<str>>,
+    pub joined_total: usize,
+    /// Left, lost the connection, or went to another room.
+    pub left: Vec<Arc<str>>,
+    pub left_total: usize,
+    /// Members of the room with a live connection when the summary was sent.
+    pub members: usize,
+}
+
+impl PresenceSummary {
+    /// Names a summary lists before "and N more".
+    pub const NAMES_SHOWN: usize = 5;
+}
+
 impl Event {
     /// The wall-clock time of a room event; `None` for replies and goodbyes.
     pub fn at(&self) -> Option<UnixMillis> {
@@ -595,7 +625,8 @@ impl Event {
             | Event::Reconnected { at, .. }
             | Event::Left { at, .. }
             | Event::Renamed { at, .. }
-            | Event::TopicSet { at, .. } => Some(*at),
+            | Event::TopicSet { at, .. }
+            | Event::Presence(PresenceSummary { at, .. }) => Some(*at),
             Event::Past { event, .. } => event.at(),
             Event::File(FileNotice::Offered { at, .. })
             | Event::Game(

@@ -13,7 +13,8 @@ impl Chat {
     /// - A session is either connected (and its connection points back at it) or held for a
     ///   reconnect, never both, never neither.
     /// - Nicknames are unique by collision key, and the name index matches the sessions.
-    /// - No room is empty, and the room index matches the rooms.
+    /// - No room is empty, and the room index matches the rooms; a pending presence summary
+    ///   lists no more names than it counts.
     /// - The count of live sessions is right.
     ///
     /// # Errors
@@ -24,6 +25,12 @@ impl Chat {
         for (rid, room) in self.rooms.iter() {
             if room.members.is_empty() {
                 return Err(format!("room {} is empty but exists", room.name));
+            }
+            if room.presence.as_ref().is_some_and(|b| !b.is_consistent()) {
+                return Err(format!(
+                    "room {}'s presence summary lists too many",
+                    room.name
+                ));
             }
             if self.room_by_key.get(&room_key(&room.name)) != Some(&rid) {
                 return Err(format!("room {} is missing from the index", room.name));

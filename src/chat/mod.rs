@@ -21,8 +21,10 @@ mod game;
 mod invariants;
 mod invite;
 mod ops;
+mod presence;
 mod render_files;
 mod render_game;
+mod render_presence;
 mod rooms;
 mod schedule;
 mod share;
@@ -41,7 +43,7 @@ use crate::timer::Timers;
 use command::{Command, GameCommand};
 pub use event::{
     Bye, Departure, Event, FileEntry, FileNotice, GameNotice, Info, InviteNotice, LostReason, Peer,
-    Refusal, ScheduleEntry, ScoreEntry, UnixMillis, UserEntry,
+    PresenceSummary, Refusal, ScheduleEntry, ScoreEntry, UnixMillis, UserEntry,
 };
 pub use history::{HistoryAnswer, HistoryQuery};
 use id::IdGen;
@@ -157,6 +159,10 @@ pub struct ChatSettings {
     /// Most bytes one history reply may queue for its asker: a quarter of `--max-queue`, so a
     /// reply of long lines is cut rather than getting its reader dropped for overflowing.
     pub history_budget: usize,
+    /// Rooms with more members than this get presence summaries (`--presence-max-room`).
+    pub presence_max_room: usize,
+    /// How often a big room's presence summary goes out (`--presence-summary-secs`).
+    pub presence_every: Duration,
 }
 
 impl Default for ChatSettings {
@@ -187,6 +193,8 @@ impl ChatSettings {
             history: !cfg.no_history,
             backlog_lines: cfg.backlog_lines,
             history_budget: cfg.max_queue / 4,
+            presence_max_room: usize::try_from(cfg.presence_max_room).unwrap_or(usize::MAX),
+            presence_every: Duration::from_secs(cfg.presence_summary_secs),
         }
     }
 }
@@ -262,6 +270,8 @@ struct Room {
     /// The topic and who set it.
     topic: Option<(Arc<str>, Arc<str>)>,
     topic_locked: bool,
+    /// Joins and departures waiting for the room's next summary (a big room only).
+    presence: Option<presence::PresenceBatch>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -277,6 +287,7 @@ enum ChatTimer {
     OfferExpires { id: u64 },
     GameTick { room: RoomId, id: u64 },
     InviteExpires { id: u64 },
+    PresenceDue { room: RoomId, serial: u64 },
 }
 
 /// The whole chat state of one server.
@@ -302,6 +313,7 @@ pub struct Chat {
     scores: game::Scoreboard,
     invitations: Vec<invite::Invitation>,
     next_invite_id: u64,
+    next_presence_serial: u64,
     /// Users (by session uid) who refuse all invitations.
     invites_off: std::collections::HashSet<u64>,
     pub stats: ChatStats,
@@ -331,6 +343,7 @@ impl Chat {
             scores: game::Scoreboard::default(),
             invitations: Vec::new(),
             next_invite_id: 0,
+            next_presence_serial: 0,
             invites_off: std::collections::HashSet::new(),
             stats: ChatStats::default(),
         }
@@ -417,7 +430,7 @@ impl Chat {
             nick,
             how: Departure::Lost { reason },
         };
-        self.broadcast(room, Some(sid), event, out);
+        self.announce_presence(room, Some(sid), event, now, out);
         let until = now.mono + self.settings.grace;
         let s = &mut self.sessions[sid];
         s.conn = None;
@@ -447,6 +460,9 @@ impl Chat {
                 ChatTimer::OfferExpires { id } => self.offer_expires(id, now, out),
                 ChatTimer::GameTick { room, id } => self.game_tick(room, id, now, out),
                 ChatTimer::InviteExpires { id } => self.invite_expires(id, now, out),
+                ChatTimer::PresenceDue { room, serial } => {
+                    self.presence_due(room, serial, now, out)
+                }
             }
         }
     }
@@ -575,7 +591,7 @@ impl Chat {
             room: self.rooms[room].name.clone(),
             nick,
         };
-        self.broadcast(room, Some(sid), event, out);
+        self.announce_presence(room, Some(sid), event, now, out);
     }
 
     fn resume(&mut self, conn: ConnId, ip: IpAddr, sid: SessionId, now: Now, out: &mut Outbox) {
@@ -615,7 +631,7 @@ impl Chat {
             room: self.rooms[room].name.clone(),
             nick,
         };
-        self.broadcast(room, Some(sid), event, out);
+        self.announce_presence(room, Some(sid), event, now, out);
     }
 
     fn attach(&mut self, conn: ConnId, sid: SessionId) {
@@ -627,13 +643,18 @@ impl Chat {
 
     fn welcome(&self, sid: SessionId, resumed: bool) -> Info {
         let s = &self.sessions[sid];
-        let mut online: Vec<Arc<str>> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.conn.is_some())
-            .map(|(_, s)| s.nick.clone())
-            .collect();
-        let online_total = online.len();
+        let online_total = self.live_sessions;
+        // On a big server the welcome gives the count alone: collecting names would cost every
+        // login O(users), so a crowd arriving would cost O(users²).
+        let mut online: Vec<Arc<str>> = if online_total > self.settings.presence_max_room {
+            Vec::new()
+        } else {
+            self.sessions
+                .iter()
+                .filter(|(_, s)| s.conn.is_some())
+                .map(|(_, s)| s.nick.clone())
+                .collect()
+        };
         let room = &self.rooms[s.room];
         // Only the first names alphabetically are listed: select them in O(n), then sort those few.
         if online.len() > render::WELCOME_NAMES_MAX {
@@ -798,6 +819,8 @@ impl Chat {
         self.forget_invitations_of(s.uid);
         self.nicks.remove(&s.key);
         self.remove_member(s.room, s.room_slot);
+        // Operator actions are announced on their own even in a big room.
+        let kicked = matches!(how, Departure::Kicked { .. });
         let event = Event::Left {
             id: self.ids.next(now.wall),
             at: now.wall,
@@ -805,7 +828,11 @@ impl Chat {
             nick: s.nick,
             how,
         };
-        self.broadcast(s.room, None, event, out);
+        if kicked {
+            self.broadcast(s.room, None, event, out);
+        } else {
+            self.announce_presence(s.room, None, event, now, out);
+        }
         self.drop_room_if_empty(s.room);
     }
 
@@ -817,8 +844,9 @@ impl Chat {
         }
     }
 
-    /// Sends `event` to every live member of `room` but `except`, and keeps it for members who are
-    /// held for a reconnect (bounded by `replay_max`, oldest dropped first).
+    /// Sends a room event to every live member of `room` but `except`, keeps it for members who
+    /// are held for a reconnect (bounded by `replay_max`, oldest dropped first) and stores it in
+    /// the room's history.
     fn broadcast(
         &mut self,
         room: RoomId,
@@ -826,6 +854,15 @@ impl Chat {
         event: Event,
         out: &mut Outbox,
     ) {
+        if self.settings.history {
+            // Every broadcast is a room event, and the room's history keeps them all.
+            out.items.push(Output::Store(event.clone()));
+        }
+        self.deliver(room, except, event, out);
+    }
+
+    /// [`Chat::broadcast`] without storing: for lines that only summarise stored events.
+    fn deliver(&mut self, room: RoomId, except: Option<SessionId>, event: Event, out: &mut Outbox) {
         let start = out.recipients.len();
         for &member in &self.rooms[room].members {
             if Some(member) == except {
@@ -839,10 +876,6 @@ impl Chat {
             }
         }
         let end = out.recipients.len();
-        if self.settings.history {
-            // Every broadcast is a room event, and the room's history keeps them all.
-            out.items.push(Output::Store(event.clone()));
-        }
         if end > start {
             out.items.push(Output::ToMany { start, end, event });
         }
@@ -858,6 +891,7 @@ impl Chat {
             members: Vec::new(),
             topic: None,
             topic_locked: false,
+            presence: None,
         });
         self.room_by_key.insert(key, id);
         id
@@ -885,9 +919,12 @@ pub fn room_key(name: &str) -> String {
 }
 
 /// Case-insensitive order for user lists, ties broken by the exact text so the order is stable.
+/// Compares lower-cased characters as they come, without allocating: sorting a big room's list
+/// does O(n log n) comparisons.
 fn cmp_nicks(a: &str, b: &str) -> std::cmp::Ordering {
-    a.to_lowercase()
-        .cmp(&b.to_lowercase())
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
         .then_with(|| a.cmp(b))
 }
 

@@ -173,6 +173,7 @@ impl Renderer {
             Event::Bye(bye) => self.bye(buf, bye),
             Event::File(notice) => self.file(buf, notice),
             Event::Game(notice) => self.game(buf, notice),
+            Event::Presence(summary) => self.presence(buf, summary),
             Event::Invite(notice) => self.invite(buf, notice),
         }
     }
@@ -382,6 +383,19 @@ impl Renderer {
                 let more = online_total.saturating_sub(online.len());
                 let users = if *online_total == 1 { "user" } else { "users" };
                 match (more > 0, ko) {
+                    // A big server lists no names (see `Chat::welcome`).
+                    _ if online.is_empty() && !ko => {
+                        line!(
+                            buf,
+                            "-- {online_total} {users} online (/users lists your room)"
+                        )
+                    }
+                    _ if online.is_empty() => {
+                        line!(
+                            buf,
+                            "-- 접속자 {online_total}명 (/users 로 방 접속자를 봅니다)"
+                        )
+                    }
                     (false, false) => line!(buf, "-- {online_total} {users} online: {names}"),
                     (true, false) => line!(
                         buf,
@@ -449,6 +463,15 @@ impl Renderer {
             Info::Help => self.help(buf),
             Info::HelpFor(entry) if ko => line!(buf, "-- {}: {}", entry.usage, entry.ko),
             Info::HelpFor(entry) => line!(buf, "-- {}: {}", entry.usage, entry.en),
+            Info::UserCount { room, members } if ko => {
+                line!(
+                    buf,
+                    "-- {room} 방 접속자 {members}명 (/users 로 목록을 봅니다)"
+                )
+            }
+            Info::UserCount { room, members } => {
+                line!(buf, "-- {members} users in {room} (/users lists them)")
+            }
             Info::Rooms { rooms } => {
                 let mut list = String::new();
                 for (i, (name, count)) in rooms.iter().enumerate() {

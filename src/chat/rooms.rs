@@ -53,7 +53,7 @@ impl Chat {
                 to: new_name.clone(),
             },
         };
-        self.broadcast(old, None, left, out);
+        self.announce_presence(old, None, left, now, out);
         self.drop_room_if_empty(old);
         self.add_member(new, sid);
         self.ask_backlog(conn, sid, out);
@@ -63,13 +63,21 @@ impl Chat {
             room: new_name.clone(),
             nick,
         };
-        self.broadcast(new, Some(sid), joined, out);
+        self.announce_presence(new, Some(sid), joined, now, out);
         out.send(conn, Event::Info(Info::NowInRoom { room: new_name }));
         if let Some((topic, _)) = &self.rooms[new].topic {
             let topic = topic.clone();
             out.send(conn, Event::Info(Info::TopicOnJoin { topic }));
         }
-        self.list_users(conn, sid, out);
+        let members = self.rooms[new].members.len();
+        if members > self.settings.presence_max_room {
+            // Listing a big room to every arrival would cost O(members) per /join.
+            let room = self.rooms[new].name.clone();
+            let members = self.connected_members(new);
+            out.send(conn, Event::Info(Info::UserCount { room, members }));
+        } else {
+            self.list_users(conn, sid, out);
+        }
     }
 
     pub(super) fn list_rooms(&mut self, conn: ConnId, out: &mut Outbox) {

@@ -1289,3 +1289,6 @@ fn invitations_are_accepted_declined_refused_and_expire() {
         [Event::Refused(Refusal::NoSuchUser { .. })]
     ));
 }
+
+#[path = "tests_presence.rs"]
+mod presence;

@@ -589,7 +589,9 @@ impl<'a> RowData<'a> {
             }) => row(*id, room, *at, "game_stopped", by, Cow::Borrowed(word)),
             // Round starts and hints, file offers (their ids do not outlive the server), and
             // everything addressed to one user are not kept.
+            // Presence summaries repeat the join and departure rows already stored.
             Event::Whisper { .. }
+            | Event::Presence(_)
             | Event::Past { .. }
             | Event::Info(_)
             | Event::Refused(_)

@@ -173,3 +173,46 @@ fn korean_presence_notices_with_lang_ko() {
         l.contains("영희님이 퇴장하셨습니다.")
     });
 }
+
+/// Above `--presence-max-room` members, arrivals and departures come as one summary line per
+/// `--presence-summary-secs`; the welcome gives a count instead of names; kicks stay single lines.
+#[test]
+fn a_big_room_gets_presence_summaries() {
+    let server = Server::builder()
+        .args(["--presence-max-room", "2", "--presence-summary-secs", "1"])
+        .start();
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.expect_stamped("* bob joined");
+    // The third member makes the room big: the welcome counts, and nobody is told one by one.
+    let mut carol = server.connect();
+    carol.send("carol");
+    carol.expect_exact("-- Welcome, carol! You are in room lobby.");
+    carol.expect_exact("-- 3 users online (/users lists your room)");
+    let mut dave = server.login("dave");
+    let erin = server.login("erin");
+    erin.drop_connection();
+    let summary = "* 3 joined (carol, dave, erin); 1 left (erin); 4 here";
+    for client in [&mut alice, &mut bob, &mut carol, &mut dave] {
+        // The first stamped line is the summary (before it, only the rest of a welcome).
+        let first = loop {
+            let line = client.next_line();
+            if let Some(stamped) = crate::support::unstamp(&line) {
+                break stamped.to_string();
+            }
+        };
+        assert_eq!(first, summary, "{}", client.transcript());
+        let stamped: Vec<String> = client
+            .sync()
+            .into_iter()
+            .filter(|l| l.starts_with('['))
+            .collect();
+        assert!(stamped.is_empty(), "{}", client.transcript());
+    }
+    // /users still lists everybody; an operator's kick is announced at once.
+    bob.send("/users");
+    bob.expect_exact("-- 4 users in lobby: alice (op), bob, carol, dave");
+    alice.send("/kick dave");
+    bob.expect_stamped("* dave was kicked by alice");
+    carol.expect_stamped("* dave was kicked by alice");
+}
