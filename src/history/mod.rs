@@ -252,19 +252,25 @@ struct Worker {
 impl Worker {
     fn run(mut self, rx: Receiver<Message>) -> HistoryStats {
         lower_priority();
-        let mut next_prune = Instant::now();
+        // Without a retention there is nothing to prune, and no deadline: with no batch open the
+        // thread sleeps until the reactor sends something (a deadline in the past would spin).
+        let mut next_prune = self.settings.retention.map(|_| Instant::now());
         loop {
             let now = Instant::now();
-            if self.settings.retention.is_some() && now >= next_prune {
+            if next_prune.is_some_and(|at| now >= at) {
                 self.prune();
-                next_prune = now + PRUNE_EVERY;
+                next_prune = Some(now + PRUNE_EVERY);
             }
-            let mut deadline = next_prune;
-            if let Some(started) = self.batch_started {
-                deadline = deadline.min(started + self.settings.flush);
-            }
-            let wait = deadline.saturating_duration_since(now);
-            match rx.recv_timeout(wait) {
+            let commit_at = self.batch_started.map(|t| t + self.settings.flush);
+            let deadline = match (next_prune, commit_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let received = match deadline {
+                Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(now)),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match received {
                 Ok(Message::Batch(requests)) => {
                     self.handle(requests);
                     // Take every batch already waiting before looking at the clock again: under

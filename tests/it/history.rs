@@ -283,3 +283,30 @@ fn without_history_the_commands_say_so() {
     alice.expect_exact("! history-off: this server keeps no history");
     alice.expect_quiet();
 }
+
+/// The server's CPU time (all threads) from /proc, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// With nothing to store the storage thread sleeps: it once spun on a deadline in the past when
+/// no retention was set, taking a core from the relay. Not a speed limit: a sleeping server uses
+/// next to no CPU on any machine, a spinning one a second per second of idling.
+#[test]
+fn an_idle_server_with_history_sleeps() {
+    let dir = TempDir::new("history-idle");
+    let server = server_in(&dir, &[]);
+    let mut alice = server.login("alice");
+    alice.send("hello");
+    alice.sync();
+    std::thread::sleep(Duration::from_millis(500)); // the batch commits
+    let before = cpu_ticks(server.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(server.pid()) - before;
+    // 2 s of idling is 200 ticks when spinning; allow a few for timers and the sweep.
+    assert!(used < 40, "an idle server used {used} ticks of CPU in 2 s");
+}
