@@ -9,6 +9,9 @@ use std::collections::BinaryHeap;
 use std::time::Instant;
 
 /// A min-heap of `(deadline, item)`; items with equal deadlines pop in insertion order.
+/// Heaps up to this many entries keep their memory when they empty (it is reused at once).
+const SHRINK_ABOVE: usize = 1024;
+
 #[derive(Debug)]
 pub struct Timers<T> {
     heap: BinaryHeap<Reverse<Entry<T>>>,
@@ -71,7 +74,14 @@ impl<T> Timers<T> {
     /// Removes and returns the earliest item whose deadline is at or before `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<T> {
         if self.heap.peek()?.0.at <= now {
-            self.heap.pop().map(|Reverse(e)| e.item)
+            let item = self.heap.pop().map(|Reverse(e)| e.item);
+            // A burst (10,000 logins, each with its login timeout) leaves a big, mostly empty
+            // heap behind: give most of it back once it is three-quarters empty.
+            let capacity = self.heap.capacity();
+            if capacity > SHRINK_ABOVE && self.heap.len() < capacity / 4 {
+                self.heap.shrink_to(capacity / 2);
+            }
+            item
         } else {
             None
         }
@@ -90,6 +100,28 @@ impl<T> Timers<T> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_burst_gives_its_memory_back_as_it_expires() {
+        let mut timers = Timers::new();
+        let t0 = Instant::now();
+        for i in 0..10_000u64 {
+            timers.insert(t0 + Duration::from_millis(i), i);
+        }
+        let full = timers.heap.capacity();
+        let mut popped = 0;
+        while timers.pop_due(t0 + Duration::from_millis(9_900)).is_some() {
+            popped += 1;
+        }
+        assert_eq!((popped, timers.len()), (9_901, 99));
+        assert!(
+            timers.heap.capacity() <= full / 8,
+            "{}",
+            timers.heap.capacity()
+        );
+        // The rest still come out in order.
+        assert_eq!(timers.pop_due(t0 + Duration::from_secs(60)), Some(9_901));
+    }
 
     #[test]
     fn pops_in_deadline_order_then_insertion_order() {

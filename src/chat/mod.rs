@@ -233,7 +233,8 @@ struct Session {
     conn: Option<ConnId>,
     /// The address of the last connection: a reconnect by name alone must come from it.
     ip: IpAddr,
-    held: Option<Held>,
+    /// Boxed: most sessions are never held, and every session would carry its size.
+    held: Option<Box<Held>>,
     /// Bumped whenever the session is resumed, so a stale grace timer is ignored.
     generation: u64,
     op: bool,
@@ -434,11 +435,11 @@ impl Chat {
         let until = now.mono + self.settings.grace;
         let s = &mut self.sessions[sid];
         s.conn = None;
-        s.held = Some(Held {
+        s.held = Some(Box::new(Held {
             until,
             missed: VecDeque::new(),
             missed_total: 0,
-        });
+        }));
         self.timers.insert(
             until,
             ChatTimer::GraceEnds {

@@ -48,8 +48,9 @@ pub enum Proto {
     Line,
     /// An HTTP request is being read; one response, then the connection closes.
     Http(HttpDecoder),
-    /// WebSocket messages carry the line protocol (PROTOCOL.md, "WebSocket").
-    WebSocket(WsDecoder),
+    /// WebSocket messages carry the line protocol (PROTOCOL.md, "WebSocket"). Boxed: every
+    /// connection holds a `Proto`, few are browsers, and the decoder is the largest variant.
+    WebSocket(Box<WsDecoder>),
 }
 
 impl Proto {
@@ -97,7 +98,7 @@ pub struct Conn {
     pub held_input: Vec<u8>,
     /// A file upload under way: its bytes go to this decoder instead of the line decoder until
     /// the declared size has arrived.
-    pub upload: Option<FileDecoder>,
+    pub upload: Option<Box<FileDecoder>>,
     pub proto: Proto,
     /// A WebSocket close frame has been queued: no second one, and nothing after it.
     pub ws_close_sent: bool,

@@ -90,17 +90,28 @@ impl Chunk {
 /// recipient's queue and in the file store, so they cost a recipient no memory of its own and do
 /// not count against the caps (which guard per-connection memory). Their bytes are tracked apart,
 /// as positions in the output stream, so a connection's file backlog can be bounded on its own.
+///
+/// Every connection has one, so it is kept small: 64 bytes, with no heap memory while empty once
+/// [`OutQueue::release`] has run (the reactor's once-a-second sweep calls it), and the file
+/// bookkeeping boxed because few connections ever have a file on its way.
 #[derive(Debug, Default)]
 pub struct OutQueue {
     chunks: VecDeque<Chunk>,
     len: usize,
     over_soft_since: Option<Instant>,
+    files: Option<Box<FileSpans>>,
+}
+
+/// Where the file payloads are in a queue's output stream.
+#[derive(Debug, Default)]
+struct FileSpans {
     /// Stream positions `[start, end)` of file payloads not yet fully written.
-    files: VecDeque<(u64, u64)>,
-    file_len: usize,
-    /// Bytes ever queued and ever written: the stream positions `files` is in.
-    pushed_total: u64,
-    written_total: u64,
+    spans: VecDeque<(u64, u64)>,
+    /// Their bytes not yet written.
+    len: usize,
+    /// Bytes queued and written since this bookkeeping started: the positions `spans` is in.
+    pushed: u64,
+    written: u64,
 }
 
 /// What a `write_to` call achieved.
@@ -133,9 +144,15 @@ impl OutQueue {
         if chunk.is_empty() {
             return;
         }
-        self.len += chunk.len();
-        self.pushed_total += chunk.len() as u64;
+        self.pushed(chunk.len());
         self.chunks.push_back(Chunk::Own(chunk));
+    }
+
+    fn pushed(&mut self, n: usize) {
+        self.len += n;
+        if let Some(files) = &mut self.files {
+            files.pushed += n as u64;
+        }
     }
 
     /// Appends a file payload held elsewhere too: written like any chunk, in order, but not
@@ -144,15 +161,32 @@ impl OutQueue {
         if payload.is_empty() {
             return;
         }
-        let start = self.pushed_total;
+        let queued = self.len as u64;
+        let files = self.files.get_or_insert_with(|| {
+            // Positions count from the first byte still queued now.
+            Box::new(FileSpans {
+                pushed: queued,
+                ..FileSpans::default()
+            })
+        });
+        let start = files.pushed;
+        let size = payload.len();
+        files.spans.push_back((start, start + size as u64));
+        files.len += size;
         self.push(payload);
-        self.files.push_back((start, self.pushed_total));
-        self.file_len += (self.pushed_total - start) as usize;
     }
 
     /// Bytes of file payloads still to be written.
     pub fn file_len(&self) -> usize {
-        self.file_len
+        self.files.as_ref().map_or(0, |f| f.len)
+    }
+
+    /// Gives back the memory of an empty queue (its ring of chunks). Not done after every write:
+    /// a connection that is sent something every loop turn would allocate the ring every turn.
+    pub fn release(&mut self) {
+        if self.chunks.is_empty() && self.chunks.capacity() > 0 {
+            self.chunks = VecDeque::new();
+        }
     }
 
     /// Appends a broadcast line: a non-atomic reference-count bump, no copy.
@@ -160,8 +194,7 @@ impl OutQueue {
         if line.is_empty() {
             return;
         }
-        self.len += line.len();
-        self.pushed_total += line.len() as u64;
+        self.pushed(line.len());
         self.chunks.push_back(Chunk::Shared {
             line: Rc::clone(&line.0),
             start: 0,
@@ -180,7 +213,7 @@ impl OutQueue {
         limits: &QueueLimits,
         clock: impl FnOnce() -> Instant,
     ) -> QueueVerdict {
-        let own = self.len - self.file_len;
+        let own = self.len - self.file_len();
         if own > limits.hard {
             return QueueVerdict::OverHard;
         }
@@ -201,9 +234,7 @@ impl OutQueue {
         self.chunks = VecDeque::new();
         self.len = 0;
         self.over_soft_since = None;
-        self.files = VecDeque::new();
-        self.file_len = 0;
-        self.written_total = self.pushed_total;
+        self.files = None;
     }
 
     /// Writes queued chunks with vectored writes until the queue is empty, the socket would block,
@@ -236,20 +267,21 @@ impl OutQueue {
                 Err(e) => return Err(e),
             }
         }
-        // An idle connection should cost nearly nothing: give back the ring's memory once drained.
-        if self.chunks.capacity() > 16 {
-            self.chunks = VecDeque::new();
-        }
+        // Memory only while there is output (as Redis does): the ring goes as soon as it is
+        // drained, so its block is reused by the next connection's output at once instead of
+        // every connection keeping one.
+        self.chunks = VecDeque::new();
         self.over_soft_since = None;
         Ok((Flush::Drained, written))
     }
 
     fn consume(&mut self, mut n: usize) {
         self.len -= n;
-        if !self.files.is_empty() {
-            self.consume_files(n as u64);
+        if let Some(files) = &mut self.files {
+            if files.consume(n as u64) {
+                self.files = None; // no file left on its way
+            }
         }
-        self.written_total += n as u64;
         while n > 0 {
             let front = self.chunks.front_mut().expect("consumed more than queued");
             let len = front.bytes().len();
@@ -264,20 +296,22 @@ impl OutQueue {
     }
 }
 
-impl OutQueue {
-    /// Accounts for `n` bytes written from `written_total` on, against the file segments.
-    fn consume_files(&mut self, n: u64) {
-        let (from, to) = (self.written_total, self.written_total + n);
-        for &(start, end) in &self.files {
+impl FileSpans {
+    /// Accounts for `n` more bytes written, against the file spans; true when none is left.
+    fn consume(&mut self, n: u64) -> bool {
+        let (from, to) = (self.written, self.written + n);
+        for &(start, end) in &self.spans {
             if start >= to {
                 break;
             }
             let overlap = end.min(to).saturating_sub(start.max(from));
-            self.file_len -= overlap as usize;
+            self.len -= overlap as usize;
         }
-        while self.files.front().is_some_and(|&(_, end)| end <= to) {
-            self.files.pop_front();
+        while self.spans.front().is_some_and(|&(_, end)| end <= to) {
+            self.spans.pop_front();
         }
+        self.written = to;
+        self.spans.is_empty()
     }
 }
 
@@ -552,5 +586,49 @@ mod tests {
         // Only the lines count: a big file alone never trips a cap.
         q.push_file(Bytes::from(vec![b'y'; 100_000]));
         assert_eq!(q.check(&limits, Instant::now()), QueueVerdict::Ok);
+    }
+
+    #[test]
+    fn file_accounting_starts_mid_stream_and_ends_with_the_last_file() {
+        let mut q = queue_of(&["0123456789"]);
+        let mut sink = Trickle {
+            out: Vec::new(),
+            per_call: 4,
+            capacity: 4,
+            calls: 0,
+        };
+        q.write_to(&mut sink, usize::MAX).unwrap(); // 6 bytes of the line left
+        q.push_file(Bytes::from(vec![b'a'; 10]));
+        q.push(Bytes::from_static(b"--\r\n"));
+        q.push_file(Bytes::from(vec![b'b'; 5]));
+        assert_eq!((q.len(), q.file_len()), (6 + 10 + 4 + 5, 15));
+        for (capacity, file_left) in [(10, 15), (12, 13), (20, 5), (26, 3), (29, 0)] {
+            sink.capacity = capacity;
+            let _ = q.write_to(&mut sink, usize::MAX).unwrap();
+            assert_eq!(q.file_len(), file_left, "after {capacity} bytes");
+        }
+        assert!(
+            q.files.is_none(),
+            "no bookkeeping once no file is on its way"
+        );
+        q.push_file(Bytes::from(vec![b'c'; 3]));
+        assert_eq!(q.file_len(), 3);
+    }
+
+    #[test]
+    fn an_empty_queue_gives_its_memory_back_on_release() {
+        let mut q = queue_of(&["a", "b", "c"]);
+        q.release();
+        assert!(q.chunks.capacity() > 0, "not while it holds output");
+        let mut sink = Trickle {
+            out: Vec::new(),
+            per_call: 100,
+            capacity: 100,
+            calls: 0,
+        };
+        q.write_to(&mut sink, usize::MAX).unwrap();
+        q.release();
+        assert_eq!(q.chunks.capacity(), 0);
+        assert_eq!(std::mem::size_of::<OutQueue>(), 64);
     }
 }

@@ -208,7 +208,7 @@ impl Reactor {
         self.stats.ws_upgrades += 1;
         let max = self.cfg.max_line.max(self.cfg.max_file as usize);
         let peer = self.conns[key].peer;
-        self.conns[key].proto = Proto::WebSocket(WsDecoder::new(max));
+        self.conns[key].proto = Proto::WebSocket(Box::new(WsDecoder::new(max)));
         self.chat.connect(ConnId(key), Peer { ip: peer.ip() });
         info!("{peer}: WebSocket");
         self.queue_event(key, &Event::Info(crate::chat::Info::Greeting));
