@@ -322,7 +322,7 @@ impl Store {
                      FROM lines_fts JOIN lines l ON l.id = lines_fts.rowid
                      JOIN rooms r ON r.id = l.room
                      WHERE lines_fts MATCH ?1 AND l.room = ?2
-                     ORDER BY l.id DESC LIMIT ?3";
+                     ORDER BY lines_fts.rowid DESC LIMIT ?3";
                 let events = self.select(sql, params![matcher, room, *max as i64])?;
                 let total = events.len();
                 Ok(HistoryLines { events, total })

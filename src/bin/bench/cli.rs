@@ -56,6 +56,13 @@ pub struct Args {
     /// Spread clients over N rooms with /join (1: everybody stays in the lobby).
     #[arg(long)]
     pub rooms: Option<usize>,
+    /// Mix in files: every Nth message of each sender is a file upload instead, which every
+    /// other member of the room accepts (0: no files).
+    #[arg(long)]
+    pub files: Option<u64>,
+    /// Bytes of each mixed-in file (--files).
+    #[arg(long)]
+    pub file_size: Option<usize>,
     /// Extra clients that connect and log in while the load runs (joinstorm).
     #[arg(long)]
     pub joiners: Option<usize>,
@@ -110,6 +117,9 @@ pub struct Scenario {
     pub connect_rate: f64,
     pub rooms: usize,
     pub joiners: usize,
+    /// Every Nth message per sender is a file (0: none).
+    pub files: u64,
+    pub file_size: usize,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -130,6 +140,8 @@ impl Scenario {
             connect_rate: 0.0,
             rooms: 1,
             joiners: 0,
+            files: 0,
+            file_size: 4096,
         };
         let Some(preset) = preset else {
             return base;
@@ -193,6 +205,8 @@ impl Scenario {
         s.connect_rate = args.connect_rate.unwrap_or(s.connect_rate);
         s.rooms = args.rooms.unwrap_or(s.rooms);
         s.joiners = args.joiners.unwrap_or(s.joiners);
+        s.files = args.files.unwrap_or(s.files);
+        s.file_size = args.file_size.unwrap_or(s.file_size);
         s.validate()?;
         Ok(s)
     }
@@ -208,6 +222,15 @@ impl Scenario {
             return Err(format!(
                 "--clients plus --joiners is limited to {MAX_CONNECTIONS} (open-files limit)"
             ));
+        }
+        if self.files > 0 && self.name == "filefanout" {
+            return Err(
+                "--files mixes files into a chat load; filefanout is a file load already".into(),
+            );
+        }
+        // The server's default --max-file.
+        if self.files > 0 && !(1..=1024 * 1024).contains(&self.file_size) {
+            return Err("--file-size must be between 1 and 1048576 bytes".into());
         }
         if self.rooms == 0 || self.rooms > self.clients {
             return Err("--rooms must be between 1 and --clients".into());

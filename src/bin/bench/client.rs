@@ -9,6 +9,7 @@ use std::io::{self, Read, Write};
 
 use mio::net::TcpStream;
 
+use crate::filemix::Incoming;
 use crate::order::PairTrack;
 
 /// A line longer than this (server lines are at most a few KiB) is dropped, so a misbehaving peer
@@ -52,6 +53,8 @@ pub struct Client {
     /// Inside a framed history reply (the recent lines shown after login): its lines are
     /// replays of earlier messages, not deliveries.
     pub in_replay: bool,
+    /// A file payload arriving in the middle of the line stream (`--files`).
+    pub incoming: Option<Incoming>,
 }
 
 impl Client {
@@ -68,6 +71,7 @@ impl Client {
             tracks: Vec::new(),
             read_listed: false,
             in_replay: false,
+            incoming: None,
         }
     }
 
@@ -118,52 +122,106 @@ impl Client {
     }
 }
 
-/// Calls `each` with every complete line in `data` (without `\r\n` or `\n`) and returns the
-/// unfinished tail.
-pub fn for_each_line<'a>(data: &'a [u8], mut each: impl FnMut(&'a [u8])) -> &'a [u8] {
-    let mut start = 0;
-    for end in memchr::memchr_iter(b'\n', data) {
-        let mut line = &data[start..end];
+/// What a read holds, piece by piece.
+#[derive(Debug)]
+pub enum Piece<'a> {
+    /// A complete line, without `\r\n` or `\n`.
+    Line(&'a [u8]),
+    /// The last byte of a file payload arrived (`--files`).
+    File(Incoming),
+}
+
+/// Splits `data` into lines and file payloads: after a line handler sets `incoming` (it read a
+/// `=file` header), the next bytes are that payload's, then lines again. Returns the unfinished
+/// line at the end, to carry to the next read. A payload cut by the end of a read stays in
+/// `incoming`; its bytes are never carried.
+pub fn split_stream<'a>(
+    mut data: &'a [u8],
+    incoming: &mut Option<Incoming>,
+    mut each: impl FnMut(Piece<'a>, &mut Option<Incoming>),
+) -> &'a [u8] {
+    loop {
+        if let Some(file) = incoming {
+            data = &data[file.take(data)..];
+            if !file.done() {
+                return data;
+            }
+            let file = incoming.take().expect("checked");
+            each(Piece::File(file), incoming);
+        }
+        let Some(end) = memchr::memchr(b'\n', data) else {
+            return data;
+        };
+        let mut line = &data[..end];
         if let [rest @ .., b'\r'] = line {
             line = rest;
         }
-        each(line);
-        start = end + 1;
+        data = &data[end + 1..];
+        each(Piece::Line(line), incoming);
     }
-    &data[start..]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn lines_and_tail() {
-        let mut lines = Vec::new();
-        let tail = for_each_line(b"one\r\ntwo\n\r\nthr", |l| lines.push(l.to_vec()));
-        assert_eq!(lines, vec![b"one".to_vec(), b"two".to_vec(), b"".to_vec()]);
-        assert_eq!(tail, b"thr");
-        let tail = for_each_line(b"", |_| panic!("no lines"));
-        assert!(tail.is_empty());
+    /// Runs `input` through `split_stream` in the given parts, starting a payload at every
+    /// `=file` header as the bench does.
+    fn pieces(parts: &[&[u8]]) -> Vec<String> {
+        let mut got = Vec::new();
+        let mut carry = Vec::new();
+        let mut incoming = None;
+        for part in parts {
+            let mut data = std::mem::take(&mut carry);
+            data.extend_from_slice(part);
+            let tail = split_stream(&data, &mut incoming, |piece, incoming| match piece {
+                Piece::Line(line) => {
+                    if let Some(size) = crate::filemix::parse_header(line) {
+                        *incoming = Some(Incoming::new(size));
+                    }
+                    got.push(String::from_utf8_lossy(line).into_owned());
+                }
+                Piece::File(file) => {
+                    got.push(format!("<{} bytes, intact {}>", file.size, file.intact))
+                }
+            });
+            carry = tail.to_vec();
+        }
+        got
     }
 
     #[test]
-    fn every_split_gives_the_same_lines() {
-        let input = b"[12:34] a: x\r\n[12:34] * b joined\r\n-- Resume key: k\r\n";
-        let whole: Vec<Vec<u8>> = {
-            let mut v = Vec::new();
-            for_each_line(input, |l| v.push(l.to_vec()));
-            v
-        };
+    fn lines_and_tail() {
+        assert_eq!(pieces(&[b"one\r\ntwo\n\r\nthr"]), ["one", "two", ""]);
+        assert!(pieces(&[b""]).is_empty());
+    }
+
+    #[test]
+    fn every_split_gives_the_same_lines_and_payloads() {
+        let mut input = b"[12:34] a: x\r\n=file 3 10 b f.bin\r\n".to_vec();
+        input.extend((0..10).map(crate::filemix::pattern));
+        input.extend_from_slice(b"[12:34] * b joined\r\n-- Resume key: k\r\n");
+        let whole = pieces(&[&input]);
+        assert_eq!(
+            whole,
+            [
+                "[12:34] a: x",
+                "=file 3 10 b f.bin",
+                "<10 bytes, intact true>",
+                "[12:34] * b joined",
+                "-- Resume key: k"
+            ]
+        );
         for split in 0..input.len() {
-            let mut got = Vec::new();
-            let mut carry = Vec::new();
-            for part in [&input[..split], &input[split..]] {
-                let mut data = std::mem::take(&mut carry);
-                data.extend_from_slice(part);
-                carry = for_each_line(&data, |l| got.push(l.to_vec())).to_vec();
+            assert_eq!(
+                pieces(&[&input[..split], &input[split..]]),
+                whole,
+                "split at {split}"
+            );
+            for second in split..input.len() {
+                let parts: [&[u8]; 3] = [&input[..split], &input[split..second], &input[second..]];
+                assert_eq!(pieces(&parts), whole, "splits at {split}, {second}");
             }
-            assert_eq!(got, whole, "split at {split}");
         }
     }
 }

@@ -39,7 +39,8 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::cli::Scenario;
-use crate::client::{for_each_line, Client, State};
+use crate::client::{split_stream, Client, Piece, State};
+use crate::filemix::{self, FileCounts, Incoming};
 use crate::order::{PairTrack, Seen};
 use crate::wire::{self, Stamp};
 
@@ -91,6 +92,8 @@ pub struct Counts {
     pub other_lines: u64,
     pub ack_timeouts: u64,
     pub pacing_slips: u64,
+    /// `--files`: uploads, accepts and deliveries.
+    pub files: FileCounts,
     /// The first reason a connection failed or was closed, for the report.
     pub first_error: Option<String>,
     #[serde(skip)]
@@ -149,6 +152,8 @@ struct Sender {
     receiver: Option<usize>,
     next_due: Instant,
     full_since: Option<Instant>,
+    /// Messages since its last file upload (`--files`).
+    since_file: u64,
 }
 
 /// Clients still to open.
@@ -504,7 +509,11 @@ impl Driver {
                 failure: None,
             };
             let client = &mut self.clients[idx];
-            let tail = for_each_line(&self.buf[..n], |line| ctx.on_line(client, line));
+            let mut incoming = client.incoming.take();
+            let tail = split_stream(&self.buf[..n], &mut incoming, |piece, incoming| {
+                ctx.on_piece(client, piece, incoming)
+            });
+            client.incoming = incoming;
             client.keep_tail(tail);
             if let Some(why) = ctx.failure.take() {
                 return self.fail(idx, why);
@@ -543,6 +552,7 @@ impl Driver {
                     // Staggered so paced senders do not all fire in the same turn.
                     next_due: start + interval.mul_f64(s as f64 / self.sc.senders as f64),
                     full_since: None,
+                    since_file: 0,
                 }
             })
             .collect();
@@ -614,6 +624,13 @@ impl Driver {
                 };
                 wire::encode(&mut client.out, stamp, self.sc.size);
                 sender.seq += 1;
+                sender.since_file += 1;
+                if self.sc.files > 0 && sender.since_file >= self.sc.files {
+                    sender.since_file = 0;
+                    let n = self.counts.files.uploads;
+                    filemix::encode_upload(&mut client.out, sid, n, self.sc.file_size);
+                    self.counts.files.uploads += 1;
+                }
             }
             self.counts.sent += u64::from(n);
             if let Err(e) = client.flush() {
@@ -727,7 +744,19 @@ struct LineCtx<'a> {
 }
 
 impl LineCtx<'_> {
-    fn on_line(&mut self, client: &mut Client, line: &[u8]) {
+    fn on_piece(&mut self, client: &mut Client, piece: Piece<'_>, incoming: &mut Option<Incoming>) {
+        match piece {
+            Piece::Line(line) => self.on_line(client, line, incoming),
+            Piece::File(file) => {
+                let files = &mut self.counts.files;
+                files.delivered += 1;
+                files.bytes += file.size as u64;
+                files.corrupted += u64::from(!file.intact);
+            }
+        }
+    }
+
+    fn on_line(&mut self, client: &mut Client, line: &[u8], incoming: &mut Option<Incoming>) {
         match client.state {
             State::Ready if client.in_replay => {
                 client.in_replay = !line.starts_with(b"-- End of ");
@@ -735,6 +764,7 @@ impl LineCtx<'_> {
             }
             State::Ready => match wire::parse_delivery(line) {
                 Some(stamp) => self.on_delivery(client, stamp),
+                None if self.sc.files > 0 && self.on_file_line(client, line, incoming) => {}
                 None => {
                     if line.starts_with(b"-- bye ") {
                         self.failure = Some(String::from_utf8_lossy(line).into_owned());
@@ -766,6 +796,30 @@ impl LineCtx<'_> {
             }
             State::Connecting | State::Closed => {}
         }
+    }
+
+    /// `--files`: accepts every offer, starts reading every delivery, counts refusals. False
+    /// for lines that are none of these.
+    fn on_file_line(
+        &mut self,
+        client: &mut Client,
+        line: &[u8],
+        incoming: &mut Option<Incoming>,
+    ) -> bool {
+        if let Some(id) = filemix::parse_offer(line) {
+            client
+                .out
+                .extend_from_slice(format!("/accept {id}\n").as_bytes());
+            self.counts.files.accepts += 1;
+        } else if let Some(size) = filemix::parse_header(line) {
+            *incoming = Some(Incoming::new(size));
+        } else if line.starts_with(b"! file-busy") || line.starts_with(b"! no-such-file") {
+            self.counts.files.refused += 1;
+        } else {
+            return false;
+        }
+        self.counts.other_lines += 1;
+        true
     }
 
     fn check_refusal(&mut self, line: &[u8]) {

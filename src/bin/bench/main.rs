@@ -16,6 +16,7 @@
 mod cli;
 mod client;
 mod driver;
+mod filemix;
 mod files;
 mod order;
 mod procstat;

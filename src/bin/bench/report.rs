@@ -23,6 +23,8 @@ pub struct Report {
     pub out_of_order: u64,
     pub ack_timeouts: u64,
     pub pacing_slips: u64,
+    /// `--files`: uploads, accepts, deliveries and refusals.
+    pub files: Option<crate::filemix::FileCounts>,
     pub window_secs: f64,
     pub window_delivered: u64,
     pub delivered_per_sec: f64,
@@ -111,6 +113,7 @@ impl Report {
             out_of_order: c.out_of_order,
             ack_timeouts: c.ack_timeouts,
             pacing_slips: c.pacing_slips,
+            files: (c.files.uploads > 0).then(|| c.files.clone()),
             window_secs: window,
             window_delivered: c.window_delivered,
             delivered_per_sec: if window > 0.0 {
@@ -234,6 +237,20 @@ impl Report {
                     l.p50, l.p90, l.p99, l.p999, l.max, l.count
                 ),
             ));
+            if let Some(f) = &self.files {
+                rows.push((
+                    "files",
+                    format!(
+                        "{} uploaded, {} accepts, {} delivered ({:.1} MiB), {} corrupted, {} refused",
+                        f.uploads,
+                        f.accepts,
+                        f.delivered,
+                        f.bytes as f64 / (1024.0 * 1024.0),
+                        f.corrupted,
+                        f.refused
+                    ),
+                ));
+            }
             if self.ack_timeouts + self.pacing_slips > 0 {
                 rows.push((
                     "stalls",

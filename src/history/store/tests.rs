@@ -414,32 +414,6 @@ fn a_batch_is_visible_to_queries_before_it_is_committed_and_gone_after_rollback(
 }
 
 #[test]
-#[ignore = "a measurement, not a check: cargo test --release --lib insert_rate -- --ignored --nocapture"]
-fn insert_rate() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path()).unwrap();
-    let mut next = ids();
-    let events: Vec<Event> = (0..200_000u64)
-        .map(|i| {
-            let text = format!(
-                "msg{i} from sender{} about topic{} and the {} thing",
-                i % 100,
-                i % 977,
-                i % 13
-            );
-            msg(next(T0 + i / 50), T0 + i / 50, "lobby", "sender42", &text)
-        })
-        .collect();
-    let start = std::time::Instant::now();
-    for chunk in events.chunks(8000) {
-        store.append(chunk).unwrap();
-    }
-    let secs = start.elapsed().as_secs_f64();
-    let rate = events.len() as f64 / secs;
-    println!("{} rows in {secs:.2} s: {rate:.0} rows/s", events.len());
-}
-
-#[test]
 fn search_terms_with_symbols_that_look_alphabetic_do_not_fail() {
     let mut store = Store::open_in_memory().unwrap();
     let mut next = ids();
