@@ -30,6 +30,8 @@ struct ClientProc {
     seen: Arc<Mutex<Vec<(Stream, String)>>>,
     /// Raw stdout bytes, to look for escape codes.
     raw_out: Arc<Mutex<Vec<u8>>>,
+    /// The thread copying stdout: joined before `raw_out` is read whole.
+    out_reader: Option<thread::JoinHandle<()>>,
 }
 
 impl ClientProc {
@@ -48,6 +50,7 @@ impl ClientProc {
         let (err_tx, err_rx) = mpsc::channel();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let raw_out = Arc::new(Mutex::new(Vec::new()));
+        let mut out_reader = None;
         let out = child.stdout.take().expect("piped stdout");
         let err = child.stderr.take().expect("piped stderr");
         for (stream, pipe, tx) in [
@@ -59,7 +62,7 @@ impl ClientProc {
             (Stream::Err, Box::new(err), err_tx),
         ] {
             let (seen, raw) = (seen.clone(), raw_out.clone());
-            thread::spawn(move || {
+            let reader = thread::spawn(move || {
                 let mut reader = BufReader::new(pipe);
                 let mut buf = Vec::new();
                 while matches!(reader.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
@@ -74,6 +77,9 @@ impl ClientProc {
                     buf.clear();
                 }
             });
+            if stream == Stream::Out {
+                out_reader = Some(reader);
+            }
         }
         ClientProc {
             stdin: child.stdin.take(),
@@ -82,6 +88,7 @@ impl ClientProc {
             err: err_rx,
             seen,
             raw_out,
+            out_reader,
         }
     }
 
@@ -140,7 +147,12 @@ impl ClientProc {
         }
     }
 
-    fn raw_stdout(&self) -> Vec<u8> {
+    /// Everything the client wrote to stdout. Call it after the client exited: it waits for the
+    /// copying thread to reach the end of the pipe, so the last lines are not still in transit.
+    fn raw_stdout(&mut self) -> Vec<u8> {
+        if let Some(reader) = self.out_reader.take() {
+            reader.join().expect("the stdout reader");
+        }
         self.raw_out.lock().unwrap().clone()
     }
 
