@@ -1075,11 +1075,7 @@ impl Reactor {
                     continue;
                 }
             }
-            if conn.out.is_empty() {
-                // An idle connection should cost next to nothing (Redis frees idle clients'
-                // buffers in its cron the same way).
-                conn.out.release();
-            } else {
+            if !conn.out.is_empty() {
                 let verdict = conn.out.check(&self.limits, now.mono);
                 if verdict != QueueVerdict::Ok {
                     over_soft.push((key, verdict));

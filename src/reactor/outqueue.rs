@@ -91,9 +91,8 @@ impl Chunk {
 /// not count against the caps (which guard per-connection memory). Their bytes are tracked apart,
 /// as positions in the output stream, so a connection's file backlog can be bounded on its own.
 ///
-/// Every connection has one, so it is kept small: 64 bytes, with no heap memory while empty once
-/// [`OutQueue::release`] has run (the reactor's once-a-second sweep calls it), and the file
-/// bookkeeping boxed because few connections ever have a file on its way.
+/// Every connection has one, so it is kept small: 64 bytes, no heap memory once drained, and the
+/// file bookkeeping boxed because few connections ever have a file on its way.
 #[derive(Debug, Default)]
 pub struct OutQueue {
     chunks: VecDeque<Chunk>,
@@ -179,14 +178,6 @@ impl OutQueue {
     /// Bytes of file payloads still to be written.
     pub fn file_len(&self) -> usize {
         self.files.as_ref().map_or(0, |f| f.len)
-    }
-
-    /// Gives back the memory of an empty queue (its ring of chunks). Not done after every write:
-    /// a connection that is sent something every loop turn would allocate the ring every turn.
-    pub fn release(&mut self) {
-        if self.chunks.is_empty() && self.chunks.capacity() > 0 {
-            self.chunks = VecDeque::new();
-        }
     }
 
     /// Appends a broadcast line: a non-atomic reference-count bump, no copy.
@@ -616,18 +607,18 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_queue_gives_its_memory_back_on_release() {
+    fn a_drained_queue_holds_no_memory() {
         let mut q = queue_of(&["a", "b", "c"]);
-        q.release();
-        assert!(q.chunks.capacity() > 0, "not while it holds output");
         let mut sink = Trickle {
             out: Vec::new(),
-            per_call: 100,
-            capacity: 100,
+            per_call: 2,
+            capacity: 2,
             calls: 0,
         };
-        q.write_to(&mut sink, usize::MAX).unwrap();
-        q.release();
+        assert_eq!(q.write_to(&mut sink, usize::MAX).unwrap().0, Flush::Blocked);
+        assert!(q.chunks.capacity() > 0, "not while it holds output");
+        sink.capacity = 100;
+        assert_eq!(q.write_to(&mut sink, usize::MAX).unwrap().0, Flush::Drained);
         assert_eq!(q.chunks.capacity(), 0);
         assert_eq!(std::mem::size_of::<OutQueue>(), 64);
     }
