@@ -1,4 +1,5 @@
-//! Line decoder throughput (bytes/s) on realistic and adversarial input.
+//! Decoder throughput (bytes/s) on realistic and adversarial input: lines, file uploads and
+//! WebSocket frames.
 //!
 //! Every connection's input goes through `LineDecoder::decode` byte by byte, so its cost per byte
 //! bounds what one core can take in. The inputs: ordinary chat lines, Korean text (multi-byte
@@ -8,7 +9,9 @@
 //! server read budget.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use reactor_chat::codec::file::{FileDecoder, Keep};
 use reactor_chat::codec::line::LineDecoder;
+use reactor_chat::codec::websocket::WsDecoder;
 use reactor_chat::codec::Decoded;
 
 /// The server's default logged-in line cap.
@@ -68,11 +71,99 @@ fn line_decoder(c: &mut Criterion) {
     group.finish();
 }
 
+/// A 1 MiB upload fed as the reactor reads it: 16 KiB reads (a client sending at full speed) and
+/// 64-byte reads (one that dribbles), collected and, for a refused upload, counted and dropped.
+fn file_decoder(c: &mut Criterion) {
+    const SIZE: usize = 1024 * 1024;
+    let payload: Vec<u8> = (0..SIZE).map(|i| (i * 31) as u8).collect();
+    let mut group = c.benchmark_group("file_decoder");
+    group.sample_size(20);
+    group.throughput(Throughput::Bytes(SIZE as u64));
+    for (name, keep, read) in [
+        ("collect/16KiB-reads", Keep::Collect, 16 * 1024),
+        ("collect/64B-reads", Keep::Collect, 64),
+        ("discard/16KiB-reads", Keep::Discard, 16 * 1024),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut decoder = FileDecoder::new(SIZE as u64, keep, false);
+                for chunk in payload.chunks(read) {
+                    if let Ok(Decoded::Frame { frame, .. }) = decoder.decode(chunk) {
+                        black_box(frame);
+                    }
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+/// One client frame as a browser sends it: masked, with the shortest length encoding.
+fn client_frame(out: &mut Vec<u8>, fin: bool, opcode: u8, payload: &[u8]) {
+    const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+    out.push(if fin { 0x80 } else { 0 } | opcode);
+    match payload.len() {
+        n @ 0..=125 => out.push(0x80 | n as u8),
+        n @ 126..=0xffff => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&MASK);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+}
+
+/// About 64 KiB of WebSocket input: chat lines one text frame each (a browser chatting), the
+/// same text in 1-byte fragments (the per-frame overhead a hostile client can force), and one
+/// 60 KiB binary frame (a file from the browser).
+fn websocket_decoder(c: &mut Criterion) {
+    let line = "안녕하세요! did anyone try the new build? the reconnect works for me now\n";
+    let mut chat = Vec::new();
+    while chat.len() < TARGET {
+        client_frame(&mut chat, true, 0x1, line.as_bytes());
+    }
+    let mut fragments = Vec::new();
+    while fragments.len() < TARGET {
+        let bytes = b"fragmented\n";
+        for (i, byte) in bytes.iter().enumerate() {
+            let opcode = if i == 0 { 0x1 } else { 0x0 };
+            client_frame(&mut fragments, i == bytes.len() - 1, opcode, &[*byte]);
+        }
+    }
+    let mut binary = Vec::new();
+    client_frame(&mut binary, true, 0x2, &vec![7u8; 60 * 1024]);
+    let mut group = c.benchmark_group("websocket_decoder");
+    group.sample_size(30);
+    for (name, input) in [
+        ("chat", chat),
+        ("1-byte-fragments", fragments),
+        ("binary-60KiB", binary),
+    ] {
+        group.throughput(Throughput::Bytes(input.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &input, |b, input| {
+            let mut decoder = WsDecoder::new(1024 * 1024);
+            b.iter(|| {
+                let mut rest = &input[..];
+                while let Ok(Decoded::Frame { frame, consumed }) = decoder.decode(rest) {
+                    black_box(frame);
+                    rest = &rest[consumed..];
+                }
+                assert!(rest.is_empty(), "whole frames, all decoded");
+            });
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2));
-    targets = line_decoder
+    targets = line_decoder, file_decoder, websocket_decoder
 }
 criterion_main!(benches);
