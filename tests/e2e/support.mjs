@@ -3,8 +3,9 @@
 // Every wait has a deadline; nothing sleeps for a fixed time to "let things settle".
 
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -19,10 +20,15 @@ export const ARTIFACTS = path.resolve(here, "../../target/e2e-artifacts");
 const BIN = process.env.REACTOR_CHAT_BIN;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
-/** A running `reactor-chat --bind 127.0.0.1:0 ARGS...`; `stop()` kills it. */
+/**
+ * A running `reactor-chat --bind 127.0.0.1:0 ARGS...`; `stop()` kills it. History stays on, as
+ * users run it, but in a data directory of its own: the default (`./reactor-chat-data`) is the
+ * developer's own server's history, which tests must neither write to nor read from.
+ */
 export async function startServer(args = []) {
   if (!BIN) throw new Error("set REACTOR_CHAT_BIN to the reactor-chat binary (cargo test does)");
-  const child = spawn(BIN, ["--bind", "127.0.0.1:0", ...args], {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "reactor-chat-e2e-"));
+  const child = spawn(BIN, ["--bind", "127.0.0.1:0", "--data-dir", dataDir, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, REACTOR_CHAT_ADMIN_KEY: "" },
   });
@@ -46,6 +52,7 @@ export async function startServer(args = []) {
     log: () => log,
     stop() {
       if (child.exitCode === null) child.kill("SIGKILL");
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
