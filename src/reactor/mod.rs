@@ -975,6 +975,15 @@ impl Reactor {
                 .disconnect(ConnId(key), reason, now, &mut self.outbox);
             self.apply_outbox();
             let mut conn = self.conns.remove(key);
+            if reason == LostReason::Closed && !conn.out.is_empty() {
+                // The peer shut down only its sending side (`printf ... | nc -N`, a script that
+                // half-closes): it still reads. Give it the replies to what it sent, as far as
+                // its socket takes them now; everything up to its end of input was read, so the
+                // close that follows is a clean one, not a reset.
+                if let Ok((_, n)) = conn.out.write_to(&mut conn.stream, usize::MAX) {
+                    self.stats.bytes_out += n as u64;
+                }
+            }
             let _ = self.poll.registry().deregister(&mut conn.stream);
             if conn.counted {
                 self.served -= 1;

@@ -141,3 +141,31 @@ fn file_descriptors_return_to_baseline_after_clients_leave() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A script that writes its lines and shuts down its sending side
+/// (`printf 'bot\n/users\n/quit\n' | nc -N host port`) still reads: it gets its replies, and the
+/// others see what it said. Without the final write on end of input it got nothing at all.
+#[test]
+fn a_client_that_half_closes_still_gets_its_replies() {
+    use std::io::{Read, Write};
+    let server = Server::start();
+    let mut watcher = server.login("watcher");
+    for ending in ["/users\n/quit\n", "/users\n"] {
+        let mut script = std::net::TcpStream::connect(server.addr).unwrap();
+        script
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        script
+            .write_all(format!("bot\nhello from a script\n{ending}").as_bytes())
+            .unwrap();
+        script.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = String::new();
+        script.read_to_string(&mut got).unwrap();
+        assert!(got.contains("-- Welcome, bot!"), "{ending:?}: {got}");
+        assert!(got.contains("2 users in lobby"), "{ending:?}: {got}");
+        if ending.contains("/quit") {
+            assert!(got.contains("-- bye final"), "{ending:?}: {got}");
+        }
+        watcher.expect_stamped("bot: hello from a script");
+    }
+}
