@@ -11,7 +11,7 @@
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use reactor_chat::codec::file::{FileDecoder, Keep};
 use reactor_chat::codec::line::LineDecoder;
-use reactor_chat::codec::websocket::WsDecoder;
+use reactor_chat::codec::websocket::{self, WsDecoder};
 use reactor_chat::codec::Decoded;
 
 /// The server's default logged-in line cap.
@@ -100,21 +100,7 @@ fn file_decoder(c: &mut Criterion) {
 
 /// One client frame as a browser sends it: masked, with the shortest length encoding.
 fn client_frame(out: &mut Vec<u8>, fin: bool, opcode: u8, payload: &[u8]) {
-    const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-    out.push(if fin { 0x80 } else { 0 } | opcode);
-    match payload.len() {
-        n @ 0..=125 => out.push(0x80 | n as u8),
-        n @ 126..=0xffff => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&MASK);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+    websocket::encode_client_frame(fin, opcode, [0x37, 0xfa, 0x21, 0x3d], payload, out);
 }
 
 /// About 64 KiB of WebSocket input: chat lines one text frame each (a browser chatting), the

@@ -341,18 +341,43 @@ fn encode(opcode: u8, payload: &[u8], buf: &mut BytesMut) {
 
 /// Appends a frame head (FIN set, unmasked) for `len` payload bytes, in the shortest length form.
 fn encode_head(opcode: u8, len: usize, buf: &mut BytesMut) {
-    buf.put_u8(0x80 | opcode);
+    put_head(buf, 0x80 | opcode, false, len);
+}
+
+/// Appends a frame's first byte, then its mask bit and payload length in the shortest form.
+fn put_head(buf: &mut impl BufMut, first: u8, masked: bool, len: usize) {
+    let mask_bit = if masked { 0x80 } else { 0 };
+    buf.put_u8(first);
     match len {
-        n if n < 126 => buf.put_u8(n as u8),
+        n if n < 126 => buf.put_u8(mask_bit | n as u8),
         n if n <= usize::from(u16::MAX) => {
-            buf.put_u8(126);
+            buf.put_u8(mask_bit | 126);
             buf.put_u16(n as u16);
         }
         n => {
-            buf.put_u8(127);
+            buf.put_u8(mask_bit | 127);
             buf.put_u64(n as u64);
         }
     }
+}
+
+/// Appends a frame as a browser sends it: masked with `mask`, FIN as given. The server never
+/// sends one; its tests and benches build their input with it.
+pub fn encode_client_frame(
+    fin: bool,
+    opcode: u8,
+    mask: [u8; 4],
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) {
+    put_head(
+        out,
+        if fin { 0x80 } else { 0 } | opcode,
+        true,
+        payload.len(),
+    );
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
 }
 
 /// Appends a text frame of bytes the caller knows are UTF-8 (rendered protocol lines), without
@@ -395,21 +420,8 @@ mod tests {
 
     /// A client frame: masked with a fixed key.
     fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mask = [0x37, 0xfa, 0x21, 0x3d];
-        let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
-        match payload.len() {
-            n if n < 126 => out.push(0x80 | n as u8),
-            n if n <= 65535 => {
-                out.push(0x80 | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(0x80 | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        let mut out = Vec::new();
+        encode_client_frame(fin, opcode, [0x37, 0xfa, 0x21, 0x3d], payload, &mut out);
         out
     }
 
