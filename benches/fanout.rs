@@ -8,6 +8,8 @@
 //! - `render_enqueue_shared`: `SharedLine` (non-atomic reference counts) and `check_with` (the
 //!   clock read only over the soft cap): the per-recipient cost without atomics or clock reads.
 //! - `render_per_recipient`: what sharing saves: the line formatted once per recipient.
+//! - `window_16`: 16 broadcasts queued before one drain, as in a loop turn of `fanout1k` (the
+//!   bench keeps 16 messages in flight): what the queues cost when each holds several lines.
 //! - `chat_line`: the whole in-process path of a message in a 1,000-member room: `Chat::line`
 //!   (clean, parse, fan-out list) into an `Outbox`, render once, push clones, drain.
 //!
@@ -145,6 +147,23 @@ fn fanout(c: &mut Criterion) {
             drain(&mut queues);
         });
     });
+
+    group.throughput(Throughput::Elements(16 * MEMBERS as u64));
+    group.bench_function(BenchmarkId::new("window_16", MEMBERS), |b| {
+        let mut buf = BytesMut::new();
+        let mut queues: Vec<OutQueue> = (0..MEMBERS).map(|_| OutQueue::new()).collect();
+        b.iter(|| {
+            for _ in 0..16 {
+                let line = SharedLine::new(render(&renderer, &mut buf, &event));
+                for q in queues.iter_mut() {
+                    q.push_shared(&line);
+                    assert_eq!(q.check_with(&limits, Instant::now), QueueVerdict::Ok);
+                }
+            }
+            drain(&mut queues);
+        });
+    });
+    group.throughput(Throughput::Elements(MEMBERS as u64));
 
     group.bench_function(BenchmarkId::new("render_per_recipient", MEMBERS), |b| {
         let mut buf = BytesMut::new();

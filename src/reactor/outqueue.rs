@@ -17,8 +17,14 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 
-/// How many chunks one `writev` carries at most (Linux's IOV_MAX is 1024; 64 already fills a socket buffer).
-const MAX_IOVECS: usize = 64;
+/// How many chunks one `writev` carries at most: Linux's IOV_MAX. A queue of a thousand chat lines
+/// (about 90 KiB, more than a turn's write budget) then goes out in one system call, where 64
+/// slices per call took a dozen.
+const MAX_IOVECS: usize = 1024;
+
+/// Slices for a write of at most this many chunks are gathered on the stack; a longer queue
+/// gathers them in a vector, an allocation shared by the many lines of that one call.
+const STACK_IOVECS: usize = 64;
 
 /// The verdict of a limit check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,12 +246,19 @@ impl OutQueue {
             if written >= budget {
                 return Ok((Flush::Budget, written));
             }
-            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let count = self.chunks.len().min(MAX_IOVECS);
-            for (slot, chunk) in slices.iter_mut().zip(self.chunks.iter()) {
-                *slot = IoSlice::new(chunk.bytes());
-            }
-            match sink.write_vectored(&slices[..count]) {
+            let result = if self.chunks.len() <= STACK_IOVECS {
+                let mut slices = [IoSlice::new(&[]); STACK_IOVECS];
+                for (slot, chunk) in slices.iter_mut().zip(self.chunks.iter()) {
+                    *slot = IoSlice::new(chunk.bytes());
+                }
+                sink.write_vectored(&slices[..self.chunks.len()])
+            } else {
+                let slices: Vec<IoSlice<'_>> = (self.chunks.iter().take(MAX_IOVECS))
+                    .map(|chunk| IoSlice::new(chunk.bytes()))
+                    .collect();
+                sink.write_vectored(&slices)
+            };
+            match result {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     written += n;
@@ -384,6 +397,24 @@ mod tests {
         };
         q.write_to(&mut sink, usize::MAX).unwrap();
         assert_eq!(sink.calls, 1);
+    }
+
+    #[test]
+    fn a_long_queue_goes_out_in_one_call() {
+        let mut q = queue_of(&["a\r\n"; MAX_IOVECS]);
+        let mut sink = Trickle {
+            out: Vec::new(),
+            per_call: usize::MAX,
+            capacity: usize::MAX / 2,
+            calls: 0,
+        };
+        q.write_to(&mut sink, usize::MAX).unwrap();
+        assert_eq!(sink.calls, 1);
+        assert_eq!(sink.out.len(), 3 * MAX_IOVECS);
+        // One more than a call carries takes a second call.
+        let mut q = queue_of(&["b\r\n"; MAX_IOVECS + 1]);
+        q.write_to(&mut sink, usize::MAX).unwrap();
+        assert_eq!(sink.calls, 3);
     }
 
     #[test]
