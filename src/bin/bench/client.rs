@@ -31,6 +31,19 @@ pub enum State {
     Closed,
 }
 
+/// What one [`Client::read_into`] call got.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadResult {
+    /// Bytes now at the start of the buffer (an earlier read's unfinished tail included).
+    pub len: usize,
+    /// The server closed its side.
+    pub eof: bool,
+    /// The socket gave less than there was room for, so it held no more at that moment: with
+    /// edge-triggered readiness, anything that arrives later brings a new event, so the reader
+    /// can stop without the extra `read` that would only say `WouldBlock`.
+    pub drained: bool,
+}
+
 #[derive(Debug)]
 pub struct Client {
     pub stream: TcpStream,
@@ -99,13 +112,17 @@ impl Client {
 
     /// One `read` into `buf` behind the carried partial line. Returns how many bytes of `buf` hold
     /// data (carry included), 0 at end of stream.
-    pub fn read_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub fn read_into(&mut self, buf: &mut [u8]) -> io::Result<ReadResult> {
         let carry = self.carry.len();
         buf[..carry].copy_from_slice(&self.carry);
         self.carry.clear();
+        let room = buf.len() - carry;
         match self.stream.read(&mut buf[carry..]) {
-            Ok(0) => Ok(0),
-            Ok(n) => Ok(carry + n),
+            Ok(n) => Ok(ReadResult {
+                len: carry + n,
+                eof: n == 0,
+                drained: n < room,
+            }),
             Err(e) => {
                 // Nothing read: put the carry back for next time.
                 self.carry.extend_from_slice(&buf[..carry]);
