@@ -76,6 +76,11 @@ pub struct Args {
     /// An extra flag for the spawned server (repeatable), e.g. --server-arg=--max-queue=1048576.
     #[arg(long, allow_hyphen_values = true)]
     pub server_arg: Vec<String>,
+    /// The server is Redis, for side-by-side figures: each client subscribes to its room's
+    /// channel and senders PUBLISH to it, on one RESP3 connection per client (HELLO 3). With
+    /// --spawn-server, PATH is a redis-server binary, started with persistence off.
+    #[arg(long)]
+    pub redis: bool,
     /// Print the report as JSON on stdout (the progress line stays on stderr).
     #[arg(long)]
     pub json: bool,
@@ -120,6 +125,16 @@ pub struct Scenario {
     /// Every Nth message per sender is a file (0: none).
     pub files: u64,
     pub file_size: usize,
+    /// What the server speaks.
+    pub protocol: Protocol,
+}
+
+/// The server's protocol: reactor-chat's, or Redis pub/sub for comparison (`--redis`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    ReactorChat,
+    Redis,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -142,6 +157,7 @@ impl Scenario {
             joiners: 0,
             files: 0,
             file_size: 4096,
+            protocol: Protocol::ReactorChat,
         };
         let Some(preset) = preset else {
             return base;
@@ -207,6 +223,9 @@ impl Scenario {
         s.joiners = args.joiners.unwrap_or(s.joiners);
         s.files = args.files.unwrap_or(s.files);
         s.file_size = args.file_size.unwrap_or(s.file_size);
+        if args.redis {
+            s.protocol = Protocol::Redis;
+        }
         s.validate()?;
         Ok(s)
     }
@@ -222,6 +241,9 @@ impl Scenario {
             return Err(format!(
                 "--clients plus --joiners is limited to {MAX_CONNECTIONS} (open-files limit)"
             ));
+        }
+        if self.protocol == Protocol::Redis && (self.files > 0 || self.name == "filefanout") {
+            return Err("Redis pub/sub has no files: --redis runs chat loads only".into());
         }
         if self.files > 0 && self.name == "filefanout" {
             return Err(

@@ -38,7 +38,7 @@ use hdrhistogram::Histogram;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::cli::Scenario;
+use crate::cli::{Protocol, Scenario};
 use crate::client::{split_stream, Client, Piece, State};
 use crate::filemix::{self, FileCounts, Incoming};
 use crate::order::{PairTrack, Seen};
@@ -494,9 +494,18 @@ impl Driver {
             Err(e) => return self.fail(idx, format!("connect: {e}")),
         }
         client.state = State::LoggingIn;
-        client.out.extend_from_slice(self.tag.as_bytes());
-        client.out.extend_from_slice(idx.to_string().as_bytes());
-        client.out.push(b'\n');
+        match self.sc.protocol {
+            Protocol::ReactorChat => {
+                client.out.extend_from_slice(self.tag.as_bytes());
+                client.out.extend_from_slice(idx.to_string().as_bytes());
+                client.out.push(b'\n');
+            }
+            // RESP3, so that a subscribed connection may still PUBLISH.
+            Protocol::Redis => {
+                let subscribe = format!("HELLO 3\r\nSUBSCRIBE r{}\r\n", client.room);
+                client.out.extend_from_slice(subscribe.as_bytes());
+            }
+        }
         if let Err(e) = client.flush() {
             return self.fail(idx, format!("write: {e}"));
         }
@@ -649,7 +658,13 @@ impl Driver {
                     seq: sender.seq,
                     sent_ns: now_ns,
                 };
-                wire::encode(&mut client.out, stamp, self.sc.size);
+                match self.sc.protocol {
+                    Protocol::ReactorChat => wire::encode(&mut client.out, stamp, self.sc.size),
+                    Protocol::Redis => {
+                        let channel = format!("r{}", client.room);
+                        wire::encode_publish(&mut client.out, &channel, stamp, self.sc.size);
+                    }
+                }
                 sender.seq += 1;
                 sender.since_file += 1;
                 if self.sc.files > 0 && sender.since_file >= self.sc.files {
@@ -784,6 +799,9 @@ impl LineCtx<'_> {
     }
 
     fn on_line(&mut self, client: &mut Client, line: &[u8], incoming: &mut Option<Incoming>) {
+        if self.sc.protocol == Protocol::Redis {
+            return self.on_redis_line(client, line);
+        }
         match client.state {
             State::Ready if client.in_replay => {
                 client.in_replay = !line.starts_with(b"-- End of ");
@@ -822,6 +840,28 @@ impl LineCtx<'_> {
                 }
             }
             State::Connecting | State::Closed => {}
+        }
+    }
+
+    /// `--redis`: every RESP element is a line of its own, so a pub/sub message's payload is a
+    /// line that starts with the stamp; the framing lines around it are skipped. The client is
+    /// ready once its SUBSCRIBE is confirmed (the `subscribe` push, then the count).
+    fn on_redis_line(&mut self, client: &mut Client, line: &[u8]) {
+        if line.starts_with(b"-") {
+            // A RESP error: maxclients, or a refused command.
+            self.failure = Some(String::from_utf8_lossy(line).into_owned());
+            return;
+        }
+        match client.state {
+            State::Ready => match wire::parse_stamp(line) {
+                // Redis delivers a publisher's message to itself too; reactor-chat does not.
+                Some(stamp) if stamp.sender as usize == self.idx => self.counts.other_lines += 1,
+                Some(stamp) => self.on_delivery(client, stamp),
+                None => {}
+            },
+            State::LoggingIn if line == b"subscribe" => client.state = State::Joining,
+            State::Joining if line.starts_with(b":") => self.ready(client),
+            _ => {}
         }
     }
 

@@ -28,7 +28,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Args, Scenario};
+use cli::{Args, Protocol, Scenario};
 use driver::Driver;
 use report::{Report, ServerInfo};
 
@@ -53,10 +53,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => {
             // Room for every connection plus a margin for reconnects the server has not reaped.
             let max_clients = scenario.clients + scenario.joiners + 100;
-            Some(server::spawn(
-                path,
-                server::load_flags(max_clients, &args.server_arg),
-            )?)
+            Some(match scenario.protocol {
+                Protocol::Redis => server::spawn_redis(path, max_clients)?,
+                Protocol::ReactorChat => {
+                    server::spawn(path, server::load_flags(max_clients, &args.server_arg))?
+                }
+            })
         }
         None => None,
     };

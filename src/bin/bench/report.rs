@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::cli::Scenario;
+use crate::cli::{Protocol, Scenario};
 use crate::driver::Outcome;
 use crate::procstat::{self, Memory};
 
@@ -176,11 +176,21 @@ impl Report {
             "scenario",
             format!("{} ({load}, {} B, {} room(s))", s.name, s.size, s.rooms),
         ));
+        let kind = match s.protocol {
+            Protocol::ReactorChat => "reactor-chat",
+            Protocol::Redis => "redis pub/sub",
+        };
         rows.push((
             "server",
             match &self.server.flags {
-                Some(flags) => format!("{} {}", self.server.addr, flags.join(" ")),
-                None => format!("{} (started elsewhere)", self.server.addr),
+                Some(flags) => {
+                    let flags: Vec<&str> = flags
+                        .iter()
+                        .map(|f| if f.is_empty() { "\"\"" } else { f.as_str() })
+                        .collect();
+                    format!("{kind} {} {}", self.server.addr, flags.join(" "))
+                }
+                None => format!("{kind} {} (started elsewhere)", self.server.addr),
             },
         ));
         rows.push((

@@ -1,11 +1,12 @@
 //! `--spawn-server PATH`: start reactor-chat on an ephemeral loopback port with load-test flags,
-//! learn its address from its first line of output, and stop it when the run ends.
+//! learn its address from its first line of output, and stop it when the run ends. With `--redis`,
+//! PATH is a redis-server, started on a free loopback port with persistence off.
 //!
 //! The flags are fixed here and printed in the report, so a figure is never quoted without the
 //! server configuration that produced it.
 
 use std::io::{self, BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -95,6 +96,66 @@ pub fn spawn(path: &str, flags: Vec<String>) -> io::Result<Spawned> {
             &dir,
             format!("unexpected first line {line:?}"),
         )),
+    }
+}
+
+/// The flags Redis runs with for a comparison: loopback only, no snapshots or append-only file
+/// (reactor-chat's history is on by default, so this favours Redis), room for every connection.
+/// Output-buffer limits stay Redis's defaults, as reactor-chat's do.
+pub fn redis_flags(port: u16, max_clients: usize) -> Vec<String> {
+    [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--maxclients",
+        &max_clients.to_string(),
+        "--loglevel",
+        "warning",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Starts a redis-server on a free loopback port and waits until it accepts connections.
+pub fn spawn_redis(path: &str, max_clients: usize) -> io::Result<Spawned> {
+    // A port the kernel just handed out and took back: free unless another process grabs it
+    // in the moment before Redis binds it, which then fails to start and says so.
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let flags = redis_flags(port, max_clients);
+    let dir = std::env::temp_dir().join(format!("reactor-chat-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut child = Command::new(path)
+        .args(&flags)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start {path}: {e}")))?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if TcpStream::connect(addr).is_ok() {
+            return Ok(Spawned {
+                child,
+                addr,
+                flags,
+                dir,
+            });
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(stop_with(child, &dir, format!("it exited: {status}")));
+        }
+        if Instant::now() >= deadline {
+            return Err(stop_with(child, &dir, "it did not listen in time".into()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -38,6 +38,19 @@ pub fn encode(out: &mut Vec<u8>, stamp: Stamp, size: usize) {
     out.push(b'\n');
 }
 
+/// Appends one Redis `PUBLISH channel text` command (RESP), the text as [`encode`] makes it.
+pub fn encode_publish(out: &mut Vec<u8>, channel: &str, stamp: Stamp, size: usize) {
+    let len = size.max(STAMP_LEN);
+    let head = format!(
+        "*3\r\n$7\r\nPUBLISH\r\n${}\r\n{channel}\r\n${len}\r\n",
+        channel.len()
+    );
+    out.extend_from_slice(head.as_bytes());
+    encode(out, stamp, size);
+    out.pop(); // encode's `\n`
+    out.extend_from_slice(b"\r\n");
+}
+
 fn put_hex(out: &mut Vec<u8>, value: u64, digits: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for i in (0..digits).rev() {
@@ -55,11 +68,19 @@ pub fn parse_delivery(line: &[u8]) -> Option<Stamp> {
         return None;
     }
     let colon = 8 + memchr::memchr(b':', &line[8..])?;
-    let text = line.get(colon + 1..)?;
-    if text.len() < 1 + STAMP_LEN || text[0] != b' ' || text[1] != MARKER {
+    match line.get(colon + 1..)? {
+        [b' ', text @ ..] => parse_stamp(text),
+        _ => None,
+    }
+}
+
+/// Reads the stamp at the start of a message's text: a delivered line's text, or on its own line
+/// the payload of a Redis pub/sub message.
+pub fn parse_stamp(text: &[u8]) -> Option<Stamp> {
+    if text.len() < STAMP_LEN || text[0] != MARKER {
         return None;
     }
-    let digits = &text[2..1 + STAMP_LEN];
+    let digits = &text[1..STAMP_LEN];
     Some(Stamp {
         sender: u32::try_from(hex(&digits[..8])?).ok()?,
         seq: u32::try_from(hex(&digits[8..16])?).ok()?,
@@ -161,6 +182,28 @@ mod tests {
                 String::from_utf8_lossy(line)
             );
         }
+    }
+
+    #[test]
+    fn a_publish_carries_the_same_text_as_a_bulk_string() {
+        let stamp = Stamp {
+            sender: 3,
+            seq: 41,
+            sent_ns: 5,
+        };
+        let mut line = Vec::new();
+        encode(&mut line, stamp, 64);
+        let mut out = Vec::new();
+        encode_publish(&mut out, "r0", stamp, 64);
+        let text = &line[..line.len() - 1];
+        let mut want = b"*3\r\n$7\r\nPUBLISH\r\n$2\r\nr0\r\n$64\r\n".to_vec();
+        want.extend_from_slice(text);
+        want.extend_from_slice(b"\r\n");
+        assert_eq!(out, want);
+        // What a subscriber gets is that text on a line of its own.
+        assert_eq!(parse_stamp(text), Some(stamp));
+        assert_eq!(parse_stamp(b"message"), None);
+        assert_eq!(parse_stamp(b"$64"), None);
     }
 
     #[test]
