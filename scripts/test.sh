@@ -3,7 +3,8 @@
 # drives headless Chromium through tests/e2e/). First installs what those need, only when it is
 # missing, so a warm machine goes straight to the tests:
 #   - Debian's chromium (and fonts-noto-cjk, so Korean shows in the screenshots), netcat-openbsd
-#     for `nc`, and Node.js, through apt-get (as root, or with sudo);
+#     for `nc`, redis-server (the bench's --redis mode is tested against it), and Node.js,
+#     through apt-get (as root, or with sudo);
 #   - the npm packages of tests/e2e (playwright-core, pinned by package-lock.json), with `npm ci`.
 # Never downloads a browser of its own. Works unattended (CI runs it as root with no stdin).
 # Arguments are passed to `cargo test`.
@@ -14,6 +15,7 @@ need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then

@@ -5,6 +5,7 @@
 mod support;
 
 mod abuse;
+mod bench;
 mod browser;
 mod client;
 mod files;
