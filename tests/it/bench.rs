@@ -58,6 +58,8 @@ fn assert_every_message_accounted_for(report: &Value) {
         "{report:#}"
     );
     assert!(report["server_cpu_pct"].as_f64().is_some(), "{report:#}");
+    let steal = report["host_steal_pct"].as_f64().expect("host steal share");
+    assert!((0.0..=100.0).contains(&steal), "{report:#}");
 }
 
 #[test]

@@ -143,6 +143,8 @@ pub struct Sample {
     pub own_cpu: Duration,
     pub server_cpu: Option<Duration>,
     pub server_memory: Option<crate::procstat::Memory>,
+    /// The machine's CPU ticks (for its steal share), when `/proc/stat` is readable.
+    pub host: Option<crate::procstat::HostTicks>,
 }
 
 impl Sample {
@@ -152,6 +154,7 @@ impl Sample {
             own_cpu: crate::procstat::own_cpu_time(),
             server_cpu: server_pid.and_then(|pid| crate::procstat::cpu_time(pid).ok()),
             server_memory: server_pid.and_then(|pid| crate::procstat::memory(pid).ok()),
+            host: crate::procstat::host_ticks().ok(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! CPU time and memory of the server (from `/proc/PID/stat` and `/proc/PID/status`) and of the
 //! bench itself (`getrusage`), so every report puts the two side by side: a load generator that
-//! eats more CPU than the server is measuring itself.
+//! eats more CPU than the server is measuring itself. And the machine's steal time (`/proc/stat`):
+//! on a virtual machine, the time the hypervisor gave its CPUs to other guests, which moves latency
+//! figures more than anything either process does.
 
 use std::io;
 use std::time::Duration;
@@ -77,6 +79,43 @@ pub fn own_cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+/// The machine's CPU time so far, all CPUs together, in clock ticks: everything, and stolen.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostTicks {
+    pub total: u64,
+    pub steal: u64,
+}
+
+pub fn host_ticks() -> io::Result<HostTicks> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    parse_host_ticks(&stat)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/stat"))
+}
+
+/// The first line of `/proc/stat`: `cpu user nice system idle iowait irq softirq steal guest
+/// guest_nice`. Guest time is already inside user and nice, so it is not added again.
+fn parse_host_ticks(stat: &str) -> Option<HostTicks> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_ascii_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let steal = *ticks.get(7)?;
+    Some(HostTicks {
+        total: ticks.iter().take(8).sum(),
+        steal,
+    })
+}
+
+/// The share of the machine's CPU time stolen between two readings, in percent.
+pub fn steal_percent(before: HostTicks, after: HostTicks) -> f64 {
+    let total = after.total.saturating_sub(before.total);
+    if total == 0 {
+        return 0.0;
+    }
+    100.0 * after.steal.saturating_sub(before.steal) as f64 / total as f64
+}
+
 /// CPU use between two readings as a percentage of one core.
 pub fn percent(cpu: Duration, wall: Duration) -> f64 {
     if wall.is_zero() {
@@ -100,6 +139,20 @@ mod tests {
         let status = "Name:\treactor-chat\nVmHWM:\t   20480 kB\nVmRSS:\t   10240 kB\n";
         let m = parse_status(status);
         assert_eq!((m.rss_kib, m.peak_kib), (10240, 20480));
+    }
+
+    #[test]
+    fn host_ticks_and_steal() {
+        let before = parse_host_ticks("cpu  100 0 50 800 10 0 0 40 7 0\ncpu0 1 2 3\n").unwrap();
+        assert_eq!((before.total, before.steal), (1000, 40));
+        let after = HostTicks {
+            total: 1200,
+            steal: 90,
+        };
+        assert_eq!(steal_percent(before, after), 25.0);
+        assert_eq!(steal_percent(after, after), 0.0);
+        assert!(parse_host_ticks("intr 1 2 3").is_none());
+        assert!(host_ticks().is_ok());
     }
 
     #[test]

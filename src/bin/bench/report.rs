@@ -34,6 +34,9 @@ pub struct Report {
     pub connect_per_sec: f64,
     pub server_cpu_pct: Option<f64>,
     pub bench_cpu_pct: f64,
+    /// The share of the machine's CPU time its hypervisor gave to other guests during the
+    /// window (`/proc/stat`); on a shared VM it moves latency more than the server does.
+    pub host_steal_pct: Option<f64>,
     pub server_memory: Option<Memory>,
     pub server_rss_before_kib: Option<u64>,
     /// (RSS at the end of the window - RSS before connecting) / connections.
@@ -140,6 +143,10 @@ impl Report {
                 outcome.after.own_cpu.saturating_sub(outcome.before.own_cpu),
                 wall,
             ),
+            host_steal_pct: match (outcome.before.host, outcome.after.host) {
+                (Some(a), Some(b)) => Some(procstat::steal_percent(a, b)),
+                _ => None,
+            },
             server_memory,
             server_rss_before_kib: rss_before.map(|m| m.rss_kib),
             server_rss_per_connection_bytes: per_conn,
@@ -284,6 +291,12 @@ impl Report {
                 ),
             },
         ));
+        if let Some(steal) = self.host_steal_pct {
+            rows.push((
+                "host steal",
+                format!("{steal:.1}% of the machine's CPU time went to other guests"),
+            ));
+        }
         if let Some(m) = &self.server_memory {
             let mut mem = format!("rss {} KiB, peak {} KiB", m.rss_kib, m.peak_kib);
             if let (Some(before), Some(per)) = (
