@@ -92,7 +92,7 @@ pub struct Config {
     pub max_login_line: usize,
 
     /// Seconds from connect to a completed login. Counted from connect, not reset by input, so
-    /// connections that dribble bytes (slowloris) cannot pile up.
+    /// connections that dribble bytes (slowloris) cannot pile up; checked once a second.
     #[arg(long, default_value_t = 10)]
     pub login_timeout: u64,
 

@@ -80,7 +80,11 @@ pub struct Conn {
     pub counted: bool,
     pub greeted: bool,
     pub logged_in: bool,
-    pub last_input: Instant,
+    /// What the connection's timeout counts from: its accept until it has logged in
+    /// (`--login-timeout`, not reset by input, so a client that dribbles bytes still times out),
+    /// then its last input (`--idle-timeout`). One field for both keeps per-connection timer
+    /// state off the timer heap: the once-a-second sweep checks both.
+    pub timeout_from: Instant,
     /// Already on the reactor's pending-write list.
     pub write_listed: bool,
     /// Already on the reactor's ready-to-read list (it hit the per-turn read budget).
@@ -123,7 +127,7 @@ impl Conn {
             counted: false,
             greeted: false,
             logged_in: false,
-            last_input: now,
+            timeout_from: now,
             write_listed: false,
             read_listed: false,
             dead: None,
