@@ -56,6 +56,24 @@ use conn::{Conn, Phase, Proto};
 use flood::FloodLimits;
 use outqueue::{Flush, OutQueue, QueueLimits, QueueVerdict, SharedLine};
 
+/// What a connection is registered for. Priority readiness reports TCP urgent data (telnet sends
+/// Ctrl-C's IAC DM as urgent), which stops a `read` at its mark with more data behind it: such
+/// events are read to the end, where other readable events may stop at a short read.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const CONN_INTEREST: Interest = Interest::READABLE
+    .add(Interest::WRITABLE)
+    .add(Interest::PRIORITY);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const CONN_INTEREST: Interest = Interest::READABLE.add(Interest::WRITABLE);
+
+/// How far a plain readable event is read: to a short read only where urgent data is reported
+/// (above); elsewhere a short read may be an urgent mark, so to `WouldBlock`.
+const SHORT_READ: ReadUntil = if cfg!(any(target_os = "linux", target_os = "android")) {
+    ReadUntil::Short
+} else {
+    ReadUntil::WouldBlock
+};
+
 /// How far [`Reactor::on_readable`] reads a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReadUntil {
@@ -64,8 +82,9 @@ enum ReadUntil {
     /// `read` that would only say `WouldBlock`, a third of the system calls of a busy room.
     Short,
     /// Until `WouldBlock` or the end. For events that report the peer's FIN or an error (a FIN
-    /// that came with the data brings no later event), and for connections whose read budget
-    /// ran out or whose flood-control pause ended (no event is coming for what already waits).
+    /// that came with the data brings no later event) or urgent data (a read stops at its mark),
+    /// and for connections whose read budget ran out or whose flood-control pause ended (no event
+    /// is coming for what already waits).
     WouldBlock,
 }
 
@@ -277,10 +296,10 @@ impl Reactor {
                     SIGNALS => self.on_signal(),
                     HISTORY => self.on_history(),
                     Token(key) => {
-                        if event.is_read_closed() || event.is_error() {
+                        if event.is_read_closed() || event.is_error() || event.is_priority() {
                             self.on_readable(key, ReadUntil::WouldBlock);
                         } else if event.is_readable() {
-                            self.on_readable(key, ReadUntil::Short);
+                            self.on_readable(key, SHORT_READ);
                         }
                         if event.is_writable() {
                             self.want_write(key);
@@ -402,11 +421,11 @@ impl Reactor {
         }
         let entry = self.conns.vacant_entry();
         let key = entry.key();
-        if let Err(e) = self.poll.registry().register(
-            &mut stream,
-            Token(key),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(key), CONN_INTEREST)
+        {
             warn!("register {addr}: {e}");
             return;
         }

@@ -163,6 +163,26 @@ fn invalid_utf8_is_refused_and_the_connection_carries_on() {
 }
 
 #[test]
+fn urgent_data_does_not_hold_back_the_lines_around_it() {
+    // telnet sends Ctrl-C as IAC IP and then IAC DM as TCP urgent data, and Linux's `read` stops
+    // at the urgent mark, so a short read does not always mean the socket is empty. Corked, the
+    // lines and the urgent byte between them arrive as one segment, in the server's buffer
+    // before it reads: all of it must be taken in without the typist sending anything more.
+    use socket2::SockRef;
+    let server = Server::start();
+    let mut watcher = server.login("watcher");
+    let typist = server.login("typist");
+    let sock = SockRef::from(typist.stream());
+    sock.set_cork(true).unwrap();
+    sock.send(b"before the mark\n").unwrap();
+    sock.send_out_of_band(&[0xf2]).unwrap(); // telnet's DM, the byte telnet marks urgent
+    sock.send(b"after the mark\n").unwrap();
+    sock.set_cork(false).unwrap();
+    watcher.expect_stamped("typist: before the mark");
+    watcher.expect_stamped("typist: after the mark");
+}
+
+#[test]
 fn telnet_negotiation_control_characters_and_escapes_never_reach_others() {
     let server = Server::start();
     let mut bob = server.login("bob");
