@@ -73,7 +73,8 @@ pub struct Args {
     /// sized to the run) and stop it afterwards; implies --server-pid.
     #[arg(long)]
     pub spawn_server: Option<String>,
-    /// An extra flag for the spawned server (repeatable), e.g. --server-arg=--max-queue=1048576.
+    /// An extra flag for the spawned server (repeatable), e.g. --server-arg=--max-queue=1048576
+    /// (with --redis, a redis-server flag).
     #[arg(long, allow_hyphen_values = true)]
     pub server_arg: Vec<String>,
     /// The server is Redis, for side-by-side figures: each client subscribes to its room's

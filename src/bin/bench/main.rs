@@ -54,7 +54,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             // Room for every connection plus a margin for reconnects the server has not reaped.
             let max_clients = scenario.clients + scenario.joiners + 100;
             Some(match scenario.protocol {
-                Protocol::Redis => server::spawn_redis(path, max_clients)?,
+                Protocol::Redis => server::spawn_redis(path, max_clients, &args.server_arg)?,
                 Protocol::ReactorChat => {
                     server::spawn(path, server::load_flags(max_clients, &args.server_arg))?
                 }

@@ -5,7 +5,7 @@
 //! The flags are fixed here and printed in the report, so a figure is never quoted without the
 //! server configuration that produced it.
 
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -100,10 +100,10 @@ pub fn spawn(path: &str, flags: Vec<String>) -> io::Result<Spawned> {
 }
 
 /// The flags Redis runs with for a comparison: loopback only, no snapshots or append-only file
-/// (reactor-chat's history is on by default, so this favours Redis), room for every connection.
-/// Output-buffer limits stay Redis's defaults, as reactor-chat's do.
-pub fn redis_flags(port: u16, max_clients: usize) -> Vec<String> {
-    [
+/// (reactor-chat's history is on by default, so this favours Redis), room for every connection,
+/// then `extra` (`--server-arg`). Output-buffer limits stay Redis's defaults, as reactor-chat's do.
+pub fn redis_flags(port: u16, max_clients: usize, extra: &[String]) -> Vec<String> {
+    let mut flags: Vec<String> = [
         "--port",
         &port.to_string(),
         "--bind",
@@ -119,15 +119,18 @@ pub fn redis_flags(port: u16, max_clients: usize) -> Vec<String> {
     ]
     .iter()
     .map(|s| s.to_string())
-    .collect()
+    .collect();
+    flags.extend(extra.iter().cloned());
+    flags
 }
 
-/// Starts a redis-server on a free loopback port and waits until it accepts connections.
-pub fn spawn_redis(path: &str, max_clients: usize) -> io::Result<Spawned> {
-    // A port the kernel just handed out and took back: free unless another process grabs it
-    // in the moment before Redis binds it, which then fails to start and says so.
+/// Starts a redis-server on a free loopback port and waits until it answers `PING`.
+pub fn spawn_redis(path: &str, max_clients: usize, extra: &[String]) -> io::Result<Spawned> {
+    // A port the kernel just handed out and took back: free unless another process grabs it in
+    // the moment before Redis binds it. Then Redis exits, and the PING below, which only Redis
+    // answers with +PONG, keeps the bench from loading whatever took the port.
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let flags = redis_flags(port, max_clients);
+    let flags = redis_flags(port, max_clients, extra);
     let dir = std::env::temp_dir().join(format!("reactor-chat-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let mut child = Command::new(path)
@@ -141,7 +144,7 @@ pub fn spawn_redis(path: &str, max_clients: usize) -> io::Result<Spawned> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
-        if TcpStream::connect(addr).is_ok() {
+        if answers_ping(addr) {
             return Ok(Spawned {
                 child,
                 addr,
@@ -157,6 +160,18 @@ pub fn spawn_redis(path: &str, max_clients: usize) -> io::Result<Spawned> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether a Redis server at `addr` answers `PING` within a second.
+fn answers_ping(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
 }
 
 fn stop_with(mut child: Child, dir: &Path, why: String) -> io::Error {
