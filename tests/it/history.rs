@@ -238,8 +238,11 @@ fn kill_9_loses_nothing_acknowledged_longer_than_flush_ms_ago() {
     alice.write_raw(batch.as_bytes()).unwrap();
     // Acknowledged: the room has every line.
     bob.expect_stamped(&format!("alice: line {}", LINES - 1));
-    // The durability promise is about time: wait well past --flush-ms, then crash.
-    std::thread::sleep(Duration::from_millis(500));
+    // The durability promise is about time: wait well past --flush-ms, then crash. Well past:
+    // with the whole suite running on two cores the storage thread (at a lower priority) and
+    // the disk's fsync can each lag by hundreds of milliseconds, and this test checks what is
+    // lost, not how fast it is stored.
+    std::thread::sleep(Duration::from_secs(2));
     server.signal("KILL");
     drop(server);
 
