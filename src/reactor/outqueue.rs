@@ -331,6 +331,18 @@ mod tests {
         calls: usize,
     }
 
+    impl Trickle {
+        /// A sink that takes everything in one call.
+        fn open() -> Self {
+            Trickle {
+                out: Vec::new(),
+                per_call: usize::MAX,
+                capacity: usize::MAX / 2,
+                calls: 0,
+            }
+        }
+    }
+
     impl Write for Trickle {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             self.write_vectored(&[IoSlice::new(buf)])
@@ -389,12 +401,7 @@ mod tests {
     #[test]
     fn one_write_carries_many_lines() {
         let mut q = queue_of(&["a\r\n"; 50]);
-        let mut sink = Trickle {
-            out: Vec::new(),
-            per_call: usize::MAX,
-            capacity: usize::MAX / 2,
-            calls: 0,
-        };
+        let mut sink = Trickle::open();
         q.write_to(&mut sink, usize::MAX).unwrap();
         assert_eq!(sink.calls, 1);
     }
@@ -402,12 +409,7 @@ mod tests {
     #[test]
     fn a_long_queue_goes_out_in_one_call() {
         let mut q = queue_of(&["a\r\n"; MAX_IOVECS]);
-        let mut sink = Trickle {
-            out: Vec::new(),
-            per_call: usize::MAX,
-            capacity: usize::MAX / 2,
-            calls: 0,
-        };
+        let mut sink = Trickle::open();
         q.write_to(&mut sink, usize::MAX).unwrap();
         assert_eq!(sink.calls, 1);
         assert_eq!(sink.out.len(), 3 * MAX_IOVECS);

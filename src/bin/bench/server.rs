@@ -5,6 +5,7 @@
 //! The flags are fixed here and printed in the report, so a figure is never quoted without the
 //! server configuration that produced it.
 
+use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -58,16 +59,7 @@ pub fn spawn(path: &str, flags: Vec<String>) -> io::Result<Spawned> {
     // Relative paths (the binary's own included) are taken from where the bench was started.
     let program = std::fs::canonicalize(path)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot find {path}: {e}")))?;
-    let dir = std::env::temp_dir().join(format!("reactor-chat-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let mut child = Command::new(program)
-        .args(&flags)
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot start {path}: {e}")))?;
+    let (mut child, dir) = start_in_fresh_dir(program.as_os_str(), path, &flags, Stdio::piped())?;
     let stdout = child.stdout.take().expect("stdout was piped");
     // A blocking read on a helper thread, so the wait is bounded by a timeout.
     let (tx, rx) = mpsc::channel();
@@ -131,16 +123,7 @@ pub fn spawn_redis(path: &str, max_clients: usize, extra: &[String]) -> io::Resu
     // answers with +PONG, keeps the bench from loading whatever took the port.
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let flags = redis_flags(port, max_clients, extra);
-    let dir = std::env::temp_dir().join(format!("reactor-chat-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let mut child = Command::new(path)
-        .args(&flags)
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot start {path}: {e}")))?;
+    let (mut child, dir) = start_in_fresh_dir(path.as_ref(), path, &flags, Stdio::null())?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -160,6 +143,27 @@ pub fn spawn_redis(path: &str, max_clients: usize, extra: &[String]) -> io::Resu
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Starts `program` with `flags` in a fresh temporary working directory (so whatever it writes
+/// relative to it is the run's own), its output to `stdout`, its errors to ours.
+fn start_in_fresh_dir(
+    program: &OsStr,
+    path: &str,
+    flags: &[String],
+    stdout: Stdio,
+) -> io::Result<(Child, PathBuf)> {
+    let dir = std::env::temp_dir().join(format!("reactor-chat-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let child = Command::new(program)
+        .args(flags)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start {path}: {e}")))?;
+    Ok((child, dir))
 }
 
 /// Whether a Redis server at `addr` answers `PING` within a second.
