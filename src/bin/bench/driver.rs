@@ -664,8 +664,7 @@ impl Driver {
                 match self.sc.protocol {
                     Protocol::ReactorChat => wire::encode(&mut client.out, stamp, self.sc.size),
                     Protocol::Redis => {
-                        let channel = format!("r{}", client.room);
-                        wire::encode_publish(&mut client.out, &channel, stamp, self.sc.size);
+                        wire::encode_publish(&mut client.out, client.room, stamp, self.sc.size)
                     }
                 }
                 sender.seq += 1;

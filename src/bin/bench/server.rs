@@ -37,21 +37,26 @@ impl Spawned {
 /// The flags a load preset runs the server with: flood control off (the bench floods by design),
 /// room for every connection, and quiet logs (a log line per login would be measured too).
 pub fn load_flags(max_clients: usize, extra: &[String]) -> Vec<String> {
-    let mut flags: Vec<String> = [
+    let max_clients = max_clients.to_string();
+    let base = [
         "--bind",
         "127.0.0.1:0",
         "--rate",
         "0",
         "--max-clients",
-        &max_clients.to_string(),
+        &max_clients,
         "--log-level",
         "warn",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    flags.extend(extra.iter().cloned());
-    flags
+    ];
+    flag_list(&base, extra)
+}
+
+/// `base` then `extra`, as the owned strings a command line is made of.
+fn flag_list(base: &[&str], extra: &[String]) -> Vec<String> {
+    base.iter()
+        .map(|s| s.to_string())
+        .chain(extra.iter().cloned())
+        .collect()
 }
 
 /// Starts `path` with `flags` and waits for its `reactor-chat listening on ADDR` line.
@@ -95,9 +100,10 @@ pub fn spawn(path: &str, flags: Vec<String>) -> io::Result<Spawned> {
 /// (reactor-chat's history is on by default, so this favours Redis), room for every connection,
 /// then `extra` (`--server-arg`). Output-buffer limits stay Redis's defaults, as reactor-chat's do.
 pub fn redis_flags(port: u16, max_clients: usize, extra: &[String]) -> Vec<String> {
-    let mut flags: Vec<String> = [
+    let (port, max_clients) = (port.to_string(), max_clients.to_string());
+    let base = [
         "--port",
-        &port.to_string(),
+        &port,
         "--bind",
         "127.0.0.1",
         "--save",
@@ -105,15 +111,11 @@ pub fn redis_flags(port: u16, max_clients: usize, extra: &[String]) -> Vec<Strin
         "--appendonly",
         "no",
         "--maxclients",
-        &max_clients.to_string(),
+        &max_clients,
         "--loglevel",
         "warning",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    flags.extend(extra.iter().cloned());
-    flags
+    ];
+    flag_list(&base, extra)
 }
 
 /// Starts a redis-server on a free loopback port and waits until it answers `PING`.

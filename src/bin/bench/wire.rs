@@ -38,14 +38,17 @@ pub fn encode(out: &mut Vec<u8>, stamp: Stamp, size: usize) {
     out.push(b'\n');
 }
 
-/// Appends one Redis `PUBLISH channel text` command (RESP), the text as [`encode`] makes it.
-pub fn encode_publish(out: &mut Vec<u8>, channel: &str, stamp: Stamp, size: usize) {
+/// Appends one Redis `PUBLISH r<room> text` command (RESP), the text as [`encode`] makes it.
+/// Written in place, like [`encode`]: no allocation per message.
+pub fn encode_publish(out: &mut Vec<u8>, room: usize, stamp: Stamp, size: usize) {
+    use std::io::Write;
     let len = size.max(STAMP_LEN);
-    let head = format!(
-        "*3\r\n$7\r\nPUBLISH\r\n${}\r\n{channel}\r\n${len}\r\n",
-        channel.len()
+    let channel_len = 2 + room.checked_ilog10().unwrap_or(0) as usize; // "r" and the digits
+                                                                       // Writing into a Vec cannot fail.
+    let _ = write!(
+        out,
+        "*3\r\n$7\r\nPUBLISH\r\n${channel_len}\r\nr{room}\r\n${len}\r\n"
     );
-    out.extend_from_slice(head.as_bytes());
     encode(out, stamp, size);
     out.pop(); // encode's `\n`
     out.extend_from_slice(b"\r\n");
@@ -194,7 +197,7 @@ mod tests {
         let mut line = Vec::new();
         encode(&mut line, stamp, 64);
         let mut out = Vec::new();
-        encode_publish(&mut out, "r0", stamp, 64);
+        encode_publish(&mut out, 0, stamp, 64);
         let text = &line[..line.len() - 1];
         let mut want = b"*3\r\n$7\r\nPUBLISH\r\n$2\r\nr0\r\n$64\r\n".to_vec();
         want.extend_from_slice(text);
@@ -204,6 +207,10 @@ mod tests {
         assert_eq!(parse_stamp(text), Some(stamp));
         assert_eq!(parse_stamp(b"message"), None);
         assert_eq!(parse_stamp(b"$64"), None);
+        // The channel's length counts every digit of the room.
+        let mut out = Vec::new();
+        encode_publish(&mut out, 10, stamp, 64);
+        assert!(out.starts_with(b"*3\r\n$7\r\nPUBLISH\r\n$3\r\nr10\r\n$64\r\n"));
     }
 
     #[test]
