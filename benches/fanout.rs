@@ -5,11 +5,15 @@
 //!   queue drained with its vectored write into `io::sink()` (which stands in for the socket).
 //! - `render_enqueue_hoisted_clock`: the same with one clock read per broadcast instead of one per
 //!   recipient, to price `Instant::now()` on this path.
-//! - `render_enqueue_shared`: `SharedLine` (non-atomic reference counts) and `check_with` (the
-//!   clock read only over the soft cap): the per-recipient cost without atomics or clock reads.
+//! - `render_enqueue_shared`: the reactor's path: the line rendered into a `BroadcastBuf` block,
+//!   `SharedLine` references (non-atomic counts) and the caps checked against the turn's start
+//!   time: the per-recipient cost without atomics or clock reads.
 //! - `render_per_recipient`: what sharing saves: the line formatted once per recipient.
-//! - `window_16`: 16 broadcasts queued before one drain, as in a loop turn of `fanout1k` (the
-//!   bench keeps 16 messages in flight): what the queues cost when each holds several lines.
+//! - `window_16`: 16 broadcasts queued before one drain, as in a loop turn of `fanout1k` with 16
+//!   messages in flight, rendered back to back into one block: each queue holds one entry for the
+//!   16 lines and writes them with one slice.
+//! - `window_16_block_per_line`: the same with every line in a block of its own, as before lines
+//!   were rendered back to back: an entry and a slice per line.
 //! - `chat_line`: the whole in-process path of a message in a 1,000-member room: `Chat::line`
 //!   (clean, parse, fan-out list) into an `Outbox`, render once, push clones, drain.
 //!
@@ -24,7 +28,8 @@ use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criteri
 use reactor_chat::chat::render::Renderer;
 use reactor_chat::chat::{Chat, ChatSettings, ConnId, Event, Now, Outbox, Output, Peer};
 use reactor_chat::config::Lang;
-use reactor_chat::reactor::outqueue::{OutQueue, QueueLimits, QueueVerdict, SharedLine};
+use reactor_chat::reactor::broadcast::{BroadcastBuf, SharedLine};
+use reactor_chat::reactor::outqueue::{OutQueue, QueueLimits, QueueVerdict};
 
 const MEMBERS: usize = 1000;
 const TEXT: &str = "~0000002a0000beef000012345678...................................";
@@ -136,28 +141,47 @@ fn fanout(c: &mut Criterion) {
     );
 
     group.bench_function(BenchmarkId::new("render_enqueue_shared", MEMBERS), |b| {
-        let mut buf = BytesMut::new();
+        let mut lines = BroadcastBuf::new();
         let mut queues: Vec<OutQueue> = (0..MEMBERS).map(|_| OutQueue::new()).collect();
         b.iter(|| {
-            let line = SharedLine::new(render(&renderer, &mut buf, &event));
+            let turn_began = Instant::now();
+            let line = lines.write(|buf| renderer.render(&event, buf));
             for q in queues.iter_mut() {
                 q.push_shared(&line);
-                assert_eq!(q.check_with(&limits, Instant::now), QueueVerdict::Ok);
+                assert_eq!(q.check(&limits, turn_began), QueueVerdict::Ok);
             }
+            lines.seal();
             drain(&mut queues);
         });
     });
 
     group.throughput(Throughput::Elements(16 * MEMBERS as u64));
     group.bench_function(BenchmarkId::new("window_16", MEMBERS), |b| {
+        let mut lines = BroadcastBuf::new();
+        let mut queues: Vec<OutQueue> = (0..MEMBERS).map(|_| OutQueue::new()).collect();
+        b.iter(|| {
+            let turn_began = Instant::now();
+            for _ in 0..16 {
+                let line = lines.write(|buf| renderer.render(&event, buf));
+                for q in queues.iter_mut() {
+                    q.push_shared(&line);
+                    assert_eq!(q.check(&limits, turn_began), QueueVerdict::Ok);
+                }
+            }
+            lines.seal();
+            drain(&mut queues);
+        });
+    });
+    group.bench_function(BenchmarkId::new("window_16_block_per_line", MEMBERS), |b| {
         let mut buf = BytesMut::new();
         let mut queues: Vec<OutQueue> = (0..MEMBERS).map(|_| OutQueue::new()).collect();
         b.iter(|| {
+            let turn_began = Instant::now();
             for _ in 0..16 {
                 let line = SharedLine::new(render(&renderer, &mut buf, &event));
                 for q in queues.iter_mut() {
                     q.push_shared(&line);
-                    assert_eq!(q.check_with(&limits, Instant::now), QueueVerdict::Ok);
+                    assert_eq!(q.check(&limits, turn_began), QueueVerdict::Ok);
                 }
             }
             drain(&mut queues);

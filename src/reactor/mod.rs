@@ -20,6 +20,7 @@
 //! into `Bytes` and the same buffer is queued for each recipient. Queue limits are checked as it is
 //! queued; a connection over them is only *marked* dead and removed in step 6.
 
+pub mod broadcast;
 pub mod conn;
 pub mod flood;
 pub mod metrics;
@@ -52,9 +53,10 @@ use crate::config::Config;
 use crate::history::store::Store;
 use crate::history::{History, HistorySettings};
 use crate::timer::Timers;
+use broadcast::BroadcastBuf;
 use conn::{Conn, Phase, Proto};
 use flood::FloodLimits;
-use outqueue::{Flush, OutQueue, QueueLimits, QueueVerdict, SharedLine};
+use outqueue::{Flush, OutQueue, QueueLimits, QueueVerdict};
 
 /// What a connection is registered for. Priority readiness reports TCP urgent data (telnet sends
 /// Ctrl-C's IAC DM as urgent), which stops a `read` at its mark with more data behind it: such
@@ -172,6 +174,8 @@ pub struct Reactor {
     outbox: Outbox,
     renderer: Renderer,
     render_buf: BytesMut,
+    /// Broadcast lines, rendered back to back so a recipient's run of them is one slice.
+    broadcast: BroadcastBuf,
     scratch: Vec<u8>,
     limits: QueueLimits,
     /// Most file payload bytes queued to one connection before further files are refused.
@@ -183,6 +187,9 @@ pub struct Reactor {
     per_ip: HashMap<IpAddr, usize>,
     /// Connections counted against --max-clients.
     served: usize,
+    /// When the current loop turn began: the time output caps are checked against, so queueing a
+    /// line reads no clock per recipient.
+    turn_began: Instant,
     pending_writes: Vec<usize>,
     ready_reads: Vec<usize>,
     doomed: Vec<usize>,
@@ -249,6 +256,8 @@ impl Reactor {
             conns: Slab::new(),
             outbox: Outbox::default(),
             render_buf: BytesMut::new(),
+            broadcast: BroadcastBuf::new(),
+            turn_began: Instant::now(),
             scratch: vec![0; READ_CHUNK],
             limits,
             // Four of the largest files: room for a few at once, bounded whatever a client does.
@@ -290,6 +299,7 @@ impl Reactor {
             }
             self.stats.loop_turns += 1;
             let turn_started = Instant::now();
+            self.turn_began = turn_started;
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_batch(),
@@ -721,24 +731,16 @@ impl Reactor {
             match output {
                 Output::ToConn { conn, event } => self.queue_event(conn.0, &event),
                 Output::ToMany { start, end, event } => {
-                    let bytes = self.render(&event);
-                    let payload = file_payload(&event);
-                    // One render; line clients take a non-atomic reference to it, WebSocket
-                    // clients share one framed copy made on first need.
-                    let line = SharedLine::new(bytes.clone());
-                    let mut framed: Option<Bytes> = None;
                     self.stats.deliveries += (end - start) as u64;
-                    for conn in &outbox.recipients[start..end] {
-                        match payload {
-                            Some(payload) => self.queue_file(conn.0, &bytes, payload),
-                            None if self.conns.get(conn.0).is_some_and(Conn::is_websocket) => {
-                                let frame = framed
-                                    .get_or_insert_with(|| web::text_frame(&bytes))
-                                    .clone();
-                                self.queue_raw(conn.0, frame);
+                    let recipients = &outbox.recipients[start..end];
+                    match file_payload(&event) {
+                        Some(payload) => {
+                            let header = self.render(&event);
+                            for conn in recipients {
+                                self.queue_file(conn.0, &header, payload);
                             }
-                            None => self.queue_shared(conn.0, &line),
                         }
+                        None => self.queue_broadcast(recipients, &event),
                     }
                 }
                 Output::ReceiveFile { conn, size, keep } => {
@@ -788,6 +790,24 @@ impl Reactor {
         }
         self.renderer.render(event, &mut self.render_buf);
         self.render_buf.split().freeze()
+    }
+
+    /// Renders a broadcast once, into the open block; line clients take a non-atomic reference to
+    /// it, WebSocket clients share one framed copy made on first need.
+    fn queue_broadcast(&mut self, recipients: &[ConnId], event: &Event) {
+        let renderer = &self.renderer;
+        let line = self.broadcast.write(|buf| renderer.render(event, buf));
+        let mut framed: Option<Bytes> = None;
+        for conn in recipients {
+            if self.conns.get(conn.0).is_some_and(Conn::is_websocket) {
+                let frame = framed
+                    .get_or_insert_with(|| web::text_frame(self.broadcast.bytes_of(&line)))
+                    .clone();
+                self.queue_raw(conn.0, frame);
+            } else {
+                self.queue_with(conn.0, |q| q.push_shared(&line));
+            }
+        }
     }
 
     fn queue_event(&mut self, key: usize, event: &Event) {
@@ -848,10 +868,6 @@ impl Reactor {
     }
 
     /// Queues a broadcast line for a line client (shared with the other recipients).
-    fn queue_shared(&mut self, key: usize, line: &SharedLine) {
-        self.queue_with(key, |q| q.push_shared(line));
-    }
-
     fn queue_with(&mut self, key: usize, push: impl FnOnce(&mut OutQueue)) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
@@ -861,13 +877,14 @@ impl Reactor {
         }
         push(&mut conn.out);
         // Goodbye lines of closing connections are queued before the phase changes, so they
-        // always fit; everything else obeys the caps. The clock is read only over the soft cap.
-        let mut verdict = conn.out.check_with(&self.limits, Instant::now);
+        // always fit; everything else obeys the caps.
+        let mut verdict = conn.out.check(&self.limits, self.turn_began);
         if verdict == QueueVerdict::OverHard {
             // Within one loop turn many senders may queue lines for this connection before the
             // flush step runs. Before calling it a slow reader, let its socket take what it can:
             // a client that reads keeps up through its kernel buffer; one that does not stays
             // over the cap and is dropped.
+            self.broadcast.seal();
             match conn.out.write_to(&mut conn.stream, usize::MAX) {
                 Ok((_, n)) => self.stats.bytes_out += n as u64,
                 Err(e) => {
@@ -917,6 +934,7 @@ impl Reactor {
     }
 
     fn flush_pending(&mut self) {
+        self.broadcast.seal();
         for key in std::mem::take(&mut self.pending_writes) {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
@@ -1019,6 +1037,7 @@ impl Reactor {
                 // half-closes): it still reads. Give it the replies to what it sent, as far as
                 // its socket takes them now; everything up to its end of input was read, so the
                 // close that follows is a clean one, not a reset.
+                self.broadcast.seal();
                 if let Ok((_, n)) = conn.out.write_to(&mut conn.stream, usize::MAX) {
                     self.stats.bytes_out += n as u64;
                 }

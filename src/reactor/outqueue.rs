@@ -5,10 +5,11 @@
 //! server's hot path. `Bytes` counts its references atomically, and an atomic increment per
 //! recipient (then a decrement when written) is most of that cost: each locked instruction also
 //! waits for the stores before it, so the cache misses of a thousand queues are paid one after
-//! another. The reactor is one thread, so [`SharedLine`] wraps the rendered `Bytes` once in an
-//! `Rc` and recipients take plain, non-atomic references to it ([`OutQueue::push_shared`]).
-//! The limit check reads the clock only when a queue is over its soft cap ([`OutQueue::check_with`]),
-//! since a clock read per recipient costs as much as the queueing itself.
+//! another. The reactor is one thread, so a [`SharedLine`] is a range of a block rendered once
+//! and shared by plain, non-atomic references; lines of the same block that follow one another
+//! in a queue are one entry ([`OutQueue::push_shared`], and the [`broadcast`](super::broadcast)
+//! module for why). The reactor checks the caps against the time its loop turn began, since a
+//! clock read per recipient costs as much as the queueing itself.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
@@ -16,6 +17,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
+
+use super::broadcast::Block;
+pub use super::broadcast::SharedLine;
 
 /// How many chunks one `writev` carries at most: Linux's IOV_MAX. A queue of a thousand chat lines
 /// (about 90 KiB, more than a turn's write budget) then goes out in one system call, where 64
@@ -44,39 +48,35 @@ pub struct QueueLimits {
     pub soft_for: Duration,
 }
 
-/// A rendered line to be queued for many connections: one allocation, shared by reference
-/// counts that are not atomic (the queues all live on the reactor's thread).
-#[derive(Debug, Clone)]
-pub struct SharedLine(Rc<Bytes>);
-
-impl SharedLine {
-    pub fn new(bytes: Bytes) -> Self {
-        SharedLine(Rc::new(bytes))
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
 /// One queued piece of output, with how much of it is already written.
 #[derive(Debug)]
 enum Chunk {
     /// Output for this connection alone (replies, its own welcome).
     Own(Bytes),
-    /// A broadcast line; `start` bytes of it are written.
-    Shared { line: Rc<Bytes>, start: usize },
+    /// Broadcast lines: bytes `start..end` of a block, `start` moving as they are written.
+    Shared {
+        block: Rc<Block>,
+        start: u32,
+        end: u32,
+    },
 }
 
 impl Chunk {
-    fn bytes(&self) -> &[u8] {
+    fn len(&self) -> usize {
         match self {
-            Chunk::Own(b) => b,
-            Chunk::Shared { line, start } => &line[*start..],
+            Chunk::Own(b) => b.len(),
+            Chunk::Shared { start, end, .. } => (end - start) as usize,
+        }
+    }
+
+    /// The bytes still to write, or `None` while the block is open (the reactor seals it before
+    /// writing, so this is a safety net, not a path).
+    fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Chunk::Own(b) => Some(b),
+            Chunk::Shared { block, start, end } => {
+                Some(&block.sealed()?[*start as usize..*end as usize])
+            }
         }
     }
 
@@ -84,7 +84,7 @@ impl Chunk {
     fn advance(&mut self, n: usize) {
         match self {
             Chunk::Own(b) => b.advance(n),
-            Chunk::Shared { start, .. } => *start += n,
+            Chunk::Shared { start, .. } => *start += n as u32,
         }
     }
 }
@@ -186,36 +186,40 @@ impl OutQueue {
         self.files.as_ref().map_or(0, |f| f.len)
     }
 
-    /// Appends a broadcast line: a non-atomic reference-count bump, no copy.
+    /// Appends a broadcast line: a non-atomic reference-count bump, no copy; or, when the line
+    /// follows the last one queued in the same block, no new entry at all.
     pub fn push_shared(&mut self, line: &SharedLine) {
         if line.is_empty() {
             return;
         }
         self.pushed(line.len());
+        let (start, end) = line.range();
+        if let Some(Chunk::Shared {
+            block,
+            end: last_end,
+            ..
+        }) = self.chunks.back_mut()
+        {
+            if *last_end == start && Rc::ptr_eq(block, line.block()) {
+                *last_end = end;
+                return;
+            }
+        }
         self.chunks.push_back(Chunk::Shared {
-            line: Rc::clone(&line.0),
-            start: 0,
+            block: Rc::clone(line.block()),
+            start,
+            end,
         });
     }
 
-    /// Checks the limits after output was queued, or periodically; remembers when the soft cap was first exceeded.
+    /// Checks the limits after output was queued, or periodically; remembers when the soft cap
+    /// was first exceeded.
     pub fn check(&mut self, limits: &QueueLimits, now: Instant) -> QueueVerdict {
-        self.check_with(limits, || now)
-    }
-
-    /// [`OutQueue::check`], reading the clock only if the queue is over its soft cap: the
-    /// common case, a queue under it, then costs two compares.
-    pub fn check_with(
-        &mut self,
-        limits: &QueueLimits,
-        clock: impl FnOnce() -> Instant,
-    ) -> QueueVerdict {
         let own = self.len - self.file_len();
         if own > limits.hard {
             return QueueVerdict::OverHard;
         }
         if own > limits.soft {
-            let now = clock();
             let since = *self.over_soft_since.get_or_insert(now);
             if now.duration_since(since) >= limits.soft_for {
                 return QueueVerdict::OverSoftTooLong;
@@ -248,14 +252,20 @@ impl OutQueue {
             }
             let result = if self.chunks.len() <= STACK_IOVECS {
                 let mut slices = [IoSlice::new(&[]); STACK_IOVECS];
-                for (slot, chunk) in slices.iter_mut().zip(self.chunks.iter()) {
-                    *slot = IoSlice::new(chunk.bytes());
+                let mut n = 0;
+                for (slot, bytes) in slices.iter_mut().zip(self.writable()) {
+                    *slot = IoSlice::new(bytes);
+                    n += 1;
                 }
-                sink.write_vectored(&slices[..self.chunks.len()])
+                if n == 0 {
+                    return Ok((Flush::Budget, written));
+                }
+                sink.write_vectored(&slices[..n])
             } else {
-                let slices: Vec<IoSlice<'_>> = (self.chunks.iter().take(MAX_IOVECS))
-                    .map(|chunk| IoSlice::new(chunk.bytes()))
-                    .collect();
+                let slices: Vec<IoSlice<'_>> = self.writable().map(IoSlice::new).collect();
+                if slices.is_empty() {
+                    return Ok((Flush::Budget, written));
+                }
                 sink.write_vectored(&slices)
             };
             match result {
@@ -279,6 +289,12 @@ impl OutQueue {
         Ok((Flush::Drained, written))
     }
 
+    /// The bytes of the chunks one write can carry: up to [`MAX_IOVECS`], stopping at a block
+    /// not yet sealed (nothing after it may go out before it).
+    fn writable(&self) -> impl Iterator<Item = &[u8]> {
+        self.chunks.iter().take(MAX_IOVECS).map_while(Chunk::bytes)
+    }
+
     fn consume(&mut self, mut n: usize) {
         self.len -= n;
         if let Some(files) = &mut self.files {
@@ -288,7 +304,7 @@ impl OutQueue {
         }
         while n > 0 {
             let front = self.chunks.front_mut().expect("consumed more than queued");
-            let len = front.bytes().len();
+            let len = front.len();
             if n >= len {
                 n -= len;
                 self.chunks.pop_front();
@@ -321,6 +337,7 @@ impl FileSpans {
 
 #[cfg(test)]
 mod tests {
+    use super::super::broadcast::BroadcastBuf;
     use super::*;
 
     /// A sink that accepts at most `per_call` bytes per write and then blocks after `capacity` in total.
@@ -461,12 +478,98 @@ mod tests {
         let mut b = OutQueue::new();
         a.push(line.clone());
         b.push(line.clone());
-        assert_eq!(a.chunks[0].bytes().as_ptr(), b.chunks[0].bytes().as_ptr());
+        let at = |q: &OutQueue, i: usize| q.chunks[i].bytes().unwrap().as_ptr();
+        assert_eq!(at(&a, 0), at(&b, 0));
         let shared = SharedLine::new(line);
         a.push_shared(&shared);
         b.push_shared(&shared);
-        assert_eq!(a.chunks[1].bytes().as_ptr(), b.chunks[1].bytes().as_ptr());
+        assert_eq!(at(&a, 1), at(&b, 1));
         assert_eq!(a.len(), 22);
+    }
+
+    /// Lines rendered one after another into `buf`, as the reactor renders a turn's broadcasts.
+    fn render_all(buf: &mut BroadcastBuf, lines: &[&str]) -> Vec<SharedLine> {
+        lines
+            .iter()
+            .map(|l| buf.write(|b| b.extend_from_slice(l.as_bytes())))
+            .collect()
+    }
+
+    #[test]
+    fn a_run_of_lines_from_one_block_is_one_entry() {
+        let mut buf = BroadcastBuf::new();
+        let lines = ["one\r\n", "two\r\n", "three\r\n", "four\r\n"];
+        let shared = render_all(&mut buf, &lines);
+        // `everyone` gets every line; `skipper` not the second (its own), which splits its run;
+        // `mixed` gets a reply of its own between the first two.
+        let (mut everyone, mut skipper, mut mixed) =
+            (OutQueue::new(), OutQueue::new(), OutQueue::new());
+        for (i, line) in shared.iter().enumerate() {
+            everyone.push_shared(line);
+            if i != 1 {
+                skipper.push_shared(line);
+            }
+            mixed.push_shared(line);
+            if i == 0 {
+                mixed.push(Bytes::from_static(b"reply\r\n"));
+            }
+        }
+        assert_eq!(everyone.chunks.len(), 1);
+        assert_eq!(skipper.chunks.len(), 2);
+        assert_eq!(mixed.chunks.len(), 3);
+        assert_eq!(everyone.len(), lines.concat().len());
+
+        // Nothing goes out while the block is open, not even the reply queued behind it.
+        let mut sink = Trickle::open();
+        assert_eq!(
+            mixed.write_to(&mut sink, usize::MAX).unwrap(),
+            (Flush::Budget, 0)
+        );
+        assert_eq!(sink.calls, 0);
+
+        buf.seal();
+        for (q, want) in [
+            (&mut everyone, lines.concat()),
+            (&mut skipper, "one\r\nthree\r\nfour\r\n".to_string()),
+            (
+                &mut mixed,
+                "one\r\nreply\r\ntwo\r\nthree\r\nfour\r\n".to_string(),
+            ),
+        ] {
+            let mut sink = Trickle::open();
+            assert_eq!(q.write_to(&mut sink, usize::MAX).unwrap().0, Flush::Drained);
+            assert_eq!(sink.calls, 1, "one writev for the whole queue");
+            assert_eq!(String::from_utf8(sink.out).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn a_run_resumes_at_the_right_byte_and_grows_after_a_partial_write() {
+        for per_call in 1..=12 {
+            let mut buf = BroadcastBuf::new();
+            let first = render_all(&mut buf, &["one\r\n", "two\r\n"]);
+            let mut q = OutQueue::new();
+            for line in &first {
+                q.push_shared(line);
+            }
+            buf.seal();
+            let mut sink = Trickle {
+                out: Vec::new(),
+                per_call,
+                capacity: usize::MAX / 2,
+                calls: 0,
+            };
+            q.write_to(&mut sink, 1).unwrap(); // one call: part of the run is written
+                                               // Lines of the next block start a new entry; the half-written one stays as it is.
+            let next = render_all(&mut buf, &["three\r\n", "four\r\n"]);
+            for line in &next {
+                q.push_shared(line);
+            }
+            buf.seal();
+            q.write_to(&mut sink, usize::MAX).unwrap();
+            assert_eq!(sink.out, b"one\r\ntwo\r\nthree\r\nfour\r\n");
+            assert!(q.is_empty());
+        }
     }
 
     #[test]
@@ -504,30 +607,6 @@ mod tests {
             assert_eq!(slow_sink.out, lines.concat().as_bytes());
             assert!(fast.is_empty() && slow.is_empty());
         }
-    }
-
-    #[test]
-    fn the_clock_is_read_only_over_the_soft_cap() {
-        let limits = QueueLimits {
-            hard: 100,
-            soft: 10,
-            soft_for: Duration::from_secs(10),
-        };
-        let mut q = queue_of(&["0123456789"]);
-        let verdict = q.check_with(&limits, || panic!("under the soft cap: no clock read"));
-        assert_eq!(verdict, QueueVerdict::Ok);
-        q.push(Bytes::from_static(b"x"));
-        let mut reads = 0;
-        let t0 = Instant::now();
-        q.check_with(&limits, || {
-            reads += 1;
-            t0
-        });
-        assert_eq!(reads, 1);
-        assert_eq!(
-            q.check_with(&limits, || t0 + Duration::from_secs(10)),
-            QueueVerdict::OverSoftTooLong
-        );
     }
 
     #[test]
