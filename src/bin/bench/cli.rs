@@ -97,7 +97,7 @@ pub enum Preset {
     Room100,
     /// 100 clients in one room, all sending unpaced, 16 in flight each: peak deliveries/s.
     Saturate,
-    /// 1,000 clients, one unpaced sender: peak fan-out of one stream.
+    /// 1,000 clients, one unpaced sender with 160 in flight: peak fan-out of one stream.
     Fanout1k,
     /// 10,000 idle logged-in connections: connect rate and server memory per connection.
     Idle10k,
@@ -179,6 +179,9 @@ impl Scenario {
                 clients: 1000,
                 senders: 1,
                 rate: 0.0,
+                // As many deliveries in flight as `saturate` keeps (100 senders x 16, to 99 each):
+                // with 16, one sender's round trip, not the server, set the pace.
+                inflight: 160,
                 ..base
             },
             Preset::Idle10k => Scenario {
@@ -333,7 +336,9 @@ mod tests {
         );
         assert_eq!(s.duration, Duration::from_secs(5));
         let s = Scenario::from_args(&args(&["--preset", "fanout1k"])).unwrap();
-        assert_eq!((s.clients, s.senders), (1000, 1));
+        assert_eq!((s.clients, s.senders, s.inflight), (1000, 1, 160));
+        let s = Scenario::from_args(&args(&["--preset", "fanout1k", "--inflight", "16"])).unwrap();
+        assert_eq!(s.inflight, 16);
         let s = Scenario::from_args(&args(&["--clients", "10"])).unwrap();
         assert_eq!(s.senders, 10, "senders default to at most the clients");
     }
