@@ -30,6 +30,9 @@ const MAX_IOVECS: usize = 1024;
 /// gathers them in a vector, an allocation shared by the many lines of that one call.
 const STACK_IOVECS: usize = 64;
 
+/// Stands in for a soft-cap grace too long to add to the clock: a century.
+const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// The verdict of a limit check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueVerdict {
@@ -103,7 +106,9 @@ impl Chunk {
 pub struct OutQueue {
     chunks: VecDeque<Chunk>,
     len: usize,
-    over_soft_since: Option<Instant>,
+    /// When a queue over its soft cap since then must be dropped: a deadline rather than a
+    /// start, so the check on every push is a compare, not a subtraction.
+    over_soft_until: Option<Instant>,
     files: Option<Box<FileSpans>>,
 }
 
@@ -213,19 +218,23 @@ impl OutQueue {
     }
 
     /// Checks the limits after output was queued, or periodically; remembers when the soft cap
-    /// was first exceeded.
+    /// was first exceeded (as the deadline it sets).
     pub fn check(&mut self, limits: &QueueLimits, now: Instant) -> QueueVerdict {
         let own = self.len - self.file_len();
         if own > limits.hard {
             return QueueVerdict::OverHard;
         }
         if own > limits.soft {
-            let since = *self.over_soft_since.get_or_insert(now);
-            if now.duration_since(since) >= limits.soft_for {
+            let until = *self.over_soft_until.get_or_insert_with(|| {
+                // A grace too long to add to the clock (`--soft-queue-secs` near 2^64) never ends.
+                now.checked_add(limits.soft_for)
+                    .unwrap_or_else(|| now + NEVER)
+            });
+            if now >= until {
                 return QueueVerdict::OverSoftTooLong;
             }
         } else {
-            self.over_soft_since = None;
+            self.over_soft_until = None;
         }
         QueueVerdict::Ok
     }
@@ -234,7 +243,7 @@ impl OutQueue {
     pub fn clear(&mut self) {
         self.chunks = VecDeque::new();
         self.len = 0;
-        self.over_soft_since = None;
+        self.over_soft_until = None;
         self.files = None;
     }
 
@@ -285,7 +294,7 @@ impl OutQueue {
         // drained, so its block is reused by the next connection's output at once instead of
         // every connection keeping one.
         self.chunks = VecDeque::new();
-        self.over_soft_since = None;
+        self.over_soft_until = None;
         Ok((Flush::Drained, written))
     }
 
@@ -632,6 +641,22 @@ mod tests {
         );
         q.push(Bytes::from(vec![b'x'; 41]));
         assert_eq!(q.check(&limits, t0), QueueVerdict::OverHard);
+    }
+
+    #[test]
+    fn an_endless_soft_grace_never_trips() {
+        let limits = QueueLimits {
+            hard: 100,
+            soft: 5,
+            soft_for: Duration::MAX,
+        };
+        let t0 = Instant::now();
+        let mut q = queue_of(&["0123456789"]);
+        assert_eq!(q.check(&limits, t0), QueueVerdict::Ok);
+        assert_eq!(
+            q.check(&limits, t0 + Duration::from_secs(3600)),
+            QueueVerdict::Ok
+        );
     }
 
     #[test]
