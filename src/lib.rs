@@ -16,12 +16,13 @@
 //! - [`logging`] and [`system`]: start-up chores of the binary.
 //!
 //! # The path of one message
-//! `Reactor::run` polls → a connection is readable → `on_readable` reads until `WouldBlock` or its
-//! budget → `LineDecoder::decode` yields a line → `Chat::line` cleans and parses it and, for a
-//! message, appends one `Output::ToMany` listing the room's other live members → `apply_outbox`
-//! renders the event once into `Bytes` and pushes a clone into each recipient's `OutQueue` (the
-//! limit check may mark a slow reader dead) → `flush_pending` writes each queue with vectored
-//! writes → `reap` removes the dead and tells the chat core, whose "lost the connection" notices go
+//! `Reactor::run` polls → a connection is readable → `on_readable` reads until a short read,
+//! `WouldBlock` or its budget → `LineDecoder::decode` yields a line → `Chat::line` cleans and
+//! parses it and, for a message, appends one `Output::ToMany` listing the room's other live
+//! members → `apply_outbox` renders the event once into the open broadcast block and queues a
+//! reference to it for each recipient, as part of one entry with the lines it already holds from
+//! that block (the limit check may mark a slow reader dead) → `flush_pending` seals the block and
+//! writes each queue with vectored writes → `reap` removes the dead and tells the chat core, whose "lost the connection" notices go
 //! out on the next flush. The same message, as an `Output::Store` beside the broadcast, joins the
 //! turn's batch for the storage thread, which commits it to disk within `--flush-ms`.
 

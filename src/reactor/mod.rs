@@ -3,22 +3,26 @@
 //! # One loop turn, in order
 //! 1. **Poll** with a timeout taken from the nearest deadline (zero when work is left over).
 //! 2. **Dispatch** each event by token: the listener accepts (a bounded batch), the signal source
-//!    starts a shutdown, a connection reads until `WouldBlock` or its per-turn budget, decoding
-//!    lines and handing them to the chat core; writable readiness puts it on the write list.
+//!    starts a shutdown, a connection reads until a short read, `WouldBlock` or its per-turn
+//!    budget, decoding lines and handing them to the chat core; writable readiness puts it on the
+//!    write list.
 //! 3. **Leftover reads**: connections that hit the read budget last turn read again (edge-triggered
 //!    readiness will not wake them twice).
-//! 4. **Timers**: the reactor's (greeting, login timeout, close deadlines, accept pause) and the
-//!    chat core's (reconnect grace), then the once-a-second sweep (idle and soft-queue limits).
-//! 5. **Flush**: every connection with queued output writes it with vectored writes, up to a budget.
+//! 4. **Timers**: the reactor's (greeting, close deadlines, accept pause) and the chat core's
+//!    (reconnect grace), then the once-a-second sweep (login and idle timeouts, soft-queue limits).
+//! 5. **Flush**: the open broadcast block is sealed, then every connection with queued output
+//!    writes it with vectored writes, up to a budget.
 //! 6. **Reap**: connections marked dead are told to the chat core (whose notices are queued for the
 //!    next flush) and removed. Nothing is freed in the middle of the work above.
 //! 7. **History**: the room events and queries the chat core produced this turn go to the storage
 //!    thread as one batch (one channel send per turn, never a wait on the disk). Its answers come
 //!    back through a `mio::Waker` (token `HISTORY`) and are handed to the chat core in step 2.
 //!
-//! Output from the chat core is applied as soon as the core returns: a broadcast is rendered once
-//! into `Bytes` and the same buffer is queued for each recipient. Queue limits are checked as it is
-//! queued; a connection over them is only *marked* dead and removed in step 6.
+//! Output from the chat core is applied as soon as the core returns: a broadcast is rendered once,
+//! after the turn's earlier broadcasts in the open block ([`broadcast`]), and the same bytes are
+//! queued for each recipient, lengthening its last queue entry when it already holds the line
+//! before. Queue limits are checked as it is queued, against the time the turn began; a
+//! connection over them is only *marked* dead and removed in step 6.
 
 pub mod broadcast;
 pub mod conn;
