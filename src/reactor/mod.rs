@@ -871,7 +871,7 @@ impl Reactor {
         self.queue_with(key, |q| q.push(bytes));
     }
 
-    /// Queues a broadcast line for a line client (shared with the other recipients).
+    /// Queues output for a connection through `push`, then applies the caps.
     fn queue_with(&mut self, key: usize, push: impl FnOnce(&mut OutQueue)) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
