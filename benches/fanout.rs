@@ -91,6 +91,15 @@ fn render(renderer: &Renderer, buf: &mut BytesMut, event: &Event) -> Bytes {
     buf.split().freeze()
 }
 
+/// Queues a broadcast line for every recipient as the reactor does: a shared reference, then
+/// the caps checked against the turn's start.
+fn queue_for_all(queues: &mut [OutQueue], line: &SharedLine, limits: &QueueLimits, at: Instant) {
+    for q in queues {
+        q.push_shared(line);
+        assert_eq!(q.check(limits, at), QueueVerdict::Ok);
+    }
+}
+
 fn drain(queues: &mut [OutQueue]) {
     let mut sink = io::sink();
     for q in queues {
@@ -146,10 +155,7 @@ fn fanout(c: &mut Criterion) {
         b.iter(|| {
             let turn_began = Instant::now();
             let line = lines.write(|buf| renderer.render(&event, buf));
-            for q in queues.iter_mut() {
-                q.push_shared(&line);
-                assert_eq!(q.check(&limits, turn_began), QueueVerdict::Ok);
-            }
+            queue_for_all(&mut queues, &line, &limits, turn_began);
             lines.seal();
             drain(&mut queues);
         });
@@ -163,10 +169,7 @@ fn fanout(c: &mut Criterion) {
             let turn_began = Instant::now();
             for _ in 0..16 {
                 let line = lines.write(|buf| renderer.render(&event, buf));
-                for q in queues.iter_mut() {
-                    q.push_shared(&line);
-                    assert_eq!(q.check(&limits, turn_began), QueueVerdict::Ok);
-                }
+                queue_for_all(&mut queues, &line, &limits, turn_began);
             }
             lines.seal();
             drain(&mut queues);
@@ -179,10 +182,7 @@ fn fanout(c: &mut Criterion) {
             let turn_began = Instant::now();
             for _ in 0..16 {
                 let line = SharedLine::new(render(&renderer, &mut buf, &event));
-                for q in queues.iter_mut() {
-                    q.push_shared(&line);
-                    assert_eq!(q.check(&limits, turn_began), QueueVerdict::Ok);
-                }
+                queue_for_all(&mut queues, &line, &limits, turn_began);
             }
             drain(&mut queues);
         });

@@ -27,7 +27,7 @@ use bytes::{Bytes, BytesMut};
 pub const BLOCK_SIZE: usize = 16 * 1024;
 
 /// Lines are rendered into a fresh block when the open one has less room than this left.
-const MIN_ROOM: usize = 1024;
+pub const MIN_ROOM: usize = 1024;
 
 /// A block of rendered lines: empty while open, its bytes once sealed.
 #[derive(Default)]

@@ -104,8 +104,6 @@ const READ_BUDGET: usize = 64 * 1024;
 const WRITE_BUDGET: usize = 64 * 1024;
 /// Size of the shared read buffer: one `read` takes at most this much.
 const READ_CHUNK: usize = 16 * 1024;
-/// Size of the blocks broadcast lines are rendered into; many lines share one allocation.
-const RENDER_BLOCK: usize = 16 * 1024;
 /// How long accepting pauses when the process is out of file descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Refused connections linger to read their reason; beyond this many extra, they are just closed.
@@ -786,11 +784,12 @@ impl Reactor {
         self.outbox = outbox;
     }
 
-    /// Renders an event into a block shared with the other recent lines (one allocation serves
-    /// many lines; each `Bytes` keeps only its block alive).
+    /// Renders output for one connection (or a file's header line) into a block shared with the
+    /// other recent lines: one allocation serves many lines, each `Bytes` keeps only its block
+    /// alive. Blocks are sized as broadcast blocks are, for the same reason.
     fn render(&mut self, event: &Event) -> Bytes {
-        if self.render_buf.capacity() - self.render_buf.len() < 1024 {
-            self.render_buf.reserve(RENDER_BLOCK);
+        if self.render_buf.capacity() - self.render_buf.len() < broadcast::MIN_ROOM {
+            self.render_buf.reserve(broadcast::BLOCK_SIZE);
         }
         self.renderer.render(event, &mut self.render_buf);
         self.render_buf.split().freeze()
