@@ -25,11 +25,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use reactor_chat::chat::render::Renderer;
 use reactor_chat::chat::{Chat, ChatSettings, ConnId, Event, Now, Outbox, Output, Peer};
 use reactor_chat::config::Lang;
 use reactor_chat::reactor::broadcast::{BroadcastBuf, SharedLine};
 use reactor_chat::reactor::outqueue::{OutQueue, QueueLimits, QueueVerdict};
+use reactor_chat::render::line::Renderer;
 
 const MEMBERS: usize = 1000;
 const TEXT: &str = "~0000002a0000beef000012345678...................................";

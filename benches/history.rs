@@ -1,4 +1,4 @@
-//! The history store (`reactor_chat::history::store::Store`, SQLite with FTS5) on disk: what the
+//! The history store (`reactor_chat::storage::store::Store`, SQLite with FTS5) on disk: what the
 //! storage thread pays per stored line and per backlog query. Every login and `/join` asks for
 //! the room's last lines, so a login storm is that many backlog queries; every chat line is one
 //! row and one full-text index entry.
@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use reactor_chat::chat::history::{HistoryQuery, HistoryWhat};
+use reactor_chat::chat::event::{HistoryQuery, HistoryWhat};
 use reactor_chat::chat::id::IdGen;
 use reactor_chat::chat::Event;
-use reactor_chat::history::store::Store;
+use reactor_chat::storage::store::Store;
 
 /// 2024-01-01T12:34:56Z, in milliseconds.
 const T0: u64 = 1_704_112_496_000;

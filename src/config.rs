@@ -295,8 +295,8 @@ impl Config {
     /// # Errors
     ///
     /// The file cannot be read, or one of its lines is malformed (with its number).
-    pub fn word_bank(&self) -> Result<crate::game::words::WordBank, String> {
-        let mut bank = crate::game::words::WordBank::builtin();
+    pub fn word_bank(&self) -> Result<crate::chat::game::words::WordBank, String> {
+        let mut bank = crate::chat::game::words::WordBank::builtin();
         if let Some(path) = &self.words {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("--words {}: {e}", path.display()))?;

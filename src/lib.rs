@@ -7,11 +7,11 @@
 //! - [`codec`]: sans-IO decoders (bytes in, frames out); [`codec::line`] is the telnet-friendly
 //!   line decoder.
 //! - [`chat`]: the chat core (sessions, nicknames, rooms, presence, reconnects); it never sees a
-//!   socket. [`chat::event`] holds its events as plain data, [`chat::render`] turns them into
+//!   socket. [`chat::event`] holds its events as plain data, [`render::line`] turns them into
 //!   protocol lines, [`chat::command`] parses user lines, [`chat::nick`] validates nicknames and
 //!   [`chat::text`] cleans user text.
-//! - [`history`]: the storage thread that keeps room history in SQLite off the loop;
-//!   [`history::store`] is the database code, [`chat::history`] the commands that read it.
+//! - [`storage`]: the storage thread that keeps room history in SQLite off the loop;
+//!   [`storage::store`] is the database code, [`chat::history`] the commands that read it.
 //! - [`timer`]: the deadline heap both the reactor and the chat core use.
 //! - [`logging`] and [`system`]: start-up chores of the binary.
 //!
@@ -27,11 +27,12 @@
 //! turn's batch for the storage thread, which commits it to disk within `--flush-ms`.
 
 pub mod chat;
+pub mod clock;
 pub mod codec;
 pub mod config;
-pub mod game;
-pub mod history;
 pub mod logging;
 pub mod reactor;
+pub mod render;
+pub mod storage;
 pub mod system;
 pub mod timer;

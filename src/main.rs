@@ -7,8 +7,8 @@ use clap::Parser;
 use log::{error, info};
 
 use reactor_chat::config::Config;
-use reactor_chat::history::{self, store::Store};
 use reactor_chat::reactor::Reactor;
+use reactor_chat::storage::{self, store::Store};
 
 fn main() -> ExitCode {
     let cfg = Config::parse();
@@ -37,12 +37,12 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("cannot open the history in {}: {e}", dir.display()))?;
         info!(
             "history in {}",
-            dir.join(history::store::FILE_NAME).display()
+            dir.join(storage::store::FILE_NAME).display()
         );
         Some(store)
     };
     let bind = cfg.bind;
-    let mut reactor = Reactor::bind_with_history(cfg, store).map_err(|e| match e.kind() {
+    let mut reactor = Reactor::bind_with_store(cfg, store).map_err(|e| match e.kind() {
         // A bad flag value (a --words file), not a socket problem.
         std::io::ErrorKind::InvalidInput => e.to_string(),
         _ => format!("cannot listen on {bind}: {e}"),

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use reactor_chat::chat::render::Renderer;
+use reactor_chat::render::line::Renderer;
 use reactor_chat::chat::{Chat, ChatSettings, ConnId, LostReason, Now, Outbox, Output, Peer};
 use reactor_chat::codec::file::Keep;
 use reactor_chat::config::Lang;
@@ -79,7 +79,7 @@ struct Sim {
 
 impl Sim {
     fn new() -> Sim {
-        let mut words = reactor_chat::game::words::WordBank::default();
+        let mut words = reactor_chat::chat::game::words::WordBank::default();
         words.add_text("pets\tcat\n").unwrap();
         let settings = ChatSettings {
             grace: Duration::from_secs(20),

@@ -2,16 +2,15 @@
 //! `/join`.
 //!
 //! The core never touches the disk. It asks with `Output::Query` (and records room events with
-//! `Output::Store`); the reactor hands both to the storage thread (`crate::history`), and the
+//! `Output::Store`); the reactor hands both to the storage thread (`crate::storage`), and the
 //! answer comes back through [`Chat::history_answer`] as plain data. So the rules here (limits,
 //! dates, framing, the output budget) are unit-tested like the rest of the core, without a disk.
 
 use std::sync::Arc;
 
-use chrono::{Datelike, Local, NaiveDate, TimeZone, Utc};
-
-use super::event::UnixMillis;
+use super::event::{HistoryAnswer, HistoryError, HistoryQuery, HistoryWhat};
 use super::{Chat, ConnId, Event, Info, Now, Outbox, Output, Refusal, SessionId};
+use crate::clock::{day_bounds, day_of, parse_day};
 
 /// Lines `/history` shows without a count.
 pub const HISTORY_DEFAULT: usize = 20;
@@ -20,110 +19,6 @@ pub const HISTORY_DEFAULT: usize = 20;
 pub const HISTORY_MAX: usize = 500;
 /// Most lines one `/search` shows, newest first.
 pub const SEARCH_MAX: usize = 50;
-
-/// What a history query asks for. Always about one room (the asker's).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryQuery {
-    /// The room's name as shown; the store matches it case-insensitively.
-    pub room: Arc<str>,
-    pub what: HistoryWhat,
-}
-
-/// The kind of a history query, with its parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HistoryWhat {
-    /// `/history [N]`: the last `n` lines, oldest first.
-    Last { n: usize },
-    /// `/history YYYY-MM-DD`: the first `max` lines with `from <= at < to`, oldest first.
-    Day {
-        day: Arc<str>,
-        from: UnixMillis,
-        to: UnixMillis,
-        max: usize,
-    },
-    /// `/search WORDS`: at most `max` lines whose text has every word, newest first.
-    Search { words: Arc<str>, max: usize },
-    /// The last `n` lines, shown on login and `/join`; nothing is shown when there are none.
-    Backlog { n: usize },
-    /// `/score`: the room's best `top` game players. Answered with one leaderboard event.
-    Leaderboard { top: usize },
-    /// `/score NICK`: one player's game score in the room. Answered with one score event.
-    Player { nick: Arc<str> },
-}
-
-/// The store's answer to a query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryAnswer {
-    pub query: HistoryQuery,
-    pub result: Result<HistoryLines, HistoryError>,
-}
-
-/// Lines found, in the order they are to be shown.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct HistoryLines {
-    pub events: Vec<Event>,
-    /// How many lines matched in all (more than `events.len()` when a limit cut the list).
-    pub total: usize,
-}
-
-/// Why a query has no answer. The details are in the server's log, not for users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HistoryError {
-    Failed,
-}
-
-/// The calendar day of a wall-clock time, in UTC or the server's local time.
-pub fn day_of(at: UnixMillis, utc: bool) -> NaiveDate {
-    let ms = i64::try_from(at).unwrap_or(i64::MAX);
-    if utc {
-        Utc.timestamp_millis_opt(ms)
-            .single()
-            .map(|t| t.date_naive())
-    } else {
-        Local
-            .timestamp_millis_opt(ms)
-            .single()
-            .map(|t| t.date_naive())
-    }
-    .unwrap_or_default()
-}
-
-/// `YYYY-MM-DD` of a day.
-pub fn format_day(day: NaiveDate) -> String {
-    format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
-}
-
-/// Parses a strict `YYYY-MM-DD`.
-pub fn parse_day(text: &str) -> Option<NaiveDate> {
-    let mut parts = text.split('-');
-    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
-        return None;
-    }
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if !(digits(y) && digits(m) && digits(d)) {
-        return None;
-    }
-    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
-}
-
-/// The wall-clock span `[from, to)` of a day, in Unix ms. Local midnight is taken at its first
-/// occurrence (a daylight-saving change may make a day 23 or 25 hours long).
-pub fn day_bounds(day: NaiveDate, utc: bool) -> Option<(UnixMillis, UnixMillis)> {
-    let start = |d: NaiveDate| -> Option<UnixMillis> {
-        let midnight = d.and_hms_opt(0, 0, 0)?;
-        let ms = if utc {
-            Utc.from_utc_datetime(&midnight).timestamp_millis()
-        } else {
-            Local
-                .from_local_datetime(&midnight)
-                .earliest()?
-                .timestamp_millis()
-        };
-        u64::try_from(ms).ok()
-    };
-    Some((start(day)?, start(day.succ_opt()?)?))
-}
 
 /// What one history line costs in the asker's output queue, roughly (stamp, names, text, CRLF).
 fn line_cost(event: &Event) -> usize {
@@ -139,7 +34,7 @@ fn line_cost(event: &Event) -> usize {
 impl Chat {
     /// `/history [N | YYYY-MM-DD]`.
     pub(super) fn history(&mut self, conn: ConnId, sid: SessionId, arg: &str, out: &mut Outbox) {
-        if !self.settings.history {
+        if !self.settings.history_enabled {
             return out.send(conn, Event::Refused(Refusal::HistoryOff));
         }
         let what = if arg.is_empty() {
@@ -170,7 +65,7 @@ impl Chat {
 
     /// `/search WORDS`.
     pub(super) fn search(&mut self, conn: ConnId, sid: SessionId, words: &str, out: &mut Outbox) {
-        if !self.settings.history {
+        if !self.settings.history_enabled {
             return out.send(conn, Event::Refused(Refusal::HistoryOff));
         }
         let what = HistoryWhat::Search {
@@ -183,7 +78,7 @@ impl Chat {
     /// Asks for the backlog of the session's room, if history and the backlog are on. Called
     /// before the session's own arrival is announced, so the backlog does not end with it.
     pub(super) fn ask_backlog(&mut self, conn: ConnId, sid: SessionId, out: &mut Outbox) {
-        if self.settings.history && self.settings.backlog_lines > 0 {
+        if self.settings.history_enabled && self.settings.backlog_lines > 0 {
             let n = self.settings.backlog_lines.min(HISTORY_MAX);
             self.ask_history(conn, sid, HistoryWhat::Backlog { n }, out);
         }
@@ -282,39 +177,5 @@ impl Chat {
             out.send(conn, Event::Past { event, dated });
         }
         out.send(conn, Event::Info(Info::HistoryEnd { what: query.what }));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_parse_strictly() {
-        assert_eq!(
-            parse_day("2024-02-29"),
-            NaiveDate::from_ymd_opt(2024, 2, 29)
-        );
-        for bad in [
-            "2023-02-29",
-            "2024-2-01",
-            "24-02-01",
-            "2024-02-01x",
-            "today",
-            "2024-13-01",
-        ] {
-            assert_eq!(parse_day(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn utc_day_bounds_cover_one_day() {
-        let day = parse_day("2024-01-01").unwrap();
-        let (from, to) = day_bounds(day, true).unwrap();
-        assert_eq!(from, 1_704_067_200_000);
-        assert_eq!(to - from, 86_400_000);
-        assert_eq!(day_of(from, true), day);
-        assert_eq!(day_of(to - 1, true), day);
-        assert_eq!(format_day(day_of(to, true)), "2024-01-02");
     }
 }

@@ -14,17 +14,13 @@ pub mod help;
 pub mod history;
 pub mod id;
 pub mod nick;
-pub mod render;
 pub mod text;
 
-mod game;
+pub mod game;
 mod invariants;
 mod invite;
 mod ops;
 mod presence;
-mod render_files;
-mod render_game;
-mod render_presence;
 mod rooms;
 mod schedule;
 mod share;
@@ -39,42 +35,25 @@ use std::time::{Duration, Instant};
 use log::info;
 use slab::Slab;
 
+pub use crate::clock::Now;
 use crate::timer::Timers;
 use command::{Command, GameCommand};
 pub use event::{
     Bye, Departure, Event, FileEntry, FileNotice, GameNotice, Info, InviteNotice, LostReason, Peer,
     PresenceSummary, Refusal, ScheduleEntry, ScoreEntry, UnixMillis, UserEntry,
 };
-pub use history::{HistoryAnswer, HistoryQuery};
+pub use event::{HistoryAnswer, HistoryQuery};
 use id::IdGen;
 
 /// The room everybody starts in.
 pub const LOBBY: &str = "lobby";
 
+/// At most this many names are listed in the welcome; `/users` lists them all.
+pub const WELCOME_NAMES_MAX: usize = 50;
+
 /// Identifies a connection to the chat core (the reactor's slab key; never a mio token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub usize);
-
-/// The present moment, in both clocks the core needs.
-#[derive(Debug, Clone, Copy)]
-pub struct Now {
-    /// For deadlines.
-    pub mono: Instant,
-    /// For timestamps shown to people and stored.
-    pub wall: UnixMillis,
-}
-
-impl Now {
-    pub fn system() -> Now {
-        Now {
-            mono: Instant::now(),
-            wall: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
-        }
-    }
-}
 
 /// One thing for the reactor to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,13 +126,13 @@ pub struct ChatSettings {
     /// Files up to this size are sent to the whole room at once (0: every file is offered).
     pub auto_accept_max: u64,
     /// The word game's lists.
-    pub words: Arc<crate::game::words::WordBank>,
+    pub words: Arc<crate::chat::game::words::WordBank>,
     /// Time between the game's hints.
     pub hint_interval: Duration,
     /// How long an invitation stays open.
     pub invite_ttl: Duration,
     /// Room events are stored and `/history`, `/search` work (off with `--no-history`).
-    pub history: bool,
+    pub history_enabled: bool,
     /// History lines shown on login and `/join` (`--backlog-lines`).
     pub backlog_lines: usize,
     /// Most bytes one history reply may queue for its asker: a quarter of `--max-queue`, so a
@@ -187,10 +166,10 @@ impl ChatSettings {
             file_store: cfg.file_store,
             file_ttl: Duration::from_secs(cfg.file_ttl),
             auto_accept_max: cfg.auto_accept_max,
-            words: Arc::new(crate::game::words::WordBank::builtin()),
+            words: Arc::new(crate::chat::game::words::WordBank::builtin()),
             hint_interval: Duration::from_secs(cfg.hint_interval.max(1)),
             invite_ttl: Duration::from_secs(cfg.invite_ttl),
-            history: !cfg.no_history,
+            history_enabled: !cfg.no_history,
             backlog_lines: cfg.backlog_lines,
             history_budget: cfg.max_queue / 4,
             presence_max_room: usize::try_from(cfg.presence_max_room).unwrap_or(usize::MAX),
@@ -658,9 +637,9 @@ impl Chat {
         };
         let room = &self.rooms[s.room];
         // Only the first names alphabetically are listed: select them in O(n), then sort those few.
-        if online.len() > render::WELCOME_NAMES_MAX {
-            online.select_nth_unstable_by(render::WELCOME_NAMES_MAX, |a, b| cmp_nicks(a, b));
-            online.truncate(render::WELCOME_NAMES_MAX);
+        if online.len() > WELCOME_NAMES_MAX {
+            online.select_nth_unstable_by(WELCOME_NAMES_MAX, |a, b| cmp_nicks(a, b));
+            online.truncate(WELCOME_NAMES_MAX);
         }
         online.sort_by(|a, b| cmp_nicks(a, b));
         Info::Welcome {
@@ -855,7 +834,7 @@ impl Chat {
         event: Event,
         out: &mut Outbox,
     ) {
-        if self.settings.history {
+        if self.settings.history_enabled {
             // Every broadcast is a room event, and the room's history keeps them all.
             out.items.push(Output::Store(event.clone()));
         }

@@ -91,7 +91,7 @@ impl Chat {
         } else {
             batch.left.add(&nick);
         }
-        if self.settings.history {
+        if self.settings.history_enabled {
             out.items.push(Output::Store(event));
         }
     }

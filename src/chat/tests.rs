@@ -1,6 +1,6 @@
 //! Unit tests of the chat core: no sockets, time passed in.
 
-use super::history::HistoryWhat;
+use super::event::{HistoryError, HistoryLines, HistoryWhat};
 use super::*;
 use std::net::Ipv4Addr;
 
@@ -11,7 +11,7 @@ fn settings() -> ChatSettings {
         rules: Arc::from("be kind"),
         max_schedules: 2,
         utc: true,
-        history: false,
+        history_enabled: false,
         ..ChatSettings::default()
     }
 }
@@ -596,7 +596,7 @@ fn topic_lock_is_for_operators() {
 
 fn with_history() -> Harness {
     let mut h = Harness::new();
-    h.chat.settings.history = true;
+    h.chat.settings.history_enabled = true;
     h.chat.settings.backlog_lines = 10;
     h
 }
@@ -757,7 +757,7 @@ fn answer(what: HistoryWhat, events: Vec<Event>) -> HistoryAnswer {
             room: Arc::from(LOBBY),
             what,
         },
-        result: Ok(history::HistoryLines { events, total }),
+        result: Ok(HistoryLines { events, total }),
     }
 }
 
@@ -835,7 +835,7 @@ fn empty_backlogs_failures_and_answers_for_departed_connections() {
             room: Arc::from(LOBBY),
             what,
         },
-        result: Err(history::HistoryError::Failed),
+        result: Err(HistoryError::Failed),
     };
     h.chat
         .history_answer(ConnId(1), failed(backlog), h.now, &mut h.out);
@@ -1113,7 +1113,7 @@ fn a_scheduled_message_for_a_room_that_emptied_is_reported_unsent() {
 // ----- the word game and invitations ----------------------------------------------------------
 
 fn game_settings() -> ChatSettings {
-    let mut words = crate::game::words::WordBank::default();
+    let mut words = crate::chat::game::words::WordBank::default();
     words.add_text("pets\tcat\n").unwrap();
     ChatSettings {
         words: Arc::new(words),

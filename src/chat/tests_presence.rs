@@ -133,7 +133,7 @@ fn a_pending_summary_keeps_order_after_the_room_shrinks() {
 #[test]
 fn every_event_is_still_stored_but_the_summary_is_not() {
     let mut h = harness(ChatSettings {
-        history: true,
+        history_enabled: true,
         ..small_limit()
     });
     for conn in 1..=3 {

@@ -14,9 +14,9 @@
 //!    writes it with vectored writes, up to a budget.
 //! 6. **Reap**: connections marked dead are told to the chat core (whose notices are queued for the
 //!    next flush) and removed. Nothing is freed in the middle of the work above.
-//! 7. **History**: the room events and queries the chat core produced this turn go to the storage
+//! 7. **Storage**: the room events and queries the chat core produced this turn go to the storage
 //!    thread as one batch (one channel send per turn, never a wait on the disk). Its answers come
-//!    back through a `mio::Waker` (token `HISTORY`) and are handed to the chat core in step 2.
+//!    back through a `mio::Waker` (token `STORAGE`) and are handed to the chat core in step 2.
 //!
 //! Output from the chat core is applied as soon as the core returns: a broadcast is rendered once,
 //! after the turn's earlier broadcasts in the open block ([`broadcast`]), and the same bytes are
@@ -44,7 +44,6 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use crate::chat::render::Renderer;
 use crate::chat::{
     Bye, Chat, ChatSettings, ConnId, Event, FileNotice, Info, LostReason, Now, Outbox, Output,
     Peer, Refusal,
@@ -54,8 +53,9 @@ use crate::codec::line::LineFrame;
 use crate::codec::websocket::close_code;
 use crate::codec::Decoded;
 use crate::config::Config;
-use crate::history::store::Store;
-use crate::history::{History, HistorySettings};
+use crate::render::line::Renderer;
+use crate::storage::store::Store;
+use crate::storage::{Storage, StorageSettings};
 use crate::timer::Timers;
 use broadcast::BroadcastBuf;
 use conn::{Conn, Phase, Proto};
@@ -96,7 +96,7 @@ enum ReadUntil {
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
-const HISTORY: Token = Token(usize::MAX - 3);
+const STORAGE: Token = Token(usize::MAX - 3);
 
 /// Bytes read from one connection per loop turn before others get their go (fairness).
 const READ_BUDGET: usize = 64 * 1024;
@@ -172,7 +172,7 @@ pub struct Reactor {
     conns: Slab<Conn>,
     chat: Chat,
     /// The storage thread, unless history is off.
-    history: Option<History>,
+    storage: Option<Storage>,
     outbox: Outbox,
     renderer: Renderer,
     render_buf: BytesMut,
@@ -205,13 +205,13 @@ pub struct Reactor {
 
 impl Reactor {
     /// Binds the listening socket (SO_REUSEADDR, the configured backlog) and sets up the loop,
-    /// without history (see `bind_with_history`).
+    /// without history (see `bind_with_store`).
     pub fn bind(cfg: Config) -> io::Result<Reactor> {
-        Reactor::bind_with_history(cfg, None)
+        Reactor::bind_with_store(cfg, None)
     }
 
     /// As `bind`, and starts the storage thread on `store` (history is off when it is `None`).
-    pub fn bind_with_history(cfg: Config, store: Option<Store>) -> io::Result<Reactor> {
+    pub fn bind_with_store(cfg: Config, store: Option<Store>) -> io::Result<Reactor> {
         let poll = Poll::new()?;
         let mut listener = bind_listener(cfg.bind, cfg.backlog)?;
         poll.registry()
@@ -229,26 +229,26 @@ impl Reactor {
             burst: f64::from(cfg.burst),
             kick_after: cfg.flood_kick(),
         };
-        let history = match store {
+        let storage = match store {
             Some(store) => {
-                let settings = HistorySettings {
+                let settings = StorageSettings {
                     flush: cfg.flush_interval(),
                     retention: cfg.history_retention(),
                 };
-                let waker = mio::Waker::new(poll.registry(), HISTORY)?;
-                Some(History::start(store, settings, waker)?)
+                let waker = mio::Waker::new(poll.registry(), STORAGE)?;
+                Some(Storage::start(store, settings, waker)?)
             }
             None => None,
         };
         let mut chat_settings = ChatSettings::from_config(&cfg);
-        chat_settings.history = history.is_some();
+        chat_settings.history_enabled = storage.is_some();
         chat_settings.words = std::sync::Arc::new(
             cfg.word_bank()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
         );
         Ok(Reactor {
             chat: Chat::new(chat_settings),
-            history,
+            storage,
             flood,
             clock_offset_ms: cfg.clock_offset.saturating_mul(1000),
             renderer: Renderer::new(cfg.lang, cfg.utc),
@@ -306,7 +306,7 @@ impl Reactor {
                 match event.token() {
                     LISTENER => self.accept_batch(),
                     SIGNALS => self.on_signal(),
-                    HISTORY => self.on_history(),
+                    STORAGE => self.on_storage_answers(),
                     Token(key) => {
                         if event.is_read_closed() || event.is_error() || event.is_priority() {
                             self.on_readable(key, ReadUntil::WouldBlock);
@@ -326,14 +326,14 @@ impl Reactor {
             self.run_timers();
             self.flush_pending();
             self.reap();
-            if let Some(history) = &mut self.history {
-                history.send_if_due(Instant::now());
+            if let Some(storage) = &mut self.storage {
+                storage.send_if_due(Instant::now());
             }
             self.stats.busy += turn_started.elapsed();
             if self.shutting_down && self.conns.is_empty() {
                 info!("all connections closed; exiting");
-                if let Some(mut history) = self.history.take() {
-                    history.finish();
+                if let Some(mut storage) = self.storage.take() {
+                    storage.finish();
                 }
                 return Ok(());
             }
@@ -351,11 +351,11 @@ impl Reactor {
             return Some(Duration::ZERO);
         }
         let mut next = self.next_sweep;
-        let history = self.history.as_ref().and_then(|h| h.next_send());
+        let storage = self.storage.as_ref().and_then(|h| h.next_send());
         for deadline in [
             self.timers.next_deadline(),
             self.chat.next_deadline(),
-            history,
+            storage,
         ]
         .into_iter()
         .flatten()
@@ -769,13 +769,13 @@ impl Reactor {
                 // Once shutting down, no input is read any more: what the chat core still says
                 // is the departures the shutdown itself causes, which are not room history.
                 Output::Store(event) => {
-                    if let Some(history) = self.history.as_mut().filter(|_| !self.shutting_down) {
-                        history.store(event);
+                    if let Some(storage) = self.storage.as_mut().filter(|_| !self.shutting_down) {
+                        storage.store(event);
                     }
                 }
                 Output::Query { conn, query } => {
-                    if let (Some(history), Some(c)) = (&mut self.history, self.conns.get(conn.0)) {
-                        history.query(conn.0, c.serial, query);
+                    if let (Some(storage), Some(c)) = (&mut self.storage, self.conns.get(conn.0)) {
+                        storage.query(conn.0, c.serial, query);
                     }
                 }
             }
@@ -1177,16 +1177,16 @@ impl Reactor {
         }
     }
 
-    // ----- history ---------------------------------------------------------------------------
+    // ----- storage ---------------------------------------------------------------------------
 
     /// The storage thread has answers: each goes to the chat core for its connection, unless that
     /// connection has gone (or its slab key now belongs to another connection).
-    fn on_history(&mut self) {
-        let Some(history) = &self.history else {
+    fn on_storage_answers(&mut self) {
+        let Some(storage) = &self.storage else {
             return;
         };
         let now = self.now();
-        for answer in history.answers() {
+        for answer in storage.answers() {
             if self.is_current(answer.conn, answer.serial) {
                 self.chat
                     .history_answer(ConnId(answer.conn), answer.answer, now, &mut self.outbox);

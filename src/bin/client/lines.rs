@@ -353,7 +353,7 @@ mod tests {
         }
     }
 
-    /// The server's rendering of sizes (`chat::render_files::human_size`, private to the server).
+    /// The server's rendering of sizes (`render::line::human_size` in the server).
     fn human_size(bytes: u64) -> String {
         let (b, kib) = (bytes as f64, 1024.0);
         match bytes {

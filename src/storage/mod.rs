@@ -1,7 +1,7 @@
 //! The storage thread: chat history on disk without the reactor ever waiting for the disk.
 //!
 //! The reactor collects what the chat core asks for in one loop turn (room events to store and
-//! history queries) and sends them as one batch over a channel ([`History::send_batch`]). The
+//! history queries) and sends them as one batch over a channel ([`Storage::send_batch`]). The
 //! storage thread owns the database ([`store::Store`]): it inserts events as they arrive into an
 //! open transaction and commits it at most `--flush-ms` after its first line, so a line reaches the
 //! disk within `--flush-ms` and each commit (one fsync) covers many lines. Queries run on the same
@@ -9,7 +9,7 @@
 //! `mio::Waker` registered on the reactor's `Poll` wakes the loop to read them (Redis's `bio.c`
 //! does the same with a pipe). Retention pruning runs on this thread too, at start and hourly.
 //!
-//! On shutdown [`History::finish`] sends what is left, tells the thread to commit and stop, and
+//! On shutdown [`Storage::finish`] sends what is left, tells the thread to commit and stop, and
 //! joins it: nothing acknowledged to a room is lost on SIGTERM.
 
 pub mod store;
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use log::{debug, error, info, warn};
 use mio::Waker;
 
-use crate::chat::history::{HistoryAnswer, HistoryError, HistoryQuery};
+use crate::chat::event::{HistoryAnswer, HistoryError, HistoryQuery};
 use crate::chat::Event;
 use store::Store;
 
@@ -71,7 +71,7 @@ pub struct Answer {
 
 /// How the storage thread runs.
 #[derive(Debug, Clone, Copy)]
-pub struct HistorySettings {
+pub struct StorageSettings {
     /// `--flush-ms`: most time between a line's arrival and its commit.
     pub flush: Duration,
     /// `--history-days`: lines older than this are pruned; `None` keeps everything.
@@ -80,7 +80,7 @@ pub struct HistorySettings {
 
 /// Counters of the storage thread, reported when it stops.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct HistoryStats {
+pub struct StorageStats {
     pub stored: u64,
     pub commits: u64,
     pub queries: u64,
@@ -92,7 +92,7 @@ pub struct HistoryStats {
 }
 
 /// The reactor's handle on the storage thread.
-pub struct History {
+pub struct Storage {
     tx: Sender<Message>,
     answers: Receiver<Answer>,
     batch: Vec<Request>,
@@ -103,25 +103,25 @@ pub struct History {
     in_flight: Arc<AtomicUsize>,
     /// Lines not stored because the storage thread was too far behind.
     pub dropped: u64,
-    thread: Option<JoinHandle<HistoryStats>>,
+    thread: Option<JoinHandle<StorageStats>>,
 }
 
-impl std::fmt::Debug for History {
+impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("History")
+        f.debug_struct("Storage")
             .field("batch", &self.batch.len())
             .field("in_flight", &self.in_flight.load(Ordering::Relaxed))
             .finish()
     }
 }
 
-impl History {
+impl Storage {
     /// Starts the storage thread on an opened store. `waker` wakes the reactor when answers wait.
     pub fn start(
         store: Store,
-        settings: HistorySettings,
+        settings: StorageSettings,
         waker: Waker,
-    ) -> std::io::Result<History> {
+    ) -> std::io::Result<Storage> {
         let (tx, rx) = mpsc::channel();
         let (answer_tx, answers) = mpsc::channel();
         let in_flight = Arc::new(AtomicUsize::new(0));
@@ -131,14 +131,14 @@ impl History {
             answers: answer_tx,
             waker,
             in_flight: in_flight.clone(),
-            stats: HistoryStats::default(),
+            stats: StorageStats::default(),
             batch_started: None,
             uncommitted: 0,
         };
         let thread = std::thread::Builder::new()
             .name("history".into())
             .spawn(move || worker.run(rx))?;
-        Ok(History {
+        Ok(Storage {
             tx,
             answers,
             batch: Vec::new(),
@@ -230,7 +230,7 @@ impl History {
     }
 }
 
-impl Drop for History {
+impl Drop for Storage {
     fn drop(&mut self) {
         self.finish();
     }
@@ -239,18 +239,18 @@ impl Drop for History {
 /// The storage thread's state.
 struct Worker {
     store: Store,
-    settings: HistorySettings,
+    settings: StorageSettings,
     answers: Sender<Answer>,
     waker: Waker,
     in_flight: Arc<AtomicUsize>,
-    stats: HistoryStats,
+    stats: StorageStats,
     /// When the open transaction got its first line.
     batch_started: Option<Instant>,
     uncommitted: usize,
 }
 
 impl Worker {
-    fn run(mut self, rx: Receiver<Message>) -> HistoryStats {
+    fn run(mut self, rx: Receiver<Message>) -> StorageStats {
         lower_priority();
         // Without a retention there is nothing to prune, and no deadline: with no batch open the
         // thread sleeps until the reactor sends something (a deadline in the past would spin).

@@ -2,8 +2,6 @@
 //! its word, which letters are shown, whether a line guesses it and what a win is worth. The chat
 //! core runs rounds on its timers (a hint every `--hint-interval`) and keeps scores.
 
-pub mod words;
-
 use std::sync::Arc;
 
 /// Points for a word guessed before any letter was shown.

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
 
-use super::event::{GameNotice, InviteNotice};
-use super::render::{human_duration, line, Out, Renderer};
+use super::{human_duration, line, Out, Renderer};
+use crate::chat::event::{GameNotice, InviteNotice};
 use crate::config::Lang;
 
 impl Renderer {

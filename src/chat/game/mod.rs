@@ -5,16 +5,19 @@
 //! letter every `--hint-interval`; one interval after the last hint the time is up. A guess is an
 //! ordinary chat line (everyone else sees it as usual); the first line that matches wins.
 
+pub mod round;
+pub mod words;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use log::info;
 
-use super::event::{GameNotice, ScoreEntry};
-use super::history::{HistoryQuery, HistoryWhat};
-use super::{room_key, Chat, ChatTimer, ConnId, Event, Now, Outbox, RoomId, SessionId};
-use crate::game::Round;
+use crate::chat::event::{GameNotice, ScoreEntry};
+use crate::chat::event::{HistoryQuery, HistoryWhat};
+use crate::chat::{room_key, Chat, ChatTimer, ConnId, Event, Now, Outbox, RoomId, SessionId};
+use round::Round;
 
 /// A round running in a room.
 #[derive(Debug)]
@@ -180,7 +183,7 @@ impl Chat {
         out: &mut Outbox,
     ) {
         let room = self.rooms[self.sessions[sid].room].name.clone();
-        if self.settings.history {
+        if self.settings.history_enabled {
             // The scores live in the history, so they survive restarts: ask the storage thread.
             let what = match nick {
                 None => HistoryWhat::Leaderboard {
@@ -191,7 +194,7 @@ impl Chat {
                 },
             };
             let query = HistoryQuery { room, what };
-            out.items.push(super::Output::Query { conn, query });
+            out.items.push(crate::chat::Output::Query { conn, query });
             return;
         }
         let notice = match nick {

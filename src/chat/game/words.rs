@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The built-in lists, embedded in the binary.
-const BUILTIN: &str = include_str!("../../assets/words/builtin.tsv");
+const BUILTIN: &str = include_str!("../../../assets/words/builtin.tsv");
 
 /// Longest category name, in characters (it is typed in `/game start CATEGORY`).
 pub const MAX_CATEGORY_CHARS: usize = 32;
@@ -75,8 +75,12 @@ impl WordBank {
                     name: Arc::from(category),
                     words: Vec::new(),
                 });
-            let key = super::normalize(word);
-            if !entry.words.iter().any(|w| super::normalize(w) == key) {
+            let key = super::round::normalize(word);
+            if !entry
+                .words
+                .iter()
+                .any(|w| super::round::normalize(w) == key)
+            {
                 entry.words.push(Arc::from(word));
                 added += 1;
             }

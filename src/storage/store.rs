@@ -19,7 +19,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::chat::event::{Departure, Event, GameNotice, LostReason, ScoreEntry};
-use crate::chat::history::{HistoryLines, HistoryQuery, HistoryWhat};
+use crate::chat::event::{HistoryLines, HistoryQuery, HistoryWhat};
 use crate::chat::id::MsgId;
 use crate::chat::room_key;
 

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
 
-use super::event::PresenceSummary;
-use super::render::{line, Out, Renderer};
+use super::{line, Out, Renderer};
+use crate::chat::event::PresenceSummary;
 use crate::config::Lang;
 
 impl Renderer {

@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
 
-use super::event::FileNotice;
-use super::render::{human_duration, line, Out, Renderer};
+use super::{human_duration, line, Out, Renderer};
+use crate::chat::event::FileNotice;
 use crate::config::Lang;
 
 /// `532 B`, `1.2 KiB`, `3.4 MiB`: sizes for people.

@@ -1,4 +1,4 @@
-//! Turns events into protocol lines (PROTOCOL.md), in English or Korean.
+//! The line protocol's renderer: events into protocol lines (PROTOCOL.md), in English or Korean.
 //!
 //! Rendering appends to a `BytesMut`, so a broadcast is formatted once and the frozen `Bytes`
 //! is shared by every recipient's queue.
@@ -9,13 +9,19 @@ use std::fmt::Write as _;
 use bytes::{BufMut, BytesMut};
 use chrono::{Local, TimeZone, Timelike, Utc};
 
-use super::event::{Bye, Departure, Event, Info, LostReason, Refusal, ScheduleEntry, UnixMillis};
-use super::help;
-use super::history::{self, HistoryWhat};
+use crate::chat::event::HistoryWhat;
+use crate::chat::event::{
+    Bye, Departure, Event, Info, LostReason, Refusal, ScheduleEntry, UnixMillis,
+};
+use crate::chat::help;
+use crate::clock;
 use crate::config::Lang;
 
-/// At most this many names are listed in the welcome; `/users` lists them all.
-pub const WELCOME_NAMES_MAX: usize = 50;
+mod files;
+mod game;
+mod presence;
+
+pub use files::human_size;
 
 /// Formats `[HH:MM]` stamps, caching the text for the current minute: local time lookups cost a
 /// time-zone computation, and thousands of lines a second share one minute.
@@ -72,7 +78,7 @@ pub struct Renderer {
 }
 
 /// `write!` into a BytesMut cannot fail; this keeps the call sites short. Shared with the
-/// renderers of files and games (`render_files`, `render_game`).
+/// renderers of files and games (`files`, `game`).
 pub(super) struct Out<'a>(pub(super) &'a mut BytesMut);
 
 impl std::fmt::Write for Out<'_> {
@@ -186,7 +192,7 @@ impl Renderer {
         };
         let mut live = BytesMut::new();
         self.render(event, &mut live);
-        let day = history::format_day(history::day_of(at, self.stamper.utc));
+        let day = clock::format_day(clock::day_of(at, self.stamper.utc));
         match live.strip_prefix(b"[") {
             Some(rest) => {
                 buf.put_u8(b'[');

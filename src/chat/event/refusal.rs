@@ -1,0 +1,117 @@
+//! Refusals (`! code: text`) and goodbyes (`-- bye ...`).
+
+use std::sync::Arc;
+
+use crate::chat::help::HelpEntry;
+use crate::chat::nick::NickError;
+
+/// Why the server ends a connection; rendered as the `-- bye` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bye {
+    Quit {
+        nick: Arc<str>,
+    },
+    ServerFull {
+        max: usize,
+    },
+    TooManyFromAddress {
+        max: usize,
+    },
+    LoginTimeout {
+        secs: u64,
+    },
+    PingTimeout {
+        secs: u64,
+    },
+    ShuttingDown,
+    ResumedElsewhere,
+    Kicked {
+        by: Arc<str>,
+        reason: Option<Arc<str>>,
+    },
+    Banned {
+        minutes_left: u64,
+    },
+    ExcessFlood,
+}
+
+impl Bye {
+    /// Whether reconnecting makes sense after this goodbye.
+    pub fn may_reconnect(&self) -> bool {
+        match self {
+            Bye::Quit { .. }
+            | Bye::TooManyFromAddress { .. }
+            | Bye::Kicked { .. }
+            | Bye::Banned { .. }
+            // The session lives on elsewhere; coming back would only take it back again.
+            | Bye::ResumedElsewhere => false,
+            Bye::ServerFull { .. }
+            | Bye::LoginTimeout { .. }
+            | Bye::PingTimeout { .. }
+            | Bye::ShuttingDown
+            | Bye::ExcessFlood => true,
+        }
+    }
+}
+
+/// Why a request was refused: rendered as `! code: text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    NickInvalid(NickError),
+    NickTaken {
+        nick: Arc<str>,
+        lookalike: bool,
+    },
+    NickHeld {
+        nick: Arc<str>,
+        secs_left: u64,
+        wrong_key: bool,
+    },
+    NickBanned {
+        nick: Arc<str>,
+        minutes_left: u64,
+    },
+    LineTooLong {
+        max: usize,
+    },
+    InvalidUtf8,
+    UnknownCommand {
+        command: Arc<str>,
+    },
+    /// A command without the arguments it needs.
+    Usage(&'static HelpEntry),
+    NoSuchUser {
+        nick: Arc<str>,
+    },
+    /// Whispering, kicking or banning yourself.
+    BadTarget,
+    AlreadyThere {
+        room: Arc<str>,
+    },
+    BadRoom {
+        max_chars: usize,
+    },
+    TopicLocked {
+        room: Arc<str>,
+    },
+    NotOperator,
+    BadKey,
+    NoAdminKey,
+    BadTime {
+        horizon_secs: u64,
+    },
+    TooManySchedules {
+        max: usize,
+    },
+    NoSuchSchedule {
+        id: Arc<str>,
+    },
+    /// Flood control started delaying this connection's lines.
+    Flood,
+    /// `/history` or `/search` on a server started with `--no-history`.
+    HistoryOff,
+    /// The history could not be read (the store logged why).
+    HistoryFailed,
+    /// `/history` with something that is neither a count nor a `YYYY-MM-DD` date.
+    BadDate,
+}
