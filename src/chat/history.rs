@@ -8,8 +8,10 @@
 
 use std::sync::Arc;
 
-use super::event::{HistoryAnswer, HistoryError, HistoryQuery, HistoryWhat};
-use super::{Chat, ConnId, Event, Info, Now, Outbox, Output, Refusal, SessionId};
+use super::context::Cx;
+use super::event::{Event, HistoryAnswer, HistoryError, HistoryQuery, HistoryWhat, Info, Refusal};
+use super::session::SessionId;
+use super::{Chat, ConnId, Now, Outbox, Output};
 use crate::clock::{day_bounds, day_of, parse_day};
 
 /// Lines `/history` shows without a count.
@@ -33,15 +35,15 @@ fn line_cost(event: &Event) -> usize {
 
 impl Chat {
     /// `/history [N | YYYY-MM-DD]`.
-    pub(super) fn history(&mut self, conn: ConnId, sid: SessionId, arg: &str, out: &mut Outbox) {
+    pub(super) fn history(&mut self, cx: &mut Cx<'_>, arg: &str) {
         if !self.settings.history_enabled {
-            return out.send(conn, Event::Refused(Refusal::HistoryOff));
+            return cx.refuse(Refusal::HistoryOff);
         }
         let what = if arg.is_empty() {
             HistoryWhat::Last { n: HISTORY_DEFAULT }
         } else if arg.bytes().all(|b| b.is_ascii_digit()) {
             match arg.parse::<usize>() {
-                Ok(0) => return self.usage(conn, "history", out),
+                Ok(0) => return cx.usage("history"),
                 Ok(n) => HistoryWhat::Last {
                     n: n.min(HISTORY_MAX),
                 },
@@ -51,7 +53,7 @@ impl Chat {
             let Some((from, to)) =
                 parse_day(arg).and_then(|day| day_bounds(day, self.settings.utc))
             else {
-                return out.send(conn, Event::Refused(Refusal::BadDate));
+                return cx.refuse(Refusal::BadDate);
             };
             HistoryWhat::Day {
                 day: Arc::from(arg),
@@ -60,19 +62,19 @@ impl Chat {
                 max: HISTORY_MAX,
             }
         };
-        self.ask_history(conn, sid, what, out);
+        self.ask_history(cx.conn, cx.sid, what, cx.out);
     }
 
     /// `/search WORDS`.
-    pub(super) fn search(&mut self, conn: ConnId, sid: SessionId, words: &str, out: &mut Outbox) {
+    pub(super) fn search(&mut self, cx: &mut Cx<'_>, words: &str) {
         if !self.settings.history_enabled {
-            return out.send(conn, Event::Refused(Refusal::HistoryOff));
+            return cx.refuse(Refusal::HistoryOff);
         }
         let what = HistoryWhat::Search {
             words: Arc::from(words),
             max: SEARCH_MAX,
         };
-        self.ask_history(conn, sid, what, out);
+        self.ask_history(cx.conn, cx.sid, what, cx.out);
     }
 
     /// Asks for the backlog of the session's room, if history and the backlog are on. Called
@@ -85,14 +87,9 @@ impl Chat {
     }
 
     fn ask_history(&mut self, conn: ConnId, sid: SessionId, what: HistoryWhat, out: &mut Outbox) {
-        let room = self.rooms[self.sessions[sid].room].name.clone();
+        let room = self.rooms[self.sessions[sid].room()].name().clone();
         let query = HistoryQuery { room, what };
         out.items.push(Output::Query { conn, query });
-    }
-
-    fn usage(&mut self, conn: ConnId, name: &str, out: &mut Outbox) {
-        let entry = super::help::find(name).expect("every command has a help entry");
-        out.send(conn, Event::Refused(Refusal::Usage(entry)));
     }
 
     /// The store answered a query `conn` made. Delivered framed (a header line, the lines, an end
@@ -177,5 +174,283 @@ impl Chat {
             out.send(conn, Event::Past { event, dated });
         }
         out.send(conn, Event::Info(Info::HistoryEnd { what: query.what }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! What the history commands ask of the storage thread, and how answers are framed.
+
+    use crate::chat::testing::*;
+    use crate::chat::*;
+
+    fn with_history() -> Harness {
+        let mut h = Harness::new();
+        h.chat.settings.history_enabled = true;
+        h.chat.settings.backlog_lines = 10;
+        h
+    }
+
+    fn stored(outs: &[Output]) -> Vec<Event> {
+        outs.iter()
+            .filter_map(|o| match o {
+                Output::Store(e) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn queries(outs: &[Output]) -> Vec<(usize, HistoryQuery)> {
+        outs.iter()
+            .filter_map(|o| match o {
+                Output::Query { conn, query } => Some((conn.0, query.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn room_events_are_stored_with_ids_and_whispers_are_not() {
+        let mut h = with_history();
+        h.login(1, "alice");
+        let login = h.line(2, "bob"); // not connected yet: nothing
+        assert!(login.is_empty());
+        h.connect(2, ip(2));
+        let login = h.line(2, "bob");
+        assert!(matches!(&stored(&login)[..], [Event::Joined { nick, .. }] if &**nick == "bob"));
+        let said = h.line(1, "hello");
+        assert_eq!(stored(&said).len(), 1);
+        assert!(is_message(&stored(&said)[0], "hello"));
+        assert!(stored(&h.line(1, "/msg bob psst")).is_empty());
+        assert!(matches!(
+            &stored(&h.line(1, "/me waves"))[..],
+            [Event::Action { .. }]
+        ));
+        let moved = stored(&h.line(2, "/join games"));
+        assert!(matches!(
+            &moved[..],
+            [Event::Left { how: Departure::Moved { .. }, id: a, .. }, Event::Joined { id: b, .. }] if a < b
+        ));
+    }
+
+    #[test]
+    fn a_room_event_is_stored_even_with_nobody_to_hear_it() {
+        let mut h = with_history();
+        h.login(1, "alice");
+        let said = h.line(1, "anyone?");
+        assert_eq!(stored(&said).len(), 1);
+        assert!(!said.iter().any(|o| matches!(o, Output::ToMany { .. })));
+    }
+
+    #[test]
+    fn login_and_join_ask_for_the_backlog_before_announcing_the_arrival() {
+        let mut h = with_history();
+        h.connect(1, ip(1));
+        let outs = h.line(1, "alice");
+        let query_at = outs
+            .iter()
+            .position(|o| matches!(o, Output::Query { .. }))
+            .unwrap();
+        let store_at = outs
+            .iter()
+            .position(|o| matches!(o, Output::Store(_)))
+            .unwrap();
+        assert!(query_at < store_at, "{outs:?}");
+        assert_eq!(
+            queries(&outs),
+            [(
+                1,
+                HistoryQuery {
+                    room: Arc::from(LOBBY),
+                    what: HistoryWhat::Backlog { n: 10 }
+                }
+            )]
+        );
+        let outs = h.line(1, "/join Games");
+        assert!(matches!(&queries(&outs)[..], [(1, q)] if &*q.room == "Games"));
+        h.chat.settings.backlog_lines = 0;
+        assert!(queries(&h.line(1, "/join lobby")).is_empty());
+    }
+
+    #[test]
+    fn history_and_search_commands_become_queries() {
+        let mut h = with_history();
+        h.login(1, "alice");
+        let what = |h: &mut Harness, line: &str| {
+            let outs = h.line(1, line);
+            queries(&outs).pop().map(|(_, q)| q.what)
+        };
+        assert_eq!(what(&mut h, "/history"), Some(HistoryWhat::Last { n: 20 }));
+        assert_eq!(what(&mut h, "/history 5"), Some(HistoryWhat::Last { n: 5 }));
+        assert_eq!(
+            what(&mut h, "/history 100000"),
+            Some(HistoryWhat::Last { n: 500 })
+        );
+        assert_eq!(
+            what(&mut h, "/history 99999999999999999999999"),
+            Some(HistoryWhat::Last { n: 500 })
+        );
+        assert_eq!(
+            what(&mut h, "/history 2024-01-01"),
+            Some(HistoryWhat::Day {
+                day: Arc::from("2024-01-01"),
+                from: 1_704_067_200_000,
+                to: 1_704_153_600_000,
+                max: 500
+            })
+        );
+        assert_eq!(
+            what(&mut h, "/search \"release\" OR x"),
+            Some(HistoryWhat::Search {
+                words: Arc::from("\"release\" OR x"),
+                max: 50
+            })
+        );
+        assert!(matches!(
+            refusal_of(&h.line(1, "/history 0")),
+            Some(Refusal::Usage(_))
+        ));
+        for bad in ["/history 2024-02-30", "/history yesterday", "/history -3"] {
+            assert_eq!(refusal_of(&h.line(1, bad)), Some(Refusal::BadDate), "{bad}");
+        }
+    }
+
+    #[test]
+    fn without_history_nothing_is_stored_and_the_commands_say_so() {
+        let mut h = Harness::new();
+        h.login(1, "alice");
+        assert!(stored(&h.line(1, "hello")).is_empty());
+        assert_eq!(
+            refusal_of(&h.line(1, "/history")),
+            Some(Refusal::HistoryOff)
+        );
+        assert_eq!(
+            refusal_of(&h.line(1, "/search x")),
+            Some(Refusal::HistoryOff)
+        );
+    }
+
+    fn old_message(at: u64, text: &str) -> Event {
+        Event::Message {
+            id: id::MsgId::first_at(at),
+            at,
+            room: Arc::from(LOBBY),
+            from: Arc::from("bob"),
+            text: Arc::from(text),
+        }
+    }
+
+    fn answer(what: HistoryWhat, events: Vec<Event>) -> HistoryAnswer {
+        let total = events.len();
+        HistoryAnswer {
+            query: HistoryQuery {
+                room: Arc::from(LOBBY),
+                what,
+            },
+            result: Ok(HistoryLines { events, total }),
+        }
+    }
+
+    #[test]
+    fn an_answer_is_framed_and_dates_lines_from_other_days() {
+        let mut h = with_history();
+        h.login(1, "alice");
+        let today = h.now.wall;
+        let yesterday = today - 86_400_000;
+        h.out.clear();
+        let what = HistoryWhat::Last { n: 20 };
+        let events = vec![old_message(yesterday, "old"), old_message(today, "new")];
+        h.chat
+            .history_answer(ConnId(1), answer(what.clone(), events), h.now, &mut h.out);
+        let got = h.delivered_to(1);
+        assert!(
+            matches!(
+                &got[..],
+                [
+                    Event::Info(Info::HistoryStart {
+                        shown: 2,
+                        total: 2,
+                        ..
+                    }),
+                    Event::Past { dated: true, .. },
+                    Event::Past { dated: false, .. },
+                    Event::Info(Info::HistoryEnd { .. }),
+                ]
+            ),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_long_answer_is_cut_to_the_output_budget_keeping_the_newest() {
+        let mut h = with_history();
+        h.chat.settings.history_budget = 10_000;
+        h.login(1, "alice");
+        let long = "x".repeat(1000);
+        let events: Vec<Event> = (0..50)
+            .map(|i| old_message(h.now.wall + i, &long))
+            .collect();
+        let newest = events.last().cloned().unwrap();
+        h.out.clear();
+        h.chat.history_answer(
+            ConnId(1),
+            answer(HistoryWhat::Last { n: 50 }, events),
+            h.now,
+            &mut h.out,
+        );
+        let got = h.delivered_to(1);
+        let Event::Info(Info::HistoryStart { shown, total, .. }) = &got[0] else {
+            panic!("{got:?}")
+        };
+        assert_eq!((*shown, *total), (9, 50));
+        assert_eq!(got.len(), 9 + 2);
+        assert!(matches!(&got[9], Event::Past { event, .. } if **event == newest));
+    }
+
+    #[test]
+    fn empty_backlogs_failures_and_answers_for_departed_connections() {
+        let mut h = with_history();
+        h.login(1, "alice");
+        h.out.clear();
+        let backlog = HistoryWhat::Backlog { n: 10 };
+        h.chat.history_answer(
+            ConnId(1),
+            answer(backlog.clone(), vec![]),
+            h.now,
+            &mut h.out,
+        );
+        assert!(h.out.items.is_empty(), "an empty backlog shows nothing");
+        let failed = |what| HistoryAnswer {
+            query: HistoryQuery {
+                room: Arc::from(LOBBY),
+                what,
+            },
+            result: Err(HistoryError::Failed),
+        };
+        h.chat
+            .history_answer(ConnId(1), failed(backlog), h.now, &mut h.out);
+        assert!(h.out.items.is_empty(), "a failed backlog is only logged");
+        h.chat.history_answer(
+            ConnId(1),
+            failed(HistoryWhat::Last { n: 1 }),
+            h.now,
+            &mut h.out,
+        );
+        assert_eq!(
+            refusal_of(&h.out.items.clone()),
+            Some(Refusal::HistoryFailed)
+        );
+        h.out.clear();
+        h.chat
+            .disconnect(ConnId(1), LostReason::Closed, h.now, &mut h.out);
+        h.out.clear();
+        let events = vec![old_message(h.now.wall, "late")];
+        h.chat.history_answer(
+            ConnId(1),
+            answer(HistoryWhat::Last { n: 1 }, events),
+            h.now,
+            &mut h.out,
+        );
+        assert!(h.out.items.is_empty());
     }
 }

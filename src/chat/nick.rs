@@ -139,6 +139,16 @@ fn is_nick_char(c: char) -> bool {
     matches!(c, '_' | '-' | '.') || (c.is_alphanumeric() && c.identifier_allowed())
 }
 
+/// Case-insensitive order for user lists, ties broken by the exact text so the order is stable.
+/// Compares lower-cased characters as they come, without allocating: sorting a big room's list
+/// does O(n log n) comparisons.
+pub fn cmp_nicks(a: &str, b: &str) -> std::cmp::Ordering {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
+        .then_with(|| a.cmp(b))
+}
+
 /// Characters that show as nothing or as blank space, so a name holding one can pass for another
 /// name or for an empty one.
 fn is_invisible(c: char) -> bool {

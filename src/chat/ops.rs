@@ -4,7 +4,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Bye, Chat, ConnId, Departure, Event, Info, Now, Outbox, Output, Refusal, SessionId};
+use super::context::Cx;
+use super::event::{Bye, Departure, Event, Info, Refusal};
+use super::{Chat, Output};
 
 /// A ban's length when `/ban` gives none.
 pub const DEFAULT_BAN_MINUTES: u64 = 10;
@@ -20,7 +22,7 @@ struct Ban {
 
 /// Names and addresses kept out for a while. Short-lived and few, so a list is enough.
 #[derive(Debug, Default)]
-pub(super) struct Bans {
+pub struct Bans {
     list: Vec<Ban>,
 }
 
@@ -33,7 +35,7 @@ fn minutes_left(until: Instant, now: Instant) -> u64 {
 }
 
 impl Bans {
-    pub(super) fn address_banned(&self, ip: IpAddr, now: Instant) -> Option<u64> {
+    pub fn address_banned(&self, ip: IpAddr, now: Instant) -> Option<u64> {
         self.list
             .iter()
             .filter(|b| b.ip == ip && b.until > now)
@@ -41,7 +43,7 @@ impl Bans {
             .max()
     }
 
-    pub(super) fn name_banned(&self, name_key: &str, now: Instant) -> Option<u64> {
+    pub fn name_banned(&self, name_key: &str, now: Instant) -> Option<u64> {
         self.list
             .iter()
             .filter(|b| b.name_key == name_key && b.until > now)
@@ -67,106 +69,180 @@ fn same_key(a: &str, b: &str) -> bool {
 }
 
 impl Chat {
-    pub(super) fn op(&mut self, conn: ConnId, sid: SessionId, key: &str, out: &mut Outbox) {
+    /// `/op KEY`: the admin key makes the user an operator.
+    pub(super) fn op(&mut self, cx: &mut Cx<'_>, key: &str) {
+        let s = &mut self.sessions[cx.sid];
         let reply = match &self.settings.admin_key {
             None => Event::Refused(Refusal::NoAdminKey),
             Some(admin) if same_key(admin, key) => {
-                self.sessions[sid].op = true;
-                log::info!("{} is now an operator", self.sessions[sid].nick);
+                s.make_op();
+                log::info!("{} is now an operator", s.nick());
                 Event::Info(Info::NowOperator)
             }
             Some(_) => {
-                log::warn!("{} gave a wrong admin key", self.sessions[sid].nick);
+                log::warn!("{} gave a wrong admin key", s.nick());
                 Event::Refused(Refusal::BadKey)
             }
         };
-        out.send(conn, reply);
+        cx.reply(reply);
     }
 
     /// `/kick`, and the kick half of `/ban` (`ban` set). The target's session ends at once: a
     /// kicked user gets no reconnect grace.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn kick(
         &mut self,
-        conn: ConnId,
-        sid: SessionId,
+        cx: &mut Cx<'_>,
         nick: &str,
         reason: Option<&str>,
         ban: Option<Duration>,
-        now: Now,
-        out: &mut Outbox,
     ) {
-        if !self.sessions[sid].op {
-            return out.send(conn, Event::Refused(Refusal::NotOperator));
+        if !self.sessions[cx.sid].is_op() {
+            return cx.refuse(Refusal::NotOperator);
         }
-        let Some(target) = self.find_session(nick) else {
+        let Some(target) = self.sessions.find(nick) else {
             let nick = Arc::from(nick);
-            return out.send(conn, Event::Refused(Refusal::NoSuchUser { nick }));
+            return cx.refuse(Refusal::NoSuchUser { nick });
         };
-        if target == sid {
-            return out.send(conn, Event::Refused(Refusal::BadTarget));
+        if target == cx.sid {
+            return cx.refuse(Refusal::BadTarget);
         }
-        let by = self.sessions[sid].nick.clone();
+        let now = cx.now;
+        let by = self.sessions[cx.sid].nick().clone();
         let reason: Option<Arc<str>> = reason.map(Arc::from);
         let t = &self.sessions[target];
         log::info!(
             "{} was kicked by {by} ({})",
-            t.nick,
+            t.nick(),
             reason.as_deref().unwrap_or("")
         );
         if let Some(length) = ban {
             self.bans
-                .add(t.key.clone(), t.ip, now.mono + length, now.mono);
+                .add(t.key().to_string(), t.ip(), now.mono + length, now.mono);
         }
-        let (target_conn, target_room) = (t.conn, t.room);
+        let (target_conn, target_room) = (t.conn(), t.room());
         if let Some(target_conn) = target_conn {
-            self.conns[target_conn.0] = None;
-            self.live_sessions -= 1;
+            self.sessions.close_conn(target_conn);
             let bye = Some(Bye::Kicked {
                 by: by.clone(),
                 reason: reason.clone(),
             });
-            out.items.push(Output::Close {
+            cx.out.items.push(Output::Close {
                 conn: target_conn,
                 bye,
             });
         }
         self.stats.kicks += 1;
         let how = Departure::Kicked { by, reason };
-        if self.sessions[sid].room != target_room {
+        if self.sessions[cx.sid].room() != target_room {
             // The kicker is elsewhere: show them what the target's room saw.
             let event = Event::Left {
                 id: self.ids.next(now.wall),
                 at: now.wall,
-                room: self.rooms[target_room].name.clone(),
-                nick: self.sessions[target].nick.clone(),
+                room: self.rooms[target_room].name().clone(),
+                nick: self.sessions[target].nick().clone(),
                 how: how.clone(),
             };
-            out.send(conn, event);
+            cx.reply(event);
         }
-        self.end_session(target, how, now, out);
+        self.end_session(target, how, now, cx.out);
     }
 
-    pub(super) fn ban(
-        &mut self,
-        conn: ConnId,
-        sid: SessionId,
-        nick: &str,
-        minutes: Option<&str>,
-        now: Now,
-        out: &mut Outbox,
-    ) {
+    /// `/ban NICK [minutes]`: a kick that keeps the name and the address out for a while.
+    pub(super) fn ban(&mut self, cx: &mut Cx<'_>, nick: &str, minutes: Option<&str>) {
         let minutes = match minutes.map(str::parse::<u64>) {
             None => Some(DEFAULT_BAN_MINUTES),
             Some(Ok(m)) if (1..=MAX_BAN_MINUTES).contains(&m) => Some(m),
             Some(_) => None,
         };
         let Some(minutes) = minutes else {
-            let entry = super::help::find("ban").expect("ban has help");
-            return out.send(conn, Event::Refused(Refusal::Usage(entry)));
+            return cx.usage("ban");
         };
         let reason = format!("banned for {minutes} min");
         let length = Duration::from_secs(minutes * 60);
-        self.kick(conn, sid, nick, Some(&reason), Some(length), now, out);
+        self.kick(cx, nick, Some(&reason), Some(length));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Operators: `/op`, `/kick`, `/ban`.
+
+    use crate::chat::testing::*;
+    use crate::chat::*;
+
+    #[test]
+    fn kick_needs_an_operator_and_leaves_no_grace() {
+        let mut h = Harness::new();
+        h.login(1, "alice"); // first user of an empty server without an admin key: operator
+        h.login(2, "bob");
+        h.login(3, "carol");
+        let outs = h.line(2, "/kick carol");
+        assert_eq!(refusal_of(&outs), Some(Refusal::NotOperator));
+        let outs = h.line(1, "/kick bob spamming");
+        assert!(outs.iter().any(|o| matches!(
+            o,
+            Output::Close {
+                conn: ConnId(2),
+                bye: Some(Bye::Kicked { .. })
+            }
+        )));
+        assert!(matches!(
+            &h.delivered_to(3)[..],
+            [Event::Left {
+                how: Departure::Kicked { .. },
+                ..
+            }]
+        ));
+        // The session is gone: the name is free for anyone, from anywhere.
+        h.connect(7, ip(77));
+        assert!(h
+            .line(7, "bob")
+            .contains(&Output::LoggedIn { conn: ConnId(7) }));
+    }
+
+    #[test]
+    fn a_ban_keeps_the_name_and_the_address_out_until_it_expires() {
+        let mut h = Harness::new();
+        h.login(1, "alice");
+        h.login(2, "bob");
+        h.line(1, "/ban bob 5");
+        h.connect(3, ip(2));
+        let outs = h.line(3, "bobby");
+        assert!(outs.iter().any(|o| matches!(
+            o,
+            Output::Close {
+                bye: Some(Bye::Banned { minutes_left: 5 }),
+                ..
+            }
+        )));
+        h.connect(4, ip(44));
+        let outs = h.line(4, "bob");
+        assert!(matches!(
+            refusal_of(&outs),
+            Some(Refusal::NickBanned { .. })
+        ));
+        h.advance(5 * 60);
+        assert!(h
+            .line(4, "bob")
+            .contains(&Output::LoggedIn { conn: ConnId(4) }));
+    }
+
+    #[test]
+    fn op_with_an_admin_key() {
+        let mut h = Harness::new();
+        h.chat.settings.admin_key = Some("sekrit".into());
+        h.login(1, "alice");
+        assert_eq!(
+            refusal_of(&h.line(1, "/kick nobody")),
+            Some(Refusal::NotOperator)
+        );
+        assert_eq!(refusal_of(&h.line(1, "/op wrong")), Some(Refusal::BadKey));
+        assert!(matches!(
+            &h.line(1, "/op sekrit")[..],
+            [Output::ToConn {
+                event: Event::Info(Info::NowOperator),
+                ..
+            }]
+        ));
     }
 }

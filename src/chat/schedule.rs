@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{Days, Local, NaiveTime, TimeZone, Utc};
 
-use super::{
-    room_key, Chat, ChatTimer, ConnId, Event, Info, Now, Outbox, Refusal, ScheduleEntry, SessionId,
-    UnixMillis,
-};
+use super::context::Cx;
+use super::event::{Event, Info, Refusal, ScheduleEntry, UnixMillis};
+use super::session::SessionId;
+use super::{Chat, ChatTimer, Now, Outbox};
 
 #[derive(Debug)]
 struct Schedule {
@@ -20,7 +20,7 @@ struct Schedule {
     owner_uid: u64,
     owner_sid: SessionId,
     owner_nick: Arc<str>,
-    room_key: String,
+    /// The room's name as shown when it was scheduled; rooms are found again case-insensitively.
     room_name: Arc<str>,
     text: Arc<str>,
     due_mono: Instant,
@@ -29,9 +29,22 @@ struct Schedule {
 
 /// Every pending scheduled message, by id.
 #[derive(Debug, Default)]
-pub(super) struct Schedules {
+pub struct Schedules {
     next_id: u64,
     pending: BTreeMap<u64, Schedule>,
+}
+
+impl Schedules {
+    fn add(&mut self, schedule: Schedule) -> u64 {
+        self.next_id += 1;
+        self.pending.insert(self.next_id, schedule);
+        self.next_id
+    }
+
+    /// How many messages the user with this uid has pending.
+    fn count_of(&self, uid: u64) -> usize {
+        self.pending.values().filter(|p| p.owner_uid == uid).count()
+    }
 }
 
 /// Parses `+90s`, `+10m`, `+2h`, `+1h30m` (relative) or `HH:MM` (the next time the clock shows it,
@@ -95,15 +108,9 @@ fn parse_relative(text: &str) -> Option<Duration> {
 }
 
 impl Chat {
-    pub(super) fn schedule(
-        &mut self,
-        conn: ConnId,
-        sid: SessionId,
-        when: &str,
-        text: &str,
-        now: Now,
-        out: &mut Outbox,
-    ) {
+    /// `/schedule WHEN text`.
+    pub(super) fn schedule(&mut self, cx: &mut Cx<'_>, when: &str, text: &str) {
+        let now = cx.now;
         let horizon = self.settings.schedule_horizon;
         let delay =
             parse_when(when, now.wall, self.settings.utc).filter(|d| !d.is_zero() && *d <= horizon);
@@ -111,63 +118,49 @@ impl Chat {
             let refusal = Refusal::BadTime {
                 horizon_secs: horizon.as_secs(),
             };
-            return out.send(conn, Event::Refused(refusal));
+            return cx.refuse(refusal);
         };
-        let s = &self.sessions[sid];
-        let mine = self
-            .schedules
-            .pending
-            .values()
-            .filter(|p| p.owner_uid == s.uid)
-            .count();
-        if mine >= self.settings.max_schedules {
+        let s = &self.sessions[cx.sid];
+        if self.schedules.count_of(s.uid()) >= self.settings.max_schedules {
             let refusal = Refusal::TooManySchedules {
                 max: self.settings.max_schedules,
             };
-            return out.send(conn, Event::Refused(refusal));
+            return cx.refuse(refusal);
         }
-        let room = &self.rooms[s.room];
-        self.schedules.next_id += 1;
-        let id = self.schedules.next_id;
         let schedule = Schedule {
-            owner_uid: s.uid,
-            owner_sid: sid,
-            owner_nick: s.nick.clone(),
-            room_key: room_key(&room.name),
-            room_name: room.name.clone(),
+            owner_uid: s.uid(),
+            owner_sid: cx.sid,
+            owner_nick: s.nick().clone(),
+            room_name: self.rooms[s.room()].name().clone(),
             text: Arc::from(text),
             due_mono: now.mono + delay,
             due_wall: now.wall + delay.as_millis() as u64,
         };
-        let entry = entry_of(id, &schedule, now);
-        self.timers
-            .insert(schedule.due_mono, ChatTimer::ScheduleDue { id });
-        self.schedules.pending.insert(id, schedule);
-        log::info!("{} scheduled #{id} in {}s", s.nick, delay.as_secs());
-        out.send(conn, Event::Info(Info::ScheduleSet { entry }));
+        let due = schedule.due_mono;
+        let id = self.schedules.add(schedule);
+        let entry = entry_of(id, &self.schedules.pending[&id], now);
+        self.timers.insert(due, ChatTimer::ScheduleDue { id });
+        log::info!("{} scheduled #{id} in {}s", s.nick(), delay.as_secs());
+        cx.info(Info::ScheduleSet { entry });
     }
 
-    pub(super) fn list_schedules(
-        &mut self,
-        conn: ConnId,
-        sid: SessionId,
-        now: Now,
-        out: &mut Outbox,
-    ) {
-        let uid = self.sessions[sid].uid;
+    /// `/schedules`: the user's pending messages, soonest first.
+    pub(super) fn list_schedules(&mut self, cx: &mut Cx<'_>) {
+        let uid = self.sessions[cx.sid].uid();
         let mut entries: Vec<ScheduleEntry> = self
             .schedules
             .pending
             .iter()
             .filter(|(_, p)| p.owner_uid == uid)
-            .map(|(&id, p)| entry_of(id, p, now))
+            .map(|(&id, p)| entry_of(id, p, cx.now))
             .collect();
         entries.sort_by_key(|e| (e.due, e.id));
-        out.send(conn, Event::Info(Info::Schedules { entries }));
+        cx.info(Info::Schedules { entries });
     }
 
-    pub(super) fn unschedule(&mut self, conn: ConnId, sid: SessionId, id: &str, out: &mut Outbox) {
-        let uid = self.sessions[sid].uid;
+    /// `/unschedule ID`: only the author's own.
+    pub(super) fn unschedule(&mut self, cx: &mut Cx<'_>, id: &str) {
+        let uid = self.sessions[cx.sid].uid();
         let found = id.parse::<u64>().ok().filter(|n| {
             self.schedules
                 .pending
@@ -178,11 +171,11 @@ impl Chat {
             Some(n) => {
                 // The timer stays in the heap and finds nothing when it fires.
                 self.schedules.pending.remove(&n);
-                out.send(conn, Event::Info(Info::Unscheduled { id: n }));
+                cx.info(Info::Unscheduled { id: n });
             }
             None => {
                 let id = Arc::from(id);
-                out.send(conn, Event::Refused(Refusal::NoSuchSchedule { id }));
+                cx.refuse(Refusal::NoSuchSchedule { id });
             }
         }
     }
@@ -195,15 +188,15 @@ impl Chat {
         let author = self
             .sessions
             .get(schedule.owner_sid)
-            .filter(|s| s.uid == schedule.owner_uid)
+            .filter(|s| s.uid() == schedule.owner_uid)
             .map(|_| schedule.owner_sid);
-        let from = author.map_or(schedule.owner_nick, |sid| self.sessions[sid].nick.clone());
-        let sent = match self.room_by_key.get(&schedule.room_key) {
-            Some(&room) => {
+        let from = author.map_or(schedule.owner_nick, |sid| self.sessions[sid].nick().clone());
+        let sent = match self.rooms.find(&schedule.room_name) {
+            Some(room) => {
                 let event = Event::Scheduled {
                     id: self.ids.next(now.wall),
                     at: now.wall,
-                    room: self.rooms[room].name.clone(),
+                    room: self.rooms[room].name().clone(),
                     from,
                     text: schedule.text,
                 };
@@ -216,7 +209,7 @@ impl Chat {
         if sent {
             self.stats.scheduled_sent += 1;
         }
-        if let Some(conn) = author.and_then(|sid| self.sessions[sid].conn) {
+        if let Some(conn) = author.and_then(|sid| self.sessions[sid].conn()) {
             let room = schedule.room_name;
             let info = if sent {
                 Info::ScheduleSent { id, room }
@@ -241,6 +234,7 @@ fn entry_of(id: u64, s: &Schedule, now: Now) -> ScheduleEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::testing::*;
 
     /// 2024-01-01T12:29:58Z.
     const NOON_ISH: UnixMillis = 1_704_112_198_000;
@@ -277,5 +271,60 @@ mod tests {
         for bad in ["25:00", "12:60", "12:5", ":30", "1230", "ab:cd"] {
             assert_eq!(parse_when(bad, NOON_ISH, true), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn scheduled_messages_fire_on_time_and_can_be_cancelled() {
+        let mut h = Harness::new();
+        h.login(1, "alice");
+        h.login(2, "bob");
+        h.line(1, "/schedule +90s stand-up");
+        h.line(1, "/schedule +2m coffee");
+        let outs = h.line(1, "/schedule +3m too many");
+        assert!(matches!(
+            refusal_of(&outs),
+            Some(Refusal::TooManySchedules { max: 2 })
+        ));
+        for bad in [
+            "/schedule +0s x",
+            "/schedule +25h x",
+            "/schedule 24:00 x",
+            "/schedule soon x",
+        ] {
+            assert!(
+                matches!(refusal_of(&h.line(1, bad)), Some(Refusal::BadTime { .. })),
+                "{bad}"
+            );
+        }
+        h.line(1, "/unschedule 2");
+        assert_eq!(
+            h.chat.next_deadline(),
+            Some(h.now.mono + Duration::from_secs(90))
+        );
+        h.advance(89);
+        assert!(h.out.items.is_empty());
+        h.line(1, "/quit");
+        h.advance(1);
+        assert!(matches!(
+            &h.delivered_to(2)[..],
+            [Event::Scheduled { text, from, .. }] if &**text == "stand-up" && &**from == "alice"
+        ));
+        h.advance(60);
+        assert!(h.out.items.is_empty(), "the cancelled one never fires");
+    }
+
+    #[test]
+    fn a_scheduled_message_for_a_room_that_emptied_is_reported_unsent() {
+        let mut h = Harness::new();
+        h.login(1, "alice");
+        h.line(1, "/join games");
+        h.line(1, "/schedule +1m anyone?");
+        h.line(1, "/part");
+        h.advance(60);
+        assert!(matches!(
+            &h.delivered_to(1)[..],
+            [Event::Info(Info::ScheduleUnsent { id: 1, room })] if &**room == "games"
+        ));
+        assert_eq!(h.chat.stats.scheduled_sent, 0);
     }
 }

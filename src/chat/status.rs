@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use super::{cmp_nicks, Chat};
+use super::nick::cmp_nicks;
+use super::Chat;
 
 /// Every room with its users.
 #[derive(Debug, Clone, Serialize)]
@@ -36,30 +37,31 @@ impl Chat {
             .iter()
             .map(|(_, room)| {
                 let mut users: Vec<UserStatus> = room
-                    .members
+                    .members()
                     .iter()
                     .map(|&sid| {
                         let s = &self.sessions[sid];
                         UserStatus {
-                            nick: s.nick.to_string(),
-                            op: s.op,
-                            away: s.away.as_deref().map(str::to_string),
-                            connected: s.conn.is_some(),
+                            nick: s.nick().to_string(),
+                            op: s.is_op(),
+                            away: s.away().map(|a| a.to_string()),
+                            connected: s.is_connected(),
                         }
                     })
                     .collect();
                 users.sort_by(|a, b| cmp_nicks(&a.nick, &b.nick));
                 RoomStatus {
-                    name: room.name.to_string(),
-                    topic: room.topic.as_ref().map(|(t, _)| t.to_string()),
+                    name: room.name().to_string(),
+                    topic: room.topic().map(|(t, _)| t.to_string()),
                     users,
                 }
             })
             .collect();
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        let online = self.sessions.live();
         Status {
-            users_online: self.live_sessions,
-            users_reconnecting: self.sessions.len() - self.live_sessions,
+            users_online: online,
+            users_reconnecting: self.sessions.len() - online,
             rooms,
         }
     }

@@ -1,172 +1,249 @@
-//! Talking to people rather than rooms: `/me`, whispers, renames, away and `/whois`.
+//! Talking: messages and `/me` to the room, whispers to one user, renames, away and `/whois`.
 
 use std::sync::Arc;
 
-use super::{nick, Chat, ConnId, Event, Info, Now, Outbox, Refusal, SessionId};
+use super::context::Cx;
+use super::event::{Event, Info, Refusal};
+use super::{nick, Chat};
 
 impl Chat {
-    pub(super) fn me(&mut self, sid: SessionId, text: &str, now: Now, out: &mut Outbox) {
-        let room = self.sessions[sid].room;
-        let event = Event::Action {
-            id: self.ids.next(now.wall),
-            at: now.wall,
-            room: self.rooms[room].name.clone(),
-            from: self.sessions[sid].nick.clone(),
+    /// A line that is not a command: a message to the user's room (and maybe a game guess).
+    pub(super) fn say(&mut self, cx: &mut Cx<'_>, text: &str) {
+        let s = &self.sessions[cx.sid];
+        let room = s.room();
+        let event = Event::Message {
+            id: self.ids.next(cx.now.wall),
+            at: cx.now.wall,
+            room: self.rooms[room].name().clone(),
+            from: s.nick().clone(),
             text: Arc::from(text),
         };
         self.stats.messages += 1;
-        self.broadcast(room, Some(sid), event, out);
+        self.broadcast(room, Some(cx.sid), event, cx.out);
+        self.check_guess(cx.sid, room, text, cx.now, cx.out);
     }
 
-    pub(super) fn whisper(
-        &mut self,
-        conn: ConnId,
-        sid: SessionId,
-        to: &str,
-        text: &str,
-        now: Now,
-        out: &mut Outbox,
-    ) {
-        let Some(target) = self.find_session(to) else {
-            let nick = Arc::from(to);
-            return out.send(conn, Event::Refused(Refusal::NoSuchUser { nick }));
+    /// `/me action`.
+    pub(super) fn me(&mut self, cx: &mut Cx<'_>, text: &str) {
+        let s = &self.sessions[cx.sid];
+        let room = s.room();
+        let event = Event::Action {
+            id: self.ids.next(cx.now.wall),
+            at: cx.now.wall,
+            room: self.rooms[room].name().clone(),
+            from: s.nick().clone(),
+            text: Arc::from(text),
         };
-        if target == sid {
-            return out.send(conn, Event::Refused(Refusal::BadTarget));
+        self.stats.messages += 1;
+        self.broadcast(room, Some(cx.sid), event, cx.out);
+    }
+
+    /// `/msg NICK text`: to the target's connection, or kept for its return if it is held.
+    pub(super) fn whisper(&mut self, cx: &mut Cx<'_>, to: &str, text: &str) {
+        let Some(target) = self.sessions.find(to) else {
+            let nick = Arc::from(to);
+            return cx.refuse(Refusal::NoSuchUser { nick });
+        };
+        if target == cx.sid {
+            return cx.refuse(Refusal::BadTarget);
         }
         let text: Arc<str> = Arc::from(text);
-        let to_nick = self.sessions[target].nick.clone();
+        let to_nick = self.sessions[target].nick().clone();
         let event = Event::Whisper {
-            id: self.ids.next(now.wall),
-            at: now.wall,
-            from: self.sessions[sid].nick.clone(),
+            id: self.ids.next(cx.now.wall),
+            at: cx.now.wall,
+            from: self.sessions[cx.sid].nick().clone(),
             to: to_nick.clone(),
             text: text.clone(),
         };
         self.stats.whispers += 1;
-        let held = self.sessions[target].conn.is_none();
-        self.deliver_to_session(target, event, out);
-        out.send(
-            conn,
-            Event::Info(Info::WhisperSent {
-                to: to_nick.clone(),
-                text,
-            }),
-        );
+        let t = &mut self.sessions[target];
+        let held = !t.is_connected();
+        t.deliver(event, self.settings.replay_max, cx.out);
+        let away = t.away().cloned();
+        cx.info(Info::WhisperSent {
+            to: to_nick.clone(),
+            text,
+        });
         if held {
-            out.send(
-                conn,
-                Event::Info(Info::WhisperHeld {
-                    nick: to_nick.clone(),
-                }),
-            );
+            cx.info(Info::WhisperHeld {
+                nick: to_nick.clone(),
+            });
         }
-        if let Some(message) = self.sessions[target].away.clone() {
-            out.send(
-                conn,
-                Event::Info(Info::TargetAway {
-                    nick: to_nick,
-                    message,
-                }),
-            );
+        if let Some(message) = away {
+            cx.info(Info::TargetAway {
+                nick: to_nick,
+                message,
+            });
         }
     }
 
-    pub(super) fn rename(
-        &mut self,
-        conn: ConnId,
-        sid: SessionId,
-        new: &str,
-        now: Now,
-        out: &mut Outbox,
-    ) {
+    /// `/nick NEW`: refused while another session (live or held) or a ban holds the name.
+    pub(super) fn rename(&mut self, cx: &mut Cx<'_>, new: &str) {
         if let Err(why) = nick::validate(new) {
-            return out.send(conn, Event::Refused(Refusal::NickInvalid(why)));
+            return cx.refuse(Refusal::NickInvalid(why));
         }
         let key = nick::collision_key(new);
-        if let Some(minutes_left) = self.bans.name_banned(&key, now.mono) {
+        if let Some(minutes_left) = self.bans.name_banned(&key, cx.now.mono) {
             let nick = Arc::from(new);
-            return out.send(
-                conn,
-                Event::Refused(Refusal::NickBanned { nick, minutes_left }),
-            );
+            return cx.refuse(Refusal::NickBanned { nick, minutes_left });
         }
-        if let Some(&other) = self.nicks.get(&key) {
-            if other != sid {
-                let o = &self.sessions[other];
-                let refusal = match &o.held {
-                    Some(held) => Refusal::NickHeld {
-                        nick: o.nick.clone(),
-                        secs_left: held
-                            .until
-                            .saturating_duration_since(now.mono)
-                            .as_secs()
-                            .max(1),
-                        wrong_key: false,
-                    },
-                    None => Refusal::NickTaken {
-                        nick: Arc::from(new),
-                        lookalike: o.nick.to_lowercase() != new.to_lowercase(),
-                    },
-                };
-                return out.send(conn, Event::Refused(refusal));
-            }
+        if let Some(other) = self.sessions.by_key(&key).filter(|&o| o != cx.sid) {
+            let o = &self.sessions[other];
+            let refusal = match o.held_secs_left(cx.now.mono) {
+                Some(secs_left) => Refusal::NickHeld {
+                    nick: o.nick().clone(),
+                    secs_left,
+                    wrong_key: false,
+                },
+                None => Refusal::NickTaken {
+                    nick: Arc::from(new),
+                    lookalike: o.nick().to_lowercase() != new.to_lowercase(),
+                },
+            };
+            return cx.refuse(refusal);
         }
         let new: Arc<str> = Arc::from(new);
-        let s = &mut self.sessions[sid];
-        let old = std::mem::replace(&mut s.nick, new.clone());
-        let old_key = std::mem::replace(&mut s.key, key.clone());
-        let room = s.room;
-        self.nicks.remove(&old_key);
-        self.nicks.insert(key, sid);
+        let old = self.sessions.rename(cx.sid, new.clone(), key);
+        let room = self.sessions[cx.sid].room();
         log::info!("{old} is now known as {new}");
-        out.send(conn, Event::Info(Info::NickChanged { nick: new.clone() }));
+        cx.info(Info::NickChanged { nick: new.clone() });
         let event = Event::Renamed {
-            id: self.ids.next(now.wall),
-            at: now.wall,
-            room: self.rooms[room].name.clone(),
+            id: self.ids.next(cx.now.wall),
+            at: cx.now.wall,
+            room: self.rooms[room].name().clone(),
             old,
             new,
         };
-        self.broadcast(room, Some(sid), event, out);
+        self.broadcast(room, Some(cx.sid), event, cx.out);
     }
 
-    pub(super) fn away(
-        &mut self,
-        conn: ConnId,
-        sid: SessionId,
-        message: Option<&str>,
-        out: &mut Outbox,
-    ) {
-        let s = &mut self.sessions[sid];
-        let reply = match (message, s.away.is_some()) {
+    /// `/away [message]`: sets the away message, or clears it when given without one.
+    pub(super) fn away(&mut self, cx: &mut Cx<'_>, message: Option<&str>) {
+        let s = &mut self.sessions[cx.sid];
+        let reply = match (message, s.away().is_some()) {
             (None, true) => {
-                s.away = None;
+                s.set_away(None);
                 Info::AwayCleared
             }
             (message, _) => {
                 let message: Arc<str> = Arc::from(message.unwrap_or("away"));
-                s.away = Some(message.clone());
+                s.set_away(Some(message.clone()));
                 Info::AwaySet { message }
             }
         };
-        out.send(conn, Event::Info(reply));
+        cx.info(reply);
     }
 
-    pub(super) fn whois(&mut self, conn: ConnId, nick: &str, now: Now, out: &mut Outbox) {
-        let Some(target) = self.find_session(nick) else {
+    /// `/whois NICK`.
+    pub(super) fn whois(&mut self, cx: &mut Cx<'_>, nick: &str) {
+        let Some(target) = self.sessions.find(nick) else {
             let nick = Arc::from(nick);
-            return out.send(conn, Event::Refused(Refusal::NoSuchUser { nick }));
+            return cx.refuse(Refusal::NoSuchUser { nick });
         };
         let s = &self.sessions[target];
         let info = Info::Whois {
-            nick: s.nick.clone(),
-            room: self.rooms[s.room].name.clone(),
-            idle_secs: now.mono.saturating_duration_since(s.last_active).as_secs(),
-            away: s.away.clone(),
-            op: s.op,
-            reconnecting: s.conn.is_none(),
+            nick: s.nick().clone(),
+            room: self.rooms[s.room()].name().clone(),
+            idle_secs: cx
+                .now
+                .mono
+                .saturating_duration_since(s.last_active())
+                .as_secs(),
+            away: s.away().cloned(),
+            op: s.is_op(),
+            reconnecting: !s.is_connected(),
         };
-        out.send(conn, Event::Info(info));
+        cx.info(info);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Messages, control characters, whispers and renames.
+
+    use crate::chat::testing::*;
+    use crate::chat::*;
+
+    #[test]
+    fn a_message_reaches_everyone_else_in_the_room_once() {
+        let mut h = Harness::new();
+        h.login(1, "alice");
+        h.login(2, "bob");
+        h.login(3, "carol");
+        h.line(1, "hello");
+        assert!(h.delivered_to(1).is_empty());
+        for conn in [2, 3] {
+            let got = h.delivered_to(conn);
+            assert_eq!(got.len(), 1);
+            assert!(is_message(&got[0], "hello"));
+        }
+        // One shared delivery, not one per recipient.
+        assert_eq!(h.out.items.len(), 1);
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_room() {
+        let mut h = Harness::new();
+        h.login(1, "alice");
+        h.login(2, "bob");
+        h.line(1, "\u{1b}[31mred\u{1b}[0m\u{7}");
+        assert!(is_message(&h.delivered_to(2)[0], "red"));
+        assert!(h.line(1, "\u{1b}[2J").is_empty());
+    }
+
+    #[test]
+    fn whispers_reach_only_the_target_and_wait_for_a_held_one() {
+        let mut h = Harness::new();
+        h.login(1, "alice");
+        h.login(2, "bob");
+        h.login(3, "carol");
+        h.line(1, "/w BOB psst");
+        assert!(
+            matches!(&h.delivered_to(2)[..], [Event::Whisper { text, .. }] if &**text == "psst")
+        );
+        assert!(h.delivered_to(3).is_empty());
+        assert!(matches!(
+            &h.delivered_to(1)[..],
+            [Event::Info(Info::WhisperSent { .. })]
+        ));
+        let outs = h.line(1, "/msg nobody hi");
+        assert!(matches!(
+            refusal_of(&outs),
+            Some(Refusal::NoSuchUser { .. })
+        ));
+        h.disconnect(2);
+        h.line(1, "/msg bob are you back?");
+        assert!(matches!(
+            &h.delivered_to(1)[..],
+            [
+                Event::Info(Info::WhisperSent { .. }),
+                Event::Info(Info::WhisperHeld { .. })
+            ]
+        ));
+        h.connect(9, ip(2));
+        h.line(9, "bob");
+        assert!(h
+            .delivered_to(9)
+            .iter()
+            .any(|e| matches!(e, Event::Whisper { text, .. } if &**text == "are you back?")));
+    }
+
+    #[test]
+    fn renaming_frees_the_old_name_at_once() {
+        let mut h = Harness::new();
+        h.login(1, "alice");
+        h.login(2, "bob");
+        let outs = h.line(1, "/nick bob");
+        assert!(matches!(refusal_of(&outs), Some(Refusal::NickTaken { .. })));
+        h.line(1, "/nick alice2");
+        assert!(matches!(
+            &h.delivered_to(2)[..],
+            [Event::Renamed { old, new, .. }] if &**old == "alice" && &**new == "alice2"
+        ));
+        h.connect(3, ip(3));
+        assert!(h
+            .line(3, "alice")
+            .contains(&Output::LoggedIn { conn: ConnId(3) }));
     }
 }

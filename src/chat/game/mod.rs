@@ -8,20 +8,40 @@
 pub mod round;
 pub mod words;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use log::info;
 
-use crate::chat::event::{GameNotice, ScoreEntry};
-use crate::chat::event::{HistoryQuery, HistoryWhat};
-use crate::chat::{room_key, Chat, ChatTimer, ConnId, Event, Now, Outbox, RoomId, SessionId};
+use super::context::Cx;
+use super::event::{Event, GameNotice, HistoryQuery, HistoryWhat, ScoreEntry};
+use super::room::{room_key, RoomId};
+use super::session::SessionId;
+use super::{Chat, ChatTimer, Now, Outbox, Output};
 use round::Round;
+
+/// The rounds running, one per room at most, and the scores of a server without history.
+#[derive(Debug, Default)]
+pub struct Games {
+    rounds: HashMap<RoomId, RoomGame>,
+    next_id: u64,
+    scores: Scoreboard,
+}
+
+impl Games {
+    /// The room is gone: so is its round.
+    pub fn room_closed(&mut self, room: RoomId) {
+        self.rounds.remove(&room);
+    }
+}
 
 /// A round running in a room.
 #[derive(Debug)]
-pub(super) struct RoomGame {
+struct RoomGame {
     /// Tells this round's timers from a later round's in the same room.
     id: u64,
     round: Round,
@@ -33,12 +53,12 @@ pub(super) struct RoomGame {
 /// Scores by room and player (nickname, case-insensitively), for a server without history; with
 /// history the scores are read from the database.
 #[derive(Debug, Default)]
-pub(super) struct Scoreboard {
+struct Scoreboard {
     rooms: HashMap<String, HashMap<String, ScoreEntry>>,
 }
 
 impl Scoreboard {
-    pub(super) fn record_win(&mut self, room: &str, nick: &Arc<str>, points: u32) {
+    fn record_win(&mut self, room: &str, nick: &Arc<str>, points: u32) {
         let entry = self
             .rooms
             .entry(room_key(room))
@@ -55,7 +75,7 @@ impl Scoreboard {
     }
 
     /// The room's best players, best first (ties by name).
-    pub(super) fn leaderboard(&self, room: &str, top: usize) -> Vec<ScoreEntry> {
+    fn leaderboard(&self, room: &str, top: usize) -> Vec<ScoreEntry> {
         let mut entries: Vec<ScoreEntry> = self
             .rooms
             .get(&room_key(room))
@@ -66,7 +86,7 @@ impl Scoreboard {
         entries
     }
 
-    pub(super) fn player(&self, room: &str, nick: &str) -> Option<ScoreEntry> {
+    fn player(&self, room: &str, nick: &str) -> Option<ScoreEntry> {
         self.rooms
             .get(&room_key(room))?
             .get(&nick.to_lowercase())
@@ -75,7 +95,7 @@ impl Scoreboard {
 }
 
 /// How many players `/score` lists.
-pub(super) const LEADERBOARD_SIZE: usize = 10;
+const LEADERBOARD_SIZE: usize = 10;
 
 fn random_u64() -> u64 {
     let mut raw = [0u8; 8];
@@ -86,31 +106,25 @@ fn random_u64() -> u64 {
 
 impl Chat {
     /// `/game start [CATEGORY]`.
-    pub(super) fn game_start(
-        &mut self,
-        conn: ConnId,
-        sid: SessionId,
-        category: Option<&str>,
-        now: Now,
-        out: &mut Outbox,
-    ) {
-        let room = self.sessions[sid].room;
-        let room_name = self.rooms[room].name.clone();
-        if self.games.contains_key(&room) {
+    pub(super) fn game_start(&mut self, cx: &mut Cx<'_>, category: Option<&str>) {
+        let s = &self.sessions[cx.sid];
+        let room = s.room();
+        let room_name = self.rooms[room].name().clone();
+        if self.games.rounds.contains_key(&room) {
             let notice = GameNotice::AlreadyRunning { room: room_name };
-            return out.send(conn, Event::Game(notice));
+            return cx.reply(Event::Game(notice));
         }
         let Some((category, word)) = self.settings.words.pick(category, random_u64()) else {
             let name = Arc::from(category.unwrap_or(""));
-            return out.send(conn, Event::Game(GameNotice::NoSuchCategory { name }));
+            return cx.reply(Event::Game(GameNotice::NoSuchCategory { name }));
         };
-        self.next_game_id += 1;
-        let id = self.next_game_id;
+        self.games.next_id += 1;
+        let id = self.games.next_id;
         let round = Round::new(category.clone(), word);
-        let by = self.sessions[sid].nick.clone();
+        let by = s.nick().clone();
         info!("{by} started a word game in {room_name} ({category})");
         let started = GameNotice::Started {
-            at: now.wall,
+            at: cx.now.wall,
             room: room_name,
             by: by.clone(),
             category,
@@ -118,71 +132,64 @@ impl Chat {
             letters: round.letters(),
             hint_secs: self.settings.hint_interval.as_secs(),
         };
-        self.games.insert(
-            room,
-            RoomGame {
-                id,
-                round,
-                started: now.mono,
-                by_uid: self.sessions[sid].uid,
-                by_nick: by,
-            },
-        );
+        let game = RoomGame {
+            id,
+            round,
+            started: cx.now.mono,
+            by_uid: s.uid(),
+            by_nick: by,
+        };
+        self.games.rounds.insert(room, game);
         self.timers.insert(
-            now.mono + self.settings.hint_interval,
+            cx.now.mono + self.settings.hint_interval,
             ChatTimer::GameTick { room, id },
         );
-        self.broadcast(room, None, Event::Game(started), out);
+        self.broadcast(room, None, Event::Game(started), cx.out);
     }
 
     /// `/game stop`: the player who started the round, or an operator.
-    pub(super) fn game_stop(&mut self, conn: ConnId, sid: SessionId, now: Now, out: &mut Outbox) {
-        let room = self.sessions[sid].room;
-        let Some(game) = self.games.get(&room) else {
-            return out.send(conn, Event::Game(GameNotice::NoRound));
+    pub(super) fn game_stop(&mut self, cx: &mut Cx<'_>) {
+        let s = &self.sessions[cx.sid];
+        let room = s.room();
+        let Some(game) = self.games.rounds.get(&room) else {
+            return cx.reply(Event::Game(GameNotice::NoRound));
         };
-        let s = &self.sessions[sid];
-        if game.by_uid != s.uid && !s.op {
+        if game.by_uid != s.uid() && !s.is_op() {
             let by = game.by_nick.clone();
-            return out.send(conn, Event::Game(GameNotice::NotYours { by }));
+            return cx.reply(Event::Game(GameNotice::NotYours { by }));
         }
-        let game = self.games.remove(&room).expect("checked above");
+        let game = self.games.rounds.remove(&room).expect("checked above");
         let notice = GameNotice::Stopped {
-            id: self.ids.next(now.wall),
-            at: now.wall,
-            room: self.rooms[room].name.clone(),
-            by: s.nick.clone(),
+            id: self.ids.next(cx.now.wall),
+            at: cx.now.wall,
+            room: self.rooms[room].name().clone(),
+            by: s.nick().clone(),
             word: game.round.word,
         };
-        self.broadcast(room, None, Event::Game(notice), out);
+        self.broadcast(room, None, Event::Game(notice), cx.out);
     }
 
     /// `/game` or `/game status`.
-    pub(super) fn game_status(&mut self, conn: ConnId, sid: SessionId, out: &mut Outbox) {
-        let room = self.sessions[sid].room;
+    pub(super) fn game_status(&mut self, cx: &mut Cx<'_>) {
+        let room = self.sessions[cx.sid].room();
         let round = self
             .games
+            .rounds
             .get(&room)
             .map(|g| (g.round.category.clone(), Arc::from(g.round.mask())));
-        let room = self.rooms[room].name.clone();
-        out.send(conn, Event::Game(GameNotice::Status { room, round }));
+        let room = self.rooms[room].name().clone();
+        cx.reply(Event::Game(GameNotice::Status { room, round }));
     }
 
     /// `/game categories`.
-    pub(super) fn game_categories(&mut self, conn: ConnId, out: &mut Outbox) {
+    pub(super) fn game_categories(&mut self, cx: &mut Cx<'_>) {
         let list = self.settings.words.categories();
-        out.send(conn, Event::Game(GameNotice::Categories { list }));
+        cx.reply(Event::Game(GameNotice::Categories { list }));
     }
 
     /// `/score [NICK]`: the room's leaderboard, or one player's score in the room.
-    pub(super) fn score(
-        &mut self,
-        conn: ConnId,
-        sid: SessionId,
-        nick: Option<&str>,
-        out: &mut Outbox,
-    ) {
-        let room = self.rooms[self.sessions[sid].room].name.clone();
+    pub(super) fn score(&mut self, cx: &mut Cx<'_>, nick: Option<&str>) {
+        let room = self.rooms[self.sessions[cx.sid].room()].name().clone();
         if self.settings.history_enabled {
             // The scores live in the history, so they survive restarts: ask the storage thread.
             let what = match nick {
@@ -194,16 +201,18 @@ impl Chat {
                 },
             };
             let query = HistoryQuery { room, what };
-            out.items.push(crate::chat::Output::Query { conn, query });
+            let conn = cx.conn;
+            cx.out.items.push(Output::Query { conn, query });
             return;
         }
+        let scores = &self.games.scores;
         let notice = match nick {
             None => GameNotice::Leaderboard {
-                entries: self.scores.leaderboard(&room, LEADERBOARD_SIZE),
+                entries: scores.leaderboard(&room, LEADERBOARD_SIZE),
                 room,
             },
             Some(nick) => GameNotice::PlayerScore {
-                entry: self.scores.player(&room, nick).unwrap_or(ScoreEntry {
+                entry: scores.player(&room, nick).unwrap_or(ScoreEntry {
                     nick: Arc::from(nick),
                     points: 0,
                     wins: 0,
@@ -211,15 +220,15 @@ impl Chat {
                 room,
             },
         };
-        out.send(conn, Event::Game(notice));
+        cx.reply(Event::Game(notice));
     }
 
     /// A round's timer: one more letter, or the time is up.
     pub(super) fn game_tick(&mut self, room: RoomId, id: u64, now: Now, out: &mut Outbox) {
-        let Some(game) = self.games.get_mut(&room).filter(|g| g.id == id) else {
+        let Some(game) = self.games.rounds.get_mut(&room).filter(|g| g.id == id) else {
             return; // won, stopped, or the room is gone: a stale timer
         };
-        let room_name = self.rooms[room].name.clone();
+        let room_name = self.rooms[room].name().clone();
         if game.round.reveal(random_u64()) {
             let notice = GameNotice::Hint {
                 at: now.wall,
@@ -233,7 +242,7 @@ impl Chat {
             self.broadcast(room, None, Event::Game(notice), out);
             return;
         }
-        let game = self.games.remove(&room).expect("present above");
+        let game = self.games.rounds.remove(&room).expect("present above");
         info!("word game in {room_name}: time is up ({})", game.round.word);
         let notice = GameNotice::TimeUp {
             id: self.ids.next(now.wall),
@@ -253,19 +262,19 @@ impl Chat {
         now: Now,
         out: &mut Outbox,
     ) {
-        let Some(game) = self.games.get(&room) else {
+        let Some(game) = self.games.rounds.get(&room) else {
             return;
         };
         if !game.round.is_guess(text) {
             return;
         }
-        let game = self.games.remove(&room).expect("present above");
+        let game = self.games.rounds.remove(&room).expect("present above");
         let points = game.round.points();
-        let nick = self.sessions[sid].nick.clone();
-        let room_name = self.rooms[room].name.clone();
+        let nick = self.sessions[sid].nick().clone();
+        let room_name = self.rooms[room].name().clone();
         let secs = now.mono.saturating_duration_since(game.started).as_secs();
         info!("word game in {room_name}: {nick} won {points} points");
-        self.scores.record_win(&room_name, &nick, points);
+        self.games.scores.record_win(&room_name, &nick, points);
         let notice = GameNotice::Won {
             id: self.ids.next(now.wall),
             at: now.wall,
@@ -276,10 +285,5 @@ impl Chat {
             secs,
         };
         self.broadcast(room, None, Event::Game(notice), out);
-    }
-
-    /// The room is gone: so is its round.
-    pub(super) fn end_game_of(&mut self, room: RoomId) {
-        self.games.remove(&room);
     }
 }

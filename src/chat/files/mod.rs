@@ -5,34 +5,76 @@
 //! payload byte is read, and answered with `Output::ReceiveFile`, which switches the connection's
 //! decoder to a byte-count frame: collected when the upload is accepted, read and dropped when it
 //! is refused, so the connection stays usable either way. The finished payload comes back through
-//! [`Chat::file_received`] as one `Bytes`, which every delivery shares.
+//! [`Chat::file_received`] as one `Bytes`, which every delivery shares. The offers themselves,
+//! with their lifetime and the store-wide byte cap, are [`offers`].
 
+pub mod offers;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use log::info;
 
-use super::event::{FileEntry, FileNotice};
-use super::files::{self, OfferError};
-use super::{Chat, ChatTimer, ConnId, Event, Now, Outbox, Output, SessionId};
+use super::context::Cx;
+use super::event::{Event, FileEntry, FileNotice};
+use super::room::RoomId;
+use super::session::SessionId;
+use super::{Chat, ChatTimer, ConnId, Now, Outbox, Output};
 use crate::codec::file::Keep;
+use offers::{OfferError, Offers};
+
+/// The open offers and the uploads under way.
+#[derive(Debug)]
+pub struct Files {
+    offers: Offers,
+    /// Uploads under way: the connection's next bytes are this file.
+    uploads: HashMap<ConnId, Upload>,
+}
 
 /// An upload under way: what the connection's next `size` bytes are.
 #[derive(Debug)]
-pub(super) struct Upload {
+struct Upload {
     name: Arc<str>,
+}
+
+impl Files {
+    /// A store holding at most `cap` payload bytes; offers live for `ttl`.
+    pub fn new(cap: usize, ttl: Duration) -> Self {
+        Files {
+            offers: Offers::new(cap, ttl),
+            uploads: HashMap::new(),
+        }
+    }
+
+    /// The connection's upload, if any, will never complete (it closed, or it is new).
+    pub fn upload_ended(&mut self, conn: ConnId) {
+        self.uploads.remove(&conn);
+    }
+
+    /// Payload bytes held for open offers.
+    pub fn store_bytes(&self) -> usize {
+        self.offers.total_bytes()
+    }
+}
+
+/// What a recipient of a pushed file needs: who sent it, and the offer it belongs to.
+struct Push {
+    room: RoomId,
+    sender: SessionId,
+    id: u64,
+    from: Arc<str>,
+    name: Arc<str>,
+    payload: Bytes,
 }
 
 impl Chat {
     /// `/file NAME SIZE`.
-    pub(super) fn start_upload(
-        &mut self,
-        conn: ConnId,
-        sid: SessionId,
-        name: &str,
-        size: &str,
-        out: &mut Outbox,
-    ) {
+    pub(super) fn start_upload(&mut self, cx: &mut Cx<'_>, name: &str, size: &str) {
         let size = match size.parse::<u64>() {
             Ok(n) if n > 0 => n,
             // Without a size nobody can tell where the payload would end, so nothing is skipped:
@@ -40,10 +82,10 @@ impl Chat {
             _ => {
                 self.stats.files_refused += 1;
                 let size = Arc::from(size);
-                return out.send(conn, Event::File(FileNotice::BadSize { size }));
+                return cx.reply(Event::File(FileNotice::BadSize { size }));
             }
         };
-        let refusal = match files::sanitize_file_name(name) {
+        let refusal = match offers::sanitize_file_name(name) {
             Err(_) => Some(FileNotice::BadName),
             Ok(clean) => {
                 let max = self.settings.max_file.min(self.settings.file_store as u64);
@@ -54,12 +96,8 @@ impl Chat {
                         max,
                     })
                 } else {
-                    self.uploads.insert(
-                        conn,
-                        Upload {
-                            name: Arc::from(clean),
-                        },
-                    );
+                    let name = Arc::from(clean);
+                    self.files.uploads.insert(cx.conn, Upload { name });
                     None
                 }
             }
@@ -67,31 +105,33 @@ impl Chat {
         let keep = match refusal {
             Some(notice) => {
                 self.stats.files_refused += 1;
-                info!("{}: upload refused: {notice:?}", self.sessions[sid].nick);
-                out.send(conn, Event::File(notice));
+                info!(
+                    "{}: upload refused: {notice:?}",
+                    self.sessions[cx.sid].nick()
+                );
+                cx.reply(Event::File(notice));
                 Keep::Discard
             }
             None => Keep::Collect,
         };
-        out.items.push(Output::ReceiveFile { conn, size, keep });
+        let conn = cx.conn;
+        cx.out.items.push(Output::ReceiveFile { conn, size, keep });
     }
 
     /// Every byte of `conn`'s upload has arrived: offer it to the room (and, within
     /// `--auto-accept-max`, send it to everyone there at once).
     pub fn file_received(&mut self, conn: ConnId, payload: Bytes, now: Now, out: &mut Outbox) {
-        let Some(upload) = self.uploads.remove(&conn) else {
+        let Some(upload) = self.files.uploads.remove(&conn) else {
             return;
         };
-        let Some(sid) = self.entry(conn).and_then(|e| e.session) else {
+        let Some(sid) = self.sessions.session_of(conn) else {
             return;
         };
-        let (room, from, uid) = {
-            let s = &self.sessions[sid];
-            (s.room, s.nick.clone(), s.uid)
-        };
-        let room_name = self.rooms[room].name.clone();
+        let s = &self.sessions[sid];
+        let (room, from, uid) = (s.room(), s.nick().clone(), s.uid());
+        let room_name = self.rooms[room].name().clone();
         let size = payload.len() as u64;
-        let added = self.offers.add(
+        let added = self.files.offers.add(
             from.clone(),
             uid,
             room_name.clone(),
@@ -123,7 +163,8 @@ impl Chat {
                 id: old.id,
                 name: old.name,
             };
-            self.tell_uid(old.from_uid, Event::File(notice), out);
+            self.sessions
+                .tell_uid(old.from_uid, Event::File(notice), out);
         }
         let pushed = size <= self.settings.auto_accept_max;
         let offered = FileNotice::Offered {
@@ -136,55 +177,51 @@ impl Chat {
             pushed,
         };
         self.broadcast(room, Some(sid), Event::File(offered), out);
-        out.send(
-            conn,
-            Event::File(FileNotice::OfferUp {
-                id,
-                name: upload.name.clone(),
-                size,
-                room: room_name.clone(),
-                ttl_secs: self.settings.file_ttl.as_secs(),
-            }),
-        );
+        let up = FileNotice::OfferUp {
+            id,
+            name: upload.name.clone(),
+            size,
+            room: room_name,
+            ttl_secs: self.settings.file_ttl.as_secs(),
+        };
+        out.send(conn, Event::File(up));
         if pushed {
-            self.push_to_room(room, sid, id, from, upload.name, payload, out);
+            let push = Push {
+                room,
+                sender: sid,
+                id,
+                from,
+                name: upload.name,
+                payload,
+            };
+            self.push_to_room(push, out);
         }
     }
 
     /// Auto-accept: the file goes to every connected member of the room but its sender, the
     /// payload shared by all of them. Members away on a reconnect see the offer in their replay
     /// and can `/accept` it.
-    #[allow(clippy::too_many_arguments)]
-    fn push_to_room(
-        &mut self,
-        room: super::RoomId,
-        sender: SessionId,
-        id: u64,
-        from: Arc<str>,
-        name: Arc<str>,
-        payload: Bytes,
-        out: &mut Outbox,
-    ) {
-        let room_name = self.rooms[room].name.clone();
+    fn push_to_room(&mut self, push: Push, out: &mut Outbox) {
+        let room = &self.rooms[push.room];
         let start = out.recipients.len();
-        for &member in &self.rooms[room].members {
+        for &member in room.members() {
             let s = &self.sessions[member];
-            if member == sender {
+            if member == push.sender {
                 continue;
             }
-            if let Some(conn) = s.conn {
+            if let Some(conn) = s.conn() {
                 out.recipients.push(conn);
-                let _ = self.offers.accept(id, s.uid, &room_name);
+                let _ = self.files.offers.accept(push.id, s.uid(), room.name());
             }
         }
         let end = out.recipients.len();
         if end > start {
             self.stats.files_sent += (end - start) as u64;
             let data = FileNotice::Data {
-                id,
-                from,
-                name,
-                payload,
+                id: push.id,
+                from: push.from,
+                name: push.name,
+                payload: push.payload,
             };
             out.items.push(Output::ToMany {
                 start,
@@ -195,13 +232,13 @@ impl Chat {
     }
 
     /// `/accept ID`.
-    pub(super) fn accept_file(&mut self, conn: ConnId, sid: SessionId, id: &str, out: &mut Outbox) {
-        let (uid, room) = self.uid_and_room(sid);
+    pub(super) fn accept_file(&mut self, cx: &mut Cx<'_>, id: &str) {
+        let (uid, room) = self.uid_and_room(cx.sid);
         let Some(num) = parse_id(id) else {
             let id = Arc::from(id);
-            return out.send(conn, Event::File(FileNotice::NoSuchFile { id }));
+            return cx.reply(Event::File(FileNotice::NoSuchFile { id }));
         };
-        match self.offers.accept(num, uid, &room) {
+        match self.files.offers.accept(num, uid, &room) {
             Ok(offer) => {
                 let data = FileNotice::Data {
                     id: offer.id,
@@ -210,43 +247,40 @@ impl Chat {
                     payload: offer.payload.clone(),
                 };
                 self.stats.files_sent += 1;
-                out.send(conn, Event::File(data));
+                cx.reply(Event::File(data));
             }
-            Err(e) => self.refuse_offer(conn, id, num, e, out),
+            Err(e) => self.refuse_offer(cx, id, num, e),
         }
     }
 
     /// `/decline ID`.
-    pub(super) fn decline_file(
-        &mut self,
-        conn: ConnId,
-        sid: SessionId,
-        id: &str,
-        out: &mut Outbox,
-    ) {
-        let (uid, room) = self.uid_and_room(sid);
+    pub(super) fn decline_file(&mut self, cx: &mut Cx<'_>, id: &str) {
+        let (uid, room) = self.uid_and_room(cx.sid);
         let Some(num) = parse_id(id) else {
             let id = Arc::from(id);
-            return out.send(conn, Event::File(FileNotice::NoSuchFile { id }));
+            return cx.reply(Event::File(FileNotice::NoSuchFile { id }));
         };
-        match self.offers.decline(num, uid, &room) {
+        match self.files.offers.decline(num, uid, &room) {
             Ok(offer) => {
                 let (from_uid, name) = (offer.from_uid, offer.name.clone());
-                out.send(conn, Event::File(FileNotice::Declined { id: num }));
+                cx.reply(Event::File(FileNotice::Declined { id: num }));
                 if from_uid != uid {
-                    let by = self.sessions[sid].nick.clone();
+                    let by = self.sessions[cx.sid].nick().clone();
                     let notice = FileNotice::DeclinedBy { id: num, name, by };
-                    self.tell_uid(from_uid, Event::File(notice), out);
+                    self.sessions
+                        .tell_uid(from_uid, Event::File(notice), cx.out);
                 }
             }
-            Err(e) => self.refuse_offer(conn, id, num, e, out),
+            Err(e) => self.refuse_offer(cx, id, num, e),
         }
     }
 
     /// `/files`: the offers open to the user in their room, oldest first.
-    pub(super) fn list_files(&mut self, conn: ConnId, sid: SessionId, now: Now, out: &mut Outbox) {
-        let (uid, room) = self.uid_and_room(sid);
+    pub(super) fn list_files(&mut self, cx: &mut Cx<'_>) {
+        let (uid, room) = self.uid_and_room(cx.sid);
+        let now = cx.now.mono;
         let entries = self
+            .files
             .offers
             .open_to(uid, &room)
             .map(|o| FileEntry {
@@ -254,55 +288,39 @@ impl Chat {
                 from: o.from.clone(),
                 name: o.name.clone(),
                 size: o.size() as u64,
-                secs_left: o.expires.saturating_duration_since(now.mono).as_secs(),
+                secs_left: o.expires.saturating_duration_since(now).as_secs(),
             })
             .collect();
-        out.send(conn, Event::File(FileNotice::List { entries }));
+        cx.reply(Event::File(FileNotice::List { entries }));
     }
 
     /// An offer's expiry timer fired.
     pub(super) fn offer_expires(&mut self, id: u64, now: Now, out: &mut Outbox) {
-        if let Some(offer) = self.offers.expire(id, now.mono) {
+        if let Some(offer) = self.files.offers.expire(id, now.mono) {
             info!("file offer #{id} expired");
             let notice = FileNotice::Expired {
                 id,
                 name: offer.name,
             };
-            self.tell_uid(offer.from_uid, Event::File(notice), out);
+            self.sessions
+                .tell_uid(offer.from_uid, Event::File(notice), out);
         }
     }
 
-    fn refuse_offer(&self, conn: ConnId, id: &str, num: u64, e: OfferError, out: &mut Outbox) {
-        let notice = match (e, self.offers.get(num)) {
+    fn refuse_offer(&self, cx: &mut Cx<'_>, id: &str, num: u64, e: OfferError) {
+        let notice = match (e, self.files.offers.get(num)) {
             (OfferError::OtherRoom, Some(offer)) => FileNotice::OtherRoom {
                 id: num,
                 room: offer.room.clone(),
             },
             _ => FileNotice::NoSuchFile { id: Arc::from(id) },
         };
-        out.send(conn, Event::File(notice));
+        cx.reply(Event::File(notice));
     }
 
     fn uid_and_room(&self, sid: SessionId) -> (u64, Arc<str>) {
         let s = &self.sessions[sid];
-        (s.uid, self.rooms[s.room].name.clone())
-    }
-
-    /// Tells the user with this uid, if still connected (offers outlive their senders).
-    pub(super) fn tell_uid(&self, uid: u64, event: Event, out: &mut Outbox) {
-        let conn = self
-            .sessions
-            .iter()
-            .find(|(_, s)| s.uid == uid)
-            .and_then(|(_, s)| s.conn);
-        if let Some(conn) = conn {
-            out.send(conn, event);
-        }
-    }
-
-    /// Payload bytes held for open offers.
-    pub fn file_store_bytes(&self) -> usize {
-        self.offers.total_bytes()
+        (s.uid(), self.rooms[s.room()].name().clone())
     }
 }
 

@@ -1,6 +1,8 @@
 //! Presence summaries in rooms over `--presence-max-room` (see `presence.rs`).
 
-use super::*;
+use crate::chat::nick::cmp_nicks;
+use crate::chat::testing::*;
+use crate::chat::*;
 
 /// A room of up to three gets a line per arrival; a bigger one gets summaries every 5 s.
 fn small_limit() -> ChatSettings {

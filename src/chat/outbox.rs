@@ -1,0 +1,51 @@
+//! What the chat core answers: outputs for the reactor to carry out, appended to an outbox the
+//! caller owns and reuses.
+
+use super::event::{Bye, Event, HistoryQuery};
+use super::ConnId;
+use crate::codec::file::Keep;
+
+/// One thing for the reactor to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Deliver `event` to one connection.
+    ToConn { conn: ConnId, event: Event },
+    /// Deliver `event` to the connections `recipients[start..end]` of the outbox: render it once,
+    /// share the bytes.
+    ToMany {
+        start: usize,
+        end: usize,
+        event: Event,
+    },
+    /// The connection completed login: it gets the logged-in line limit.
+    LoggedIn { conn: ConnId },
+    /// Close the connection after what is queued (and the goodbye, if any) is written.
+    Close { conn: ConnId, bye: Option<Bye> },
+    /// The next `size` bytes from the connection are a file upload, not lines: collect them and
+    /// hand them to `Chat::file_received`, or (when refused) read and drop them.
+    ReceiveFile { conn: ConnId, size: u64, keep: Keep },
+    /// Keep this room event in the history (only emitted when history is on).
+    Store(Event),
+    /// Ask the history for lines; the answer comes back through `Chat::history_answer`.
+    Query { conn: ConnId, query: HistoryQuery },
+}
+
+/// Where the core puts its outputs; owned by the caller and reused, so steady-state chat allocates
+/// no vectors.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub items: Vec<Output>,
+    pub recipients: Vec<ConnId>,
+}
+
+impl Outbox {
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.recipients.clear();
+    }
+
+    /// Delivers `event` to one connection.
+    pub fn send(&mut self, conn: ConnId, event: Event) {
+        self.items.push(Output::ToConn { conn, event });
+    }
+}

@@ -1,0 +1,280 @@
+//! Rooms: their members, topics, and how a room event reaches everyone in it.
+//!
+//! Membership is a relation between sessions and rooms: a room lists its members, and each
+//! session lists its rooms with its place in each member list, so joining and leaving are O(1)
+//! and a session may be in several rooms at once. The line protocol keeps every user in exactly
+//! one room (its first membership is where its plain lines go); other protocols may hold more.
+//! [`commands`] holds what users type about rooms (`/join`, `/rooms`, `/users`, `/topic`).
+
+mod commands;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use slab::Slab;
+
+use super::event::Event;
+use super::session::{SessionId, Sessions};
+use super::{Chat, Outbox, Output};
+
+pub use commands::{valid_room_name, MAX_ROOM_CHARS};
+
+/// A room's key in [`Rooms`] (reused after the room is gone).
+pub type RoomId = usize;
+
+/// The case-insensitive key of a room name (rooms and their history are matched by it).
+pub fn room_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// A session's place in one room: the room, and where the session is in its member list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    pub room: RoomId,
+    slot: usize,
+}
+
+/// One room.
+#[derive(Debug)]
+pub struct Room {
+    name: Arc<str>,
+    members: Vec<SessionId>,
+    /// The topic and who set it.
+    topic: Option<(Arc<str>, Arc<str>)>,
+    topic_locked: bool,
+}
+
+impl Room {
+    /// The name as it was first spelled.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Every member, live or held for a reconnect.
+    pub fn members(&self) -> &[SessionId] {
+        &self.members
+    }
+
+    /// The topic and who set it.
+    pub fn topic(&self) -> Option<&(Arc<str>, Arc<str>)> {
+        self.topic.as_ref()
+    }
+
+    pub fn set_topic(&mut self, topic: Arc<str>, by: Arc<str>) {
+        self.topic = Some((topic, by));
+    }
+
+    pub fn topic_locked(&self) -> bool {
+        self.topic_locked
+    }
+
+    pub fn lock_topic(&mut self, locked: bool) {
+        self.topic_locked = locked;
+    }
+
+    /// Members with a live connection (those `/users` lists).
+    pub fn connected(&self, sessions: &Sessions) -> usize {
+        self.members
+            .iter()
+            .filter(|&&m| sessions[m].is_connected())
+            .count()
+    }
+}
+
+/// Every room, by id and by name.
+#[derive(Debug, Default)]
+pub struct Rooms {
+    slab: Slab<Room>,
+    by_key: HashMap<String, RoomId>,
+}
+
+impl std::ops::Index<RoomId> for Rooms {
+    type Output = Room;
+
+    fn index(&self, id: RoomId) -> &Room {
+        &self.slab[id]
+    }
+}
+
+impl std::ops::IndexMut<RoomId> for Rooms {
+    fn index_mut(&mut self, id: RoomId) -> &mut Room {
+        &mut self.slab[id]
+    }
+}
+
+impl Rooms {
+    pub fn get(&self, id: RoomId) -> Option<&Room> {
+        self.slab.get(id)
+    }
+
+    /// Rooms that exist now (a room exists while it has members).
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (RoomId, &Room)> {
+        self.slab.iter()
+    }
+
+    /// The room with this name, compared case-insensitively.
+    pub fn find(&self, name: &str) -> Option<RoomId> {
+        self.by_key.get(&room_key(name)).copied()
+    }
+
+    /// The room with this name, made (empty) if there is none.
+    pub fn open(&mut self, name: &str) -> RoomId {
+        let key = room_key(name);
+        if let Some(&id) = self.by_key.get(&key) {
+            return id;
+        }
+        let id = self.slab.insert(Room {
+            name: Arc::from(name),
+            members: Vec::new(),
+            topic: None,
+            topic_locked: false,
+        });
+        self.by_key.insert(key, id);
+        id
+    }
+
+    /// Adds a session to a room's members; the room becomes its current one if it has none.
+    pub fn enter(&mut self, room: RoomId, sid: SessionId, sessions: &mut Sessions) {
+        let members = &mut self.slab[room].members;
+        let slot = members.len();
+        members.push(sid);
+        sessions[sid]
+            .memberships_mut()
+            .push(Membership { room, slot });
+    }
+
+    /// Removes a session from a room's members (the room stays, even empty: see
+    /// [`Chat::drop_room_if_empty`]).
+    pub fn leave(&mut self, room: RoomId, sid: SessionId, sessions: &mut Sessions) {
+        let memberships = sessions[sid].memberships_mut();
+        let Some(at) = memberships.iter().position(|m| m.room == room) else {
+            return;
+        };
+        let slot = memberships.remove(at).slot;
+        let members = &mut self.slab[room].members;
+        members.swap_remove(slot);
+        if let Some(&moved) = members.get(slot) {
+            let m = sessions[moved].memberships_mut();
+            if let Some(entry) = m.iter_mut().find(|m| m.room == room) {
+                entry.slot = slot;
+            }
+        }
+    }
+
+    /// Removes a room that has no members left; returns whether it did.
+    fn close_if_empty(&mut self, room: RoomId) -> bool {
+        if !self.slab[room].members.is_empty() {
+            return false;
+        }
+        let room = self.slab.remove(room);
+        self.by_key.remove(&room_key(&room.name));
+        true
+    }
+
+    /// The rooms' state against the invariants (for `Chat::check_invariants`): every member
+    /// points back at its place, no session is listed twice in one room, no room is empty, and
+    /// the name index matches.
+    pub fn check(&self, sessions: &Sessions) -> Result<(), String> {
+        for (rid, room) in self.slab.iter() {
+            if room.members.is_empty() {
+                return Err(format!("room {} is empty but exists", room.name));
+            }
+            if self.by_key.get(&room_key(&room.name)) != Some(&rid) {
+                return Err(format!("room {} is missing from the index", room.name));
+            }
+            for (slot, &sid) in room.members.iter().enumerate() {
+                let Some(s) = sessions.get(sid) else {
+                    return Err(format!("room {} lists a missing session {sid}", room.name));
+                };
+                let back = Membership { room: rid, slot };
+                if s.memberships().iter().filter(|&&m| m == back).count() != 1 {
+                    return Err(format!(
+                        "{} is listed in {} at the wrong place",
+                        s.nick(),
+                        room.name
+                    ));
+                }
+            }
+        }
+        for (sid, s) in sessions.iter() {
+            if s.memberships().is_empty() {
+                return Err(format!("{} is in no room", s.nick()));
+            }
+            for m in s.memberships() {
+                let listed = self.slab.get(m.room).and_then(|r| r.members.get(m.slot));
+                if listed != Some(&sid) {
+                    return Err(format!(
+                        "{} thinks it is in a room that does not list it",
+                        s.nick()
+                    ));
+                }
+            }
+        }
+        if self.by_key.len() != self.slab.len() {
+            return Err("the room index has stale entries".into());
+        }
+        Ok(())
+    }
+}
+
+impl Chat {
+    /// Sends a room event to every live member of `room` but `except`, keeps it for members who
+    /// are held for a reconnect (bounded by `replay_max`, oldest dropped first) and stores it in
+    /// the room's history.
+    pub(super) fn broadcast(
+        &mut self,
+        room: RoomId,
+        except: Option<SessionId>,
+        event: Event,
+        out: &mut Outbox,
+    ) {
+        if self.settings.history_enabled {
+            // Every broadcast is a room event, and the room's history keeps them all.
+            out.items.push(Output::Store(event.clone()));
+        }
+        self.deliver(room, except, event, out);
+    }
+
+    /// [`Chat::broadcast`] without storing: for lines that only summarise stored events.
+    pub(super) fn deliver(
+        &mut self,
+        room: RoomId,
+        except: Option<SessionId>,
+        event: Event,
+        out: &mut Outbox,
+    ) {
+        let start = out.recipients.len();
+        for &member in self.rooms[room].members() {
+            if Some(member) == except {
+                continue;
+            }
+            let s = &mut self.sessions[member];
+            match s.conn() {
+                Some(conn) => out.recipients.push(conn),
+                None => {
+                    s.keep_if_held(&event, self.settings.replay_max);
+                }
+            }
+        }
+        let end = out.recipients.len();
+        if end > start {
+            out.items.push(Output::ToMany { start, end, event });
+        }
+    }
+
+    /// A room with nobody left goes away, and with it its round of the game and its pending
+    /// presence summary.
+    pub(super) fn drop_room_if_empty(&mut self, room: RoomId) {
+        if self.rooms.close_if_empty(room) {
+            self.games.room_closed(room);
+            self.presence.room_closed(room);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! How sessions end: a lost connection holds the session for the grace period, `/quit`, the end of
+//! the grace and an operator's kick end it for good.
+
+use log::info;
+
+use super::SessionId;
+use crate::chat::context::Cx;
+use crate::chat::event::{Bye, Departure, Event, LostReason};
+use crate::chat::{Chat, ChatTimer, ConnId, Now, Outbox, Output};
+
+impl Chat {
+    /// The connection is gone (or being dropped) without `/quit`. A logged-in user's session is
+    /// held for the grace period and its rooms are told. Calling it for an unknown or already
+    /// detached connection does nothing.
+    pub fn disconnect(&mut self, conn: ConnId, reason: LostReason, now: Now, out: &mut Outbox) {
+        // A half-uploaded file is never offered.
+        self.files.upload_ended(conn);
+        let Some(sid) = self.sessions.forget_conn(conn).and_then(|e| e.session) else {
+            return;
+        };
+        let until = now.mono + self.settings.grace;
+        let generation = self.sessions.hold(sid, until);
+        let nick = self.sessions[sid].nick.clone();
+        info!("{nick} lost the connection ({reason:?})");
+        for room in self.sessions[sid].rooms.clone() {
+            let event = Event::Left {
+                id: self.ids.next(now.wall),
+                at: now.wall,
+                room: self.rooms[room.room].name().clone(),
+                nick: nick.clone(),
+                how: Departure::Lost { reason },
+            };
+            self.announce_presence(room.room, Some(sid), event, now, out);
+        }
+        self.timers.insert(
+            until,
+            ChatTimer::GraceEnds {
+                session: sid,
+                generation,
+            },
+        );
+    }
+
+    /// `/quit [message]`.
+    pub(in crate::chat) fn quit(&mut self, cx: &mut Cx<'_>, message: Option<&str>) {
+        let nick = self.sessions[cx.sid].nick.clone();
+        info!("{nick} quit ({})", message.unwrap_or(""));
+        self.sessions.close_conn(cx.conn);
+        cx.out.items.push(Output::Close {
+            conn: cx.conn,
+            bye: Some(Bye::Quit { nick }),
+        });
+        let how = Departure::Quit {
+            message: message.map(Into::into),
+        };
+        self.end_session(cx.sid, how, cx.now, cx.out);
+    }
+
+    /// A held session's grace timer fired: unless it came back since, it ends.
+    pub(in crate::chat) fn grace_ends(
+        &mut self,
+        sid: SessionId,
+        generation: u64,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        if !self.sessions.grace_is_current(sid, generation) {
+            return; // resumed, or the slot was reused: a stale timer
+        }
+        self.stats.grace_expired += 1;
+        info!("{} did not reconnect in time", self.sessions[sid].nick);
+        let how = Departure::GraceExpired {
+            grace_secs: self.settings.grace.as_secs(),
+        };
+        self.end_session(sid, how, now, out);
+    }
+
+    /// Removes a session for good: frees its name, tells its rooms, drops a room left empty.
+    pub(in crate::chat) fn end_session(
+        &mut self,
+        sid: SessionId,
+        how: Departure,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        let rooms = self.sessions[sid].rooms.clone();
+        for room in &rooms {
+            self.rooms.leave(room.room, sid, &mut self.sessions);
+        }
+        let s = self.sessions.remove(sid);
+        self.invites.forget(s.uid);
+        // Operator actions are announced on their own even in a big room.
+        let kicked = matches!(how, Departure::Kicked { .. });
+        for room in rooms {
+            let event = Event::Left {
+                id: self.ids.next(now.wall),
+                at: now.wall,
+                room: self.rooms[room.room].name().clone(),
+                nick: s.nick.clone(),
+                how: how.clone(),
+            };
+            if kicked {
+                self.broadcast(room.room, None, event, out);
+            } else {
+                self.announce_presence(room.room, None, event, now, out);
+            }
+            self.drop_room_if_empty(room.room);
+        }
+    }
+}

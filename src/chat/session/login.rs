@@ -1,0 +1,192 @@
+//! A connection's first line: a new session, a resumed one, or a refusal that leaves the
+//! connection at the nickname prompt.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use log::info;
+
+use super::{is_resume_key_shaped, SessionId};
+use crate::chat::event::{Bye, Event, Info, Refusal};
+use crate::chat::nick::{self, cmp_nicks};
+use crate::chat::{Chat, ConnId, Now, Outbox, Output, LOBBY, WELCOME_NAMES_MAX};
+
+impl Chat {
+    pub(in crate::chat) fn login(
+        &mut self,
+        conn: ConnId,
+        ip: IpAddr,
+        line: &str,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        // "alice <key>" reclaims a held name; any other line with a space is a (bad) nickname, so
+        // "john smith" is refused rather than silently becoming "john".
+        let (name, key) = match line.split_once(' ') {
+            Some((name, key)) if is_resume_key_shaped(key) => (name, Some(key)),
+            _ => (line, None),
+        };
+        if let Some(minutes_left) = self.bans.address_banned(ip, now.mono) {
+            info!("refused a login from banned address {ip}");
+            self.sessions.forget_conn(conn);
+            let bye = Some(Bye::Banned { minutes_left });
+            out.items.push(Output::Close { conn, bye });
+            return;
+        }
+        if let Err(why) = nick::validate(name) {
+            return self.refuse_login(conn, Refusal::NickInvalid(why), out);
+        }
+        let collision = nick::collision_key(name);
+        if let Some(minutes_left) = self.bans.name_banned(&collision, now.mono) {
+            let nick = Arc::from(name);
+            return self.refuse_login(conn, Refusal::NickBanned { nick, minutes_left }, out);
+        }
+        let Some(sid) = self.sessions.by_key(&collision) else {
+            return self.new_session(conn, ip, name, collision, now, out);
+        };
+        let s = &self.sessions[sid];
+        let key_ok = key.is_some_and(|k| k == &*s.resume_key);
+        match (s.conn, s.held_secs_left(now.mono)) {
+            (None, Some(secs_left)) => {
+                if key_ok || s.ip == ip {
+                    self.resume(conn, ip, sid, now, out);
+                } else {
+                    let refusal = Refusal::NickHeld {
+                        nick: s.nick.clone(),
+                        secs_left,
+                        wrong_key: key.is_some(),
+                    };
+                    self.refuse_login(conn, refusal, out);
+                }
+            }
+            (Some(old), _) if key_ok => {
+                // The old connection is probably dead and not yet noticed: the key holder takes over.
+                info!(
+                    "{} resumed from a new connection; closing the old one",
+                    s.nick
+                );
+                self.sessions.detach_conn(old);
+                out.items.push(Output::Close {
+                    conn: old,
+                    bye: Some(Bye::ResumedElsewhere),
+                });
+                self.resume(conn, ip, sid, now, out);
+            }
+            _ => {
+                let lookalike = s.nick.to_lowercase() != name.to_lowercase();
+                let refusal = Refusal::NickTaken {
+                    nick: Arc::from(name),
+                    lookalike,
+                };
+                self.refuse_login(conn, refusal, out);
+            }
+        }
+    }
+
+    fn refuse_login(&mut self, conn: ConnId, refusal: Refusal, out: &mut Outbox) {
+        self.stats.refused_logins += 1;
+        out.send(conn, Event::Refused(refusal));
+        out.send(conn, Event::Info(Info::NickPrompt));
+    }
+
+    fn new_session(
+        &mut self,
+        conn: ConnId,
+        ip: IpAddr,
+        name: &str,
+        collision: String,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        let room = self.rooms.open(LOBBY);
+        let nick: Arc<str> = Arc::from(name);
+        // Without an admin key somebody must be able to moderate: the first user of an empty server.
+        let op = self.settings.admin_key.is_none() && self.sessions.is_empty();
+        let sid = self
+            .sessions
+            .insert(conn, ip, nick.clone(), collision, op, now.mono);
+        self.rooms.enter(room, sid, &mut self.sessions);
+        self.stats.logins += 1;
+        info!("{nick} logged in from {ip}");
+        out.items.push(Output::LoggedIn { conn });
+        out.send(conn, Event::Info(self.welcome(sid, false)));
+        self.ask_backlog(conn, sid, out);
+        let event = Event::Joined {
+            id: self.ids.next(now.wall),
+            at: now.wall,
+            room: self.rooms[room].name().clone(),
+            nick,
+        };
+        self.announce_presence(room, Some(sid), event, now, out);
+    }
+
+    fn resume(&mut self, conn: ConnId, ip: IpAddr, sid: SessionId, now: Now, out: &mut Outbox) {
+        let held = self.sessions.attach(conn, sid, ip);
+        self.stats.resumes += 1;
+        let nick = self.sessions[sid].nick.clone();
+        info!("{nick} reconnected from {ip}");
+        out.items.push(Output::LoggedIn { conn });
+        out.send(conn, Event::Info(self.welcome(sid, true)));
+        // A takeover of a live session has nothing to replay and nothing to announce.
+        let Some(held) = held else {
+            return;
+        };
+        out.send(
+            conn,
+            Event::Info(Info::MissedHeader {
+                shown: held.missed.len(),
+                total: held.missed_total,
+            }),
+        );
+        if held.missed_total > 0 {
+            for event in held.missed {
+                out.send(conn, event);
+            }
+            out.send(conn, Event::Info(Info::MissedEnd));
+        }
+        for room in self.sessions[sid].rooms.clone() {
+            let event = Event::Reconnected {
+                id: self.ids.next(now.wall),
+                at: now.wall,
+                room: self.rooms[room.room].name().clone(),
+                nick: nick.clone(),
+            };
+            self.announce_presence(room.room, Some(sid), event, now, out);
+        }
+    }
+
+    fn welcome(&self, sid: SessionId, resumed: bool) -> Info {
+        let s = &self.sessions[sid];
+        let online_total = self.sessions.live();
+        // On a big server the welcome gives the count alone: collecting names would cost every
+        // login O(users), so a crowd arriving would cost O(users²).
+        let mut online: Vec<Arc<str>> = if online_total > self.settings.presence_max_room {
+            Vec::new()
+        } else {
+            self.sessions
+                .iter()
+                .filter(|(_, s)| s.is_connected())
+                .map(|(_, s)| s.nick.clone())
+                .collect()
+        };
+        let room = &self.rooms[s.room()];
+        // Only the first names alphabetically are listed: select them in O(n), then sort those few.
+        if online.len() > WELCOME_NAMES_MAX {
+            online.select_nth_unstable_by(WELCOME_NAMES_MAX, |a, b| cmp_nicks(a, b));
+            online.truncate(WELCOME_NAMES_MAX);
+        }
+        online.sort_by(|a, b| cmp_nicks(a, b));
+        Info::Welcome {
+            nick: s.nick.clone(),
+            room: room.name().clone(),
+            rules: self.settings.rules.clone(),
+            resumed,
+            topic: room.topic().map(|(t, _)| t.clone()),
+            online,
+            online_total,
+            op: s.op && !resumed,
+            resume_key: s.resume_key.clone(),
+            grace_secs: self.settings.grace.as_secs(),
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! Sessions: who is logged in, under which nickname, on which connection, and who is held for a
+//! reconnect.
+//!
+//! A *session* is a logged-in user. It outlives its connection for the reconnect grace period:
+//! while held, its nickname stays reserved and what its rooms say is kept for replay. The
+//! connection table maps every connection the core knows (logged in or not) to its address and
+//! session. [`login`] turns a connection's first line into a session (new, resumed or refused);
+//! [`leave`] ends sessions and holds lost ones.
+
+mod leave;
+mod login;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use slab::Slab;
+use smallvec::SmallVec;
+
+use super::event::Event;
+use super::nick;
+use super::room::{Membership, RoomId};
+use super::ConnId;
+
+/// A session's key in [`Sessions`] (reused after the session ends; [`Session::uid`] is not).
+pub type SessionId = usize;
+
+/// A logged-in user.
+#[derive(Debug)]
+pub struct Session {
+    uid: u64,
+    nick: Arc<str>,
+    /// The nickname's collision key (see `nick::collision_key`).
+    key: String,
+    resume_key: Arc<str>,
+    /// The rooms the session is in; the first is the one its plain lines go to. Inline for the
+    /// usual one room, so a session costs no allocation for it.
+    rooms: SmallVec<[Membership; 1]>,
+    /// The live connection, or `None` while held for a reconnect.
+    conn: Option<ConnId>,
+    /// The address of the last connection: a reconnect by name alone must come from it.
+    ip: IpAddr,
+    /// Boxed: most sessions are never held, and every session would carry its size.
+    held: Option<Box<Held>>,
+    /// Bumped whenever the session is resumed, so a stale grace timer is ignored.
+    generation: u64,
+    op: bool,
+    away: Option<Arc<str>>,
+    /// When the user last typed a line, for `/whois` idle time.
+    last_active: Instant,
+}
+
+impl Session {
+    /// Unique for the server's lifetime: what schedules, offers and invitations remember their
+    /// users by (session ids are reused).
+    pub fn uid(&self) -> u64 {
+        self.uid
+    }
+
+    pub fn nick(&self) -> &Arc<str> {
+        &self.nick
+    }
+
+    /// The room the session's plain lines go to.
+    pub fn room(&self) -> RoomId {
+        self.rooms[0].room
+    }
+
+    /// Every room the session is in, the current one first.
+    pub fn memberships(&self) -> &[Membership] {
+        &self.rooms
+    }
+
+    pub(super) fn memberships_mut(&mut self) -> &mut SmallVec<[Membership; 1]> {
+        &mut self.rooms
+    }
+
+    /// The live connection, `None` while the session is held for a reconnect.
+    pub fn conn(&self) -> Option<ConnId> {
+        self.conn
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// Seconds left of the reconnect grace, for a held session.
+    pub fn held_secs_left(&self, now: Instant) -> Option<u64> {
+        let held = self.held.as_ref()?;
+        Some(held.until.saturating_duration_since(now).as_secs().max(1))
+    }
+
+    pub fn is_op(&self) -> bool {
+        self.op
+    }
+
+    pub fn make_op(&mut self) {
+        self.op = true;
+    }
+
+    pub fn away(&self) -> Option<&Arc<str>> {
+        self.away.as_ref()
+    }
+
+    pub fn set_away(&mut self, message: Option<Arc<str>>) {
+        self.away = message;
+    }
+
+    pub fn last_active(&self) -> Instant {
+        self.last_active
+    }
+
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
+    /// The nickname's collision key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Delivers to the session: to its connection if live, into its replay if held. Returns
+    /// false if it could not be delivered at all.
+    pub fn deliver(&mut self, event: Event, replay_max: usize, out: &mut super::Outbox) -> bool {
+        if let Some(conn) = self.conn {
+            out.send(conn, event);
+            true
+        } else if let Some(held) = &mut self.held {
+            held.keep(event, replay_max);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Keeps a room event for a held session's replay; false if the session is live.
+    pub fn keep_if_held(&mut self, event: &Event, replay_max: usize) -> bool {
+        match &mut self.held {
+            Some(held) => {
+                held.keep(event.clone(), replay_max);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// What a held session keeps for its return.
+#[derive(Debug)]
+struct Held {
+    until: Instant,
+    missed: VecDeque<Event>,
+    missed_total: usize,
+}
+
+impl Held {
+    /// Keeps an event for replay, dropping the oldest beyond `max`.
+    fn keep(&mut self, event: Event, max: usize) {
+        self.missed_total += 1;
+        if max == 0 {
+            return;
+        }
+        if self.missed.len() >= max {
+            self.missed.pop_front();
+        }
+        self.missed.push_back(event);
+    }
+}
+
+/// A connection as the core knows it: where it comes from and, once logged in, its session.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnEntry {
+    pub ip: IpAddr,
+    pub session: Option<SessionId>,
+}
+
+/// Every session, the nickname index, and the connection table.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    slab: Slab<Session>,
+    /// Sessions by nickname collision key, live or held: a name is taken while either.
+    by_key: HashMap<String, SessionId>,
+    /// By connection id (the reactor's slab key, so a dense vector).
+    conns: Vec<Option<ConnEntry>>,
+    /// Sessions with a live connection.
+    live: usize,
+    next_uid: u64,
+}
+
+impl std::ops::Index<SessionId> for Sessions {
+    type Output = Session;
+
+    fn index(&self, sid: SessionId) -> &Session {
+        &self.slab[sid]
+    }
+}
+
+impl std::ops::IndexMut<SessionId> for Sessions {
+    fn index_mut(&mut self, sid: SessionId) -> &mut Session {
+        &mut self.slab[sid]
+    }
+}
+
+impl Sessions {
+    pub fn get(&self, sid: SessionId) -> Option<&Session> {
+        self.slab.get(sid)
+    }
+
+    /// Sessions with a live connection.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Every session, live or held.
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (SessionId, &Session)> {
+        self.slab.iter()
+    }
+
+    /// The session a nickname names (live or held), by its collision key.
+    pub fn find(&self, nick: &str) -> Option<SessionId> {
+        self.by_key.get(&nick::collision_key(nick)).copied()
+    }
+
+    /// The session holding a collision key.
+    pub fn by_key(&self, key: &str) -> Option<SessionId> {
+        self.by_key.get(key).copied()
+    }
+
+    /// The session with this uid, if it still exists.
+    pub fn by_uid(&self, uid: u64) -> Option<&Session> {
+        self.slab.iter().map(|(_, s)| s).find(|s| s.uid == uid)
+    }
+
+    /// The connection of the user with this uid, if still connected (offers and invitations
+    /// outlive their senders).
+    pub fn conn_of_uid(&self, uid: u64) -> Option<ConnId> {
+        self.by_uid(uid).and_then(Session::conn)
+    }
+
+    /// Tells the user with this uid, if still connected (offers and invitations outlive their
+    /// senders).
+    pub fn tell_uid(&self, uid: u64, event: Event, out: &mut super::Outbox) {
+        if let Some(conn) = self.conn_of_uid(uid) {
+            out.send(conn, event);
+        }
+    }
+
+    // ----- the connection table ----------------------------------------------------------------
+
+    /// A new connection from `ip`, not logged in.
+    pub fn connect(&mut self, conn: ConnId, ip: IpAddr) {
+        if self.conns.len() <= conn.0 {
+            self.conns.resize(conn.0 + 1, None);
+        }
+        self.conns[conn.0] = Some(ConnEntry { ip, session: None });
+    }
+
+    pub fn entry(&self, conn: ConnId) -> Option<ConnEntry> {
+        self.conns.get(conn.0).copied().flatten()
+    }
+
+    /// The session logged in on `conn`.
+    pub fn session_of(&self, conn: ConnId) -> Option<SessionId> {
+        self.entry(conn).and_then(|e| e.session)
+    }
+
+    /// Forgets the connection; returns what it was.
+    pub fn forget_conn(&mut self, conn: ConnId) -> Option<ConnEntry> {
+        self.conns.get_mut(conn.0).and_then(Option::take)
+    }
+
+    /// The connection is closing for good (`/quit`, a kick): nothing it says counts any more, and
+    /// its session no longer counts as live.
+    pub fn close_conn(&mut self, conn: ConnId) {
+        if let Some(slot) = self.conns.get_mut(conn.0) {
+            *slot = None;
+        }
+        self.live -= 1;
+    }
+
+    /// Connects a session to `conn` (a login or a resume).
+    fn attach(&mut self, conn: ConnId, sid: SessionId, ip: IpAddr) -> Option<Box<Held>> {
+        if let Some(e) = self.conns.get_mut(conn.0).and_then(Option::as_mut) {
+            e.session = Some(sid);
+        }
+        self.live += 1;
+        let s = &mut self.slab[sid];
+        s.conn = Some(conn);
+        s.ip = ip;
+        s.generation += 1;
+        s.held.take()
+    }
+
+    /// A resume key took a live session over: its old connection lets go of it.
+    pub fn detach_conn(&mut self, old: ConnId) {
+        if let Some(e) = self.conns.get_mut(old.0).and_then(Option::as_mut) {
+            e.session = None;
+        }
+        self.live -= 1;
+    }
+
+    /// Holds a session whose connection was lost, until `until`; returns the generation its grace
+    /// timer must carry.
+    pub fn hold(&mut self, sid: SessionId, until: Instant) -> u64 {
+        self.live -= 1;
+        let s = &mut self.slab[sid];
+        s.conn = None;
+        s.held = Some(Box::new(Held {
+            until,
+            missed: VecDeque::new(),
+            missed_total: 0,
+        }));
+        s.generation
+    }
+
+    /// Whether a grace timer set with `generation` still concerns a held session.
+    pub fn grace_is_current(&self, sid: SessionId, generation: u64) -> bool {
+        self.slab
+            .get(sid)
+            .is_some_and(|s| s.generation == generation && s.held.is_some())
+    }
+
+    // ----- sessions ----------------------------------------------------------------------------
+
+    /// A new session for `nick`, connected on `conn`, in no room yet.
+    pub fn insert(
+        &mut self,
+        conn: ConnId,
+        ip: IpAddr,
+        nick: Arc<str>,
+        key: String,
+        op: bool,
+        now: Instant,
+    ) -> SessionId {
+        self.next_uid += 1;
+        let sid = self.slab.insert(Session {
+            uid: self.next_uid,
+            op,
+            away: None,
+            last_active: now,
+            nick,
+            key: key.clone(),
+            resume_key: Arc::from(new_resume_key()),
+            rooms: SmallVec::new(),
+            conn: None,
+            ip,
+            held: None,
+            generation: 0,
+        });
+        self.by_key.insert(key, sid);
+        self.attach(conn, sid, ip);
+        sid
+    }
+
+    /// Removes a session for good and frees its name.
+    pub fn remove(&mut self, sid: SessionId) -> Session {
+        let s = self.slab.remove(sid);
+        self.by_key.remove(&s.key);
+        s
+    }
+
+    /// Gives a session a new nickname (already checked to be free).
+    pub fn rename(&mut self, sid: SessionId, new: Arc<str>, key: String) -> Arc<str> {
+        let s = &mut self.slab[sid];
+        let old = std::mem::replace(&mut s.nick, new);
+        let old_key = std::mem::replace(&mut s.key, key.clone());
+        self.by_key.remove(&old_key);
+        self.by_key.insert(key, sid);
+        old
+    }
+
+    /// The user typed a line.
+    pub fn touch(&mut self, sid: SessionId, now: Instant) {
+        self.slab[sid].last_active = now;
+    }
+
+    /// The session's state against the invariants (for `Chat::check_invariants`).
+    pub fn check(&self, replay_max: usize) -> Result<(), String> {
+        let mut keys = std::collections::HashSet::new();
+        let mut live = 0;
+        for (sid, s) in self.slab.iter() {
+            match (s.conn, &s.held) {
+                (Some(conn), None) => {
+                    live += 1;
+                    if self.session_of(conn) != Some(sid) {
+                        return Err(format!("{}'s connection does not point back at it", s.nick));
+                    }
+                }
+                (None, Some(held)) => {
+                    if held.missed.len() > replay_max {
+                        return Err(format!("{}'s replay passed --replay-max", s.nick));
+                    }
+                }
+                _ => return Err(format!("{} is both or neither connected and held", s.nick)),
+            }
+            if !keys.insert(s.key.clone()) {
+                return Err(format!("two sessions share the name key of {}", s.nick));
+            }
+            if self.by_key.get(&s.key) != Some(&sid) {
+                return Err(format!("{} is missing from the name index", s.nick));
+            }
+        }
+        if self.by_key.len() != self.slab.len() {
+            return Err("the name index has stale entries".into());
+        }
+        if live != self.live {
+            return Err(format!(
+                "{live} sessions are connected but the count says {}",
+                self.live
+            ));
+        }
+        for (i, entry) in self.conns.iter().enumerate() {
+            if let Some(sid) = entry.and_then(|e| e.session) {
+                if self.slab.get(sid).and_then(|s| s.conn) != Some(ConnId(i)) {
+                    return Err(format!(
+                        "connection {i} points at a session that is not its own"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+const RESUME_KEY_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+const RESUME_KEY_LEN: usize = 12;
+
+fn is_resume_key_shaped(word: &str) -> bool {
+    word.len() == RESUME_KEY_LEN && word.bytes().all(|b| RESUME_KEY_ALPHABET.contains(&b))
+}
+
+/// A resume key: 12 characters of Crockford's base32 (no i, l, o, u to misread), 60 random bits.
+fn new_resume_key() -> String {
+    let mut raw = [0u8; RESUME_KEY_LEN];
+    getrandom::getrandom(&mut raw).expect("the OS random source failed");
+    raw.iter()
+        .map(|b| RESUME_KEY_ALPHABET[usize::from(b & 31)] as char)
+        .collect()
+}

@@ -1,0 +1,97 @@
+//! The chat core's settings (a subset of the server's configuration) and its counters.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::game::words::WordBank;
+
+/// The chat core's settings (a subset of the server's configuration).
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    pub grace: Duration,
+    pub replay_max: usize,
+    pub rules: Arc<str>,
+    /// The node id in message ids; unique per node when several share storage.
+    pub node_id: u16,
+    /// `/schedule HH:MM` means UTC rather than server-local time.
+    pub utc: bool,
+    /// The key `/op` wants; `None` makes the first user of an empty server operator.
+    pub admin_key: Option<String>,
+    pub max_schedules: usize,
+    pub schedule_horizon: Duration,
+    /// Largest file one upload may carry.
+    pub max_file: u64,
+    /// Payload bytes held for open offers, all rooms together.
+    pub file_store: usize,
+    /// How long an offer stays open.
+    pub file_ttl: Duration,
+    /// Files up to this size are sent to the whole room at once (0: every file is offered).
+    pub auto_accept_max: u64,
+    /// The word game's lists.
+    pub words: Arc<WordBank>,
+    /// Time between the game's hints.
+    pub hint_interval: Duration,
+    /// How long an invitation stays open.
+    pub invite_ttl: Duration,
+    /// Room events are stored and `/history`, `/search` work (off with `--no-history`).
+    pub history_enabled: bool,
+    /// History lines shown on login and `/join` (`--backlog-lines`).
+    pub backlog_lines: usize,
+    /// Most bytes one history reply may queue for its asker: a quarter of `--max-queue`, so a
+    /// reply of long lines is cut rather than getting its reader dropped for overflowing.
+    pub history_budget: usize,
+    /// Rooms with more members than this get presence summaries (`--presence-max-room`).
+    pub presence_max_room: usize,
+    /// How often a big room's presence summary goes out (`--presence-summary-secs`).
+    pub presence_every: Duration,
+}
+
+impl Default for ChatSettings {
+    /// The server's defaults.
+    fn default() -> Self {
+        ChatSettings::from_config(&crate::config::Config::for_tests())
+    }
+}
+
+impl ChatSettings {
+    pub fn from_config(cfg: &crate::config::Config) -> Self {
+        ChatSettings {
+            grace: cfg.grace(),
+            replay_max: cfg.replay_max,
+            rules: Arc::from(cfg.rules_text()),
+            node_id: 0,
+            utc: cfg.utc,
+            admin_key: cfg.admin_key.clone().filter(|k| !k.is_empty()),
+            max_schedules: cfg.max_schedules,
+            schedule_horizon: Duration::from_secs(cfg.schedule_horizon),
+            max_file: cfg.max_file,
+            file_store: cfg.file_store,
+            file_ttl: Duration::from_secs(cfg.file_ttl),
+            auto_accept_max: cfg.auto_accept_max,
+            words: Arc::new(WordBank::builtin()),
+            hint_interval: Duration::from_secs(cfg.hint_interval.max(1)),
+            invite_ttl: Duration::from_secs(cfg.invite_ttl),
+            history_enabled: !cfg.no_history,
+            backlog_lines: cfg.backlog_lines,
+            history_budget: cfg.max_queue / 4,
+            presence_max_room: usize::try_from(cfg.presence_max_room).unwrap_or(usize::MAX),
+            presence_every: Duration::from_secs(cfg.presence_summary_secs),
+        }
+    }
+}
+
+/// Counters for the activity log and metrics.
+#[derive(Debug, Default, Clone)]
+pub struct ChatStats {
+    pub logins: u64,
+    pub resumes: u64,
+    pub messages: u64,
+    pub refused_logins: u64,
+    pub grace_expired: u64,
+    pub whispers: u64,
+    pub kicks: u64,
+    pub scheduled_sent: u64,
+    pub files_offered: u64,
+    pub files_refused: u64,
+    pub files_sent: u64,
+}
