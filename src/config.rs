@@ -290,22 +290,6 @@ impl Config {
         }
     }
 
-    /// The game's word lists: the built-in ones plus `--words`.
-    ///
-    /// # Errors
-    ///
-    /// The file cannot be read, or one of its lines is malformed (with its number).
-    pub fn word_bank(&self) -> Result<crate::chat::game::words::WordBank, String> {
-        let mut bank = crate::chat::game::words::WordBank::builtin();
-        if let Some(path) = &self.words {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("--words {}: {e}", path.display()))?;
-            bank.add_text(&text)
-                .map_err(|e| format!("--words {}: {e}", path.display()))?;
-        }
-        Ok(bank)
-    }
-
     /// A configuration with every default, for tests and benchmarks of the core.
     pub fn for_tests() -> Config {
         Config::parse_from(["reactor-chat"])

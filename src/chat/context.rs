@@ -1,8 +1,8 @@
 //! What a user's command runs with besides its own arguments.
 
 use super::event::{Event, Info, Refusal};
-use super::session::SessionId;
 use super::{help, ConnId, Now, Outbox};
+use crate::chat::SessionId;
 
 /// Who asked (the connection and its session), when, and where the answers go.
 pub struct Cx<'a> {

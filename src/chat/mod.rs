@@ -58,8 +58,8 @@ use crate::timer::Timers;
 use command::{Command, GameCommand};
 use context::Cx;
 use id::IdGen;
-use room::{RoomId, Rooms};
-use session::{SessionId, Sessions};
+use room::Rooms;
+use session::Sessions;
 
 pub use crate::clock::Now;
 pub use event::{
@@ -80,6 +80,12 @@ pub const WELCOME_NAMES_MAX: usize = 50;
 /// Identifies a connection to the chat core (the reactor's slab key; never a mio token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub usize);
+
+/// A session's key in the core (reused after the session ends; a session's uid is not).
+type SessionId = usize;
+
+/// A room's key in the core (reused after the room is gone).
+type RoomId = usize;
 
 /// The core's timers; each carries what it needs to tell a stale firing from a current one.
 #[derive(Debug, Clone, Copy)]

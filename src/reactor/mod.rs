@@ -44,6 +44,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
+use crate::chat::game::words::WordBank;
 use crate::chat::{
     Bye, Chat, ChatSettings, ConnId, Event, FileNotice, Info, LostReason, Now, Outbox, Output,
     Peer, Refusal,
@@ -243,7 +244,7 @@ impl Reactor {
         let mut chat_settings = ChatSettings::from_config(&cfg);
         chat_settings.history_enabled = storage.is_some();
         chat_settings.words = std::sync::Arc::new(
-            cfg.word_bank()
+            WordBank::load(cfg.words.as_deref())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
         );
         Ok(Reactor {

@@ -22,9 +22,8 @@ use log::info;
 
 use super::context::Cx;
 use super::event::{Event, FileEntry, FileNotice};
-use super::room::RoomId;
-use super::session::SessionId;
 use super::{Chat, ChatTimer, ConnId, Now, Outbox, Output};
+use crate::chat::{RoomId, SessionId};
 use crate::codec::file::Keep;
 use offers::{OfferError, Offers};
 

@@ -2,6 +2,7 @@
 //! from `--words FILE` (one `CATEGORY<TAB>WORD` per line).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 /// The built-in lists, embedded in the binary.
@@ -41,6 +42,22 @@ pub struct WordBank {
 }
 
 impl WordBank {
+    /// The built-in lists plus those of `--words FILE`, if given.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or one of its lines is malformed (with its number).
+    pub fn load(extra: Option<&Path>) -> Result<WordBank, String> {
+        let mut bank = WordBank::builtin();
+        if let Some(path) = extra {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--words {}: {e}", path.display()))?;
+            bank.add_text(&text)
+                .map_err(|e| format!("--words {}: {e}", path.display()))?;
+        }
+        Ok(bank)
+    }
+
     /// The built-in lists.
     pub fn builtin() -> WordBank {
         let mut bank = WordBank::default();

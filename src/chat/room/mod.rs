@@ -17,24 +17,14 @@ use std::sync::Arc;
 use slab::Slab;
 
 use super::event::Event;
-use super::session::{SessionId, Sessions};
-use super::{Chat, Outbox, Output};
+use super::session::{Membership, Sessions};
+use super::{Chat, Outbox, Output, RoomId, SessionId};
 
 pub use commands::{valid_room_name, MAX_ROOM_CHARS};
-
-/// A room's key in [`Rooms`] (reused after the room is gone).
-pub type RoomId = usize;
 
 /// The case-insensitive key of a room name (rooms and their history are matched by it).
 pub fn room_key(name: &str) -> String {
     name.to_lowercase()
-}
-
-/// A session's place in one room: the room, and where the session is in its member list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Membership {
-    pub room: RoomId,
-    slot: usize,
 }
 
 /// One room.

@@ -3,9 +3,9 @@
 
 use log::info;
 
-use super::SessionId;
 use crate::chat::context::Cx;
 use crate::chat::event::{Bye, Departure, Event, LostReason};
+use crate::chat::SessionId;
 use crate::chat::{Chat, ChatTimer, ConnId, Now, Outbox, Output};
 
 impl Chat {

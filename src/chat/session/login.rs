@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use log::info;
 
-use super::{is_resume_key_shaped, SessionId};
+use super::is_resume_key_shaped;
 use crate::chat::event::{Bye, Event, Info, Refusal};
 use crate::chat::nick::{self, cmp_nicks};
+use crate::chat::SessionId;
 use crate::chat::{Chat, ConnId, Now, Outbox, Output, LOBBY, WELCOME_NAMES_MAX};
 
 impl Chat {

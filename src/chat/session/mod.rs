@@ -23,11 +23,15 @@ use smallvec::SmallVec;
 
 use super::event::Event;
 use super::nick;
-use super::room::{Membership, RoomId};
-use super::ConnId;
+use super::{ConnId, RoomId, SessionId};
 
-/// A session's key in [`Sessions`] (reused after the session ends; [`Session::uid`] is not).
-pub type SessionId = usize;
+/// A session's place in one room: the room, and where the session is in its member list (kept
+/// by `Rooms`, which owns the lists, so that leaving a room is O(1)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    pub room: RoomId,
+    pub(in crate::chat) slot: usize,
+}
 
 /// A logged-in user.
 #[derive(Debug)]
