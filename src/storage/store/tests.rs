@@ -1,6 +1,7 @@
 //! Unit tests of the history store: an in-memory database or a temporary directory, no threads.
 
 use super::*;
+use crate::chat::event::{Departure, LostReason};
 
 const T0: u64 = 1_704_112_496_000; // 2024-01-01 12:34:56 UTC
 

@@ -1,0 +1,297 @@
+//! How a room event becomes a row of `lines` and back: one kind per event, with the kind's
+//! text and extra columns (see the schema in `MIGRATIONS`).
+
+use std::sync::Arc;
+
+use rusqlite::Row;
+
+use crate::chat::event::{Departure, Event, GameNotice, LostReason};
+use crate::chat::id::MsgId;
+
+/// One row's values, borrowed from the event.
+pub(super) struct RowData<'a> {
+    pub id: MsgId,
+    pub room: &'a str,
+    pub at: u64,
+    pub kind: &'static str,
+    pub sender: &'a str,
+    pub text: std::borrow::Cow<'a, str>,
+    pub extra: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl<'a> RowData<'a> {
+    pub(super) fn of(event: &'a Event) -> Option<RowData<'a>> {
+        use std::borrow::Cow;
+        let row =
+            |id, room: &'a Arc<str>, at, kind, sender: &'a Arc<str>, text: Cow<'a, str>| RowData {
+                id,
+                room,
+                at,
+                kind,
+                sender,
+                text,
+                extra: None,
+            };
+        Some(match event {
+            Event::Message {
+                id,
+                at,
+                room,
+                from,
+                text,
+            } => row(*id, room, *at, "msg", from, Cow::Borrowed(text)),
+            Event::Action {
+                id,
+                at,
+                room,
+                from,
+                text,
+            } => row(*id, room, *at, "me", from, Cow::Borrowed(text)),
+            Event::Scheduled {
+                id,
+                at,
+                room,
+                from,
+                text,
+            } => row(*id, room, *at, "scheduled", from, Cow::Borrowed(text)),
+            Event::Joined { id, at, room, nick } => {
+                row(*id, room, *at, "join", nick, Cow::Borrowed(""))
+            }
+            Event::Reconnected { id, at, room, nick } => {
+                row(*id, room, *at, "reconnect", nick, Cow::Borrowed(""))
+            }
+            Event::Renamed {
+                id,
+                at,
+                room,
+                old,
+                new,
+            } => row(*id, room, *at, "nick", old, Cow::Borrowed(new)),
+            Event::TopicSet {
+                id,
+                at,
+                room,
+                by,
+                topic,
+            } => row(*id, room, *at, "topic", by, Cow::Borrowed(topic)),
+            Event::Left {
+                id,
+                at,
+                room,
+                nick,
+                how,
+            } => match how {
+                Departure::Quit { message } => row(
+                    *id,
+                    room,
+                    *at,
+                    "quit",
+                    nick,
+                    Cow::Borrowed(message.as_deref().unwrap_or("")),
+                ),
+                Departure::Lost { reason } => row(
+                    *id,
+                    room,
+                    *at,
+                    "lost",
+                    nick,
+                    Cow::Borrowed(reason_code(*reason)),
+                ),
+                Departure::GraceExpired { grace_secs } => row(
+                    *id,
+                    room,
+                    *at,
+                    "expired",
+                    nick,
+                    Cow::Owned(grace_secs.to_string()),
+                ),
+                Departure::Moved { to } => row(*id, room, *at, "moved", nick, Cow::Borrowed(to)),
+                Departure::Kicked { by, reason } => RowData {
+                    extra: Some(Cow::Borrowed(by)),
+                    ..row(
+                        *id,
+                        room,
+                        *at,
+                        "kick",
+                        nick,
+                        Cow::Borrowed(reason.as_deref().unwrap_or("")),
+                    )
+                },
+            },
+            // Round results: the scores are read from these rows ("points secs" in extra).
+            Event::Game(GameNotice::Won {
+                id,
+                at,
+                room,
+                nick,
+                word,
+                points,
+                secs,
+            }) => RowData {
+                extra: Some(Cow::Owned(format!("{points} {secs}"))),
+                ..row(*id, room, *at, "game_won", nick, Cow::Borrowed(word))
+            },
+            Event::Game(GameNotice::TimeUp { id, at, room, word }) => RowData {
+                id: *id,
+                room,
+                at: *at,
+                kind: "game_timeup",
+                sender: "",
+                text: Cow::Borrowed(word),
+                extra: None,
+            },
+            Event::Game(GameNotice::Stopped {
+                id,
+                at,
+                room,
+                by,
+                word,
+            }) => row(*id, room, *at, "game_stopped", by, Cow::Borrowed(word)),
+            // Round starts and hints, file offers (their ids do not outlive the server), and
+            // everything addressed to one user are not kept.
+            // Presence summaries repeat the join and departure rows already stored.
+            Event::Whisper { .. }
+            | Event::Presence(_)
+            | Event::Past { .. }
+            | Event::Info(_)
+            | Event::Refused(_)
+            | Event::Bye(_)
+            | Event::File(_)
+            | Event::Game(_)
+            | Event::Invite(_) => return None,
+        })
+    }
+}
+
+fn reason_code(reason: LostReason) -> &'static str {
+    match reason {
+        LostReason::Closed => "closed",
+        LostReason::Reset => "reset",
+        LostReason::ReadError => "read-error",
+        LostReason::WriteError => "write-error",
+        LostReason::PingTimeout => "ping-timeout",
+        LostReason::SendQueueExceeded => "send-queue",
+        LostReason::ExcessFlood => "flood",
+    }
+}
+
+fn reason_of_code(code: &str) -> LostReason {
+    match code {
+        "reset" => LostReason::Reset,
+        "read-error" => LostReason::ReadError,
+        "write-error" => LostReason::WriteError,
+        "ping-timeout" => LostReason::PingTimeout,
+        "send-queue" => LostReason::SendQueueExceeded,
+        "flood" => LostReason::ExcessFlood,
+        _ => LostReason::Closed,
+    }
+}
+
+/// Rebuilds the event a row was stored from; `None` for a kind this server does not know.
+pub(super) fn event_of_row(r: &Row<'_>) -> rusqlite::Result<Option<Event>> {
+    let id = MsgId(r.get::<_, i64>(0)? as u64);
+    let room: Arc<str> = Arc::from(r.get::<_, String>(1)?);
+    let at = r.get::<_, i64>(2)?.max(0) as u64;
+    let kind: String = r.get(3)?;
+    let sender: Arc<str> = Arc::from(r.get::<_, String>(4)?);
+    let text: String = r.get(5)?;
+    let extra: Option<String> = r.get(6)?;
+    let opt = |t: String| (!t.is_empty()).then(|| Arc::from(t));
+    let left = |how| Event::Left {
+        id,
+        at,
+        room: room.clone(),
+        nick: sender.clone(),
+        how,
+    };
+    Ok(Some(match kind.as_str() {
+        "msg" => Event::Message {
+            id,
+            at,
+            room,
+            from: sender,
+            text: Arc::from(text),
+        },
+        "me" => Event::Action {
+            id,
+            at,
+            room,
+            from: sender,
+            text: Arc::from(text),
+        },
+        "scheduled" => Event::Scheduled {
+            id,
+            at,
+            room,
+            from: sender,
+            text: Arc::from(text),
+        },
+        "join" => Event::Joined {
+            id,
+            at,
+            room,
+            nick: sender,
+        },
+        "reconnect" => Event::Reconnected {
+            id,
+            at,
+            room,
+            nick: sender,
+        },
+        "nick" => Event::Renamed {
+            id,
+            at,
+            room,
+            old: sender,
+            new: Arc::from(text),
+        },
+        "topic" => Event::TopicSet {
+            id,
+            at,
+            room,
+            by: sender,
+            topic: Arc::from(text),
+        },
+        "quit" => left(Departure::Quit { message: opt(text) }),
+        "lost" => left(Departure::Lost {
+            reason: reason_of_code(&text),
+        }),
+        "expired" => left(Departure::GraceExpired {
+            grace_secs: text.parse().unwrap_or(0),
+        }),
+        "moved" => left(Departure::Moved {
+            to: Arc::from(text),
+        }),
+        "kick" => left(Departure::Kicked {
+            by: Arc::from(extra.unwrap_or_default()),
+            reason: opt(text),
+        }),
+        "game_won" => {
+            let extra = extra.unwrap_or_default();
+            let mut parts = extra.split(' ').map(|n| n.parse().unwrap_or(0));
+            Event::Game(GameNotice::Won {
+                id,
+                at,
+                room,
+                nick: sender,
+                word: Arc::from(text),
+                points: parts.next().unwrap_or(0) as u32,
+                secs: parts.next().unwrap_or(0),
+            })
+        }
+        "game_timeup" => Event::Game(GameNotice::TimeUp {
+            id,
+            at,
+            room,
+            word: Arc::from(text),
+        }),
+        "game_stopped" => Event::Game(GameNotice::Stopped {
+            id,
+            at,
+            room,
+            by: sender,
+            word: Arc::from(text),
+        }),
+        _ => return Ok(None),
+    }))
+}
