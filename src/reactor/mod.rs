@@ -27,9 +27,9 @@
 //! After the last step, a shutdown whose connections have all closed ends the loop
 //! (`finish_if_shut_down`).
 //!
-//! Output from the chat core is applied as soon as the core returns: a broadcast is rendered once,
-//! after the turn's earlier broadcasts in the open block ([`broadcast`]), and the same bytes are
-//! queued for each recipient,
+//! Output from the chat core is applied as soon as the core returns: a broadcast is rendered once
+//! per wire format among its recipients, the line protocol's bytes after the turn's earlier
+//! broadcasts in the open block ([`broadcast`]), and the same bytes are queued for each recipient,
 //! lengthening its last queue entry when it already holds the line before. Queue limits are
 //! checked as it is queued, against the time the turn began; a connection over them is only
 //! *marked* dead and removed in step 7.
@@ -37,7 +37,8 @@
 //! # Where each step lives
 //! `accept.rs` (the listener, admission and refusals), `read.rs` (readiness, reads, the
 //! ready-to-read list, decoding, the greeting), `flood.rs` (the token bucket and the pauses it
-//! causes), `output.rs` (the chat core's outbox, rendering, queueing, output caps), `write.rs` (the write list and flushing), `close.rs` (closing,
+//! causes), `output.rs` (the chat core's outbox, queueing, output caps), `wire.rs` (each wire
+//! format's bytes for one event), `write.rs` (the write list and flushing), `close.rs` (closing,
 //! reaping, goodbyes, shutdown), `timers.rs` (timers and the sweep), `storage.rs` (the storage
 //! thread's link), `web.rs` (HTTP and WebSocket); `conn.rs` is one connection, `outqueue.rs` its
 //! output queue, `worklist.rs` the lists of connections with work left in the turn.
@@ -54,6 +55,7 @@ mod read;
 mod storage;
 mod timers;
 mod web;
+mod wire;
 mod worklist;
 mod write;
 

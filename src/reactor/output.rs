@@ -1,16 +1,17 @@
 //! Output: applying what the chat core asked for, rendering its events, queueing them for each
-//! recipient in its wire format, and the output caps checked as they are queued.
+//! recipient in its wire format ([`wire`](super::wire)), and the output caps checked as they are
+//! queued.
 
 use std::time::Instant;
 
 use bytes::Bytes;
 use log::{debug, info};
 
-use super::broadcast;
+use super::broadcast::{self, BroadcastBuf};
 use super::close::lost_reason_for;
-use super::conn::{Conn, Proto};
-use super::outqueue::{OutQueue, QueueVerdict};
-use super::web;
+use super::conn::Conn;
+use super::outqueue::QueueVerdict;
+use super::wire::{LineBytes, Rendered};
 use super::Reactor;
 use crate::chat::{ConnId, Event, FileNotice, LostReason, Output};
 use crate::codec::file::FileDecoder;
@@ -24,16 +25,7 @@ impl Reactor {
                 Output::ToConn { conn, event } => self.queue_event(conn.0, &event),
                 Output::ToMany { start, end, event } => {
                     self.stats.deliveries += (end - start) as u64;
-                    let recipients = &outbox.recipients[start..end];
-                    match file_payload(&event) {
-                        Some(payload) => {
-                            let header = self.render(&event);
-                            for conn in recipients {
-                                self.queue_file(conn.0, &header, payload);
-                            }
-                        }
-                        None => self.queue_broadcast(recipients, &event),
-                    }
+                    self.queue_broadcast(&outbox.recipients[start..end], &event);
                 }
                 Output::ReceiveFile { conn, size, keep } => {
                     if let Some(c) = self.conns.get_mut(conn.0) {
@@ -64,6 +56,54 @@ impl Reactor {
         self.outbox = outbox;
     }
 
+    /// Queues one event for one connection.
+    pub(super) fn queue_event(&mut self, key: usize, event: &Event) {
+        if self.conns.get(key).is_some_and(Conn::accepts_output) {
+            self.stats.deliveries += 1;
+            let rendered = Rendered::new(self.render(event));
+            self.queue_for_each(&[ConnId(key)], rendered, file_payload(event));
+        }
+    }
+
+    /// Queues one event for many connections. A line is rendered after the turn's earlier
+    /// broadcasts in the open broadcast block, so a member's run of them is one queue entry; a
+    /// file's header is rendered on its own, since the payload queued after it ends the run.
+    fn queue_broadcast(&mut self, recipients: &[ConnId], event: &Event) {
+        match file_payload(event) {
+            Some(payload) => {
+                let header = Rendered::new(self.render(event));
+                self.queue_for_each(recipients, header, Some(payload));
+            }
+            None => {
+                let renderer = &self.renderer;
+                let line = self.broadcast.write(|buf| renderer.render(event, buf));
+                self.queue_for_each(recipients, Rendered::new(line), None);
+            }
+        }
+    }
+
+    /// Queues a rendered event for each recipient in its own wire format, and for a file
+    /// delivery its payload after it.
+    fn queue_for_each<L: LineBytes>(
+        &mut self,
+        recipients: &[ConnId],
+        mut rendered: Rendered<L>,
+        payload: Option<&Bytes>,
+    ) {
+        match payload {
+            None => {
+                for conn in recipients {
+                    self.queue_rendered(conn.0, &mut rendered);
+                }
+            }
+            Some(payload) => {
+                for conn in recipients {
+                    self.queue_file(conn.0, &mut rendered, payload);
+                }
+            }
+        }
+    }
+
     /// Renders output for one connection (or a file's header line) into a block shared with the
     /// other recent lines: one allocation serves many lines, each `Bytes` keeps only its block
     /// alive. Blocks are sized as broadcast blocks are, for the same reason.
@@ -75,41 +115,11 @@ impl Reactor {
         self.render_buf.split().freeze()
     }
 
-    /// Renders a broadcast once, into the open block; line clients take a non-atomic reference to
-    /// it, WebSocket clients share one framed copy made on first need.
-    fn queue_broadcast(&mut self, recipients: &[ConnId], event: &Event) {
-        let renderer = &self.renderer;
-        let line = self.broadcast.write(|buf| renderer.render(event, buf));
-        let mut framed: Option<Bytes> = None;
-        for conn in recipients {
-            if self.conns.get(conn.0).is_some_and(Conn::is_websocket) {
-                let frame = framed
-                    .get_or_insert_with(|| web::text_frame(self.broadcast.bytes_of(&line)))
-                    .clone();
-                self.queue_raw(conn.0, frame);
-            } else {
-                self.queue_with(conn.0, |q| q.push_shared(&line));
-            }
-        }
-    }
-
-    /// Queues one event for one connection.
-    pub(super) fn queue_event(&mut self, key: usize, event: &Event) {
-        if self.conns.get(key).is_some_and(Conn::accepts_output) {
-            self.stats.deliveries += 1;
-            let bytes = self.render(event);
-            match file_payload(event) {
-                Some(payload) => self.queue_file(key, &bytes, payload),
-                None => self.queue_bytes(key, bytes),
-            }
-        }
-    }
-
     /// Queues a file's header line and then its payload, the one buffer every recipient shares.
     /// A connection that still has `file_backlog` bytes of files on their way gets a refusal
     /// instead, so a client that takes files and never reads them cannot pin payload after
     /// payload in memory.
-    fn queue_file(&mut self, key: usize, header: &Bytes, payload: &Bytes) {
+    fn queue_file<L: LineBytes>(&mut self, key: usize, header: &mut Rendered<L>, payload: &Bytes) {
         let Some(conn) = self.conns.get(key) else {
             return;
         };
@@ -122,10 +132,12 @@ impl Reactor {
             self.queue_event(key, &Event::File(busy));
             return;
         }
-        self.queue_bytes(key, header.clone());
-        if self.conns.get(key).is_some_and(Conn::is_websocket) {
-            // The payload travels as one binary message; only its frame head is new bytes.
-            self.queue_raw(key, web::binary_head(payload.len()));
+        let Some(wire) = conn.proto.wire() else {
+            return;
+        };
+        self.queue_rendered(key, header);
+        if let Some(head) = wire.payload_head(payload.len()) {
+            self.queue_raw(key, head);
         }
         if let Some(conn) = self.conns.get_mut(key) {
             if conn.accepts_output() {
@@ -135,32 +147,38 @@ impl Reactor {
         }
     }
 
-    /// Queues rendered protocol lines in the connection's wire format: as they are for line
-    /// clients, as a WebSocket text message for browsers, and not at all for an HTTP request
-    /// (chat lines never go into an HTTP response).
-    fn queue_bytes(&mut self, key: usize, lines: Bytes) {
-        match self.conns.get(key).map(|c| &c.proto) {
-            Some(Proto::WebSocket(_)) => self.queue_raw(key, web::text_frame(&lines)),
-            Some(Proto::Http(_)) | None => {}
-            Some(_) => self.queue_raw(key, lines),
-        }
+    /// Queues a rendered event for one connection in its wire format; nothing for an HTTP
+    /// request (chat output never goes into an HTTP response).
+    #[inline]
+    fn queue_rendered<L: LineBytes>(&mut self, key: usize, rendered: &mut Rendered<L>) {
+        self.queue_with(key, |conn, open| match conn.proto.wire() {
+            Some(wire) => {
+                rendered.push_to(wire, &mut conn.out, open);
+                true
+            }
+            None => false,
+        });
     }
 
     /// Queues wire bytes for a connection and enforces the output limits.
     pub(super) fn queue_raw(&mut self, key: usize, bytes: Bytes) {
-        self.queue_with(key, |q| q.push(bytes));
+        self.queue_with(key, |conn, _| {
+            conn.out.push(bytes);
+            true
+        });
     }
 
-    /// Queues output for a connection through `push`, then applies the caps and puts the
+    /// Queues output for a connection through `push`, which is handed the connection and the
+    /// broadcast buffer and says whether it queued anything; then applies the caps and puts the
     /// connection on the write list.
-    fn queue_with(&mut self, key: usize, push: impl FnOnce(&mut OutQueue)) {
+    #[inline]
+    fn queue_with(&mut self, key: usize, push: impl FnOnce(&mut Conn, &BroadcastBuf) -> bool) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        if !conn.accepts_output() {
+        if !conn.accepts_output() || !push(conn, &self.broadcast) {
             return;
         }
-        push(&mut conn.out);
         // Goodbye lines of closing connections are queued before the phase changes, so they
         // always fit; everything else obeys the caps.
         let mut verdict = conn.out.check(&self.limits, self.turn_began);
