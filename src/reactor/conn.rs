@@ -8,6 +8,7 @@ use mio::net::TcpStream;
 
 use super::flood::{FloodLimits, TokenBucket};
 use super::outqueue::OutQueue;
+use super::wire::Wire;
 use crate::chat::LostReason;
 use crate::codec::file::FileDecoder;
 use crate::codec::http::HttpDecoder;
@@ -61,6 +62,17 @@ impl Proto {
             Proto::Line => "line",
             Proto::Http(_) => "http",
             Proto::WebSocket(_) => "websocket",
+        }
+    }
+
+    /// How the chat output of a connection speaking it is framed: none for an HTTP request,
+    /// whose one response is not chat output. A connection still undecided gets lines as they
+    /// are (its greeting or refusal makes it a line connection).
+    pub(super) fn wire(&self) -> Option<Wire> {
+        match self {
+            Proto::Sniffing(_) | Proto::Line => Some(Wire::Line),
+            Proto::Http(_) => None,
+            Proto::WebSocket(_) => Some(Wire::WebSocket),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `GET /metrics`: the server's counters in the Prometheus text format (version 0.0.4).
+//! The reactor's counters, and `GET /metrics`: them and the chat core's in the Prometheus text
+//! format (version 0.0.4).
 //!
 //! Everything here is read from counters the reactor and the chat core keep anyway; a scrape
 //! costs one pass over the connections (to count them by protocol) and no allocation per metric
@@ -6,8 +7,42 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use super::Reactor;
+
+/// Counters for the activity log and the metrics.
+#[derive(Debug, Default, Clone)]
+pub struct ReactorStats {
+    pub accepted: u64,
+    pub refused_full: u64,
+    pub refused_per_ip: u64,
+    pub refused_dropped: u64,
+    pub refused_banned: u64,
+    pub login_timeouts: u64,
+    pub idle_timeouts: u64,
+    pub queue_hard_drops: u64,
+    pub queue_soft_drops: u64,
+    pub lines_too_long: u64,
+    pub invalid_utf8: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub loop_turns: u64,
+    pub accept_pauses: u64,
+    pub flood_throttles: u64,
+    pub flood_kicks: u64,
+    pub files_in: u64,
+    pub files_out: u64,
+    pub files_busy: u64,
+    pub http_requests: u64,
+    pub ws_upgrades: u64,
+    /// Events queued to connections (one per recipient of a broadcast).
+    pub deliveries: u64,
+    /// Time spent working (not waiting in poll), for time per loop iteration.
+    pub busy: Duration,
+    /// Connections removed, by the reason they ended.
+    pub disconnects: BTreeMap<&'static str, u64>,
+}
 
 /// Appends one metric with its help and type lines.
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, f64)]) {

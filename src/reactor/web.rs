@@ -35,21 +35,6 @@ const INDEX_HTML: &str = include_str!("../../assets/index.html");
 const APP_JS: &str = include_str!("../../assets/app.js");
 const STYLE_CSS: &str = include_str!("../../assets/style.css");
 
-/// A server text frame carrying rendered protocol lines.
-pub(super) fn text_frame(lines: &[u8]) -> Bytes {
-    let mut buf = BytesMut::with_capacity(lines.len() + 10);
-    // Rendered lines are UTF-8 (every renderer writes `str`s): no second check per frame.
-    websocket::encode_text_utf8(lines, &mut buf);
-    buf.freeze()
-}
-
-/// The head of a binary frame whose payload (a shared file buffer) is queued after it.
-pub(super) fn binary_head(len: usize) -> Bytes {
-    let mut buf = BytesMut::with_capacity(10);
-    websocket::encode_binary_head(len, &mut buf);
-    buf.freeze()
-}
-
 pub(super) fn close_frame(code: u16, reason: &str) -> Bytes {
     let mut buf = BytesMut::new();
     websocket::encode_close(code, reason, &mut buf);

@@ -1,0 +1,177 @@
+//! Accepting: the listening socket, the bounded accept batch, admission against the connection
+//! limits, and refusals (a connection refused still reads why before it is closed).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Token};
+
+use super::conn::{Conn, Proto};
+use super::timers::ReactorTimer;
+use super::Reactor;
+use crate::chat::{Bye, ConnId, Event, Peer};
+
+/// What a connection is registered for. Priority readiness reports TCP urgent data (telnet sends
+/// Ctrl-C's IAC DM as urgent), which stops a `read` at its mark with more data behind it: such
+/// events are read to the end, where other readable events may stop at a short read.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const CONN_INTEREST: Interest = Interest::READABLE
+    .add(Interest::WRITABLE)
+    .add(Interest::PRIORITY);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const CONN_INTEREST: Interest = Interest::READABLE.add(Interest::WRITABLE);
+
+/// How long accepting pauses when the process is out of file descriptors.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Refused connections linger to read their reason; beyond this many extra, they are just closed.
+const REFUSED_SLACK: usize = 256;
+
+/// Binds with SO_REUSEADDR (restarts must not wait for TIME_WAIT) and an explicit backlog.
+pub(super) fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+impl Reactor {
+    /// Accepts up to `--accept-batch` connections.
+    pub(super) fn accept_batch(&mut self) {
+        self.accept_more = false;
+        if self.accept_paused || self.shutting_down {
+            return;
+        }
+        for _ in 0..self.cfg.accept_batch {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, addr)) => self.admit(stream, addr),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_out_of_fds(&e) => {
+                    // Retrying at once would spin: the pending connection stays in the backlog
+                    // until descriptors free up.
+                    warn!("accept: {e}; pausing accepts for {ACCEPT_PAUSE:?}");
+                    self.stats.accept_pauses += 1;
+                    self.accept_paused = true;
+                    self.timers
+                        .insert(Instant::now() + ACCEPT_PAUSE, ReactorTimer::ResumeAccepting);
+                    return;
+                }
+                Err(e) => debug!("accept: {e}"), // e.g. the peer reset before we got to it
+            }
+        }
+        // The batch ran out with connections possibly still waiting; edge-triggered readiness will
+        // not report them again, so come back next turn.
+        self.accept_more = true;
+    }
+
+    /// Loop step 4: a batch that ran out last time goes on.
+    pub(super) fn leftover_accepts(&mut self) {
+        if self.accept_more {
+            self.accept_batch();
+        }
+    }
+
+    /// Registers an accepted connection, then either tells the chat core of it and greets it
+    /// (now or after `--greet-delay-ms`), or queues its refusal and closes it.
+    fn admit(&mut self, mut stream: TcpStream, addr: SocketAddr) {
+        let now = Instant::now();
+        let refusal = self.refusal_for(addr.ip(), now);
+        if refusal.is_some() && self.conns.len() >= self.served + REFUSED_SLACK {
+            // Under a connection flood, refusals must not pile up descriptors either.
+            self.stats.refused_dropped += 1;
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        if self.cfg.keepalive > 0 {
+            let keepalive = socket2::TcpKeepalive::new()
+                .with_time(Duration::from_secs(self.cfg.keepalive))
+                .with_interval(Duration::from_secs(10))
+                .with_retries(3);
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+        }
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(key), CONN_INTEREST)
+        {
+            warn!("register {addr}: {e}");
+            return;
+        }
+        self.next_serial += 1;
+        let serial = self.next_serial;
+        entry.insert(Conn::new(
+            stream,
+            serial,
+            addr,
+            self.cfg.max_login_line,
+            &self.flood,
+            now,
+        ));
+        self.stats.accepted += 1;
+        if let Some(bye) = refusal {
+            info!("refused {addr}: {bye:?}");
+            self.conns[key].greeted = true;
+            self.conns[key].proto = Proto::Line;
+            self.queue_event(key, &Event::Bye(bye));
+            self.begin_close(key, now + self.cfg.linger());
+            return;
+        }
+        self.served += 1;
+        *self.per_ip.entry(addr.ip()).or_insert(0) += 1;
+        self.conns[key].counted = true;
+        self.chat.connect(ConnId(key), Peer { ip: addr.ip() });
+        info!("connection from {addr} ({} clients)", self.served);
+        if self.cfg.greet_delay_ms == 0 {
+            self.greet(key);
+        } else {
+            self.timers.insert(
+                now + self.cfg.greet_delay(),
+                ReactorTimer::Greet { key, serial },
+            );
+        }
+        // The login deadline is checked by the sweep (`Conn::timeout_from`), not a timer: a
+        // timer per connection stayed on the heap long after most had logged in, about 80 bytes
+        // per idle connection in `idle10k`.
+    }
+
+    /// Why a new connection from `ip` is refused, if it is (counted by reason).
+    fn refusal_for(&mut self, ip: IpAddr, now: Instant) -> Option<Bye> {
+        if self.served >= self.cfg.max_clients {
+            self.stats.refused_full += 1;
+            Some(Bye::ServerFull {
+                max: self.cfg.max_clients,
+            })
+        } else if self.ip_is_limited(ip)
+            && self.per_ip.get(&ip).copied().unwrap_or(0) >= self.cfg.max_per_ip
+        {
+            self.stats.refused_per_ip += 1;
+            Some(Bye::TooManyFromAddress {
+                max: self.cfg.max_per_ip,
+            })
+        } else if let Some(minutes_left) = self.chat.address_banned(ip, now) {
+            self.stats.refused_banned += 1;
+            Some(Bye::Banned { minutes_left })
+        } else {
+            None
+        }
+    }
+
+    fn ip_is_limited(&self, ip: IpAddr) -> bool {
+        self.cfg.limit_loopback || !ip.is_loopback()
+    }
+}
+
+fn is_out_of_fds(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}

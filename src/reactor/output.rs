@@ -1,0 +1,233 @@
+//! Output: applying what the chat core asked for, rendering its events, queueing them for each
+//! recipient in its wire format ([`wire`](super::wire)), and the output caps checked as they are
+//! queued.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use log::{debug, info};
+
+use super::broadcast::{self, BroadcastBuf};
+use super::close::lost_reason_for;
+use super::conn::Conn;
+use super::outqueue::QueueVerdict;
+use super::wire::{LineBytes, Rendered};
+use super::Reactor;
+use crate::chat::{ConnId, Event, FileNotice, LostReason, Output};
+use crate::codec::file::FileDecoder;
+
+impl Reactor {
+    /// Applies what the chat core asked for, then empties the outbox.
+    pub(super) fn apply_outbox(&mut self) {
+        let mut outbox = std::mem::take(&mut self.outbox);
+        for output in outbox.items.drain(..) {
+            match output {
+                Output::ToConn { conn, event } => self.queue_event(conn.0, &event),
+                Output::ToMany { start, end, event } => {
+                    self.stats.deliveries += (end - start) as u64;
+                    self.queue_broadcast(&outbox.recipients[start..end], &event);
+                }
+                Output::ReceiveFile { conn, size, keep } => {
+                    if let Some(c) = self.conns.get_mut(conn.0) {
+                        let after_cr = c.decoder.after_cr();
+                        c.upload = Some(Box::new(FileDecoder::new(size, keep, after_cr)));
+                    }
+                }
+                Output::LoggedIn { conn } => {
+                    if let Some(c) = self.conns.get_mut(conn.0) {
+                        c.logged_in = true;
+                        c.timeout_from = Instant::now(); // from now on, the idle timeout's
+                        c.decoder.set_max_line(self.cfg.max_line);
+                    }
+                }
+                Output::Close { conn, bye } => {
+                    if self.conns.contains(conn.0) {
+                        if let Some(bye) = bye {
+                            self.queue_event(conn.0, &Event::Bye(bye));
+                        }
+                        self.begin_close(conn.0, Instant::now() + self.cfg.linger());
+                    }
+                }
+                Output::Store(event) => self.store(event),
+                Output::Query { conn, query } => self.query(conn.0, query),
+            }
+        }
+        outbox.clear();
+        self.outbox = outbox;
+    }
+
+    /// Queues one event for one connection.
+    pub(super) fn queue_event(&mut self, key: usize, event: &Event) {
+        if self.conns.get(key).is_some_and(Conn::accepts_output) {
+            self.stats.deliveries += 1;
+            let rendered = Rendered::new(self.render(event));
+            self.queue_for_each(&[ConnId(key)], rendered, file_payload(event));
+        }
+    }
+
+    /// Queues one event for many connections. A line is rendered after the turn's earlier
+    /// broadcasts in the open broadcast block, so a member's run of them is one queue entry; a
+    /// file's header is rendered on its own, since the payload queued after it ends the run.
+    fn queue_broadcast(&mut self, recipients: &[ConnId], event: &Event) {
+        match file_payload(event) {
+            Some(payload) => {
+                let header = Rendered::new(self.render(event));
+                self.queue_for_each(recipients, header, Some(payload));
+            }
+            None => {
+                let renderer = &self.renderer;
+                let line = self.broadcast.write(|buf| renderer.render(event, buf));
+                self.queue_for_each(recipients, Rendered::new(line), None);
+            }
+        }
+    }
+
+    /// Queues a rendered event for each recipient in its own wire format, and for a file
+    /// delivery its payload after it.
+    fn queue_for_each<L: LineBytes>(
+        &mut self,
+        recipients: &[ConnId],
+        mut rendered: Rendered<L>,
+        payload: Option<&Bytes>,
+    ) {
+        match payload {
+            None => {
+                for conn in recipients {
+                    self.queue_rendered(conn.0, &mut rendered);
+                }
+            }
+            Some(payload) => {
+                for conn in recipients {
+                    self.queue_file(conn.0, &mut rendered, payload);
+                }
+            }
+        }
+    }
+
+    /// Renders output for one connection (or a file's header line) into a block shared with the
+    /// other recent lines: one allocation serves many lines, each `Bytes` keeps only its block
+    /// alive. Blocks are sized as broadcast blocks are, for the same reason.
+    fn render(&mut self, event: &Event) -> Bytes {
+        if self.render_buf.capacity() - self.render_buf.len() < broadcast::MIN_ROOM {
+            self.render_buf.reserve(broadcast::BLOCK_SIZE);
+        }
+        self.renderer.render(event, &mut self.render_buf);
+        self.render_buf.split().freeze()
+    }
+
+    /// Queues a file's header line and then its payload, the one buffer every recipient shares.
+    /// A connection that still has `file_backlog` bytes of files on their way gets a refusal
+    /// instead, so a client that takes files and never reads them cannot pin payload after
+    /// payload in memory.
+    fn queue_file<L: LineBytes>(&mut self, key: usize, header: &mut Rendered<L>, payload: &Bytes) {
+        let Some(conn) = self.conns.get(key) else {
+            return;
+        };
+        let queued = conn.out.file_len();
+        if queued > 0 && queued + payload.len() > self.file_backlog {
+            self.stats.files_busy += 1;
+            let busy = FileNotice::Busy {
+                queued: queued as u64,
+            };
+            self.queue_event(key, &Event::File(busy));
+            return;
+        }
+        let Some(wire) = conn.proto.wire() else {
+            return;
+        };
+        self.queue_rendered(key, header);
+        if let Some(head) = wire.payload_head(payload.len()) {
+            self.queue_raw(key, head);
+        }
+        if let Some(conn) = self.conns.get_mut(key) {
+            if conn.accepts_output() {
+                conn.out.push_file(payload.clone());
+                self.stats.files_out += 1;
+            }
+        }
+    }
+
+    /// Queues a rendered event for one connection in its wire format; nothing for an HTTP
+    /// request (chat output never goes into an HTTP response).
+    #[inline]
+    fn queue_rendered<L: LineBytes>(&mut self, key: usize, rendered: &mut Rendered<L>) {
+        self.queue_with(key, |conn, open| match conn.proto.wire() {
+            Some(wire) => {
+                rendered.push_to(wire, &mut conn.out, open);
+                true
+            }
+            None => false,
+        });
+    }
+
+    /// Queues wire bytes for a connection and enforces the output limits.
+    pub(super) fn queue_raw(&mut self, key: usize, bytes: Bytes) {
+        self.queue_with(key, |conn, _| {
+            conn.out.push(bytes);
+            true
+        });
+    }
+
+    /// Queues output for a connection through `push`, which is handed the connection and the
+    /// broadcast buffer and says whether it queued anything; then applies the caps and puts the
+    /// connection on the write list.
+    #[inline]
+    fn queue_with(&mut self, key: usize, push: impl FnOnce(&mut Conn, &BroadcastBuf) -> bool) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if !conn.accepts_output() || !push(conn, &self.broadcast) {
+            return;
+        }
+        // Goodbye lines of closing connections are queued before the phase changes, so they
+        // always fit; everything else obeys the caps.
+        let mut verdict = conn.out.check(&self.limits, self.turn_began);
+        if verdict == QueueVerdict::OverHard {
+            // Within one loop turn many senders may queue lines for this connection before the
+            // flush step runs. Before calling it a slow reader, let its socket take what it can:
+            // a client that reads keeps up through its kernel buffer; one that does not stays
+            // over the cap and is dropped.
+            self.broadcast.seal();
+            match conn.out.write_to(&mut conn.stream, usize::MAX) {
+                Ok((_, n)) => self.stats.bytes_out += n as u64,
+                Err(e) => {
+                    debug!("write to {}: {e}", conn.peer);
+                    self.mark_dead(key, lost_reason_for(&e, LostReason::WriteError));
+                    return;
+                }
+            }
+            verdict = conn.out.check(&self.limits, Instant::now());
+        }
+        if verdict != QueueVerdict::Ok {
+            self.drop_for_queue(key, verdict);
+            return;
+        }
+        self.pending_writes.add(key, &mut conn.write_listed);
+    }
+
+    /// Drops a connection over its output caps: its queue is cleared, it is marked dead.
+    pub(super) fn drop_for_queue(&mut self, key: usize, verdict: QueueVerdict) {
+        let conn = &mut self.conns[key];
+        match verdict {
+            QueueVerdict::OverHard => self.stats.queue_hard_drops += 1,
+            QueueVerdict::OverSoftTooLong => self.stats.queue_soft_drops += 1,
+            QueueVerdict::Ok => return,
+        }
+        info!(
+            "dropping {}: output queue {} bytes ({:?})",
+            conn.peer,
+            conn.out.len(),
+            verdict
+        );
+        conn.out.clear();
+        self.mark_dead(key, LostReason::SendQueueExceeded);
+    }
+}
+
+/// The payload of a file delivery, which is queued after its rendered header.
+fn file_payload(event: &Event) -> Option<&Bytes> {
+    match event {
+        Event::File(FileNotice::Data { payload, .. }) => Some(payload),
+        _ => None,
+    }
+}

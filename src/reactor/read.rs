@@ -1,0 +1,256 @@
+//! Reading: a connection's readiness, reads until a short read, `WouldBlock` or the per-turn
+//! budget, the ready-to-read list of those that hit the budget, decoding the line protocol (and
+//! file uploads) into what the chat core takes, and the greeting.
+
+use std::io::{self, Read};
+use std::time::Instant;
+
+use log::debug;
+
+use super::close::lost_reason_for;
+use super::conn::{Phase, Proto};
+use super::Reactor;
+use crate::chat::{ConnId, Event, Info, LostReason, Refusal};
+use crate::codec::file::FileFrame;
+use crate::codec::line::LineFrame;
+use crate::codec::Decoded;
+
+/// Bytes read from one connection per loop turn before others get their go (fairness).
+const READ_BUDGET: usize = 64 * 1024;
+/// Size of the shared read buffer: one `read` takes at most this much.
+pub(super) const READ_CHUNK: usize = 16 * 1024;
+
+/// How far a plain readable event is read: to a short read only where urgent data is reported
+/// (`CONN_INTEREST`); elsewhere a short read may be an urgent mark, so to `WouldBlock`.
+const SHORT_READ: ReadUntil = if cfg!(any(target_os = "linux", target_os = "android")) {
+    ReadUntil::Short
+} else {
+    ReadUntil::WouldBlock
+};
+
+/// How far [`Reactor::on_readable`] reads a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReadUntil {
+    /// Until a read returns less than the buffer holds: the socket was then empty, and with
+    /// edge-triggered readiness anything arriving later brings a new event. This spares the
+    /// `read` that would only say `WouldBlock`: a fifth of the server's system calls in `saturate`.
+    Short,
+    /// Until `WouldBlock` or the end. For events that report the peer's FIN or an error (a FIN
+    /// that came with the data brings no later event) or urgent data (a read stops at its mark),
+    /// and for connections whose read budget ran out or whose flood-control pause ended (no event
+    /// is coming for what already waits).
+    WouldBlock,
+}
+
+impl Reactor {
+    /// A connection's readiness event: read as far as the event calls for, and put it on the
+    /// write list if it can take output.
+    pub(super) fn on_readiness(&mut self, key: usize, event: &mio::event::Event) {
+        if event.is_read_closed() || event.is_error() || event.is_priority() {
+            self.on_readable(key, ReadUntil::WouldBlock);
+        } else if event.is_readable() {
+            self.on_readable(key, SHORT_READ);
+        }
+        if event.is_writable() {
+            self.want_write(key);
+        }
+    }
+
+    pub(super) fn on_readable(&mut self, key: usize, until: ReadUntil) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut total = 0;
+        while let Some(conn) = self.conns.get_mut(key) {
+            if conn.dead.is_some() || conn.paused {
+                break;
+            }
+            match conn.stream.read(&mut scratch) {
+                Ok(0) => {
+                    self.mark_dead(key, LostReason::Closed);
+                    break;
+                }
+                Ok(n) => {
+                    total += n;
+                    self.stats.bytes_in += n as u64;
+                    if conn.logged_in {
+                        conn.timeout_from = Instant::now();
+                    }
+                    let drained = n < scratch.len();
+                    self.on_bytes(key, &scratch[..n]);
+                    if drained && until == ReadUntil::Short {
+                        if let Some(conn) = self.conns.get_mut(key).filter(|c| !c.paused) {
+                            conn.throttled_since = None; // as at `WouldBlock` below
+                        }
+                        break;
+                    }
+                    if total >= READ_BUDGET {
+                        self.read_again(key);
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Everything it sent has been taken in: it is no longer behind.
+                    conn.throttled_since = None;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    debug!("read from {}: {e}", conn.peer);
+                    self.mark_dead(key, lost_reason_for(&e, LostReason::ReadError));
+                    break;
+                }
+            }
+        }
+        self.scratch = scratch;
+    }
+
+    /// Puts a connection on the ready-to-read list: it is read again in step 3, whether or not
+    /// readiness reports it.
+    pub(super) fn read_again(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            self.ready_reads.add(key, &mut conn.read_listed);
+        }
+    }
+
+    /// Loop step 3: reads the connections the ready-to-read list holds.
+    pub(super) fn leftover_reads(&mut self) {
+        for key in self.ready_reads.take() {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.read_listed = false;
+                self.on_readable(key, ReadUntil::WouldBlock);
+            }
+        }
+    }
+
+    /// Feeds freshly read bytes to the connection's protocol.
+    fn on_bytes(&mut self, key: usize, data: &[u8]) {
+        if self.conns[key].phase != Phase::Open {
+            return; // closing: input is read only to be thrown away
+        }
+        match self.conns[key].proto {
+            Proto::Sniffing(_) => self.sniff(key, data),
+            Proto::Line => self.feed_stream(key, data),
+            Proto::Http(_) => self.on_http_bytes(key, data),
+            Proto::WebSocket(_) => self.on_ws_bytes(key, data),
+        }
+    }
+
+    /// Feeds bytes of the line protocol (from the socket, or from WebSocket messages) through
+    /// the upload or line decoder.
+    pub(super) fn feed_stream(&mut self, key: usize, mut data: &[u8]) {
+        if self.conns[key].paused {
+            // Flood control holds this connection: keep what arrives for later, in order.
+            self.conns[key].held_input.extend_from_slice(data);
+            return;
+        }
+        while !data.is_empty() {
+            let conn = &mut self.conns[key];
+            if !conn.accepts_output() {
+                return; // e.g. it quit earlier in this same read
+            }
+            if let Some(upload) = conn.upload.as_mut() {
+                // File bytes are not lines: no flood control, no line cap.
+                match upload.decode(data) {
+                    Ok(Decoded::Incomplete) => break,
+                    Ok(Decoded::Frame { frame, consumed }) => {
+                        data = &data[consumed..];
+                        conn.upload = None;
+                        self.on_file(key, frame);
+                        continue;
+                    }
+                    Err(e) => {
+                        debug!("{}: {e}", conn.peer);
+                        self.mark_dead(key, LostReason::ReadError);
+                        return;
+                    }
+                }
+            }
+            if self.flood.enabled() {
+                let now = Instant::now();
+                if let Err(wait) = conn.bucket.ready(&self.flood, now) {
+                    self.throttle(key, data, now + wait);
+                    return;
+                }
+            }
+            match conn.decoder.decode(data) {
+                Ok(Decoded::Incomplete) => break,
+                Ok(Decoded::Frame { frame, consumed }) => {
+                    data = &data[consumed..];
+                    if self.flood.enabled() {
+                        conn.bucket.spend();
+                    }
+                    self.on_frame(key, frame);
+                }
+                Err(e) => {
+                    debug!("{}: {e}", conn.peer);
+                    self.mark_dead(key, LostReason::ReadError);
+                    return;
+                }
+            }
+        }
+        if let Some(conn) = self.conns.get_mut(key) {
+            if conn.decoder.buffered() == 0 {
+                conn.decoder.shrink();
+            }
+        }
+    }
+
+    fn on_frame(&mut self, key: usize, frame: LineFrame) {
+        match frame {
+            LineFrame::Line(line) => {
+                let now = self.now();
+                self.chat.line(ConnId(key), &line, now, &mut self.outbox);
+                self.apply_outbox();
+            }
+            LineFrame::TooLong => {
+                self.stats.lines_too_long += 1;
+                let max = if self.conns[key].logged_in {
+                    self.cfg.max_line
+                } else {
+                    self.cfg.max_login_line
+                };
+                self.refuse_line(key, Refusal::LineTooLong { max });
+            }
+            LineFrame::InvalidUtf8 => {
+                self.stats.invalid_utf8 += 1;
+                self.refuse_line(key, Refusal::InvalidUtf8);
+            }
+        }
+    }
+
+    /// An upload's declared bytes have all arrived (or been skipped, if it was refused).
+    fn on_file(&mut self, key: usize, frame: FileFrame) {
+        match frame {
+            FileFrame::Complete(payload) => {
+                self.stats.files_in += 1;
+                let now = self.now();
+                self.chat
+                    .file_received(ConnId(key), payload, now, &mut self.outbox);
+                self.apply_outbox();
+            }
+            FileFrame::Discarded { size } => {
+                debug!(
+                    "{}: skipped {size} bytes of a refused upload",
+                    self.conns[key].peer
+                );
+            }
+        }
+    }
+
+    /// A bad line costs the client that line only: an error, and the prompt again before login.
+    fn refuse_line(&mut self, key: usize, refusal: Refusal) {
+        self.queue_event(key, &Event::Refused(refusal));
+        if !self.conns[key].logged_in {
+            self.queue_event(key, &Event::Info(Info::NickPrompt));
+        }
+    }
+
+    /// Sends the nickname prompt. A connection still undecided is from now on a line connection.
+    pub(super) fn greet(&mut self, key: usize) {
+        let conn = &mut self.conns[key];
+        conn.greeted = true;
+        if matches!(conn.proto, Proto::Sniffing(_)) {
+            conn.proto = Proto::Line;
+        }
+        self.queue_event(key, &Event::Info(Info::Greeting));
+    }
+}

@@ -1,0 +1,82 @@
+//! The storage thread's link: starting it, the room events and history queries the chat core
+//! produces (gathered into one batch a turn), and its answers, which come back through a
+//! `mio::Waker`.
+
+use std::io;
+use std::time::Instant;
+
+use mio::Poll;
+
+use super::{Reactor, STORAGE};
+use crate::chat::{ConnId, Event, HistoryQuery};
+use crate::config::Config;
+use crate::storage::store::Store;
+use crate::storage::{Storage, StorageSettings};
+
+/// Starts the storage thread on `store`, waking the reactor's poll when it has answers; none
+/// when history is off.
+pub(super) fn start(
+    store: Option<Store>,
+    cfg: &Config,
+    poll: &Poll,
+) -> io::Result<Option<Storage>> {
+    let Some(store) = store else {
+        return Ok(None);
+    };
+    let settings = StorageSettings {
+        flush: cfg.flush_interval(),
+        retention: cfg.history_retention(),
+    };
+    let waker = mio::Waker::new(poll.registry(), STORAGE)?;
+    Ok(Some(Storage::start(store, settings, waker)?))
+}
+
+impl Reactor {
+    /// A room event for the history. Once shutting down, no input is read any more: what the
+    /// chat core still says is the departures the shutdown itself causes, which are not room
+    /// history.
+    pub(super) fn store(&mut self, event: Event) {
+        if let Some(storage) = self.storage.as_mut().filter(|_| !self.shutting_down) {
+            storage.store(event);
+        }
+    }
+
+    /// A history query for a connection; its answer names the connection's serial, so it is
+    /// dropped if the slab key belongs to another connection by then.
+    pub(super) fn query(&mut self, key: usize, query: HistoryQuery) {
+        if let (Some(storage), Some(c)) = (&mut self.storage, self.conns.get(key)) {
+            storage.query(key, c.serial, query);
+        }
+    }
+
+    /// Loop step 8: the turn's events and queries go to the storage thread as one batch, when
+    /// its flush interval says so.
+    pub(super) fn send_to_storage(&mut self) {
+        if let Some(storage) = &mut self.storage {
+            storage.send_if_due(Instant::now());
+        }
+    }
+
+    /// The storage thread has answers: each goes to the chat core for its connection, unless that
+    /// connection has gone (or its slab key now belongs to another connection).
+    pub(super) fn on_storage_answers(&mut self) {
+        let Some(storage) = &self.storage else {
+            return;
+        };
+        let now = self.now();
+        for answer in storage.answers() {
+            if self.is_current(answer.conn, answer.serial) {
+                self.chat
+                    .history_answer(ConnId(answer.conn), answer.answer, now, &mut self.outbox);
+                self.apply_outbox();
+            }
+        }
+    }
+
+    /// Ends the storage thread, which commits what it still holds first.
+    pub(super) fn stop_storage(&mut self) {
+        if let Some(mut storage) = self.storage.take() {
+            storage.finish();
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Time: the reactor's timers, the chat core's, and the once-a-second sweep over all
+//! connections (login and idle timeouts, soft output caps, giving freed memory back).
+
+use std::time::Duration;
+
+use log::info;
+
+use super::conn::{Phase, Proto};
+use super::outqueue::QueueVerdict;
+use super::Reactor;
+use crate::chat::{Bye, LostReason, Now};
+
+/// How often idle and soft-queue limits are swept (Redis's clientsCron does the same).
+pub(super) const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Timers owned by the reactor. Connection timers carry the key and serial they were set for.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum ReactorTimer {
+    Greet {
+        key: usize,
+        serial: u64,
+    },
+    CloseAt {
+        key: usize,
+        serial: u64,
+    },
+    /// Flood control's next token is due: resume reading.
+    Unthrottle {
+        key: usize,
+        serial: u64,
+    },
+    ResumeAccepting,
+}
+
+impl Reactor {
+    /// Loop step 5: the reactor's due timers, the chat core's, then the sweep when it is due.
+    pub(super) fn run_timers(&mut self) {
+        let now = self.now();
+        while let Some(timer) = self.timers.pop_due(now.mono) {
+            match timer {
+                ReactorTimer::Greet { key, serial } => {
+                    // A connection whose first bytes may yet be an HTTP method is left to decide.
+                    if self.is_current(key, serial)
+                        && !self.conns[key].greeted
+                        && matches!(&self.conns[key].proto, Proto::Sniffing(b) if b.is_empty())
+                    {
+                        self.greet(key);
+                    }
+                }
+                ReactorTimer::CloseAt { key, serial } => {
+                    if self.is_current(key, serial)
+                        && self.conns[key]
+                            .phase
+                            .close_at()
+                            .is_some_and(|at| at <= now.mono)
+                    {
+                        self.mark_dead(key, LostReason::Closed);
+                    }
+                }
+                ReactorTimer::Unthrottle { key, serial } => {
+                    if self.is_current(key, serial) && self.conns[key].paused {
+                        self.unthrottle(key, now);
+                    }
+                }
+                ReactorTimer::ResumeAccepting => {
+                    self.accept_paused = false;
+                    self.accept_batch();
+                }
+            }
+        }
+        self.chat.on_timer(now, &mut self.outbox);
+        self.apply_outbox();
+        if now.mono >= self.next_sweep {
+            self.next_sweep = now.mono + SWEEP_EVERY;
+            self.sweep(now);
+        }
+    }
+
+    /// Whether `key` still holds the live connection `serial` was given to (slab keys are
+    /// reused; a timer or an answer for a connection that is gone is dropped).
+    pub(super) fn is_current(&self, key: usize, serial: u64) -> bool {
+        self.conns
+            .get(key)
+            .is_some_and(|c| c.serial == serial && c.dead.is_none())
+    }
+
+    /// The once-a-second pass over all connections: login and idle timeouts, soft output caps.
+    /// A login timeout thus ends up to a second after `--login-timeout`.
+    fn sweep(&mut self, now: Now) {
+        let idle = self.cfg.idle_timeout();
+        let login = self.cfg.login_timeout();
+        let mut login_keys = Vec::new();
+        let mut idle_keys = Vec::new();
+        let mut over_soft = Vec::new();
+        for (key, conn) in self.conns.iter_mut() {
+            if conn.dead.is_some() || conn.phase != Phase::Open {
+                continue;
+            }
+            let waited = now.mono.duration_since(conn.timeout_from);
+            if !conn.logged_in && waited >= login {
+                login_keys.push(key);
+                continue;
+            }
+            if let Some(idle) = idle {
+                if conn.logged_in && waited >= idle {
+                    idle_keys.push(key);
+                    continue;
+                }
+            }
+            if !conn.out.is_empty() {
+                let verdict = conn.out.check(&self.limits, now.mono);
+                if verdict != QueueVerdict::Ok {
+                    over_soft.push((key, verdict));
+                }
+            }
+        }
+        for (key, verdict) in over_soft {
+            self.drop_for_queue(key, verdict);
+        }
+        for key in login_keys {
+            self.login_timeout(key, now);
+        }
+        give_back_freed_memory();
+        for key in idle_keys {
+            self.stats.idle_timeouts += 1;
+            info!("{}: idle timeout", self.conns[key].peer);
+            let bye = Bye::PingTimeout {
+                secs: self.cfg.idle_timeout,
+            };
+            self.goodbye(key, LostReason::PingTimeout, bye, now);
+        }
+    }
+
+    fn login_timeout(&mut self, key: usize, now: Now) {
+        if self.conns[key].phase != Phase::Open {
+            return;
+        }
+        self.stats.login_timeouts += 1;
+        info!("{}: login timeout", self.conns[key].peer);
+        let bye = Bye::LoginTimeout {
+            secs: self.cfg.login_timeout,
+        };
+        self.goodbye(key, LostReason::PingTimeout, bye, now);
+    }
+}
+
+/// Returns the allocator's free pages to the system. glibc keeps freed memory inside its heap
+/// (only the top of the heap is ever trimmed by itself), so after a burst (thousands of logins,
+/// a notice flood) the process would stay at its peak size for ever. `malloc_trim` releases
+/// the free pages anywhere in the heap; once a second it costs microseconds.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only inspects and releases the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

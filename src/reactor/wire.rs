@@ -1,0 +1,175 @@
+//! Wire formats: the bytes one event becomes on each kind of connection.
+//!
+//! A connection's [`Wire`] follows from its protocol (`Proto::wire`). An event is rendered once
+//! per wire format among its recipients, never once per recipient: [`Rendered`] holds the line
+//! protocol's bytes, rendered before the first recipient is queued, and every other format's
+//! bytes, made for the first recipient that speaks it and shared by the ones after. Every path
+//! that queues an event for connections (broadcasts, replies to one connection, file headers)
+//! goes through [`Rendered::push_to`], so a wire format is a variant here, its bytes in
+//! `Rendered` and the `Proto` that speaks it; the queueing code does not change.
+//!
+//! The line protocol's bytes are queued by reference ([`LineBytes`]): for a broadcast they are a
+//! range of the open broadcast block, which is what makes a member's run of a turn's broadcasts
+//! one queue entry, so a line recipient costs a match on its wire and a `push_shared`.
+
+use bytes::{Bytes, BytesMut};
+
+use super::broadcast::{BroadcastBuf, SharedLine};
+use super::outqueue::OutQueue;
+use crate::codec::websocket;
+
+/// How the chat output of a connection is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Wire {
+    /// The line protocol as it is (telnet, nc, the line client).
+    Line,
+    /// The line protocol inside WebSocket text messages, file payloads in binary messages (the
+    /// browser client; PROTOCOL.md, "WebSocket").
+    WebSocket,
+}
+
+impl Wire {
+    /// What goes between a file's header line and its payload (the payload itself is the one
+    /// buffer every recipient shares).
+    pub fn payload_head(self, len: usize) -> Option<Bytes> {
+        match self {
+            Wire::Line => None,
+            // The payload travels as one binary message; only its frame head is new bytes.
+            Wire::WebSocket => Some(binary_head(len)),
+        }
+    }
+}
+
+/// An event's line-protocol bytes, wherever they were rendered: a [`SharedLine`] in the open
+/// broadcast block, or `Bytes` of their own (replies to one connection, file headers, which are
+/// kept out of the broadcast block so they do not split the members' runs of broadcasts).
+pub(super) trait LineBytes {
+    /// Queues the bytes by reference.
+    fn push_to(&self, queue: &mut OutQueue);
+    /// The bytes themselves, for the other wire formats made from them.
+    fn bytes<'a>(&'a self, open: &'a BroadcastBuf) -> &'a [u8];
+}
+
+impl LineBytes for SharedLine {
+    #[inline]
+    fn push_to(&self, queue: &mut OutQueue) {
+        queue.push_shared(self);
+    }
+
+    fn bytes<'a>(&'a self, open: &'a BroadcastBuf) -> &'a [u8] {
+        open.bytes_of(self)
+    }
+}
+
+impl LineBytes for Bytes {
+    fn push_to(&self, queue: &mut OutQueue) {
+        queue.push(self.clone());
+    }
+
+    fn bytes<'a>(&'a self, _open: &'a BroadcastBuf) -> &'a [u8] {
+        self
+    }
+}
+
+/// One event's bytes in each wire format its recipients speak so far.
+pub(super) struct Rendered<L> {
+    line: L,
+    /// The lines in one WebSocket text message.
+    websocket: Option<Bytes>,
+}
+
+impl<L: LineBytes> Rendered<L> {
+    /// The event rendered in the line protocol; other formats are made from it on first need.
+    pub fn new(line: L) -> Self {
+        Rendered {
+            line,
+            websocket: None,
+        }
+    }
+
+    /// Queues the event in `wire`'s format. `open` is the broadcast buffer, read to make a
+    /// format's bytes from lines still in its open block.
+    #[inline]
+    pub fn push_to(&mut self, wire: Wire, queue: &mut OutQueue, open: &BroadcastBuf) {
+        match wire {
+            Wire::Line => self.line.push_to(queue),
+            Wire::WebSocket => {
+                let line = &self.line;
+                let frame = self
+                    .websocket
+                    .get_or_insert_with(|| text_frame(line.bytes(open)));
+                queue.push(frame.clone());
+            }
+        }
+    }
+}
+
+/// A server text frame carrying rendered protocol lines.
+fn text_frame(lines: &[u8]) -> Bytes {
+    let mut buf = BytesMut::with_capacity(lines.len() + 10);
+    // Rendered lines are UTF-8 (every renderer writes `str`s): no second check per frame.
+    websocket::encode_text_utf8(lines, &mut buf);
+    buf.freeze()
+}
+
+/// The head of a binary frame whose payload (a shared file buffer) is queued after it.
+fn binary_head(len: usize) -> Bytes {
+    let mut buf = BytesMut::with_capacity(10);
+    websocket::encode_binary_head(len, &mut buf);
+    buf.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(queue: &mut OutQueue) -> Vec<u8> {
+        let mut out = Vec::new();
+        queue.write_to(&mut out, usize::MAX).unwrap();
+        out
+    }
+
+    const FRAMED: &[u8] = b"\x81\x04hi\r\n";
+
+    #[test]
+    fn each_wire_gets_its_bytes_and_a_format_is_made_once() {
+        let open = BroadcastBuf::new();
+        let mut rendered = Rendered::new(Bytes::from_static(b"hi\r\n"));
+        let (mut line, mut browser, mut other_browser) =
+            (OutQueue::new(), OutQueue::new(), OutQueue::new());
+        rendered.push_to(Wire::Line, &mut line, &open);
+        assert!(
+            rendered.websocket.is_none(),
+            "no frame before a browser needs it"
+        );
+        rendered.push_to(Wire::WebSocket, &mut browser, &open);
+        let frame = rendered.websocket.as_ref().unwrap().as_ptr();
+        rendered.push_to(Wire::WebSocket, &mut other_browser, &open);
+        assert_eq!(rendered.websocket.as_ref().unwrap().as_ptr(), frame);
+        assert_eq!(written(&mut line), b"hi\r\n");
+        assert_eq!(written(&mut browser), FRAMED);
+        assert_eq!(written(&mut other_browser), FRAMED);
+    }
+
+    #[test]
+    fn a_broadcast_line_is_framed_from_the_open_block() {
+        let mut open = BroadcastBuf::new();
+        let shared = open.write(|buf| buf.extend_from_slice(b"hi\r\n"));
+        let mut rendered = Rendered::new(shared);
+        let (mut line, mut browser) = (OutQueue::new(), OutQueue::new());
+        rendered.push_to(Wire::WebSocket, &mut browser, &open);
+        rendered.push_to(Wire::Line, &mut line, &open);
+        open.seal();
+        assert_eq!(written(&mut browser), FRAMED);
+        assert_eq!(written(&mut line), b"hi\r\n");
+    }
+
+    #[test]
+    fn only_websocket_puts_a_head_before_a_payload() {
+        assert_eq!(Wire::Line.payload_head(5), None);
+        assert_eq!(
+            Wire::WebSocket.payload_head(5).as_deref(),
+            Some(&b"\x82\x05"[..])
+        );
+    }
+}
