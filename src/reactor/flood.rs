@@ -1,4 +1,5 @@
-//! Per-connection flood control: a token bucket over input lines, and the pauses it causes.
+//! Per-connection flood control: a token bucket over input lines (the pauses it causes are
+//! `throttle.rs`'s).
 //!
 //! A connection that runs out of tokens is not dropped and loses nothing: the reactor stops
 //! reading its socket until a token is due (backpressure, like IRC servers' "fakelag"), so a
@@ -6,12 +7,6 @@
 //! longer than `--flood-kick-secs` is disconnected.
 
 use std::time::{Duration, Instant};
-
-use log::{debug, info};
-
-use super::timers::ReactorTimer;
-use super::Reactor;
-use crate::chat::{Bye, Event, LostReason, Now, Refusal};
 
 /// A token bucket: `rate` tokens per second, holding at most `burst`.
 #[derive(Debug, Clone, Copy)]
@@ -69,47 +64,6 @@ impl TokenBucket {
         self.ready(limits, now)?;
         self.spend();
         Ok(())
-    }
-}
-
-impl Reactor {
-    /// Keeps the undecoded rest of the input and stops reading until `resume_at`.
-    pub(super) fn throttle(&mut self, key: usize, rest: &[u8], resume_at: Instant) {
-        let conn = &mut self.conns[key];
-        conn.held_input.extend_from_slice(rest);
-        conn.paused = true;
-        let serial = conn.serial;
-        if conn.throttled_since.is_none() {
-            conn.throttled_since = Some(Instant::now());
-            self.stats.flood_throttles += 1;
-            debug!("{}: flood control engaged", conn.peer);
-            self.queue_event(key, &Event::Refused(Refusal::Flood));
-        }
-        self.timers
-            .insert(resume_at, ReactorTimer::Unthrottle { key, serial });
-    }
-
-    /// The next token is due: decode what was held back, then read the socket again
-    /// (edge-triggered readiness will not report data that arrived while paused). A client still
-    /// behind after `--flood-kick-secs` is disconnected instead.
-    pub(super) fn unthrottle(&mut self, key: usize, now: Now) {
-        let conn = &mut self.conns[key];
-        conn.paused = false;
-        if conn
-            .throttled_since
-            .is_some_and(|since| now.mono.duration_since(since) >= self.flood.kick_after)
-        {
-            self.stats.flood_kicks += 1;
-            info!("{}: excess flood", conn.peer);
-            conn.held_input = Vec::new();
-            self.goodbye(key, LostReason::ExcessFlood, Bye::ExcessFlood, now);
-            return;
-        }
-        let held = std::mem::take(&mut conn.held_input);
-        self.feed_stream(key, &held);
-        if self.conns.get(key).is_some_and(|c| !c.paused) {
-            self.read_again(key);
-        }
     }
 }
 

@@ -36,12 +36,13 @@
 //!
 //! # Where each step lives
 //! `accept.rs` (the listener, admission and refusals), `read.rs` (readiness, reads, the
-//! ready-to-read list, decoding, the greeting), `flood.rs` (the token bucket and the pauses it
-//! causes), `output.rs` (the chat core's outbox, queueing, output caps), `wire.rs` (each wire
-//! format's bytes for one event), `write.rs` (the write list and flushing), `close.rs` (closing,
-//! reaping, goodbyes, shutdown), `timers.rs` (timers and the sweep), `storage.rs` (the storage
-//! thread's link), `web.rs` (HTTP and WebSocket); `conn.rs` is one connection, `outqueue.rs` its
-//! output queue, `worklist.rs` the lists of connections with work left in the turn.
+//! ready-to-read list, decoding, the greeting), `flood.rs` (the token bucket) and `throttle.rs`
+//! (the pauses it causes), `output.rs` (the chat core's outbox, queueing, output caps), `wire.rs`
+//! (each wire format's bytes for one event), `write.rs` (the write list and flushing), `close.rs`
+//! (closing, reaping, goodbyes, shutdown), `timers.rs` (timers and the sweep), `storage.rs` (the
+//! storage thread's link), `web.rs` (HTTP and WebSocket); `conn.rs` is one connection,
+//! `outqueue.rs` its output queue, `worklist.rs` the lists of connections with work left in the
+//! turn.
 
 mod accept;
 pub mod broadcast;
@@ -53,6 +54,7 @@ mod output;
 pub mod outqueue;
 mod read;
 mod storage;
+mod throttle;
 mod timers;
 mod web;
 mod wire;
