@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: `cargo test`, which includes the browser tests (tests/it/browser.rs
-# drives headless Chromium through tests/e2e/). First installs what those need, only when it is
-# missing, so a warm machine goes straight to the tests:
+# Runs the whole test suite: `cargo test --workspace` (the server, the client and the bench, and
+# the browser tests: tests/it/browser.rs drives headless Chromium through tests/e2e/). First
+# installs what those need, only when it is missing, so a warm machine goes straight to the tests:
 #   - Debian's chromium (and fonts-noto-cjk, so Korean shows in the screenshots), netcat-openbsd
 #     for `nc`, redis-server (the bench's --redis mode is tested against it), and Node.js,
 #     through apt-get (as root, or with sudo);
 #   - the npm packages of tests/e2e (playwright-core, pinned by package-lock.json), with `npm ci`.
 # Never downloads a browser of its own. Works unattended (CI runs it as root with no stdin).
-# Arguments are passed to `cargo test`.
+# Every workspace binary is built first and its path exported (REACTOR_CHAT_BIN,
+# REACTOR_CHAT_CLIENT_BIN, REACTOR_CHAT_BENCH_BIN): each package's tests start the others'
+# binaries, which cargo only builds and names for the package they belong to. Arguments are passed
+# to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +34,12 @@ if [ ! -d tests/e2e/node_modules/playwright-core ]; then
     (cd tests/e2e && npm ci --no-audit --no-fund </dev/null)
 fi
 
-exec cargo test "$@"
+cargo build --workspace --bins
+bins="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/debug"
+export REACTOR_CHAT_BIN="$bins/reactor-chat"
+export REACTOR_CHAT_CLIENT_BIN="$bins/reactor-chat-client"
+export REACTOR_CHAT_BENCH_BIN="$bins/reactor-chat-bench"
+for bin in "$REACTOR_CHAT_BIN" "$REACTOR_CHAT_CLIENT_BIN" "$REACTOR_CHAT_BENCH_BIN"; do
+    [ -x "$bin" ] || { echo "scripts/test.sh: $bin was not built" >&2; exit 1; }
+done
+exec cargo test --workspace "$@"

@@ -1,13 +1,15 @@
 //! Integration tests: the real `reactor-chat` binary on an ephemeral port, spoken to over TCP as
 //! telnet and nc would, and (in `browser`) the web client in headless Chromium. One test binary
-//! with a module per area (see `support` for the harness).
+//! with a module per area (see `support` for the harness). The client's and the bench's
+//! tests are in their own crates (`crates/client`, `crates/bench`).
 
-mod support;
+/// The harness (`crates/testkit`), under the name every module here uses.
+mod support {
+    pub use reactor_chat_testkit::*;
+}
 
 mod abuse;
-mod bench;
 mod browser;
-mod client;
 mod files;
 mod flood;
 mod game;

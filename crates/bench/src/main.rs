@@ -22,6 +22,7 @@ mod order;
 mod procstat;
 mod report;
 mod server;
+mod units;
 mod wire;
 
 use std::process::ExitCode;

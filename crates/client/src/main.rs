@@ -22,6 +22,7 @@ mod backoff;
 mod chatlog;
 mod conn;
 mod downloads;
+mod event;
 mod lines;
 mod output;
 mod progress;
@@ -40,8 +41,9 @@ use rustyline::error::ReadlineError;
 use rustyline::ExternalPrinter as _;
 
 use args::Args;
+use event::Ev;
 use output::{Output, PrintFn};
-use session::{Ev, Session, Settings};
+use session::{Session, Settings};
 use style::Painter;
 
 fn main() -> ExitCode {

@@ -1,14 +1,22 @@
 //! The server's byte stream split into lines and file payloads, incrementally and without I/O.
 //!
 //! Server lines end with `\r\n`; a line `=file ID SIZE FROM NAME` is followed by exactly SIZE raw
-//! bytes that are not lines (PROTOCOL.md, "Files"). The decoder has the crate's codec shape
-//! ([`Decoded`]): the reader thread feeds whatever `read` returned and takes items until
+//! bytes that are not lines (PROTOCOL.md, "Files"). The decoder has the shape of the server's
+//! decoders ([`Decoded`]): the reader thread feeds whatever `read` returned and takes items until
 //! `Incomplete`, so a header, a payload or a line ending split across reads is the normal case.
 //! Payloads come out in chunks as they arrive, so a file is streamed to disk rather than held in
 //! memory. Nothing the server sends can make this panic or buffer without bound: a line longer
 //! than [`MAX_LINE`] is cut, and a header that does not parse is an ordinary line.
 
-use reactor_chat::codec::{CodecError, Decoded};
+/// The outcome of one `decode` call, as the server's codecs have it (`reactor_chat::codec`); this
+/// decoder never fails, so there is no error to return.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decoded<T> {
+    /// All of the input was taken (kept as a partial line); no item is complete yet.
+    Incomplete,
+    /// One item is complete; `consumed` bytes were used. Call again with the rest.
+    Frame { frame: T, consumed: usize },
+}
 
 /// Longest line kept; the rest of a longer line is dropped. The server's own lines are far
 /// shorter (its `--max-line` is 4096 by default), so only a broken or hostile server reaches it.
@@ -69,29 +77,29 @@ impl StreamDecoder {
     }
 
     /// Takes a prefix of `src` and yields at most one item. `Incomplete` means all of `src` was
-    /// taken (kept as a partial line). Never fails; the `Result` is the codec shape.
-    pub fn decode(&mut self, src: &[u8]) -> Result<Decoded<Item>, CodecError> {
+    /// taken (kept as a partial line).
+    pub fn decode(&mut self, src: &[u8]) -> Decoded<Item> {
         if let Some(remaining) = self.remaining {
             if remaining == 0 {
                 self.remaining = None;
-                return Ok(Decoded::Frame {
+                return Decoded::Frame {
                     frame: Item::FileEnd,
                     consumed: 0,
-                });
+                };
             }
             if src.is_empty() {
-                return Ok(Decoded::Incomplete);
+                return Decoded::Incomplete;
             }
             let n = usize::try_from(remaining).map_or(src.len(), |r| r.min(src.len()));
             self.remaining = Some(remaining - n as u64);
-            return Ok(Decoded::Frame {
+            return Decoded::Frame {
                 frame: Item::FileData(src[..n].to_vec()),
                 consumed: n,
-            });
+            };
         }
         let Some(end) = src.iter().position(|&b| b == b'\n') else {
             self.keep(src);
-            return Ok(Decoded::Incomplete);
+            return Decoded::Incomplete;
         };
         self.keep(&src[..end]);
         let mut raw = std::mem::take(&mut self.line);
@@ -106,10 +114,10 @@ impl StreamDecoder {
             }
             None => Item::Line(line),
         };
-        Ok(Decoded::Frame {
+        Decoded::Frame {
             frame,
             consumed: end + 1,
-        })
+        }
     }
 
     fn keep(&mut self, bytes: &[u8]) {
@@ -121,11 +129,11 @@ impl StreamDecoder {
     pub fn feed(&mut self, mut src: &[u8], mut on_item: impl FnMut(Item)) {
         loop {
             match self.decode(src) {
-                Ok(Decoded::Frame { frame, consumed }) => {
+                Decoded::Frame { frame, consumed } => {
                     src = &src[consumed..];
                     on_item(frame);
                 }
-                Ok(Decoded::Incomplete) | Err(_) => return,
+                Decoded::Incomplete => return,
             }
         }
     }

@@ -5,6 +5,7 @@
 
 use std::process::Command;
 
+use reactor_chat_testkit::{bin, SERVER};
 use serde_json::Value;
 
 /// Runs the bench with `args` plus a short unpaced load, and returns its JSON report.
@@ -64,7 +65,8 @@ fn assert_every_message_accounted_for(report: &Value) {
 
 #[test]
 fn the_bench_loads_reactor_chat_and_accounts_for_every_message() {
-    let report = bench(&["--spawn-server", env!("CARGO_BIN_EXE_reactor-chat")]);
+    let server = bin(SERVER);
+    let report = bench(&["--spawn-server", server.to_str().unwrap()]);
     assert_every_message_accounted_for(&report);
     assert_eq!(report["scenario"]["protocol"], "reactor-chat");
     let flags = report["server"]["flags"].to_string();

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressDrawTarget, TermLike};
 
-use crate::session::Ev;
+use crate::event::Ev;
 
 /// Frames drawn per second at most.
 const HZ: u8 = 4;

@@ -442,7 +442,7 @@ fn client_help_and_readme_agree() {
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     let section = crate::support::readme_section(
-        include_str!("../../README.md"),
+        include_str!("../../../../README.md"),
         "## The bundled client: `reactor-chat-client`",
     );
     let mut readme_flags: Vec<&str> = Vec::new();

@@ -20,8 +20,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::progress;
 
+use crate::event::{Ev, Uploaded};
 use crate::proto::StreamDecoder;
-use crate::session::Ev;
 
 /// How long one connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,14 +34,6 @@ const CHUNK: usize = 64 * 1024;
 enum Job {
     Line(String),
     File { file: File, name: String, size: u64 },
-}
-
-/// How an upload ended, reported to the session.
-#[derive(Debug)]
-pub struct Uploaded {
-    pub name: String,
-    pub size: u64,
-    pub result: Result<Duration, String>,
 }
 
 /// An open connection. Dropping it closes the socket, which ends both threads.

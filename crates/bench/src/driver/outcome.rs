@@ -1,0 +1,81 @@
+//! What a run measures: its counters, the outcome `run` returns, CPU samples for rates.
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::filemix::FileCounts;
+
+/// Counters of one run. Everything is over the whole run except `window_*`.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Counts {
+    pub opened: u64,
+    pub ready: u64,
+    pub joiners_ready: u64,
+    /// Connections that never logged in (refused, timed out, connect error).
+    pub failed: u64,
+    /// Connections closed by the server after they logged in.
+    pub closed_after_ready: u64,
+    pub sent: u64,
+    /// Distinct deliveries of bench messages, all receivers.
+    pub delivered: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    /// Deliveries inside the measured window.
+    pub window_delivered: u64,
+    /// Lines that were not bench messages (presence notices, welcomes of others, ...).
+    pub other_lines: u64,
+    pub ack_timeouts: u64,
+    pub pacing_slips: u64,
+    /// `--files`: uploads, accepts and deliveries.
+    pub files: FileCounts,
+    /// The first reason a connection failed or was closed, for the report.
+    pub first_error: Option<String>,
+    #[serde(skip)]
+    pub(super) initial_unique: u64,
+    #[serde(skip)]
+    pub(super) last_ready_at: Option<Instant>,
+    /// When (nanoseconds since the epoch) the last bench message arrived.
+    #[serde(skip)]
+    pub(super) last_delivery_ns: u64,
+}
+
+/// What `run` measured.
+pub struct Outcome {
+    pub counts: Counts,
+    pub lost: u64,
+    /// Latency of deliveries to clients present from the start, in the window, in nanoseconds.
+    pub latency: Histogram<u64>,
+    /// Time from the first connect to the last initial client logged in.
+    pub connect_time: Duration,
+    /// The measured window (joinstorm: first joiner connect to last joiner in).
+    pub window: Duration,
+    /// CPU samples at the window's edges.
+    pub before: Sample,
+    pub after: Sample,
+    /// Join storm: whether every joiner got in before the window's deadline.
+    pub storm_complete: bool,
+}
+
+/// CPU use at one moment, for rates over the window.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub at: Instant,
+    pub own_cpu: Duration,
+    pub server_cpu: Option<Duration>,
+    pub server_memory: Option<crate::procstat::Memory>,
+    /// The machine's CPU ticks (for its steal share), when `/proc/stat` is readable.
+    pub host: Option<crate::procstat::HostTicks>,
+}
+
+impl Sample {
+    pub fn take(server_pid: Option<u32>) -> Sample {
+        Sample {
+            at: Instant::now(),
+            own_cpu: crate::procstat::own_cpu_time(),
+            server_cpu: server_pid.and_then(|pid| crate::procstat::cpu_time(pid).ok()),
+            server_memory: server_pid.and_then(|pid| crate::procstat::memory(pid).ok()),
+            host: crate::procstat::host_ticks().ok(),
+        }
+    }
+}
