@@ -1,8 +1,7 @@
 //! What a user's command runs with besides its own arguments.
 
 use super::event::{Event, Info, Refusal};
-use super::{help, ConnId, Now, Outbox};
-use crate::chat::SessionId;
+use super::{help, ConnId, Now, Outbox, SessionId};
 
 /// Who asked (the connection and its session), when, and where the answers go.
 pub struct Cx<'a> {

@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use super::context::Cx;
 use super::event::{Event, HistoryAnswer, HistoryError, HistoryQuery, HistoryWhat, Info, Refusal};
-use super::{Chat, ConnId, Now, Outbox, Output};
-use crate::chat::SessionId;
+use super::{Chat, ConnId, Now, Outbox, Output, SessionId};
 use crate::clock::{day_bounds, day_of, parse_day};
 
 /// Lines `/history` shows without a count.

@@ -87,6 +87,27 @@ type SessionId = usize;
 /// A room's key in the core (reused after the room is gone).
 type RoomId = usize;
 
+/// `collection[id]` for a collection of the core that keeps its items in a `slab` field: an id
+/// the core holds always names a live item, so a missing one is a bug, as with a slice.
+macro_rules! index_by_id {
+    ($collection:ty, $id:ty, $item:ty) => {
+        impl std::ops::Index<$id> for $collection {
+            type Output = $item;
+
+            fn index(&self, id: $id) -> &$item {
+                &self.slab[id]
+            }
+        }
+
+        impl std::ops::IndexMut<$id> for $collection {
+            fn index_mut(&mut self, id: $id) -> &mut $item {
+                &mut self.slab[id]
+            }
+        }
+    };
+}
+use index_by_id;
+
 /// The core's timers; each carries what it needs to tell a stale firing from a current one.
 #[derive(Debug, Clone, Copy)]
 enum ChatTimer {

@@ -11,8 +11,7 @@ use chrono::{Days, Local, NaiveTime, TimeZone, Utc};
 
 use super::context::Cx;
 use super::event::{Event, Info, Refusal, ScheduleEntry, UnixMillis};
-use super::{Chat, ChatTimer, Now, Outbox};
-use crate::chat::SessionId;
+use super::{Chat, ChatTimer, Now, Outbox, SessionId};
 
 #[derive(Debug)]
 struct Schedule {

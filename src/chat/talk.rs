@@ -3,39 +3,52 @@
 use std::sync::Arc;
 
 use super::context::Cx;
-use super::event::{Event, Info, Refusal};
-use super::{nick, Chat};
+use super::event::{Event, Info, Refusal, UnixMillis};
+use super::id::MsgId;
+use super::{nick, Chat, RoomId};
+
+/// Builds a room event from its id, time, room, sender and text.
+type MakeTalk = fn(MsgId, UnixMillis, Arc<str>, Arc<str>, Arc<str>) -> Event;
 
 impl Chat {
     /// A line that is not a command: a message to the user's room (and maybe a game guess).
     pub(super) fn say(&mut self, cx: &mut Cx<'_>, text: &str) {
-        let s = &self.sessions[cx.sid];
-        let room = s.room();
-        let event = Event::Message {
-            id: self.ids.next(cx.now.wall),
-            at: cx.now.wall,
-            room: self.rooms[room].name().clone(),
-            from: s.nick().clone(),
-            text: Arc::from(text),
-        };
-        self.stats.messages += 1;
-        self.broadcast(room, Some(cx.sid), event, cx.out);
+        let room = self.tell_room(cx, text, |id, at, room, from, text| Event::Message {
+            id,
+            at,
+            room,
+            from,
+            text,
+        });
         self.check_guess(cx.sid, room, text, cx.now, cx.out);
     }
 
     /// `/me action`.
     pub(super) fn me(&mut self, cx: &mut Cx<'_>, text: &str) {
+        self.tell_room(cx, text, |id, at, room, from, text| Event::Action {
+            id,
+            at,
+            room,
+            from,
+            text,
+        });
+    }
+
+    /// What the user wrote, as the event `make` builds, to everyone else in the user's room;
+    /// returns the room.
+    fn tell_room(&mut self, cx: &mut Cx<'_>, text: &str, make: MakeTalk) -> RoomId {
         let s = &self.sessions[cx.sid];
         let room = s.room();
-        let event = Event::Action {
-            id: self.ids.next(cx.now.wall),
-            at: cx.now.wall,
-            room: self.rooms[room].name().clone(),
-            from: s.nick().clone(),
-            text: Arc::from(text),
-        };
+        let event = make(
+            self.ids.next(cx.now.wall),
+            cx.now.wall,
+            self.rooms[room].name().clone(),
+            s.nick().clone(),
+            Arc::from(text),
+        );
         self.stats.messages += 1;
         self.broadcast(room, Some(cx.sid), event, cx.out);
+        room
     }
 
     /// `/msg NICK text`: to the target's connection, or kept for its return if it is held.

@@ -22,8 +22,7 @@ use log::info;
 
 use super::context::Cx;
 use super::event::{Event, FileEntry, FileNotice};
-use super::{Chat, ChatTimer, ConnId, Now, Outbox, Output};
-use crate::chat::{RoomId, SessionId};
+use super::{Chat, ChatTimer, ConnId, Now, Outbox, Output, RoomId, SessionId};
 use crate::codec::file::Keep;
 use offers::{OfferError, Offers};
 
@@ -232,10 +231,8 @@ impl Chat {
 
     /// `/accept ID`.
     pub(super) fn accept_file(&mut self, cx: &mut Cx<'_>, id: &str) {
-        let (uid, room) = self.uid_and_room(cx.sid);
-        let Some(num) = parse_id(id) else {
-            let id = Arc::from(id);
-            return cx.reply(Event::File(FileNotice::NoSuchFile { id }));
+        let Some((num, uid, room)) = self.offer_asked(cx, id) else {
+            return;
         };
         match self.files.offers.accept(num, uid, &room) {
             Ok(offer) => {
@@ -254,10 +251,8 @@ impl Chat {
 
     /// `/decline ID`.
     pub(super) fn decline_file(&mut self, cx: &mut Cx<'_>, id: &str) {
-        let (uid, room) = self.uid_and_room(cx.sid);
-        let Some(num) = parse_id(id) else {
-            let id = Arc::from(id);
-            return cx.reply(Event::File(FileNotice::NoSuchFile { id }));
+        let Some((num, uid, room)) = self.offer_asked(cx, id) else {
+            return;
         };
         match self.files.offers.decline(num, uid, &room) {
             Ok(offer) => {
@@ -272,6 +267,18 @@ impl Chat {
             }
             Err(e) => self.refuse_offer(cx, id, num, e),
         }
+    }
+
+    /// The offer an `/accept` or `/decline` names, with the asker's uid and room; `None` (and the
+    /// asker told) when `id` is not an offer id at all.
+    fn offer_asked(&self, cx: &mut Cx<'_>, id: &str) -> Option<(u64, u64, Arc<str>)> {
+        let Some(num) = parse_id(id) else {
+            let id = Arc::from(id);
+            cx.reply(Event::File(FileNotice::NoSuchFile { id }));
+            return None;
+        };
+        let (uid, room) = self.uid_and_room(cx.sid);
+        Some((num, uid, room))
     }
 
     /// `/files`: the offers open to the user in their room, oldest first.

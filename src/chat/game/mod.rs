@@ -20,8 +20,7 @@ use log::info;
 use super::context::Cx;
 use super::event::{Event, GameNotice, HistoryQuery, HistoryWhat, ScoreEntry};
 use super::room::room_key;
-use super::{Chat, ChatTimer, Now, Outbox, Output};
-use crate::chat::{RoomId, SessionId};
+use super::{Chat, ChatTimer, Now, Outbox, Output, RoomId, SessionId};
 use round::Round;
 
 /// The rounds running, one per room at most, and the scores of a server without history.

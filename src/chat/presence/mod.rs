@@ -17,8 +17,7 @@ use std::collections::hash_map::{Entry, HashMap};
 use std::sync::Arc;
 
 use super::event::{Event, PresenceSummary};
-use super::{Chat, ChatTimer, Now, Outbox, Output};
-use crate::chat::{RoomId, SessionId};
+use super::{Chat, ChatTimer, Now, Outbox, Output, RoomId, SessionId};
 
 /// The big rooms' presence events waiting for their summaries.
 #[derive(Debug, Default)]

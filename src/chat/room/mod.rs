@@ -81,19 +81,7 @@ pub struct Rooms {
     by_key: HashMap<String, RoomId>,
 }
 
-impl std::ops::Index<RoomId> for Rooms {
-    type Output = Room;
-
-    fn index(&self, id: RoomId) -> &Room {
-        &self.slab[id]
-    }
-}
-
-impl std::ops::IndexMut<RoomId> for Rooms {
-    fn index_mut(&mut self, id: RoomId) -> &mut Room {
-        &mut self.slab[id]
-    }
-}
+crate::chat::index_by_id!(Rooms, RoomId, Room);
 
 impl Rooms {
     pub fn get(&self, id: RoomId) -> Option<&Room> {

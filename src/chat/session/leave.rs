@@ -1,12 +1,14 @@
 //! How sessions end: a lost connection holds the session for the grace period, `/quit`, the end of
 //! the grace and an operator's kick end it for good.
 
+use std::sync::Arc;
+
 use log::info;
 
 use crate::chat::context::Cx;
-use crate::chat::event::{Bye, Departure, Event, LostReason};
-use crate::chat::SessionId;
-use crate::chat::{Chat, ChatTimer, ConnId, Now, Outbox, Output};
+use crate::chat::event::{Bye, Departure, Event, LostReason, UnixMillis};
+use crate::chat::id::MsgId;
+use crate::chat::{Chat, ChatTimer, ConnId, Now, Outbox, Output, SessionId};
 
 impl Chat {
     /// The connection is gone (or being dropped) without `/quit`. A logged-in user's session is
@@ -22,16 +24,13 @@ impl Chat {
         let generation = self.sessions.hold(sid, until);
         let nick = self.sessions[sid].nick.clone();
         info!("{nick} lost the connection ({reason:?})");
-        for room in self.sessions[sid].rooms.clone() {
-            let event = Event::Left {
-                id: self.ids.next(now.wall),
-                at: now.wall,
-                room: self.rooms[room.room].name().clone(),
-                nick: nick.clone(),
-                how: Departure::Lost { reason },
-            };
-            self.announce_presence(room.room, Some(sid), event, now, out);
-        }
+        self.announce_in_rooms(sid, now, out, |id, at, room| Event::Left {
+            id,
+            at,
+            room,
+            nick: nick.clone(),
+            how: Departure::Lost { reason },
+        });
         self.timers.insert(
             until,
             ChatTimer::GraceEnds {
@@ -39,6 +38,22 @@ impl Chat {
                 generation,
             },
         );
+    }
+
+    /// Announces an arrival or a loss of `sid` in every room it is in (to everyone but itself),
+    /// the event built by `make` from each room's id, time and name.
+    pub(super) fn announce_in_rooms(
+        &mut self,
+        sid: SessionId,
+        now: Now,
+        out: &mut Outbox,
+        make: impl Fn(MsgId, UnixMillis, Arc<str>) -> Event,
+    ) {
+        for m in self.sessions[sid].rooms.clone() {
+            let name = self.rooms[m.room].name().clone();
+            let event = make(self.ids.next(now.wall), now.wall, name);
+            self.announce_presence(m.room, Some(sid), event, now, out);
+        }
     }
 
     /// `/quit [message]`.

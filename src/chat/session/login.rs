@@ -9,8 +9,7 @@ use log::info;
 use super::is_resume_key_shaped;
 use crate::chat::event::{Bye, Event, Info, Refusal};
 use crate::chat::nick::{self, cmp_nicks};
-use crate::chat::SessionId;
-use crate::chat::{Chat, ConnId, Now, Outbox, Output, LOBBY, WELCOME_NAMES_MAX};
+use crate::chat::{Chat, ConnId, Now, Outbox, Output, SessionId, LOBBY, WELCOME_NAMES_MAX};
 
 impl Chat {
     pub(in crate::chat) fn login(
@@ -145,15 +144,12 @@ impl Chat {
             }
             out.send(conn, Event::Info(Info::MissedEnd));
         }
-        for room in self.sessions[sid].rooms.clone() {
-            let event = Event::Reconnected {
-                id: self.ids.next(now.wall),
-                at: now.wall,
-                room: self.rooms[room.room].name().clone(),
-                nick: nick.clone(),
-            };
-            self.announce_presence(room.room, Some(sid), event, now, out);
-        }
+        self.announce_in_rooms(sid, now, out, |id, at, room| Event::Reconnected {
+            id,
+            at,
+            room,
+            nick: nick.clone(),
+        });
     }
 
     fn welcome(&self, sid: SessionId, resumed: bool) -> Info {

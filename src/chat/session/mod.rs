@@ -195,19 +195,7 @@ pub struct Sessions {
     next_uid: u64,
 }
 
-impl std::ops::Index<SessionId> for Sessions {
-    type Output = Session;
-
-    fn index(&self, sid: SessionId) -> &Session {
-        &self.slab[sid]
-    }
-}
-
-impl std::ops::IndexMut<SessionId> for Sessions {
-    fn index_mut(&mut self, sid: SessionId) -> &mut Session {
-        &mut self.slab[sid]
-    }
-}
+crate::chat::index_by_id!(Sessions, SessionId, Session);
 
 impl Sessions {
     pub fn get(&self, sid: SessionId) -> Option<&Session> {
