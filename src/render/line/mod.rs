@@ -20,6 +20,8 @@ use crate::config::Lang;
 mod files;
 mod game;
 mod presence;
+#[cfg(test)]
+mod snapshot;
 
 pub use files::human_size;
 
