@@ -2,28 +2,42 @@
 //!
 //! # Layout
 //! - [`config`]: every flag and limit, with its default and the reason for it.
-//! - [`reactor`]: the poll loop that owns every socket; [`reactor::conn`] is one connection,
-//!   [`reactor::outqueue`] its bounded output queue.
-//! - [`codec`]: sans-IO decoders (bytes in, frames out); [`codec::line`] is the telnet-friendly
-//!   line decoder.
-//! - [`chat`]: the chat core (sessions, nicknames, rooms, presence, reconnects); it never sees a
-//!   socket. [`chat::event`] holds its events as plain data, [`render::line`] turns them into
-//!   protocol lines, [`chat::command`] parses user lines, [`chat::nick`] validates nicknames and
-//!   [`chat::text`] cleans user text.
+//! - [`reactor`]: the poll loop that owns every socket; `Reactor::run` is one loop turn, each
+//!   step in its own file: accepting and refusing (`accept`), reading and decoding (`read`, with
+//!   [`reactor::flood`]'s token bucket and `throttle`'s pauses), applying the chat core's outbox
+//!   (`output`, through `wire`: one rendering per wire format), writing (`write`), closing and
+//!   reaping (`close`), timers and the sweep (`timers`), the storage thread's link (`storage`),
+//!   HTTP and WebSocket on the same port (`web`). [`reactor::conn`] is one connection,
+//!   [`reactor::outqueue`] its bounded output queue, [`reactor::broadcast`] the shared blocks
+//!   broadcasts are rendered into, [`reactor::metrics`] the counters and `GET /metrics`.
+//! - [`codec`]: sans-IO decoders (bytes in, frames out): [`codec::line`] the telnet-friendly line
+//!   decoder, [`codec::file`] file uploads, [`codec::http`], [`codec::websocket`].
+//! - [`chat`]: the chat core; it never sees a socket and never formats a line. One module per
+//!   feature, each owning its state, commands and tests: `session` (login, resume, grace),
+//!   `room` (a `Room` and its members), `talk`, `ops` (operators and bans), [`chat::files`] (the
+//!   offer store and its commands), `invite`, [`chat::game`] (rules, words, commands),
+//!   `schedule`, `presence`, [`chat::history`] (the history commands). [`chat::event`] holds its
+//!   events as plain data, [`chat::command`] parses user lines, [`chat::help`] is the command
+//!   table, [`chat::nick`] validates nicknames and [`chat::text`] cleans user text.
+//! - [`render`]: the wire formats, beside each other: [`render::texts`] every sentence in English
+//!   and Korean as data, [`render::line`] the line protocol that frames them (PROTOCOL.md),
+//!   [`render::stamp`] and [`render::human`] times, durations and sizes for people.
 //! - [`storage`]: the storage thread that keeps room history in SQLite off the loop;
-//!   [`storage::store`] is the database code, [`chat::history`] the commands that read it.
-//! - [`timer`]: the deadline heap both the reactor and the chat core use.
+//!   [`storage::store`] is the database code.
+//! - [`clock`]: the present moment and calendar days; [`timer`]: the deadline heap both the
+//!   reactor and the chat core use.
 //! - [`logging`] and [`system`]: start-up chores of the binary.
 //!
 //! # The path of one message
-//! `Reactor::run` polls → a connection is readable → `on_readable` reads until a short read,
-//! `WouldBlock` or its budget → `LineDecoder::decode` yields a line → `Chat::line` cleans and
-//! parses it and, for a message, appends one `Output::ToMany` listing the room's other live
-//! members → `apply_outbox` renders the event once into the open broadcast block and queues a
-//! reference to it for each recipient, as part of one entry with the lines it already holds from
-//! that block (the limit check may mark a slow reader dead) → `flush_pending` seals the block and
-//! writes each queue with vectored writes → `reap` removes the dead and tells the chat core, whose "lost the connection" notices go
-//! out on the next flush. The same message, as an `Output::Store` beside the broadcast, joins the
+//! `Reactor::run` polls → a connection is readable → `on_readable` (`reactor::read`) reads
+//! until a short read, `WouldBlock` or its budget → `LineDecoder::decode` yields a line →
+//! `Chat::line` cleans and parses it and, for a message, appends one `Output::ToMany` listing the
+//! room's other live members → `apply_outbox` (`reactor::output`) has `render::line::Renderer`
+//! render the event once per wire format into the open broadcast block and queues a reference to
+//! it for each recipient, as part of one entry with the lines it already holds from that block
+//! (the limit check may mark a slow reader dead) → `flush_pending` (`reactor::write`) seals the
+//! block and writes each queue with vectored writes → `reap` (`reactor::close`) removes the dead
+//! and tells the chat core, whose "lost the connection" notices go out on the next flush. The same message, as an `Output::Store` beside the broadcast, joins the
 //! turn's batch for the storage thread, which commits it to disk within `--flush-ms`.
 
 pub mod chat;

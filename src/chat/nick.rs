@@ -5,8 +5,6 @@
 //! or like nothing at all) and confusable look-alikes, via the UTS #39 skeleton behind
 //! [`collision_key`].
 
-use std::fmt;
-
 use unicode_security::GeneralSecurityProfile;
 
 /// Most characters (not bytes) a nickname may have: long enough for any real name in any script,
@@ -26,69 +24,9 @@ pub enum NickError {
     NotAllowed(char),
 }
 
-impl NickError {
-    /// A sentence for an English-speaking user, suitable after `! nick-invalid: `.
-    #[must_use]
-    pub fn describe_en(&self) -> String {
-        match *self {
-            NickError::Empty => "a nickname needs at least one character".to_string(),
-            NickError::TooLong => format!("a nickname has at most {MAX_NICK_CHARS} characters"),
-            NickError::Invisible(c) if c.is_whitespace() => {
-                format!("spaces ({}) are not allowed in nicknames", code_point(c))
-            }
-            NickError::Invisible(c) => format!(
-                "the invisible character {} is not allowed in nicknames",
-                code_point(c)
-            ),
-            NickError::NotAllowed(c) => {
-                format!("{} is not allowed: use letters, digits, _ - .", shown(c))
-            }
-        }
-    }
-
-    /// The same sentence in Korean.
-    #[must_use]
-    pub fn describe_ko(&self) -> String {
-        match *self {
-            NickError::Empty => "닉네임은 한 글자 이상이어야 합니다".to_string(),
-            NickError::TooLong => format!("닉네임은 최대 {MAX_NICK_CHARS}자까지 쓸 수 있습니다"),
-            NickError::Invisible(c) if c.is_whitespace() => {
-                format!("닉네임에는 공백({})을 쓸 수 없습니다", code_point(c))
-            }
-            NickError::Invisible(c) => format!(
-                "보이지 않는 문자({})는 닉네임에 쓸 수 없습니다",
-                code_point(c)
-            ),
-            NickError::NotAllowed(c) => format!(
-                "{} 문자는 쓸 수 없습니다: 글자, 숫자, _ - . 만 쓸 수 있습니다",
-                shown(c)
-            ),
-        }
-    }
-}
-
-impl fmt::Display for NickError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe_en())
-    }
-}
-
+// Its sentences, and its `Display` (English), live with the other sentences in
+// `render::texts::refusal`: the rules are the chat core's, the wording is the renderer's.
 impl std::error::Error for NickError {}
-
-/// `U+200B`: the only safe way to name a character that cannot be seen.
-fn code_point(c: char) -> String {
-    format!("U+{:04X}", c as u32)
-}
-
-/// A refused character as the user can recognise it; control characters are never echoed raw,
-/// since this text goes back over the wire.
-fn shown(c: char) -> String {
-    if c.is_control() {
-        code_point(c)
-    } else {
-        format!("'{c}'")
-    }
-}
 
 /// Checks a nickname against the protocol's rules.
 ///
@@ -307,42 +245,6 @@ mod tests {
             validate("a\u{200B}@"),
             Err(NickError::Invisible('\u{200B}'))
         );
-    }
-
-    #[test]
-    fn descriptions_name_the_problem() {
-        assert_eq!(
-            NickError::TooLong.describe_en(),
-            "a nickname has at most 24 characters"
-        );
-        assert_eq!(
-            NickError::Invisible('\u{200B}').describe_en(),
-            "the invisible character U+200B is not allowed in nicknames"
-        );
-        assert_eq!(
-            NickError::NotAllowed('@').describe_en(),
-            "'@' is not allowed: use letters, digits, _ - ."
-        );
-        assert!(NickError::NotAllowed('\u{1}')
-            .describe_en()
-            .starts_with("U+0001 "));
-        assert!(NickError::Invisible('\u{200B}')
-            .describe_ko()
-            .contains("U+200B"));
-        assert!(NickError::TooLong.describe_ko().contains("24"));
-        for err in [
-            NickError::Empty,
-            NickError::TooLong,
-            NickError::Invisible(' '),
-            NickError::Invisible('\u{3164}'),
-            NickError::NotAllowed('@'),
-            NickError::NotAllowed('\u{7f}'),
-        ] {
-            for text in [err.describe_en(), err.describe_ko(), err.to_string()] {
-                assert!(!text.is_empty());
-                assert!(!text.chars().any(char::is_control), "{text:?}");
-            }
-        }
     }
 
     #[test]

@@ -1,43 +1,73 @@
-//! The presence summary line of a big room (see `presence.rs`), in English or Korean.
+//! The room notices that take more than one sentence to choose: departures, and the presence
+//! summary of a big room. The one-line room events are in `render` itself.
 
 use std::fmt::Write as _;
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
-use super::{line, Out, Renderer};
-use crate::chat::event::PresenceSummary;
-use crate::config::Lang;
+use super::Renderer;
+use crate::chat::event::{Departure, PresenceSummary};
+use crate::render::texts::room as text;
 
 impl Renderer {
+    pub(super) fn departure(&self, buf: &mut BytesMut, at: u64, nick: &str, how: &Departure) {
+        let lang = self.lang;
+        match how {
+            Departure::Quit { message: None } => self.notice(buf, at, text::quit(lang, nick)),
+            Departure::Quit { message: Some(m) } => {
+                self.notice(buf, at, text::quit_saying(lang, nick, m));
+            }
+            Departure::Lost { reason } => {
+                let reason = text::lost_reason(lang, *reason);
+                self.notice(buf, at, text::lost(lang, nick, reason));
+            }
+            Departure::GraceExpired { grace_secs } => {
+                self.notice(buf, at, text::grace_expired(lang, nick, *grace_secs));
+            }
+            Departure::Moved { to } => self.notice(buf, at, text::moved(lang, nick, to)),
+            Departure::Kicked { by, reason: None } => {
+                self.notice(buf, at, text::kicked(lang, nick, by));
+            }
+            Departure::Kicked {
+                by,
+                reason: Some(r),
+            } => self.notice(buf, at, text::kicked_for(lang, nick, by, r)),
+        }
+    }
+
     /// `[12:34] * 37 joined (alice, bob, carol, dave, eve and 32 more); 3 left (x, y, z); 5012 here`;
     /// a part with nobody in it is left out.
     pub(super) fn presence(&self, buf: &mut BytesMut, summary: &PresenceSummary) {
-        let ko = self.lang == Lang::Ko;
-        self.notice(buf, summary.at);
-        let mut text = String::new();
-        let parts = [
-            (&summary.joined, summary.joined_total, "joined", "입장"),
-            (&summary.left, summary.left_total, "left", "퇴장"),
-        ];
-        for (names, total, en, kr) in parts {
+        let lang = self.lang;
+        let mut parts = String::new();
+        let joined = (&summary.joined, summary.joined_total, true);
+        let left = (&summary.left, summary.left_total, false);
+        for (names, total, joins) in [joined, left] {
             if total == 0 {
                 continue;
             }
             let list = names.join(", ");
-            let more = total.saturating_sub(names.len());
-            let _ = match (ko, more > 0) {
-                (false, false) => write!(text, "{total} {en} ({list}); "),
-                (false, true) => write!(text, "{total} {en} ({list} and {more} more); "),
-                (true, false) => write!(text, "{total}명 {kr} ({list}); "),
-                (true, true) => write!(text, "{total}명 {kr} ({list} 외 {more}명); "),
+            let _ = match (joins, total.saturating_sub(names.len())) {
+                (true, 0) => write!(parts, "{}; ", text::joined_count(lang, total, &list)),
+                (true, more) => {
+                    write!(
+                        parts,
+                        "{}; ",
+                        text::joined_count_more(lang, total, &list, more)
+                    )
+                }
+                (false, 0) => write!(parts, "{}; ", text::left_count(lang, total, &list)),
+                (false, more) => {
+                    write!(
+                        parts,
+                        "{}; ",
+                        text::left_count_more(lang, total, &list, more)
+                    )
+                }
             };
         }
-        let members = summary.members;
-        if ko {
-            line!(buf, "{text}현재 {members}명");
-        } else {
-            line!(buf, "{text}{members} here");
-        }
+        let here = text::members_here(lang, summary.members);
+        self.notice(buf, summary.at, format_args!("{parts}{here}"));
     }
 }
 
@@ -50,6 +80,7 @@ mod tests {
     use super::*;
     use crate::chat::event::Event;
     use crate::chat::id::MsgId;
+    use crate::config::Lang;
 
     fn render(lang: Lang, summary: PresenceSummary) -> String {
         let mut buf = BytesMut::new();

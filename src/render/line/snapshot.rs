@@ -594,7 +594,7 @@ fn rendered() -> String {
             let name = format!("{event:?}");
             let name: String = name.chars().take(100).collect();
             text.push_str(&format!("## {lang:?} {name}\n"));
-            text.push_str(&String::from_utf8(buf.to_vec()).expect("lines are UTF-8"));
+            text.push_str(std::str::from_utf8(&buf).expect("lines are UTF-8"));
         }
     }
     text

@@ -1,0 +1,234 @@
+//! Replies to one user (`-- `): the login and welcome, answers to queries, `/help`, and the
+//! frames around missed lines, lists and history.
+
+use std::fmt::Write as _;
+
+use bytes::{BufMut, BytesMut};
+
+use super::{line, reply, Out, Renderer};
+use crate::chat::event::{HistoryWhat, Info, ScheduleEntry};
+use crate::chat::help;
+use crate::render::human::human_duration;
+use crate::render::texts::reply as text;
+
+impl Renderer {
+    pub(super) fn info(&self, buf: &mut BytesMut, info: &Info) {
+        let lang = self.lang;
+        match info {
+            Info::Greeting => reply(buf, text::greeting(lang)),
+            Info::NickPrompt => reply(buf, text::nick_prompt(lang)),
+            Info::Welcome { .. } => self.welcome(buf, info),
+            Info::MissedHeader { total: 0, .. } => reply(buf, text::missed_nothing(lang)),
+            Info::MissedHeader { shown, total } if shown == total => {
+                reply(buf, text::missed(lang, *total));
+            }
+            Info::MissedHeader { shown, total } => {
+                reply(buf, text::missed_last(lang, *total, *shown));
+            }
+            Info::MissedEnd => reply(buf, text::missed_end(lang)),
+            Info::Users { room, users } => {
+                let (op, away) = (text::user_op(lang), text::user_away(lang));
+                let mut names = String::new();
+                for (i, u) in users.iter().enumerate() {
+                    if i > 0 {
+                        names.push_str(", ");
+                    }
+                    names.push_str(&u.nick);
+                    let _ = match (u.op, u.away) {
+                        (true, true) => write!(names, " ({op}, {away})"),
+                        (true, false) => write!(names, " ({op})"),
+                        (false, true) => write!(names, " ({away})"),
+                        (false, false) => Ok(()),
+                    };
+                }
+                reply(buf, text::users_in(lang, room, users.len(), &names));
+            }
+            Info::Help => self.help(buf),
+            Info::HelpFor(entry) => {
+                line!(
+                    buf,
+                    "-- {}: {}",
+                    entry.usage,
+                    text::command_help(lang, entry)
+                );
+            }
+            Info::UserCount { room, members } => {
+                reply(buf, text::user_count(lang, room, *members));
+            }
+            Info::Rooms { rooms } => {
+                let mut list = String::new();
+                for (i, (name, count)) in rooms.iter().enumerate() {
+                    if i > 0 {
+                        list.push_str(", ");
+                    }
+                    let _ = write!(list, "{name} ({count})");
+                }
+                reply(buf, text::rooms(lang, rooms.len(), &list));
+            }
+            Info::WhisperSent { to, text } => line!(buf, "-- -> *{to}* {text}"),
+            Info::TargetAway { nick, message } => {
+                reply(buf, text::target_away(lang, nick, message));
+            }
+            Info::WhisperHeld { nick } => reply(buf, text::whisper_held(lang, nick)),
+            Info::NickChanged { nick } => reply(buf, text::nick_changed(lang, nick)),
+            Info::AwaySet { message } => reply(buf, text::away_set(lang, message)),
+            Info::AwayCleared => reply(buf, text::away_cleared(lang)),
+            Info::Whois {
+                nick,
+                room,
+                idle_secs,
+                away,
+                op,
+                reconnecting,
+            } => {
+                let idle = human_duration(*idle_secs);
+                let _ = write!(Out(buf), "-- {}", text::whois(lang, nick, room, &idle));
+                if let Some(message) = away {
+                    let _ = write!(Out(buf), ", {}", text::whois_away(lang, message));
+                }
+                if *op {
+                    let _ = write!(Out(buf), ", {}", text::whois_op(lang));
+                }
+                if *reconnecting {
+                    let _ = write!(Out(buf), ", {}", text::whois_reconnecting(lang));
+                }
+                buf.put_slice(b"\r\n");
+            }
+            Info::NowInRoom { room } => reply(buf, text::now_in_room(lang, room)),
+            Info::TopicOnJoin { topic } => reply(buf, text::topic_on_join(lang, topic)),
+            Info::Topic {
+                room,
+                topic: Some((topic, by)),
+            } => reply(buf, text::topic_of(lang, room, topic, by)),
+            Info::Topic { room, topic: None } => reply(buf, text::no_topic(lang, room)),
+            Info::TopicLock { room, locked: true } => reply(buf, text::topic_locked(lang, room)),
+            Info::TopicLock {
+                room,
+                locked: false,
+            } => reply(buf, text::topic_unlocked(lang, room)),
+            Info::ScheduleSet { entry } => {
+                let (hhmm, within) = (self.stamper.hhmm(entry.due), human_duration(entry.in_secs));
+                let ScheduleEntry { id, room, text, .. } = entry;
+                reply(
+                    buf,
+                    text::schedule_set(lang, *id, &hhmm, &within, room, text),
+                );
+            }
+            Info::ScheduleUnsent { id, room } => {
+                reply(buf, text::schedule_unsent(lang, *id, room));
+            }
+            Info::ScheduleSent { id, room } => reply(buf, text::schedule_sent(lang, *id, room)),
+            Info::Schedules { entries } => {
+                reply(buf, text::schedules(lang, entries.len()));
+                for e in entries {
+                    let (hhmm, within) = (self.stamper.hhmm(e.due), human_duration(e.in_secs));
+                    let entry = text::schedule_entry(lang, e.id, &hhmm, &within, &e.room, &e.text);
+                    line!(buf, "--   {entry}");
+                }
+                reply(buf, text::schedules_end(lang));
+            }
+            Info::Unscheduled { id } => reply(buf, text::unscheduled(lang, *id)),
+            Info::NowOperator => reply(buf, text::now_operator(lang)),
+            Info::HistoryStart {
+                room,
+                what,
+                shown,
+                total,
+            } => self.history_start(buf, room, what, *shown, *total),
+            Info::HistoryEnd { what } => self.history_end(buf, what),
+        }
+    }
+
+    fn welcome(&self, buf: &mut BytesMut, welcome: &Info) {
+        let Info::Welcome {
+            nick,
+            room,
+            rules,
+            resumed,
+            topic,
+            online,
+            online_total,
+            op,
+            resume_key,
+            grace_secs,
+        } = welcome
+        else {
+            return;
+        };
+        let lang = self.lang;
+        if *resumed {
+            reply(buf, text::welcome_back(lang, nick, room));
+        } else {
+            reply(buf, text::welcome(lang, nick, room));
+            reply(buf, text::rules(lang, rules));
+            reply(buf, text::help_hint(lang));
+        }
+        if let Some(topic) = topic {
+            reply(buf, text::topic_on_join(lang, topic));
+        }
+        let names = online.join(", ");
+        let total = *online_total;
+        match total.saturating_sub(online.len()) {
+            // A big server lists no names (see `Chat::welcome`).
+            _ if online.is_empty() => reply(buf, text::online_unlisted(lang, total)),
+            0 => reply(buf, text::online(lang, total, &names)),
+            more => reply(buf, text::online_more(lang, total, &names, more)),
+        }
+        if *op {
+            reply(buf, text::now_operator(lang));
+        }
+        reply(buf, text::resume_key(lang, nick, resume_key, *grace_secs));
+    }
+
+    fn help(&self, buf: &mut BytesMut) {
+        let lang = self.lang;
+        reply(buf, text::commands(lang));
+        for entry in help::COMMANDS {
+            let text = text::command_help(lang, entry);
+            line!(buf, "--   {:<40} {text}", entry.usage);
+        }
+        line!(buf, "--   {:<40} {}", "//text", text::slash_text(lang));
+        reply(buf, text::help_footer(lang));
+        reply(buf, text::help_end(lang));
+    }
+
+    fn history_start(
+        &self,
+        buf: &mut BytesMut,
+        room: &str,
+        what: &HistoryWhat,
+        shown: usize,
+        total: usize,
+    ) {
+        let lang = self.lang;
+        let count = if shown == total {
+            text::all_lines(lang, total).to_string()
+        } else {
+            text::some_lines(lang, shown, total).to_string()
+        };
+        match what {
+            HistoryWhat::Last { .. } => reply(buf, text::history_of(lang, room, &count)),
+            HistoryWhat::Day { day, .. } => {
+                reply(buf, text::history_of_day(lang, room, day, &count));
+            }
+            HistoryWhat::Search { words, .. } => {
+                reply(buf, text::search_of(lang, room, words, &count));
+            }
+            HistoryWhat::Backlog { .. } => reply(buf, text::backlog_of(lang, room, &count)),
+            // Scores are answered with their own lines, never framed as history.
+            HistoryWhat::Leaderboard { .. } | HistoryWhat::Player { .. } => {}
+        }
+    }
+
+    fn history_end(&self, buf: &mut BytesMut, what: &HistoryWhat) {
+        let lang = self.lang;
+        match what {
+            HistoryWhat::Last { .. } | HistoryWhat::Day { .. } => {
+                reply(buf, text::history_end(lang));
+            }
+            HistoryWhat::Search { .. } => reply(buf, text::search_end(lang)),
+            HistoryWhat::Backlog { .. } => reply(buf, text::backlog_end(lang)),
+            HistoryWhat::Leaderboard { .. } | HistoryWhat::Player { .. } => {}
+        }
+    }
+}
