@@ -46,25 +46,9 @@ impl Renderer {
             if total == 0 {
                 continue;
             }
-            let list = names.join(", ");
-            let _ = match (joins, total.saturating_sub(names.len())) {
-                (true, 0) => write!(parts, "{}; ", text::joined_count(lang, total, &list)),
-                (true, more) => {
-                    write!(
-                        parts,
-                        "{}; ",
-                        text::joined_count_more(lang, total, &list, more)
-                    )
-                }
-                (false, 0) => write!(parts, "{}; ", text::left_count(lang, total, &list)),
-                (false, more) => {
-                    write!(
-                        parts,
-                        "{}; ",
-                        text::left_count_more(lang, total, &list, more)
-                    )
-                }
-            };
+            let (list, more) = (names.join(", "), total.saturating_sub(names.len()));
+            let part = text::presence_part(lang, joins, total, &list, more);
+            let _ = write!(parts, "{part}; ");
         }
         let here = text::members_here(lang, summary.members);
         self.notice(buf, summary.at, format_args!("{parts}{here}"));

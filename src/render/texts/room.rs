@@ -77,22 +77,21 @@ texts! {
         },
     }
 
-    // The parts of a big room's presence summary.
-    joined_count(total: usize, names: &'a str) {
-        en: "{total} joined ({names})",
-        ko: "{total}명 입장 ({names})",
-    }
-    joined_count_more(total: usize, names: &'a str, more: usize) {
-        en: "{total} joined ({names} and {more} more)",
-        ko: "{total}명 입장 ({names} 외 {more}명)",
-    }
-    left_count(total: usize, names: &'a str) {
-        en: "{total} left ({names})",
-        ko: "{total}명 퇴장 ({names})",
-    }
-    left_count_more(total: usize, names: &'a str, more: usize) {
-        en: "{total} left ({names} and {more} more)",
-        ko: "{total}명 퇴장 ({names} 외 {more}명)",
+    /// One part of a big room's presence summary: who joined, or who left; `more` is how many
+    /// are not named.
+    presence_part(joined: bool, total: usize, names: &'a str, more: usize) {
+        en: { (joined, more);
+            (true, 0) => "{total} joined ({names})",
+            (true, _) => "{total} joined ({names} and {more} more)",
+            (false, 0) => "{total} left ({names})",
+            (false, _) => "{total} left ({names} and {more} more)",
+        },
+        ko: { (joined, more);
+            (true, 0) => "{total}명 입장 ({names})",
+            (true, _) => "{total}명 입장 ({names} 외 {more}명)",
+            (false, 0) => "{total}명 퇴장 ({names})",
+            (false, _) => "{total}명 퇴장 ({names} 외 {more}명)",
+        },
     }
     members_here(members: usize) {
         en: "{members} here",
