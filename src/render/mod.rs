@@ -3,9 +3,9 @@
 //!
 //! - [`texts`]: every sentence in every language, as data, with no protocol framing. A wire
 //!   format chooses which sentence an event says; the table says it in the user's language.
-//! - [`line`](mod@line): the line protocol that telnet, nc, the line client and (inside WebSocket text
-//!   frames) the browser speak. A second wire format (IRC) is a sibling of `line` that frames the
-//!   same texts its own way.
+//! - [`line`](mod@line): the line protocol that telnet, nc, the line client and (inside
+//!   WebSocket text frames) the browser speak. A second wire format (IRC) is a sibling of `line`
+//!   that frames the same texts its own way.
 //! - [`stamp`] and [`human`]: times, durations and sizes as people read them, shared by all.
 
 pub mod human;

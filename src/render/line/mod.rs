@@ -61,7 +61,8 @@ fn reply(buf: &mut BytesMut, text: impl Display) {
     line!(buf, "-- {text}");
 }
 
-/// `! code: sentence`: a refusal; the code is for programs (PROTOCOL.md, "Errors").
+/// `! code: sentence`: a refusal; the code is for programs (PROTOCOL.md, "Refusals and
+/// goodbyes").
 fn refuse(buf: &mut BytesMut, code: &str, text: impl Display) {
     line!(buf, "! {code}: {text}");
 }

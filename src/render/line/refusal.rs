@@ -1,6 +1,6 @@
 //! Refusals (`! code: sentence`) and goodbyes (`-- bye reconnect: ...`, `-- bye final: ...`).
-//! The codes and the reconnect word are for programs (PROTOCOL.md, "Errors" and "Goodbye") and
-//! are the same in every language.
+//! The codes and the reconnect word are for programs (PROTOCOL.md, "Refusals and goodbyes")
+//! and are the same in every language.
 
 use std::fmt::Write as _;
 
