@@ -122,7 +122,7 @@ impl Reactor {
         if let Some(bye) = refusal {
             info!("refused {addr}: {bye:?}");
             self.conns[key].greeted = true;
-            self.conns[key].proto = Proto::Line;
+            self.conns[key].set_proto(Proto::Line);
             self.queue_event(key, &Event::Bye(bye));
             self.begin_close(key, now + self.cfg.linger());
             return;

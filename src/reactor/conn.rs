@@ -115,7 +115,11 @@ pub struct Conn {
     /// A file upload under way: its bytes go to this decoder instead of the line decoder until
     /// the declared size has arrived.
     pub upload: Option<Box<FileDecoder>>,
+    /// Changed only through [`Conn::set_proto`], which keeps `wire` in step.
     pub proto: Proto,
+    /// `proto.wire()`, kept beside it: asked once per recipient of every broadcast, and a byte is
+    /// cheaper to read than `Proto`'s tag, which lives in the niche of `Sniffing`'s vector.
+    wire: Option<Wire>,
     /// A WebSocket close frame has been queued: no second one, and nothing after it.
     pub ws_close_sent: bool,
 }
@@ -129,6 +133,7 @@ impl Conn {
         flood: &FloodLimits,
         now: Instant,
     ) -> Self {
+        let proto = Proto::Sniffing(Vec::new());
         Conn {
             stream,
             serial,
@@ -148,9 +153,22 @@ impl Conn {
             throttled_since: None,
             held_input: Vec::new(),
             upload: None,
-            proto: Proto::Sniffing(Vec::new()),
+            wire: proto.wire(),
+            proto,
             ws_close_sent: false,
         }
+    }
+
+    /// Switches the protocol the connection speaks (see `Proto` for the transitions).
+    pub fn set_proto(&mut self, proto: Proto) {
+        self.wire = proto.wire();
+        self.proto = proto;
+    }
+
+    /// How chat output for this connection is framed; `None` for an HTTP request.
+    #[inline]
+    pub(super) fn wire(&self) -> Option<Wire> {
+        self.wire
     }
 
     pub fn is_websocket(&self) -> bool {

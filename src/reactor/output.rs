@@ -132,7 +132,7 @@ impl Reactor {
             self.queue_event(key, &Event::File(busy));
             return;
         }
-        let Some(wire) = conn.proto.wire() else {
+        let Some(wire) = conn.wire() else {
             return;
         };
         self.queue_rendered(key, header);
@@ -151,12 +151,8 @@ impl Reactor {
     /// request (chat output never goes into an HTTP response).
     #[inline]
     fn queue_rendered<L: LineBytes>(&mut self, key: usize, rendered: &mut Rendered<L>) {
-        self.queue_with(key, |conn, open| match conn.proto.wire() {
-            Some(wire) => {
-                rendered.push_to(wire, &mut conn.out, open);
-                true
-            }
-            None => false,
+        self.queue_with(key, |conn, open| {
+            rendered.push_to(conn.wire(), &mut conn.out, open)
         });
     }
 

@@ -249,7 +249,7 @@ impl Reactor {
         let conn = &mut self.conns[key];
         conn.greeted = true;
         if matches!(conn.proto, Proto::Sniffing(_)) {
-            conn.proto = Proto::Line;
+            conn.set_proto(Proto::Line);
         }
         self.queue_event(key, &Event::Info(Info::Greeting));
     }

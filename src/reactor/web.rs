@@ -78,7 +78,7 @@ impl Reactor {
             self.start_http(key, &all);
         } else if HTTP_METHODS.iter().any(|m| m.starts_with(&all)) {
             // "GE", "HEA": too early to tell, and at most a few bytes to hold.
-            self.conns[key].proto = Proto::Sniffing(all);
+            self.conns[key].set_proto(Proto::Sniffing(all));
         } else {
             // It spoke first; greet before answering so replies always follow the prompt.
             self.greet(key);
@@ -89,7 +89,7 @@ impl Reactor {
     fn start_http(&mut self, key: usize, data: &[u8]) {
         let conn = &mut self.conns[key];
         conn.greeted = true; // no nickname prompt for a web request
-        conn.proto = Proto::Http(HttpDecoder::new(self.cfg.max_http_head));
+        conn.set_proto(Proto::Http(HttpDecoder::new(self.cfg.max_http_head)));
         // Not a chat user (unless it upgrades to WebSocket).
         let now = self.now();
         self.chat
@@ -193,7 +193,7 @@ impl Reactor {
         self.stats.ws_upgrades += 1;
         let max = self.cfg.max_line.max(self.cfg.max_file as usize);
         let peer = self.conns[key].peer;
-        self.conns[key].proto = Proto::WebSocket(Box::new(WsDecoder::new(max)));
+        self.conns[key].set_proto(Proto::WebSocket(Box::new(WsDecoder::new(max))));
         self.chat.connect(ConnId(key), Peer { ip: peer.ip() });
         info!("{peer}: WebSocket");
         self.queue_event(key, &Event::Info(crate::chat::Info::Greeting));

@@ -87,20 +87,29 @@ impl<L: LineBytes> Rendered<L> {
         }
     }
 
-    /// Queues the event in `wire`'s format. `open` is the broadcast buffer, read to make a
-    /// format's bytes from lines still in its open block.
+    /// Queues the event in `wire`'s format; false, and nothing queued, for a connection with no
+    /// wire format for chat output (`None`: an HTTP request). `open` is the broadcast buffer,
+    /// read to make a format's bytes from lines still in its open block. One match for both
+    /// questions: this runs once per recipient of every broadcast.
     #[inline]
-    pub fn push_to(&mut self, wire: Wire, queue: &mut OutQueue, open: &BroadcastBuf) {
+    pub fn push_to(
+        &mut self,
+        wire: Option<Wire>,
+        queue: &mut OutQueue,
+        open: &BroadcastBuf,
+    ) -> bool {
         match wire {
-            Wire::Line => self.line.push_to(queue),
-            Wire::WebSocket => {
+            Some(Wire::Line) => self.line.push_to(queue),
+            Some(Wire::WebSocket) => {
                 let line = &self.line;
                 let frame = self
                     .websocket
                     .get_or_insert_with(|| text_frame(line.bytes(open)));
                 queue.push(frame.clone());
             }
+            None => return false,
         }
+        true
     }
 }
 
@@ -137,14 +146,14 @@ mod tests {
         let mut rendered = Rendered::new(Bytes::from_static(b"hi\r\n"));
         let (mut line, mut browser, mut other_browser) =
             (OutQueue::new(), OutQueue::new(), OutQueue::new());
-        rendered.push_to(Wire::Line, &mut line, &open);
+        rendered.push_to(Some(Wire::Line), &mut line, &open);
         assert!(
             rendered.websocket.is_none(),
             "no frame before a browser needs it"
         );
-        rendered.push_to(Wire::WebSocket, &mut browser, &open);
+        rendered.push_to(Some(Wire::WebSocket), &mut browser, &open);
         let frame = rendered.websocket.as_ref().unwrap().as_ptr();
-        rendered.push_to(Wire::WebSocket, &mut other_browser, &open);
+        rendered.push_to(Some(Wire::WebSocket), &mut other_browser, &open);
         assert_eq!(rendered.websocket.as_ref().unwrap().as_ptr(), frame);
         assert_eq!(written(&mut line), b"hi\r\n");
         assert_eq!(written(&mut browser), FRAMED);
@@ -157,8 +166,8 @@ mod tests {
         let shared = open.write(|buf| buf.extend_from_slice(b"hi\r\n"));
         let mut rendered = Rendered::new(shared);
         let (mut line, mut browser) = (OutQueue::new(), OutQueue::new());
-        rendered.push_to(Wire::WebSocket, &mut browser, &open);
-        rendered.push_to(Wire::Line, &mut line, &open);
+        rendered.push_to(Some(Wire::WebSocket), &mut browser, &open);
+        rendered.push_to(Some(Wire::Line), &mut line, &open);
         open.seal();
         assert_eq!(written(&mut browser), FRAMED);
         assert_eq!(written(&mut line), b"hi\r\n");
