@@ -72,6 +72,7 @@ fn store(c: &mut Criterion) {
         room: Arc::from("lobby"),
         what: HistoryWhat::Search {
             words: Arc::from("topic42 thing"),
+            from: None,
             max: 20,
         },
     };

@@ -45,7 +45,7 @@ pub const COMMANDS: &[HelpEntry] = &[
     HelpEntry { name: "decline-invite", usage: "/decline-invite [NICK]", en: "say no to an invitation", ko: "초대 거절하기" },
     HelpEntry { name: "invites", usage: "/invites on|off", en: "take or refuse all invitations", ko: "초대를 모두 받기 또는 거절하기" },
     HelpEntry { name: "history", usage: "/history [N|YYYY-MM-DD]", en: "your room's last N lines (default 20, at most 500), or one day's", ko: "방의 최근 N줄 (기본 20, 최대 500), 또는 그날의 대화" },
-    HelpEntry { name: "search", usage: "/search WORDS", en: "find your room's past lines with every word, newest first", ko: "방의 지난 대화에서 모든 낱말이 든 줄 찾기 (최신순)" },
+    HelpEntry { name: "search", usage: "/search [from:NICK] WORDS", en: "find your room's past lines by words or from:NICK, newest first", ko: "방의 지난 대화를 낱말이나 from:대화명 으로 찾기 (최신순)" },
     HelpEntry { name: "help", usage: "/help [COMMAND] (/?)", en: "this help, or one command's", ko: "도움말, 또는 명령어 하나의 설명" },
     HelpEntry { name: "quit", usage: "/quit [message] (/exit, /bye)", en: "leave, with an optional message", ko: "메시지를 남기고 나가기" },
 ];

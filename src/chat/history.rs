@@ -21,6 +21,26 @@ pub const HISTORY_MAX: usize = 500;
 /// Most lines one `/search` shows, newest first.
 pub const SEARCH_MAX: usize = 50;
 
+/// Splits `/search` arguments into the words and the one `from:NICK` among them. `None` for a
+/// `from:` without a name, a second `from:`, or nothing to look for.
+fn search_args(args: &str) -> Option<(String, Option<&str>)> {
+    let mut from = None;
+    let mut words = Vec::new();
+    for word in args.split_whitespace() {
+        match word.get(..5) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("from:") => {
+                let nick = &word[5..];
+                if nick.is_empty() || from.replace(nick).is_some() {
+                    return None;
+                }
+            }
+            _ => words.push(word),
+        }
+    }
+    let words = words.join(" ");
+    (!words.is_empty() || from.is_some()).then_some((words, from))
+}
+
 /// What one history line costs in the asker's output queue, roughly (stamp, names, text, CRLF).
 fn line_cost(event: &Event) -> usize {
     match event {
@@ -64,13 +84,17 @@ impl Chat {
         self.ask_history(cx.conn, cx.sid, what, cx.out);
     }
 
-    /// `/search WORDS`.
-    pub(super) fn search(&mut self, cx: &mut Cx<'_>, words: &str) {
+    /// `/search [from:NICK] WORDS`: a `from:` word (in any place) keeps the lines of one user.
+    pub(super) fn search(&mut self, cx: &mut Cx<'_>, args: &str) {
         if !self.settings.history_enabled {
             return cx.refuse(Refusal::HistoryOff);
         }
+        let Some((words, from)) = search_args(args) else {
+            return cx.usage("search");
+        };
         let what = HistoryWhat::Search {
-            words: Arc::from(words),
+            words: Arc::from(words.as_str()),
+            from: from.map(Arc::from),
             max: SEARCH_MAX,
         };
         self.ask_history(cx.conn, cx.sid, what, cx.out);
@@ -302,9 +326,32 @@ mod tests {
             what(&mut h, "/search \"release\" OR x"),
             Some(HistoryWhat::Search {
                 words: Arc::from("\"release\" OR x"),
+                from: None,
                 max: 50
             })
         );
+        assert_eq!(
+            what(&mut h, "/search release FROM:Bob notes"),
+            Some(HistoryWhat::Search {
+                words: Arc::from("release notes"),
+                from: Some(Arc::from("Bob")),
+                max: 50
+            })
+        );
+        assert_eq!(
+            what(&mut h, "/search from:bob"),
+            Some(HistoryWhat::Search {
+                words: Arc::from(""),
+                from: Some(Arc::from("bob")),
+                max: 50
+            })
+        );
+        for bad in ["/search from:", "/search from:a from:b x"] {
+            assert!(
+                matches!(refusal_of(&h.line(1, bad)), Some(Refusal::Usage(_))),
+                "{bad}"
+            );
+        }
         assert!(matches!(
             refusal_of(&h.line(1, "/history 0")),
             Some(Refusal::Usage(_))

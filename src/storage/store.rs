@@ -317,19 +317,45 @@ impl Store {
                     total: 1,
                 })
             }
-            HistoryWhat::Search { words, max } => {
-                let Some(matcher) = fts_query(words) else {
-                    return Ok(HistoryLines::default());
-                };
-                let sql = "SELECT l.id, r.name, l.at, l.kind, l.sender, l.text, l.extra
-                     FROM lines_fts JOIN lines l ON l.id = lines_fts.rowid
-                     JOIN rooms r ON r.id = l.room
-                     WHERE lines_fts MATCH ?1 AND l.room = ?2
-                     ORDER BY lines_fts.rowid DESC LIMIT ?3";
-                let events = self.select(sql, params![matcher, room, *max as i64])?;
+            HistoryWhat::Search { words, from, max } => {
+                let events = self.search(room, words, from.as_deref(), *max)?;
                 let total = events.len();
                 Ok(HistoryLines { events, total })
             }
+        }
+    }
+
+    /// `/search`: lines of `room` with every word, written by `from` if given, newest first.
+    /// The sender is compared case-insensitively, as the game's scores are (`lower()` folds
+    /// ASCII; other scripts have no case to fold or are compared as typed).
+    fn search(&self, room: i64, words: &str, from: Option<&str>, max: usize) -> Result<Vec<Event>> {
+        const COLUMNS: &str = "SELECT l.id, r.name, l.at, l.kind, l.sender, l.text, l.extra";
+        let limit = max as i64;
+        match (fts_query(words), from) {
+            (Some(matcher), from) => {
+                let sql = format!(
+                    "{COLUMNS}
+                     FROM lines_fts JOIN lines l ON l.id = lines_fts.rowid
+                     JOIN rooms r ON r.id = l.room
+                     WHERE lines_fts MATCH ?1 AND l.room = ?2
+                       AND (?3 IS NULL OR lower(l.sender) = lower(?3))
+                     ORDER BY lines_fts.rowid DESC LIMIT ?4"
+                );
+                self.select(&sql, params![matcher, room, from, limit])
+            }
+            // Only a sender: the room's lines newest first, through its (room, at) index.
+            (None, Some(from)) if words.trim().is_empty() => {
+                let sql = format!(
+                    "{COLUMNS}
+                     FROM lines l JOIN rooms r ON r.id = l.room
+                     WHERE l.room = ?1 AND l.kind IN {SEARCHABLE_SQL}
+                       AND lower(l.sender) = lower(?2)
+                     ORDER BY l.at DESC, l.id DESC LIMIT ?3"
+                );
+                self.select(&sql, params![room, from, limit])
+            }
+            // Words with nothing searchable in them (only punctuation) find nothing.
+            (None, _) => Ok(Vec::new()),
         }
     }
 

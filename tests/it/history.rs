@@ -206,6 +206,47 @@ fn search_finds_words_newest_first_and_takes_any_input() {
 }
 
 #[test]
+fn search_from_a_user_finds_only_their_lines() {
+    let dir = TempDir::new("history-search-from");
+    let server = server_in(&dir, &[]);
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.send("the release is out");
+    bob.send("release notes are up");
+    bob.send("lunch?");
+    alice.send("bob said release");
+    alice.sync();
+    bob.sync();
+    let search = |alice: &mut Client, words: &str| {
+        framed(
+            alice,
+            &format!("/search {words}"),
+            "-- Search of lobby for ",
+            "-- End of search.",
+        )
+    };
+    let found = search(&mut alice, "from:bob");
+    assert_eq!(
+        found[0],
+        "-- Search of lobby for lines from bob (2 lines, newest first):"
+    );
+    let texts: Vec<&str> = found[1..].iter().map(|l| text_of(l)).collect();
+    assert_eq!(texts, ["bob: lunch?", "bob: release notes are up"]);
+    let found = search(&mut alice, "release from:BOB");
+    assert_eq!(
+        found[0],
+        "-- Search of lobby for \"release\" from BOB (1 line, newest first):"
+    );
+    assert_eq!(text_of(&found[1]), "bob: release notes are up");
+    // The sender's name is not a word of the text: alice's line naming bob is not his.
+    assert_eq!(search(&mut alice, "from:bob said").len(), 1);
+    assert_eq!(search(&mut alice, "from:carol").len(), 1);
+    alice.send("/search from:");
+    alice.expect_prefix("! usage: /search");
+    drop(server);
+}
+
+#[test]
 fn joining_a_room_shows_its_backlog() {
     let dir = TempDir::new("history-join");
     let server = server_in(&dir, &[]);

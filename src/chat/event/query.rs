@@ -25,8 +25,14 @@ pub enum HistoryWhat {
         to: UnixMillis,
         max: usize,
     },
-    /// `/search WORDS`: at most `max` lines whose text has every word, newest first.
-    Search { words: Arc<str>, max: usize },
+    /// `/search [from:NICK] WORDS`: at most `max` lines whose text has every word, newest
+    /// first; with `from`, only lines that user wrote (their nickname compared as nicknames
+    /// are), and `words` may then be empty.
+    Search {
+        words: Arc<str>,
+        from: Option<Arc<str>>,
+        max: usize,
+    },
     /// The last `n` lines, shown on login and `/join`; nothing is shown when there are none.
     Backlog { n: usize },
     /// `/score`: the room's best `top` game players. Answered with one leaderboard event.

@@ -211,9 +211,19 @@ impl Renderer {
             HistoryWhat::Day { day, .. } => {
                 reply(buf, text::history_of_day(lang, room, day, &count));
             }
-            HistoryWhat::Search { words, .. } => {
-                reply(buf, text::search_of(lang, room, words, &count));
-            }
+            HistoryWhat::Search {
+                words, from: None, ..
+            } => reply(buf, text::search_of(lang, room, words, &count)),
+            HistoryWhat::Search {
+                words,
+                from: Some(from),
+                ..
+            } if words.is_empty() => reply(buf, text::search_from(lang, room, from, &count)),
+            HistoryWhat::Search {
+                words,
+                from: Some(from),
+                ..
+            } => reply(buf, text::search_of_from(lang, room, words, from, &count)),
             HistoryWhat::Backlog { .. } => reply(buf, text::backlog_of(lang, room, &count)),
             // Scores are answered with their own lines, never framed as history.
             HistoryWhat::Leaderboard { .. } | HistoryWhat::Player { .. } => {}

@@ -282,6 +282,17 @@ fn replies() -> Vec<Event> {
         },
         HistoryWhat::Search {
             words: s("release"),
+            from: None,
+            max: 100,
+        },
+        HistoryWhat::Search {
+            words: s("release"),
+            from: Some(s("bob")),
+            max: 100,
+        },
+        HistoryWhat::Search {
+            words: s(""),
+            from: Some(s("bob")),
             max: 100,
         },
         HistoryWhat::Backlog { n: 10 },

@@ -233,6 +233,14 @@ texts! {
         en: "Search of {room} for \"{words}\" ({count}, newest first):",
         ko: "{room} 방 \"{words}\" 검색 결과 ({count}, 최신순):",
     }
+    search_of_from(room: &'a str, words: &'a str, from: &'a str, count: &'a str) {
+        en: "Search of {room} for \"{words}\" from {from} ({count}, newest first):",
+        ko: "{room} 방 {from}님의 \"{words}\" 검색 결과 ({count}, 최신순):",
+    }
+    search_from(room: &'a str, from: &'a str, count: &'a str) {
+        en: "Search of {room} for lines from {from} ({count}, newest first):",
+        ko: "{room} 방 {from}님의 글 검색 결과 ({count}, 최신순):",
+    }
     backlog_of(room: &'a str, count: &'a str) {
         en: "Recent lines in {room} ({count}):",
         ko: "{room} 방 최근 대화 ({count}):",

@@ -310,6 +310,7 @@ fn search_escapes_user_input_matches_prefixes_and_lists_newest_first() {
     let search = |store: &mut Store, words: &str| {
         let what = HistoryWhat::Search {
             words: Arc::from(words),
+            from: None,
             max: 10,
         };
         texts(&store.query(&query("lobby", what)).unwrap())
@@ -347,6 +348,7 @@ fn search_escapes_user_input_matches_prefixes_and_lists_newest_first() {
     ] {
         let what = HistoryWhat::Search {
             words: Arc::from(words),
+            from: None,
             max: 10,
         };
         store
@@ -383,6 +385,7 @@ fn pruning_deletes_older_lines_and_their_search_entries() {
     assert_eq!(store.count().unwrap(), 1000);
     let what = HistoryWhat::Search {
         words: Arc::from("common"),
+        from: None,
         max: 5000,
     };
     assert_eq!(
@@ -424,10 +427,63 @@ fn search_terms_with_symbols_that_look_alphabetic_do_not_fail() {
     for words in ["aⒶb", "Ⓐ", "cafe\u{301}", "naïve", "ǅ", "Ⅻ", "①"] {
         let what = HistoryWhat::Search {
             words: Arc::from(words),
+            from: None,
             max: 10,
         };
         store
             .query(&query("lobby", what))
             .unwrap_or_else(|e| panic!("{words}: {e}"));
     }
+}
+
+#[test]
+fn search_from_keeps_one_senders_lines_with_or_without_words() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    let lines = [
+        ("alice", "the release is out"),
+        ("Bob", "release notes are up"),
+        ("bob", "lunch?"),
+        ("alice", "bob wrote the release notes"),
+        ("철수", "release 축하해요"),
+    ];
+    let mut events: Vec<Event> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (from, t))| msg(next(T0 + i as u64), T0 + i as u64, "lobby", from, t))
+        .collect();
+    events.push(Event::Joined {
+        id: next(T0 + 10),
+        at: T0 + 10,
+        room: Arc::from("lobby"),
+        nick: Arc::from("bob"),
+    });
+    events.push(msg(
+        next(T0 + 11),
+        T0 + 11,
+        "games",
+        "bob",
+        "release elsewhere",
+    ));
+    store.append(&events).unwrap();
+    let search = |store: &mut Store, words: &str, from: &str| {
+        let what = HistoryWhat::Search {
+            words: Arc::from(words),
+            from: Some(Arc::from(from)),
+            max: 10,
+        };
+        texts(&store.query(&query("lobby", what)).unwrap())
+    };
+    // Only what the sender wrote in this room, newest first; their join is not a line they wrote.
+    assert_eq!(
+        search(&mut store, "", "BOB"),
+        ["lunch?", "release notes are up"]
+    );
+    assert_eq!(
+        search(&mut store, "release", "bob"),
+        ["release notes are up"]
+    );
+    assert_eq!(search(&mut store, "release", "철수"), ["release 축하해요"]);
+    assert!(search(&mut store, "", "carol").is_empty());
+    assert!(search(&mut store, "\"", "bob").is_empty());
 }
