@@ -76,12 +76,14 @@ impl Chat {
         }
     }
 
-    /// `/rooms`: every room with its member count, by name.
+    /// `/rooms`: every room with the count of its connected members, by name: the users
+    /// `/users` would list there, so the two never disagree (users held for a reconnect keep a
+    /// room in the list but are not counted).
     pub(in crate::chat) fn list_rooms(&mut self, cx: &mut Cx<'_>) {
         let mut rooms: Vec<(Arc<str>, usize)> = self
             .rooms
             .iter()
-            .map(|(_, r)| (r.name().clone(), r.members().len()))
+            .map(|(_, r)| (r.name().clone(), r.connected(&self.sessions)))
             .collect();
         rooms.sort_by(|a, b| cmp_nicks(&a.0, &b.0));
         cx.info(Info::Rooms { rooms });
