@@ -34,7 +34,7 @@ pub const COMMANDS: &[HelpEntry] = &[
     HelpEntry { name: "op", usage: "/op KEY", en: "become an operator with the admin key", ko: "관리자 키로 운영자 되기" },
     HelpEntry { name: "kick", usage: "/kick NICK [reason]", en: "operators: disconnect a user", ko: "운영자: 사용자 강퇴" },
     HelpEntry { name: "ban", usage: "/ban NICK [minutes]", en: "operators: kick and keep name and address out (default 10 min)", ko: "운영자: 강퇴하고 이름과 주소 차단 (기본 10분)" },
-    HelpEntry { name: "file", usage: "/file NAME BYTES, then the bytes", en: "share a file with your room: exactly BYTES raw bytes follow the line", ko: "방에 파일 보내기: 이 줄 다음에 정확히 BYTES 바이트를 보냄" },
+    HelpEntry { name: "file", usage: "/file NAME BYTES", en: "share a file with your room: send exactly BYTES raw bytes after this line", ko: "방에 파일 보내기: 이 줄 다음에 정확히 BYTES 바이트를 보냄" },
     HelpEntry { name: "files", usage: "/files", en: "the files offered to you, with their ids", ko: "받을 수 있는 파일 목록" },
     HelpEntry { name: "accept", usage: "/accept ID", en: "receive a file: a =file header line, then its bytes", ko: "파일 받기: =file 머리 줄 다음에 파일 바이트" },
     HelpEntry { name: "decline", usage: "/decline ID", en: "say no thanks to a file", ko: "파일 거절하기" },

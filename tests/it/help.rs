@@ -137,6 +137,35 @@ fn unknown_commands_are_refused_and_double_slash_is_a_message() {
     alice.expect_quiet();
 }
 
+/// Terminal columns: a Hangul syllable or other wide character takes two.
+fn columns(line: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(line)
+}
+
+#[test]
+fn help_fits_an_80_column_terminal_in_both_languages() {
+    for (lang, header, end) in [
+        ("en", "-- Commands:", "-- End of help."),
+        ("ko", "-- 명령어:", "-- 도움말 끝."),
+    ] {
+        let server = Server::builder().args(["--lang", lang]).start();
+        let mut alice = server.login("alice");
+        let lines = help_lines(&mut alice, header, end);
+        for line in &lines {
+            assert!(
+                columns(line) <= 80,
+                "{lang}: {} columns: {line:?}",
+                columns(line)
+            );
+        }
+        // Usage is for programs and the same in both languages; no English prose in it.
+        assert!(
+            !lines.iter().any(|l| l.contains("then the bytes")),
+            "{lang}: {lines:#?}"
+        );
+    }
+}
+
 #[test]
 fn korean_help_notices_and_nicknames() {
     let server = Server::builder().args(["--lang", "ko"]).start();

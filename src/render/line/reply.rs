@@ -4,12 +4,55 @@
 use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
+use unicode_width::UnicodeWidthStr;
 
 use super::{line, reply, Out, Renderer};
 use crate::chat::event::{HistoryWhat, Info, ScheduleEntry};
 use crate::chat::help;
 use crate::render::human::human_duration;
 use crate::render::texts::reply as text;
+
+/// `/help` fits a terminal this wide (telnet's default), in every language.
+const HELP_COLUMNS: usize = 80;
+/// The help's indent, then the usage column; a longer usage gets a line of its own.
+const HELP_INDENT: &str = "--   ";
+const USAGE_COLUMNS: usize = 25;
+
+/// One command of `/help`: its usage, then its description wrapped at spaces into the column
+/// beside it, measured in terminal columns (a Hangul syllable takes two).
+fn help_entry(buf: &mut BytesMut, usage: &str, text: &str) {
+    let text_at = HELP_INDENT.len() + USAGE_COLUMNS + 2;
+    let room = HELP_COLUMNS - text_at;
+    let mut lines = wrap(text, room).into_iter();
+    if usage.width() > USAGE_COLUMNS {
+        line!(buf, "{HELP_INDENT}{usage}");
+    } else {
+        let first = lines.next().unwrap_or_default();
+        let pad = USAGE_COLUMNS - usage.width();
+        line!(buf, "{HELP_INDENT}{usage}{:pad$}  {first}", "");
+    }
+    for rest in lines {
+        line!(buf, "{:text_at$}{rest}", "--");
+    }
+}
+
+/// Words of `text` gathered into lines of at most `columns` terminal columns (a longer word
+/// stands alone on its line).
+fn wrap(text: &str, columns: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split_whitespace() {
+        if !current.is_empty() && current.width() + 1 + word.width() > columns {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    lines.push(current);
+    lines
+}
 
 impl Renderer {
     pub(super) fn info(&self, buf: &mut BytesMut, info: &Info) {
@@ -184,10 +227,9 @@ impl Renderer {
         let lang = self.lang;
         reply(buf, text::commands(lang));
         for entry in help::COMMANDS {
-            let text = text::command_help(lang, entry);
-            line!(buf, "--   {:<40} {text}", entry.usage);
+            help_entry(buf, entry.usage, text::command_help(lang, entry));
         }
-        line!(buf, "--   {:<40} {}", "//text", text::slash_text(lang));
+        help_entry(buf, "//text", &text::slash_text(lang).to_string());
         reply(buf, text::help_footer(lang));
         reply(buf, text::help_end(lang));
     }
@@ -240,5 +282,22 @@ impl Renderer {
             HistoryWhat::Backlog { .. } => reply(buf, text::backlog_end(lang)),
             HistoryWhat::Leaderboard { .. } | HistoryWhat::Player { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_counts_terminal_columns_and_never_splits_a_word() {
+        assert_eq!(wrap("a bb ccc", 4), ["a bb", "ccc"]);
+        assert_eq!(
+            wrap("averyveryverylongword x", 5),
+            ["averyveryverylongword", "x"]
+        );
+        // Five Hangul syllables are ten columns.
+        assert_eq!(wrap("가나다라마 바", 10), ["가나다라마", "바"]);
+        assert_eq!(wrap("", 10), [""]);
     }
 }
