@@ -3,7 +3,8 @@
 # the browser tests: tests/it/browser.rs drives headless Chromium through tests/e2e/). First
 # installs what those need, only when it is missing, so a warm machine goes straight to the tests:
 #   - Debian's chromium (and fonts-noto-cjk, so Korean shows in the screenshots), netcat-openbsd
-#     for `nc`, redis-server (the bench's --redis mode is tested against it), and Node.js,
+#     for `nc`, redis-server (the bench's --redis mode is tested against it), tmux, telnet and
+#     busybox (tests/it/telnet.rs drives real telnets), and Node.js,
 #     through apt-get (as root, or with sudo);
 #   - the npm packages of tests/e2e (playwright-core, pinned by package-lock.json), with `npm ci`.
 # Never downloads a browser of its own. Works unattended (CI runs it as root with no stdin).
@@ -18,6 +19,10 @@ need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd)
+# Real telnet clients, driven in tmux by tests/it/telnet.rs.
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v telnet >/dev/null 2>&1 || need+=(telnet)
+command -v busybox >/dev/null 2>&1 || need+=(busybox)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)

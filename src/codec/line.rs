@@ -23,6 +23,13 @@ const SB: u8 = 250;
 /// `IAC WILL/WONT/DO/DONT <option>` are three bytes long.
 const WILL: u8 = 251;
 const DONT: u8 = 254;
+/// `IAC DO BINARY` (RFC 856): asks a telnet to send 8-bit data as it is. Without it common
+/// telnets (Debian's inetutils `telnet`) compare input bytes with their high bit stripped
+/// against the escape character `^]`, and UTF-8 text such as `을` (EC 9D 84) drops the user to
+/// the `telnet>` prompt. Sent by the reactor only to a client whose line endings show it is a
+/// telnet; what the telnet answers (`IAC WILL BINARY`) is stripped like any negotiation.
+pub const TELNET_DO_BINARY: &[u8] = &[IAC, 253, 0];
+
 /// The two bytes terminals send for "erase the last character".
 const BACKSPACE: u8 = 0x08;
 const DEL: u8 = 0x7f;

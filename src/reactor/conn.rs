@@ -122,6 +122,9 @@ pub struct Conn {
     wire: Option<Wire>,
     /// A WebSocket close frame has been queued: no second one, and nothing after it.
     pub ws_close_sent: bool,
+    /// The telnet BINARY request has been decided: sent, or not needed (see
+    /// `Reactor::ask_telnet_binary`).
+    pub telnet_checked: bool,
 }
 
 impl Conn {
@@ -156,6 +159,7 @@ impl Conn {
             wire: proto.wire(),
             proto,
             ws_close_sent: false,
+            telnet_checked: false,
         }
     }
 

@@ -36,6 +36,8 @@ pub struct ReactorStats {
     pub files_busy: u64,
     pub http_requests: u64,
     pub ws_upgrades: u64,
+    /// Telnets asked for BINARY (their first line ended with `\r`).
+    pub telnet_binary: u64,
     /// Events queued to connections (one per recipient of a broadcast).
     pub deliveries: u64,
     /// Time spent working (not waiting in poll), for time per loop iteration.
@@ -91,7 +93,7 @@ pub fn render(reactor: &Reactor) -> String {
         "Open connections by protocol.",
         &proto_labels,
     );
-    let plain: [(&str, &str, &str, f64); 21] = [
+    let plain: [(&str, &str, &str, f64); 22] = [
         ("reactor_chat_users_online", "gauge", "Users logged in with a live connection.", reactor.chat.online() as f64),
         ("reactor_chat_rooms", "gauge", "Rooms that exist now.", reactor.chat.room_count() as f64),
         ("reactor_chat_file_store_bytes", "gauge", "Bytes held for open file offers.", reactor.chat.file_store_bytes() as f64),
@@ -109,6 +111,7 @@ pub fn render(reactor: &Reactor) -> String {
         ("reactor_chat_files_sent_total", "counter", "File deliveries queued.", stats.files_out as f64),
         ("reactor_chat_http_requests_total", "counter", "HTTP requests served on the chat port.", stats.http_requests as f64),
         ("reactor_chat_websocket_upgrades_total", "counter", "WebSocket connections opened.", stats.ws_upgrades as f64),
+        ("reactor_chat_telnet_binary_requests_total", "counter", "Telnet clients asked for 8-bit input (RFC 856 BINARY).", stats.telnet_binary as f64),
         ("reactor_chat_kicks_total", "counter", "Users kicked or banned by operators.", chat.kicks as f64),
         ("reactor_chat_loop_iterations_total", "counter", "Reactor loop iterations.", stats.loop_turns as f64),
         ("reactor_chat_loop_busy_seconds_total", "counter", "Time the reactor spent working rather than waiting; divided by iterations, the time per iteration.", stats.busy.as_secs_f64()),

@@ -5,14 +5,16 @@
 use std::io::{self, Read};
 use std::time::Instant;
 
+use bytes::Bytes;
 use log::debug;
 
 use super::close::lost_reason_for;
 use super::conn::{Phase, Proto};
+use super::wire::Wire;
 use super::Reactor;
 use crate::chat::{ConnId, Event, Info, LostReason, Refusal};
 use crate::codec::file::FileFrame;
-use crate::codec::line::LineFrame;
+use crate::codec::line::{LineFrame, TELNET_DO_BINARY};
 use crate::codec::Decoded;
 
 /// Bytes read from one connection per loop turn before others get their go (fairness).
@@ -178,6 +180,9 @@ impl Reactor {
                     if self.flood.enabled() {
                         conn.bucket.spend();
                     }
+                    if !conn.telnet_checked {
+                        self.ask_telnet_binary(key);
+                    }
                     self.on_frame(key, frame);
                 }
                 Err(e) => {
@@ -214,6 +219,20 @@ impl Reactor {
                 self.stats.invalid_utf8 += 1;
                 self.refuse_line(key, Refusal::InvalidUtf8);
             }
+        }
+    }
+
+    /// After a connection's first line: a telnet (its line ended with `\r`, as telnets end
+    /// lines, where `nc` and the line client send a bare `\n`) is asked for BINARY, so UTF-8 it
+    /// sends is not taken for its escape character; the request goes out before the line's
+    /// replies. Other clients never see a telnet byte. A WebSocket's text is fed through the
+    /// same decoder but is not a telnet.
+    fn ask_telnet_binary(&mut self, key: usize) {
+        let conn = &mut self.conns[key];
+        conn.telnet_checked = true;
+        if conn.decoder.after_cr() && conn.wire() == Some(Wire::Line) {
+            self.stats.telnet_binary += 1;
+            self.queue_raw(key, Bytes::from_static(TELNET_DO_BINARY));
         }
     }
 

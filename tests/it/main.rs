@@ -24,4 +24,5 @@ mod relay;
 mod rooms;
 mod schedule;
 mod talk;
+mod telnet;
 mod web;
