@@ -5,78 +5,9 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{Client, Server};
-
-/// A tmux server of its own (`-L`), so parallel tests never share sessions; killed on drop.
-struct Terminal {
-    socket: String,
-}
-
-impl Terminal {
-    /// Runs `command` in a new 100×30 terminal.
-    fn run(command: &str) -> Terminal {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let socket = format!(
-            "reactor-chat-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let status = Command::new("tmux")
-            .args(["-L", &socket, "new-session", "-d", "-x", "100", "-y", "30"])
-            // The shell keeps the pane open after the command ends, so its last screen can be read.
-            .arg(format!("{command}; sleep 60"))
-            .status()
-            .expect("tmux is installed (scripts/test.sh installs it)");
-        assert!(status.success(), "tmux could not start {command:?}");
-        Terminal { socket }
-    }
-
-    /// Types `text` and Enter, as a person would.
-    fn type_line(&self, text: &str) {
-        let status = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-l", text])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let status = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "Enter"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until the screen shows `text`.
-    fn wait_for(&self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.screen().contains(text) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the terminal never showed {text:?}:\n{}", self.screen());
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
+use crate::support::{Client, Server, Terminal};
 
 fn telnet(server: &Server, program: &str) -> Terminal {
     let (ip, port) = (server.addr.ip(), server.addr.port());

@@ -116,6 +116,14 @@ pub fn resume_key(line: &str) -> Option<&str> {
     (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric())).then_some(key)
 }
 
+/// Whether a line is the server's nickname prompt: the greeting
+/// (`-- Welcome to reactor-chat! Enter your nickname:`) or the prompt again after a refusal, in
+/// English or Korean.
+pub fn is_nick_prompt(line: &str) -> bool {
+    line.starts_with("-- ")
+        && (line.ends_with("Enter your nickname:") || line.ends_with("대화명을 입력하세요:"))
+}
+
 /// The nickname in a welcome line: `-- Welcome, alice! ...`, `-- Welcome back, alice! ...`, or the
 /// Korean `-- alice님, 환영합니다! ...` / `-- alice님, 다시 오신 것을 ...`.
 pub fn welcome_nick(line: &str) -> Option<&str> {
@@ -221,6 +229,17 @@ pub fn max_bytes(shown: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nickname_prompts_in_both_languages() {
+        assert!(is_nick_prompt(
+            "-- Welcome to reactor-chat! Enter your nickname:"
+        ));
+        assert!(is_nick_prompt("-- Enter your nickname:"));
+        assert!(is_nick_prompt("-- 대화명을 입력하세요:"));
+        assert!(!is_nick_prompt("[12:34] bob: Enter your nickname:"));
+        assert!(!is_nick_prompt("-- Welcome, alice! You are in room lobby."));
+    }
 
     #[test]
     fn classifies_every_shape() {

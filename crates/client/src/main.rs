@@ -26,6 +26,7 @@ mod event;
 mod lines;
 mod output;
 mod progress;
+mod prompt;
 mod proto;
 mod session;
 mod style;
@@ -33,7 +34,7 @@ mod style;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 
 use clap::Parser;
@@ -43,6 +44,7 @@ use rustyline::ExternalPrinter as _;
 use args::Args;
 use event::Ev;
 use output::{Output, PrintFn};
+use prompt::Prompt;
 use session::{Session, Settings};
 use style::Painter;
 
@@ -63,10 +65,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let first_prompt = match &args.name {
-        Some(n) => format!("{n}> "),
-        None => "nickname> ".into(),
-    };
     let settings = Settings {
         server: args.server.clone(),
         nick: args.name.clone().filter(|n| !n.trim().is_empty()),
@@ -74,7 +72,9 @@ fn main() -> ExitCode {
         accept_files: args.accept_files,
         log: args.log.clone(),
         interactive,
-        prompt: Arc::new(Mutex::new(first_prompt)),
+        prompt: Arc::new(Prompt::new(
+            args.name.as_deref().filter(|n| !n.trim().is_empty()),
+        )),
     };
     if interactive {
         match run_interactive(settings, painter) {
@@ -148,13 +148,19 @@ fn run_interactive(
         terminal::restore(saved);
         std::process::exit(code);
     });
+    let mut shown = prompt.get();
     loop {
-        let shown = prompt.lock().map(|p| p.clone()).unwrap_or_default();
-        match editor.readline(&shown) {
+        match editor.readline(&shown.text) {
             Ok(line) => {
                 if tx.send(Ev::Input(line)).is_err() {
                     break;
                 }
+                shown = if shown.asks_nickname {
+                    // The server answers a login at once; draw the prompt that answer sets.
+                    prompt.after(&shown, LOGIN_ANSWER)
+                } else {
+                    prompt.get()
+                };
             }
             Err(ReadlineError::Interrupted | ReadlineError::Eof) | Err(_) => {
                 let _ = tx.send(Ev::InputEof);
@@ -166,6 +172,9 @@ fn run_interactive(
         thread::park(); // the session exits the process
     }
 }
+
+/// How long the editor waits for the server to answer a nickname before prompting anyway.
+const LOGIN_ANSWER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Putting the terminal back as it was when the process exits in the middle of `readline`.
 mod terminal {
@@ -187,9 +196,10 @@ mod terminal {
                 libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &t);
             }
         }
-        // Bracketed paste off (the editor turns it on), and a fresh line for the shell.
+        // Bracketed paste off (the editor turns it on), and the editor's prompt erased: the
+        // shell's prompt takes its line, and no `alice> ` is left under the goodbye.
         let mut out = std::io::stdout();
-        let _ = out.write_all(b"\x1b[?2004l\r\n");
+        let _ = out.write_all(b"\x1b[?2004l\r\x1b[2K");
         let _ = out.flush();
     }
 }

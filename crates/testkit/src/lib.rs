@@ -15,12 +15,14 @@
 
 mod client;
 mod server;
+mod terminal;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use client::Client;
 pub use server::{Server, ServerBuilder, TempDir};
+pub use terminal::Terminal;
 
 /// The server binary, and the variable that names it.
 pub const SERVER: (&str, &str) = ("reactor-chat", "REACTOR_CHAT_BIN");

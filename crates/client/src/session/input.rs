@@ -92,10 +92,4 @@ impl Session {
             self.out.status(&line);
         }
     }
-
-    pub(super) fn set_prompt(&self, prompt: &str) {
-        if let Ok(mut p) = self.cfg.prompt.lock() {
-            *p = prompt.to_string();
-        }
-    }
 }

@@ -17,7 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::backoff::Backoff;
@@ -27,6 +27,7 @@ use crate::downloads::{self, Download};
 use crate::event::{Ev, Uploaded};
 use crate::lines::{self, Kind};
 use crate::output::Output;
+use crate::prompt::Prompt;
 use crate::proto::{FileHeader, Item};
 use crate::style::clean;
 
@@ -49,7 +50,7 @@ pub struct Settings {
     /// A person at a terminal (ask again for a refused name; progress bars).
     pub interactive: bool,
     /// The line editor's prompt, updated with the nickname.
-    pub prompt: Arc<Mutex<String>>,
+    pub prompt: Arc<Prompt>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,11 @@ impl Session {
     }
 
     pub(super) fn on_line(&mut self, line: &str) {
+        if self.phase == Phase::LoggingIn && self.login_sent && lines::is_nick_prompt(line) {
+            // The name is already on its way (`--name`, or a reconnect): the prompt would ask
+            // for what the client has answered.
+            return;
+        }
         self.out.server(line, self.nick.as_deref());
         if let Kind::Bye { is_final, text } = lines::classify(line) {
             if lines::is_taken_over(text) {
@@ -63,7 +68,7 @@ impl Session {
             self.nick = Some(next);
             self.send_login();
         } else if self.cfg.interactive {
-            self.set_prompt("nickname> ");
+            self.cfg.prompt.nickname();
             self.out.status("type another nickname");
         }
     }
@@ -81,7 +86,7 @@ impl Session {
         self.phase = Phase::Chatting;
         self.backoff.reset();
         let nick = self.nick.clone().unwrap_or_default();
-        self.set_prompt(&format!("{nick}> "));
+        self.cfg.prompt.chatting(&nick);
         if self.ever_logged_in {
             self.out.status(&format!("reconnected as {nick}"));
         }
@@ -126,7 +131,7 @@ impl Session {
     pub(super) fn on_chat_line(&mut self, line: &str) {
         if let Some(nick) = lines::renamed_to(line) {
             self.nick = Some(nick.to_string());
-            self.set_prompt(&format!("{nick}> "));
+            self.cfg.prompt.chatting(nick);
         } else if let Some(key) = lines::resume_key(line) {
             self.key = Some(key.to_string());
         } else if let Some(offer) = lines::offer(line) {
