@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use client::Client;
 pub use server::{Server, ServerBuilder, TempDir};
-pub use terminal::Terminal;
+pub use terminal::{last_line, Terminal};
 
 /// The server binary, and the variable that names it.
 pub const SERVER: (&str, &str) = ("reactor-chat", "REACTOR_CHAT_BIN");

@@ -53,14 +53,24 @@ impl Terminal {
 
     /// Waits until the screen shows `text`.
     pub fn wait_for(&self, text: &str) {
+        self.wait_until(&format!("{text:?}"), |screen| screen.contains(text));
+    }
+
+    /// Waits until `ready` holds for the screen; `what` names it if it never does.
+    pub fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if self.screen().contains(text) {
+            if ready(&self.screen()) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("the terminal never showed {text:?}:\n{}", self.screen());
+        panic!("the terminal never showed {what}:\n{}", self.screen());
+    }
+
+    /// The line the cursor is on: the last line of the screen with anything on it.
+    pub fn last_line(&self) -> String {
+        last_line(&self.screen())
     }
 }
 
@@ -70,4 +80,10 @@ impl Drop for Terminal {
             .args(["-L", &self.socket, "kill-server"])
             .status();
     }
+}
+
+/// The last line of `screen` with anything on it, without trailing blanks.
+pub fn last_line(screen: &str) -> String {
+    let line = screen.lines().rev().find(|l| !l.trim().is_empty());
+    line.unwrap_or_default().trim_end().to_string()
 }

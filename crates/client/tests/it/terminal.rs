@@ -2,33 +2,17 @@
 //! the login, `--name` logs in without showing the server's nickname prompt, and `/quit` leaves
 //! the terminal clean.
 
-use crate::support::{Server, Terminal};
+use crate::support::{last_line, Server, Terminal};
 
 fn client(server: &Server, args: &str) -> Terminal {
     let bin = env!("CARGO_BIN_EXE_reactor-chat-client");
     Terminal::run(&format!("{bin} {} {args}", server.addr))
 }
 
-/// The line the cursor is on: the last line of the screen with anything on it.
-fn last_line(terminal: &Terminal) -> String {
-    let screen = terminal.screen();
-    let line = screen.lines().rev().find(|l| !l.trim().is_empty());
-    line.unwrap_or_default().trim_end().to_string()
-}
-
 fn wait_for_last_line(terminal: &Terminal, want: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::time::Instant::now() < deadline {
-        if last_line(terminal) == want {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!(
-        "the prompt line is {:?}, not {want:?}:\n{}",
-        last_line(terminal),
-        terminal.screen()
-    );
+    terminal.wait_until(&format!("the prompt {want:?}"), |screen| {
+        last_line(screen) == want
+    });
 }
 
 #[test]
@@ -50,7 +34,7 @@ fn the_prompt_becomes_the_nickname_as_soon_as_the_login_is_answered() {
     terminal.wait_for("-- bye final:");
     // The process is gone: no prompt is left behind under the goodbye.
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let last = last_line(&terminal);
+    let last = terminal.last_line();
     assert!(
         !last.ends_with('>'),
         "a stray prompt {last:?}:\n{}",
