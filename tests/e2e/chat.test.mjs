@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import {
-  TcpClient, WAIT, launchBrowser, loginPage, makePng, openPage, screenshot, startServer,
+  PHONE, TcpClient, WAIT, assertFitsWidth, launchBrowser, loginPage, makePng, openPage, screenshot,
+  startServer,
 } from "./support.mjs";
 
 let browser;
@@ -57,12 +58,13 @@ test("two browsers and a TCP client chat, share files and show a picture inline"
   onCleanup(() => tom.close());
   await tom.login("tom");
 
-  // Alice on a desktop-sized window, 민지 on a phone-sized one.
+  // Alice on a desktop browser, 민지 on an emulated phone.
   const alice = await openPage(browser, server.url);
   await screenshot(alice, "desktop-login.png");
   await loginPage(alice, "alice");
   await tom.expectStamped("* alice joined");
-  const minji = await openPage(browser, server.url, { width: 390, height: 780 });
+  const minji = await openPage(browser, server.url, PHONE);
+  await assertFitsWidth(minji, "the login card on a phone");
 
   // A taken name is refused and the form asks again, on the same connection.
   await minji.fill("#login-nick", "tom");
@@ -71,6 +73,7 @@ test("two browsers and a TCP client chat, share files and show a picture inline"
   assert.equal(await minji.getAttribute("body", "data-state"), "login");
   await loginPage(minji, "민지");
   await tom.expectStamped("* 민지 joined");
+  await assertFitsWidth(minji, "the chat on a phone");
 
   // Messages are seen both ways, Korean included, with the server's timestamps.
   await alice.fill("#input", "hello everyone");

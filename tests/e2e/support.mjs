@@ -162,9 +162,17 @@ export async function launchBrowser() {
   });
 }
 
+/** A desktop browser's window. */
+export const DESKTOP = { viewport: { width: 1100, height: 720 }, deviceScaleFactor: 1 };
+/**
+ * A phone, emulated as a mobile browser is (a 390 px wide device with touch, a mobile layout
+ * viewport that grows to fit content wider than the screen), not merely a narrow window.
+ */
+export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true };
+
 /** A page in its own context (its own localStorage), with every wait bounded. */
-export async function openPage(browser, url, viewport = { width: 1100, height: 720 }) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, acceptDownloads: true });
+export async function openPage(browser, url, device = DESKTOP) {
+  const context = await browser.newContext({ ...device, acceptDownloads: true });
   context.setDefaultTimeout(WAIT);
   const page = await context.newPage();
   page.consoleErrors = [];
@@ -172,6 +180,22 @@ export async function openPage(browser, url, viewport = { width: 1100, height: 7
   page.on("console", (m) => { if (m.type() === "error") page.consoleErrors.push(m.text()); });
   await page.goto(url);
   return page;
+}
+
+/**
+ * Fails if the page is wider than its device: on a mobile browser anything sticking out to the
+ * side widens the layout viewport, and the page is cut off or shifted sideways.
+ */
+export async function assertFitsWidth(page, what) {
+  const widths = await page.evaluate(() => ({
+    window: window.innerWidth,
+    document: document.documentElement.scrollWidth,
+    body: document.body.scrollWidth,
+  }));
+  const device = page.viewportSize().width;
+  for (const [name, width] of Object.entries(widths)) {
+    if (width > device) throw new Error(`${what}: the ${name} is ${width} px wide on a ${device} px screen`);
+  }
 }
 
 /** Logs a page in through the login form and waits until the server has welcomed it. */
