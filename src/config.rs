@@ -110,9 +110,33 @@ pub struct Config {
     #[arg(long, default_value_t = 120)]
     pub grace: u64,
 
-    /// Most missed lines kept for a user in the grace period (the oldest are dropped first).
+    /// Most missed lines replayed to a user who reconnects, and most recent lines each room keeps
+    /// for those replays (the oldest are dropped first). Each room keeps one copy, shared by all
+    /// its members who are away.
     #[arg(long, default_value_t = 200)]
     pub replay_max: usize,
+
+    /// Most bytes of recent lines one room keeps for replays (also bounded by --replay-max):
+    /// 200 lines of the longest length fit in about 800 KiB, so long lines are dropped sooner.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub recent_bytes: usize,
+
+    /// Most bytes of whispers and invitations kept for one user who is away (also bounded by
+    /// --replay-max lines): what is said to a held user alone is theirs to keep, so it is
+    /// bounded per user.
+    #[arg(long, default_value_t = 16 * 1024)]
+    pub held_own_bytes: usize,
+
+    /// Most sessions held for a reconnect from one address; past it, the address's oldest held
+    /// session ends at once ("did not reconnect"). Applies to loopback addresses too. A household
+    /// or office behind one address rarely loses more at once.
+    #[arg(long, default_value_t = 32)]
+    pub max_held_per_ip: usize,
+
+    /// Most sessions held for a reconnect in all; past it, the oldest ends at once. A held session
+    /// costs well under 2 KiB, so the default bounds them to about 20 MiB.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_held: usize,
 
     /// Rooms with more members than this get their joins, departures and reconnects as one summary
     /// line every --presence-summary-secs instead of a line each (thousands of arrivals would
@@ -123,6 +147,12 @@ pub struct Config {
     /// Seconds between presence summaries in rooms over --presence-max-room.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     pub presence_summary_secs: u64,
+
+    /// Joins, departures and reconnects a room is shown one by one per minute (up to a sixth of
+    /// them at once); faster than that, as by a client that reconnects in a loop, they come as
+    /// summaries as in big rooms. About as fast as a person reads them.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub presence_rate: u32,
 
     /// Hard cap in bytes on one connection's output queue: a client over it is dropped at once.
     #[arg(long, default_value_t = 256 * 1024)]

@@ -9,7 +9,10 @@ impl Chat {
     /// - Every member of a room's list is a session whose membership points back at that place,
     ///   and every session is in at least one room, listed where its memberships say.
     /// - A session is either connected (and its connection points back at it) or held for a
-    ///   reconnect, never both, never neither; a held session's replay is within `--replay-max`.
+    ///   reconnect, never both, never neither; a held session's own lines are within
+    ///   `--replay-max` and `--held-own-bytes`, its replay positions are its rooms', and the held
+    ///   counts (per address and in all) are right and within `--max-held-per-ip`, `--max-held`.
+    /// - Each room's recent lines are within `--replay-max` and `--recent-bytes`.
     /// - Nicknames are unique by collision key, and the name index matches the sessions.
     /// - No room is empty, and the room index matches the rooms; a pending presence summary is for
     ///   a room that exists and lists no more names than it counts.
@@ -19,8 +22,9 @@ impl Chat {
     ///
     /// A description of the first broken invariant.
     pub fn check_invariants(&self) -> Result<(), String> {
-        self.rooms.check(&self.sessions)?;
-        self.sessions.check(self.settings.replay_max)?;
+        self.rooms
+            .check(&self.sessions, self.settings.recent_limits())?;
+        self.sessions.check(&self.settings)?;
         self.presence.check(&self.rooms)
     }
 

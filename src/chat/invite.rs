@@ -138,8 +138,8 @@ impl Chat {
             room: room.clone(),
             secs: self.settings.invite_ttl.as_secs(),
         };
-        let replay_max = self.settings.replay_max;
-        self.sessions[target].deliver(Event::Invite(invited), replay_max, cx.out);
+        let keep = self.keep_own();
+        self.sessions[target].deliver(Event::Invite(invited), keep, cx.out);
         let sent = InviteNotice::Sent { to: to_nick, room };
         cx.reply(Event::Invite(sent));
     }

@@ -133,6 +133,9 @@ pub struct Chat {
     files: files::Files,
     games: game::Games,
     invites: invite::Invites,
+    /// The delivery order of lines kept for replays (rooms' recent lines, held sessions' own
+    /// lines): a replay from several sources is merged by it.
+    order: u64,
     pub stats: ChatStats,
 }
 
@@ -150,8 +153,34 @@ impl Chat {
             bans: ops::Bans::default(),
             games: game::Games::default(),
             invites: invite::Invites::default(),
+            order: 0,
             stats: ChatStats::default(),
         }
+    }
+
+    /// The next place in the delivery order of kept lines.
+    fn next_order(&mut self) -> u64 {
+        self.order += 1;
+        self.order
+    }
+
+    /// How a line said to one session alone is kept if the session is held.
+    fn keep_own(&mut self) -> session::KeepOwn {
+        session::KeepOwn {
+            order: self.next_order(),
+            lines: self.settings.replay_max,
+            bytes: self.settings.held_own_bytes,
+        }
+    }
+
+    /// Sessions held for a reconnect.
+    pub fn held(&self) -> usize {
+        self.sessions.held()
+    }
+
+    /// What every room's recent lines weigh together (see `room::recent::weight`).
+    pub fn recent_bytes(&self) -> usize {
+        self.rooms.iter().map(|(_, r)| r.recent().bytes()).sum()
     }
 
     /// Minutes left of a ban on `ip`, if it is banned: such a connection is refused at once.

@@ -4,12 +4,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::game::words::WordBank;
+use super::room::recent::RecentLimits;
 
 /// The chat core's settings (a subset of the server's configuration).
 #[derive(Debug, Clone)]
 pub struct ChatSettings {
     pub grace: Duration,
+    /// Most lines a reconnect replays, and most lines a room keeps for replays.
     pub replay_max: usize,
+    /// Most bytes of recent lines one room keeps (`--recent-bytes`).
+    pub recent_bytes: usize,
+    /// Most bytes of whispers and invitations kept for one held session (`--held-own-bytes`).
+    pub held_own_bytes: usize,
+    /// Most sessions held for a reconnect, from one address and in all (`--max-held-per-ip`,
+    /// `--max-held`).
+    pub max_held_per_ip: usize,
+    pub max_held: usize,
     pub rules: Arc<str>,
     /// The node id in message ids; unique per node when several share storage.
     pub node_id: u16,
@@ -44,6 +54,9 @@ pub struct ChatSettings {
     pub presence_max_room: usize,
     /// How often a big room's presence summary goes out (`--presence-summary-secs`).
     pub presence_every: Duration,
+    /// Presence lines a room is shown one by one per minute before they are summarised
+    /// (`--presence-rate`).
+    pub presence_rate: u32,
 }
 
 impl Default for ChatSettings {
@@ -58,6 +71,10 @@ impl ChatSettings {
         ChatSettings {
             grace: cfg.grace(),
             replay_max: cfg.replay_max,
+            recent_bytes: cfg.recent_bytes,
+            held_own_bytes: cfg.held_own_bytes,
+            max_held_per_ip: cfg.max_held_per_ip,
+            max_held: cfg.max_held,
             rules: Arc::from(cfg.rules_text()),
             node_id: 0,
             utc: cfg.utc,
@@ -76,6 +93,15 @@ impl ChatSettings {
             history_budget: cfg.max_queue / 4,
             presence_max_room: usize::try_from(cfg.presence_max_room).unwrap_or(usize::MAX),
             presence_every: Duration::from_secs(cfg.presence_summary_secs),
+            presence_rate: cfg.presence_rate,
+        }
+    }
+
+    /// What each room keeps of its recent lines.
+    pub fn recent_limits(&self) -> RecentLimits {
+        RecentLimits {
+            lines: self.replay_max,
+            bytes: self.recent_bytes,
         }
     }
 }
@@ -88,6 +114,8 @@ pub struct ChatStats {
     pub messages: u64,
     pub refused_logins: u64,
     pub grace_expired: u64,
+    /// Held sessions ended early because `--max-held-per-ip` or `--max-held` was reached.
+    pub held_dropped: u64,
     pub whispers: u64,
     pub kicks: u64,
     pub scheduled_sent: u64,

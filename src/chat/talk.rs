@@ -70,9 +70,10 @@ impl Chat {
             text: text.clone(),
         };
         self.stats.whispers += 1;
+        let keep = self.keep_own();
         let t = &mut self.sessions[target];
         let held = !t.is_connected();
-        t.deliver(event, self.settings.replay_max, cx.out);
+        t.deliver(event, keep, cx.out);
         let away = t.away().cloned();
         cx.info(Info::WhisperSent {
             to: to_nick.clone(),

@@ -100,6 +100,7 @@ impl Harness {
         self.out.clear();
         self.chat
             .disconnect(ConnId(conn), LostReason::Reset, self.now, &mut self.out);
+        self.chat.check_invariants().unwrap();
     }
 }
 

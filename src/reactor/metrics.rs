@@ -93,10 +93,13 @@ pub fn render(reactor: &Reactor) -> String {
         "Open connections by protocol.",
         &proto_labels,
     );
-    let plain: [(&str, &str, &str, f64); 22] = [
+    let plain: [(&str, &str, &str, f64); 25] = [
         ("reactor_chat_users_online", "gauge", "Users logged in with a live connection.", reactor.chat.online() as f64),
         ("reactor_chat_rooms", "gauge", "Rooms that exist now.", reactor.chat.room_count() as f64),
         ("reactor_chat_file_store_bytes", "gauge", "Bytes held for open file offers.", reactor.chat.file_store_bytes() as f64),
+        ("reactor_chat_held_sessions", "gauge", "Sessions held for a reconnect.", reactor.chat.held() as f64),
+        ("reactor_chat_recent_lines_bytes", "gauge", "About what the rooms' recent lines (the one copy replays read) weigh.", reactor.chat.recent_bytes() as f64),
+        ("reactor_chat_held_dropped_total", "counter", "Held sessions ended early by --max-held-per-ip or --max-held.", chat.held_dropped as f64),
         ("reactor_chat_accepted_total", "counter", "Connections accepted.", stats.accepted as f64),
         ("reactor_chat_refused_total", "counter", "Connections refused (server full, per-address limit, banned address, dropped under a flood).", (stats.refused_full + stats.refused_per_ip + stats.refused_dropped + stats.refused_banned) as f64),
         ("reactor_chat_logins_total", "counter", "Logins, new sessions and resumed ones.", (chat.logins + chat.resumes) as f64),

@@ -13,6 +13,7 @@ mod browser;
 mod files;
 mod flood;
 mod game;
+mod held;
 mod help;
 mod history;
 mod lifecycle;

@@ -7,6 +7,11 @@
 //! `* 37 joined (alice, bob, ... and 32 more); 3 left (...); 5012 here`. That is O(n) work per
 //! summary instead of O(n) per arrival. The history still keeps every event as it happened.
 //!
+//! A small room gets the same summaries while its presence lines come faster than a person reads
+//! them (`--presence-rate` a minute, a sixth of them at once): a client that logs in under fresh
+//! names and drops the connection in a loop would otherwise bury the conversation in arrivals
+//! and losses.
+//!
 //! Operator actions (kicks, bans) are always announced on their own: they are rare and people
 //! need to see them.
 
@@ -15,6 +20,7 @@ mod tests;
 
 use std::collections::hash_map::{Entry, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::event::{Event, PresenceSummary};
 use super::{Chat, ChatTimer, Now, Outbox, Output, RoomId, SessionId};
@@ -23,10 +29,38 @@ use super::{Chat, ChatTimer, Now, Outbox, Output, RoomId, SessionId};
 #[derive(Debug, Default)]
 pub struct Presence {
     batches: HashMap<RoomId, PresenceBatch>,
+    /// Each room's allowance of presence lines shown one by one.
+    allowances: HashMap<RoomId, Allowance>,
     next_serial: u64,
 }
 
+/// A token bucket of presence lines: `per_minute` a minute, a sixth of that at once.
+#[derive(Debug)]
+struct Allowance {
+    lines: f64,
+    at: Instant,
+}
+
 impl Presence {
+    /// Whether the room may be shown one more presence line on its own now (taking it).
+    fn allow_line(&mut self, room: RoomId, now: Instant, per_minute: u32) -> bool {
+        let burst = (f64::from(per_minute) / 6.0).max(1.0);
+        let a = self.allowances.entry(room).or_insert(Allowance {
+            lines: burst,
+            at: now,
+        });
+        let refilled =
+            now.saturating_duration_since(a.at).as_secs_f64() * f64::from(per_minute) / 60.0;
+        a.lines = (a.lines + refilled).min(burst);
+        a.at = now;
+        if a.lines >= 1.0 {
+            a.lines -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Whether a summary is pending for the room.
     fn pending(&self, room: RoomId) -> bool {
         self.batches.contains_key(&room)
@@ -61,6 +95,7 @@ impl Presence {
     /// The room is gone: so is its pending summary.
     pub fn room_closed(&mut self, room: RoomId) {
         self.batches.remove(&room);
+        self.allowances.remove(&room);
     }
 
     /// The batches' own consistency, for `Chat::check_invariants`: every batch is for a room that
@@ -114,8 +149,9 @@ impl Names {
 
 impl Chat {
     /// Announces a join, reconnect or departure to its room: at once in a small room, in the
-    /// room's next summary in a big one (or while a summary is pending, so the order of what a
-    /// member sees stays the order things happened). Stored in the history either way.
+    /// room's next summary in a big one or one whose presence lines come too fast (or while a
+    /// summary is pending, so the order of what a member sees stays the order things happened).
+    /// Stored in the history either way.
     pub(super) fn announce_presence(
         &mut self,
         room: RoomId,
@@ -131,6 +167,9 @@ impl Chat {
         };
         if !self.presence.pending(room)
             && self.rooms[room].members().len() <= self.settings.presence_max_room
+            && self
+                .presence
+                .allow_line(room, now.mono, self.settings.presence_rate)
         {
             return self.broadcast(room, except, event, out);
         }

@@ -239,3 +239,34 @@ fn user_lists_sort_case_blind_then_exactly() {
     nicks.sort_by(|a, b| cmp_nicks(a, b));
     assert_eq!(nicks, ["Alice", "alice2", "ALICE3", "bob", "emil", "Émile"]);
 }
+
+#[test]
+fn presence_faster_than_a_person_reads_is_summarised_in_a_small_room() {
+    // Six lines a minute: one at once, then one every ten seconds.
+    let mut h = harness(ChatSettings {
+        presence_rate: 6,
+        presence_max_room: 100,
+        ..small_limit()
+    });
+    h.login(1, "ann");
+    h.advance(10);
+    h.login(2, "bob");
+    assert_eq!(presence_lines(&h, 1), 1, "the first arrival is a line");
+    h.connect(3, ip(3));
+    h.line(3, "cid");
+    assert_eq!(
+        presence_lines(&h, 1),
+        0,
+        "the next, at once, waits for a summary"
+    );
+    h.disconnect(3);
+    assert_eq!(presence_lines(&h, 1), 0);
+    h.advance(5);
+    let got = summaries(&h, 1);
+    assert_eq!(got.len(), 1, "{:?}", h.out.items);
+    assert_eq!((got[0].joined_total, got[0].left_total), (1, 1));
+    // Once the allowance has refilled, a line is a line again.
+    h.advance(10);
+    h.login(4, "dee");
+    assert_eq!(presence_lines(&h, 1), 1);
+}

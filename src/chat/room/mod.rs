@@ -7,6 +7,7 @@
 //! [`commands`] holds what users type about rooms (`/join`, `/rooms`, `/users`, `/topic`).
 
 mod commands;
+pub mod recent;
 
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,7 @@ use slab::Slab;
 use super::event::Event;
 use super::session::{Membership, Sessions};
 use super::{Chat, Outbox, Output, RoomId, SessionId};
+use recent::Recent;
 
 pub use commands::{valid_room_name, MAX_ROOM_CHARS};
 
@@ -35,6 +37,8 @@ pub struct Room {
     /// The topic and who set it.
     topic: Option<(Arc<str>, Arc<str>)>,
     topic_locked: bool,
+    /// What the room was told lately: the one copy replays read.
+    recent: Recent,
 }
 
 impl Room {
@@ -63,6 +67,11 @@ impl Room {
 
     pub fn lock_topic(&mut self, locked: bool) {
         self.topic_locked = locked;
+    }
+
+    /// What the room was told lately (see [`recent`]).
+    pub fn recent(&self) -> &Recent {
+        &self.recent
     }
 
     /// Members with a live connection (those `/users` lists).
@@ -113,6 +122,7 @@ impl Rooms {
             members: Vec::new(),
             topic: None,
             topic_locked: false,
+            recent: Recent::default(),
         });
         self.by_key.insert(key, id);
         id
@@ -159,7 +169,7 @@ impl Rooms {
     /// The rooms' state against the invariants (for `Chat::check_invariants`): every member
     /// points back at its place, no session is listed twice in one room, no room is empty, and
     /// the name index matches.
-    pub fn check(&self, sessions: &Sessions) -> Result<(), String> {
+    pub fn check(&self, sessions: &Sessions, limits: recent::RecentLimits) -> Result<(), String> {
         for (rid, room) in self.slab.iter() {
             if room.members.is_empty() {
                 return Err(format!("room {} is empty but exists", room.name));
@@ -198,14 +208,19 @@ impl Rooms {
         if self.by_key.len() != self.slab.len() {
             return Err("the room index has stale entries".into());
         }
+        for (_, room) in self.slab.iter() {
+            room.recent
+                .check(limits)
+                .map_err(|e| format!("room {}: {e}", room.name))?;
+        }
         Ok(())
     }
 }
 
 impl Chat {
-    /// Sends a room event to every live member of `room` but `except`, keeps it for members who
-    /// are held for a reconnect (bounded by `replay_max`, oldest dropped first) and stores it in
-    /// the room's history.
+    /// Sends a room event to every live member of `room` but `except`, keeps it in the room's
+    /// recent lines (which members held for a reconnect replay) and stores it in the room's
+    /// history.
     pub(super) fn broadcast(
         &mut self,
         room: RoomId,
@@ -229,21 +244,22 @@ impl Chat {
         out: &mut Outbox,
     ) {
         let start = out.recipients.len();
-        for &member in self.rooms[room].members() {
-            if Some(member) == except {
-                continue;
-            }
-            let s = &mut self.sessions[member];
-            match s.conn() {
-                Some(conn) => out.recipients.push(conn),
-                None => {
-                    s.keep_if_held(&event, self.settings.replay_max);
-                }
-            }
-        }
+        let sessions = &self.sessions;
+        out.recipients.extend(
+            self.rooms[room]
+                .members()
+                .iter()
+                .filter(|&&member| Some(member) != except)
+                .filter_map(|&member| sessions[member].conn()),
+        );
         let end = out.recipients.len();
+        let order = self.next_order();
+        let limits = self.settings.recent_limits();
         if end > start {
+            self.rooms[room].recent.push(order, event.clone(), limits);
             out.items.push(Output::ToMany { start, end, event });
+        } else {
+            self.rooms[room].recent.push(order, event, limits);
         }
     }
 

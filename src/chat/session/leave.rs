@@ -31,6 +31,13 @@ impl Chat {
             nick: nick.clone(),
             how: Departure::Lost { reason },
         });
+        // The replay starts after the loss was announced: its owner knows it left.
+        let since = self.sessions[sid]
+            .memberships()
+            .iter()
+            .map(|m| (m.room, self.rooms[m.room].recent().end()))
+            .collect();
+        self.sessions.start_replay_at(sid, since);
         self.timers.insert(
             until,
             ChatTimer::GraceEnds {
@@ -38,6 +45,26 @@ impl Chat {
                 generation,
             },
         );
+        let ip = self.sessions[sid].ip();
+        self.end_held_over_caps(ip, now, out);
+    }
+
+    /// Ends held sessions while `--max-held-per-ip` (for `ip`) or `--max-held` is passed, the
+    /// oldest first, announced as if their grace had run out: a client that reconnects in a loop
+    /// under fresh names holds no more than the caps.
+    fn end_held_over_caps(&mut self, ip: std::net::IpAddr, now: Now, out: &mut Outbox) {
+        let (per_ip, total) = (self.settings.max_held_per_ip, self.settings.max_held);
+        while let Some(oldest) = self.sessions.over_held_caps(ip, per_ip, total) {
+            self.stats.held_dropped += 1;
+            info!(
+                "{} no longer held: too many held sessions",
+                self.sessions[oldest].nick
+            );
+            let how = Departure::GraceExpired {
+                grace_secs: self.settings.grace.as_secs(),
+            };
+            self.end_session(oldest, how, now, out);
+        }
     }
 
     /// Announces an arrival or a loss of `sid` in every room it is in (to everyone but itself),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use log::info;
 
-use super::is_resume_key_shaped;
+use super::{is_resume_key_shaped, Held};
 use crate::chat::event::{Bye, Event, Info, Refusal};
 use crate::chat::nick::{self, cmp_nicks};
 use crate::chat::{Chat, ConnId, Now, Outbox, Output, SessionId, LOBBY, WELCOME_NAMES_MAX};
@@ -131,15 +131,16 @@ impl Chat {
         let Some(held) = held else {
             return;
         };
+        let (missed, total) = self.replay(&held);
         out.send(
             conn,
             Event::Info(Info::MissedHeader {
-                shown: held.missed.len(),
-                total: held.missed_total,
+                shown: missed.len(),
+                total,
             }),
         );
-        if held.missed_total > 0 {
-            for event in held.missed {
+        if total > 0 {
+            for event in missed {
                 out.send(conn, event);
             }
             out.send(conn, Event::Info(Info::MissedEnd));
@@ -150,6 +151,23 @@ impl Chat {
             room,
             nick: nick.clone(),
         });
+    }
+
+    /// What a returning session missed, oldest first: its rooms' recent lines since it was lost
+    /// and its own lines, merged in delivery order, the newest `--replay-max` of them; and how
+    /// many it missed in all.
+    fn replay(&self, held: &Held) -> (Vec<Event>, usize) {
+        let mut total = held.own_total;
+        let mut lines: Vec<(u64, &Event)> = held.own.iter().map(|(o, e)| (*o, e)).collect();
+        for &(room, from) in &held.since {
+            let recent = self.rooms[room].recent();
+            total += usize::try_from(recent.end() - from).unwrap_or(usize::MAX);
+            lines.extend(recent.since(from).map(|k| (k.order, &k.event)));
+        }
+        lines.sort_unstable_by_key(|&(order, _)| order);
+        let newest = lines.len().saturating_sub(self.settings.replay_max);
+        let missed = lines[newest..].iter().map(|&(_, e)| e.clone()).collect();
+        (missed, total)
     }
 
     fn welcome(&self, sid: SessionId, resumed: bool) -> Info {

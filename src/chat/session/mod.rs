@@ -23,6 +23,8 @@ use smallvec::SmallVec;
 
 use super::event::Event;
 use super::nick;
+use super::room::recent;
+use super::settings::ChatSettings;
 use super::{ConnId, RoomId, SessionId};
 
 /// A session's place in one room: the room, and where the session is in its member list (kept
@@ -127,51 +129,62 @@ impl Session {
         &self.key
     }
 
-    /// Delivers to the session: to its connection if live, into its replay if held. Returns
-    /// false if it could not be delivered at all.
-    pub fn deliver(&mut self, event: Event, replay_max: usize, out: &mut super::Outbox) -> bool {
+    /// Delivers to the session alone: to its connection if live, into its own kept lines if held
+    /// (bounded by `keep`, oldest dropped first). Returns false if it could not be delivered.
+    pub fn deliver(&mut self, event: Event, keep: KeepOwn, out: &mut super::Outbox) -> bool {
         if let Some(conn) = self.conn {
             out.send(conn, event);
             true
         } else if let Some(held) = &mut self.held {
-            held.keep(event, replay_max);
+            held.keep_own(event, keep);
             true
         } else {
             false
         }
     }
-
-    /// Keeps a room event for a held session's replay; false if the session is live.
-    pub fn keep_if_held(&mut self, event: &Event, replay_max: usize) -> bool {
-        match &mut self.held {
-            Some(held) => {
-                held.keep(event.clone(), replay_max);
-                true
-            }
-            None => false,
-        }
-    }
 }
 
-/// What a held session keeps for its return.
+/// How a held session keeps a line said to it alone: its place in the delivery order, and the
+/// limits on what one held session keeps (`--replay-max` lines, `--held-own-bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct KeepOwn {
+    pub order: u64,
+    pub lines: usize,
+    pub bytes: usize,
+}
+
+/// What a held session keeps for its return. Its rooms' lines are not copied: it keeps where each
+/// room's recent lines stood when it was lost, and its replay reads what came after from the
+/// rooms. Only what was said to it alone (whispers, invitations) is its own.
 #[derive(Debug)]
-struct Held {
+pub(in crate::chat) struct Held {
     until: Instant,
-    missed: VecDeque<Event>,
-    missed_total: usize,
+    /// Each room's recent-lines position when the session was lost.
+    pub(in crate::chat) since: SmallVec<[(RoomId, u64); 1]>,
+    /// Lines said to the session alone, with their place in the delivery order.
+    pub(in crate::chat) own: VecDeque<(u64, Event)>,
+    own_bytes: usize,
+    /// Own lines missed in all, kept or not.
+    pub(in crate::chat) own_total: usize,
 }
 
 impl Held {
-    /// Keeps an event for replay, dropping the oldest beyond `max`.
-    fn keep(&mut self, event: Event, max: usize) {
-        self.missed_total += 1;
-        if max == 0 {
+    /// Keeps a line said to the session alone, dropping the oldest beyond the limits.
+    fn keep_own(&mut self, event: Event, keep: KeepOwn) {
+        self.own_total += 1;
+        if keep.lines == 0 {
             return;
         }
-        if self.missed.len() >= max {
-            self.missed.pop_front();
+        let weight = recent::weight(&event);
+        while let Some((_, oldest)) = self.own.front() {
+            if self.own.len() < keep.lines && self.own_bytes + weight <= keep.bytes {
+                break;
+            }
+            self.own_bytes -= recent::weight(oldest);
+            self.own.pop_front();
         }
-        self.missed.push_back(event);
+        self.own_bytes += weight;
+        self.own.push_back((keep.order, event));
     }
 }
 
@@ -192,7 +205,23 @@ pub struct Sessions {
     conns: Vec<Option<ConnEntry>>,
     /// Sessions with a live connection.
     live: usize,
+    /// Held sessions by the address they were lost from, oldest first (for `--max-held-per-ip`).
+    held_by_ip: HashMap<IpAddr, VecDeque<SessionId>>,
+    /// Held sessions in the order they were lost (for `--max-held`). Entries of sessions that
+    /// have since come back or ended are left behind and skipped (each names the session's uid
+    /// and generation), so a resume costs no search here; `compact_held_order` bounds them.
+    held_order: VecDeque<HeldRef>,
+    /// Sessions held for a reconnect.
+    held: usize,
     next_uid: u64,
+}
+
+/// A held session as `Sessions::held_order` remembers it.
+#[derive(Debug, Clone, Copy)]
+struct HeldRef {
+    sid: SessionId,
+    uid: u64,
+    generation: u64,
 }
 
 crate::chat::index_by_id!(Sessions, SessionId, Session);
@@ -205,6 +234,11 @@ impl Sessions {
     /// Sessions with a live connection.
     pub fn live(&self) -> usize {
         self.live
+    }
+
+    /// Sessions held for a reconnect.
+    pub fn held(&self) -> usize {
+        self.held
     }
 
     /// Every session, live or held.
@@ -289,10 +323,15 @@ impl Sessions {
         }
         self.live += 1;
         let s = &mut self.slab[sid];
+        let lost_from = s.ip;
         s.conn = Some(conn);
         s.ip = ip;
         s.generation += 1;
-        s.held.take()
+        let held = s.held.take();
+        if held.is_some() {
+            self.unhold(sid, lost_from);
+        }
+        held
     }
 
     /// A resume key took a live session over: its old connection lets go of it.
@@ -304,17 +343,82 @@ impl Sessions {
     }
 
     /// Holds a session whose connection was lost, until `until`; returns the generation its grace
-    /// timer must carry.
+    /// timer must carry. Its replay positions are set by `start_replay_at` once its loss has been
+    /// announced (so that its own departure is not in its replay).
     pub fn hold(&mut self, sid: SessionId, until: Instant) -> u64 {
         self.live -= 1;
         let s = &mut self.slab[sid];
         s.conn = None;
         s.held = Some(Box::new(Held {
             until,
-            missed: VecDeque::new(),
-            missed_total: 0,
+            since: SmallVec::new(),
+            own: VecDeque::new(),
+            own_bytes: 0,
+            own_total: 0,
         }));
-        s.generation
+        let held = HeldRef {
+            sid,
+            uid: s.uid,
+            generation: s.generation,
+        };
+        self.held_by_ip.entry(s.ip).or_default().push_back(sid);
+        self.held_order.push_back(held);
+        self.held += 1;
+        self.compact_held_order();
+        held.generation
+    }
+
+    /// Where a held session's replay starts in each of its rooms.
+    pub fn start_replay_at(&mut self, sid: SessionId, since: SmallVec<[(RoomId, u64); 1]>) {
+        if let Some(held) = &mut self.slab[sid].held {
+            held.since = since;
+        }
+    }
+
+    /// A held session is held no more (it came back, or it ended): the held counts forget it.
+    fn unhold(&mut self, sid: SessionId, lost_from: IpAddr) {
+        self.held -= 1;
+        if let Some(queue) = self.held_by_ip.get_mut(&lost_from) {
+            queue.retain(|&held| held != sid);
+            if queue.is_empty() {
+                self.held_by_ip.remove(&lost_from);
+            }
+        }
+    }
+
+    /// Whether a `held_order` entry still names a held session.
+    fn is_current(&self, held: HeldRef) -> bool {
+        self.slab.get(held.sid).is_some_and(|s| {
+            s.uid == held.uid && s.generation == held.generation && s.held.is_some()
+        })
+    }
+
+    /// Drops the entries of sessions that are no longer held once they outnumber the held ones,
+    /// so sessions that come and go cannot grow the queue.
+    fn compact_held_order(&mut self) {
+        if self.held_order.len() > 2 * self.held + 64 {
+            let order = std::mem::take(&mut self.held_order);
+            self.held_order = order.into_iter().filter(|&h| self.is_current(h)).collect();
+        }
+    }
+
+    /// The held session to end because a cap is passed: the oldest from `ip` when the address
+    /// holds more than `per_ip`, else the oldest of all when more than `total` are held.
+    pub fn over_held_caps(&mut self, ip: IpAddr, per_ip: usize, total: usize) -> Option<SessionId> {
+        if let Some(queue) = self.held_by_ip.get(&ip) {
+            if queue.len() > per_ip {
+                return queue.front().copied();
+            }
+        }
+        if self.held <= total {
+            return None;
+        }
+        while let Some(oldest) = self.held_order.pop_front() {
+            if self.is_current(oldest) {
+                return Some(oldest.sid);
+            }
+        }
+        None
     }
 
     /// Whether a grace timer set with `generation` still concerns a held session.
@@ -360,6 +464,9 @@ impl Sessions {
     pub fn remove(&mut self, sid: SessionId) -> Session {
         let s = self.slab.remove(sid);
         self.by_key.remove(&s.key);
+        if s.held.is_some() {
+            self.unhold(sid, s.ip);
+        }
         s
     }
 
@@ -379,9 +486,10 @@ impl Sessions {
     }
 
     /// The session's state against the invariants (for `Chat::check_invariants`).
-    pub fn check(&self, replay_max: usize) -> Result<(), String> {
+    pub fn check(&self, settings: &ChatSettings) -> Result<(), String> {
         let mut keys = std::collections::HashSet::new();
         let mut live = 0;
+        let mut held_by_ip: HashMap<IpAddr, usize> = HashMap::new();
         for (sid, s) in self.slab.iter() {
             match (s.conn, &s.held) {
                 (Some(conn), None) => {
@@ -391,8 +499,20 @@ impl Sessions {
                     }
                 }
                 (None, Some(held)) => {
-                    if held.missed.len() > replay_max {
-                        return Err(format!("{}'s replay passed --replay-max", s.nick));
+                    *held_by_ip.entry(s.ip).or_default() += 1;
+                    if held.own.len() > settings.replay_max {
+                        return Err(format!("{} keeps more than --replay-max lines", s.nick));
+                    }
+                    let bytes: usize = held.own.iter().map(|(_, e)| recent::weight(e)).sum();
+                    if bytes != held.own_bytes
+                        || (bytes > settings.held_own_bytes && held.own.len() > 1)
+                    {
+                        return Err(format!("{} keeps {bytes} bytes of its own lines", s.nick));
+                    }
+                    let rooms: Vec<RoomId> = held.since.iter().map(|&(room, _)| room).collect();
+                    let members: Vec<RoomId> = s.rooms.iter().map(|m| m.room).collect();
+                    if rooms != members {
+                        return Err(format!("{}'s replay positions are not its rooms", s.nick));
                     }
                 }
                 _ => return Err(format!("{} is both or neither connected and held", s.nick)),
@@ -412,6 +532,24 @@ impl Sessions {
                 "{live} sessions are connected but the count says {}",
                 self.live
             ));
+        }
+        let held: usize = held_by_ip.values().sum();
+        if held != self.held {
+            return Err(format!(
+                "{held} sessions are held but the count says {}",
+                self.held
+            ));
+        }
+        for (ip, count) in &held_by_ip {
+            if self.held_by_ip.get(ip).map_or(0, VecDeque::len) != *count {
+                return Err(format!("the held sessions from {ip} are miscounted"));
+            }
+        }
+        if self.held_by_ip.len() != held_by_ip.len() {
+            return Err("the held sessions by address have stale entries".into());
+        }
+        if held > settings.max_held || held_by_ip.values().any(|&n| n > settings.max_held_per_ip) {
+            return Err(format!("{held} held sessions pass a cap"));
         }
         for (i, entry) in self.conns.iter().enumerate() {
             if let Some(sid) = entry.and_then(|e| e.session) {

@@ -228,3 +228,167 @@ fn quit_frees_the_name_at_once_and_closes_with_a_goodbye() {
         .line(3, "alice")
         .contains(&Output::LoggedIn { conn: ConnId(3) }));
 }
+
+#[test]
+fn a_replay_merges_the_rooms_lines_and_whispers_in_the_order_they_came() {
+    let mut h = Harness::with(ChatSettings {
+        replay_max: 10,
+        ..settings()
+    });
+    h.login(1, "alice");
+    h.login(2, "bob");
+    h.login(3, "carol");
+    h.disconnect(1);
+    h.line(2, "one");
+    h.line(3, "/msg alice psst");
+    h.line(2, "two");
+    h.connect(5, ip(1));
+    h.line(5, "alice");
+    let got = h.delivered_to(5);
+    assert_eq!(
+        got[1],
+        Event::Info(Info::MissedHeader { shown: 3, total: 3 })
+    );
+    assert!(is_message(&got[2], "one"), "{got:?}");
+    assert!(matches!(&got[3], Event::Whisper { text, .. } if &**text == "psst"));
+    assert!(is_message(&got[4], "two"));
+    // Its own loss, announced before it was held, is not in the replay.
+    assert!(!got.iter().any(|e| matches!(e, Event::Left { .. })));
+}
+
+#[test]
+fn held_sessions_lost_at_different_times_replay_from_their_own_moment() {
+    let mut h = Harness::with(ChatSettings {
+        presence_rate: 6000,
+        ..settings()
+    });
+    h.login(1, "alice");
+    h.login(2, "bob");
+    h.login(3, "carol");
+    h.disconnect(1);
+    h.line(3, "early");
+    h.disconnect(2);
+    h.line(3, "late");
+    h.connect(5, ip(2));
+    h.line(5, "bob");
+    let bob = h.delivered_to(5);
+    assert_eq!(
+        bob[1],
+        Event::Info(Info::MissedHeader { shown: 1, total: 1 })
+    );
+    assert!(is_message(&bob[2], "late"));
+    h.connect(6, ip(1));
+    h.line(6, "alice");
+    let alice = h.delivered_to(6);
+    // bob's loss and return came after alice's, so she missed them too: "early", bob lost,
+    // "late", bob back.
+    assert_eq!(
+        alice[1],
+        Event::Info(Info::MissedHeader { shown: 3, total: 4 })
+    );
+    assert!(is_message(&alice[3], "late"));
+}
+
+#[test]
+fn whispers_kept_for_a_held_session_are_bounded_in_bytes() {
+    let long = "w".repeat(100);
+    let one = crate::chat::room::recent::weight(&Event::Whisper {
+        id: id::MsgId(0),
+        at: 0,
+        from: Arc::from("bob"),
+        to: Arc::from("alice"),
+        text: Arc::from(long.as_str()),
+    });
+    let mut h = Harness::with(ChatSettings {
+        replay_max: 10,
+        held_own_bytes: one * 2,
+        ..settings()
+    });
+    h.login(1, "alice");
+    h.login(2, "bob");
+    h.disconnect(1);
+    for i in 0..5 {
+        h.line(2, &format!("/msg alice {long}"));
+        h.line(2, &format!("/msg alice {i}"));
+    }
+    h.connect(5, ip(1));
+    h.line(5, "alice");
+    let got = h.delivered_to(5);
+    let Event::Info(Info::MissedHeader { shown, total }) = got[1] else {
+        panic!("{got:?}");
+    };
+    assert_eq!(total, 10, "every whisper is counted");
+    assert!(
+        shown < 10,
+        "only what fits in --held-own-bytes is kept: {shown}"
+    );
+    assert!(matches!(&got[1 + shown], Event::Whisper { text, .. } if &**text == "4"));
+}
+
+/// Settings with small held caps: two held sessions per address, three in all.
+fn small_caps() -> ChatSettings {
+    ChatSettings {
+        max_held_per_ip: 2,
+        max_held: 3,
+        presence_rate: 6000,
+        ..settings()
+    }
+}
+
+#[test]
+fn past_the_per_address_cap_the_oldest_held_session_from_it_ends() {
+    let mut h = Harness::with(small_caps());
+    h.login(1, "watcher");
+    for conn in 2..5 {
+        h.connect(conn, ip(9));
+        h.line(conn, &format!("u{conn}"));
+    }
+    h.disconnect(2);
+    h.disconnect(3);
+    assert_eq!(h.chat.held(), 2);
+    h.disconnect(4);
+    h.chat.check_invariants().unwrap();
+    assert_eq!(h.chat.held(), 2);
+    assert_eq!(h.chat.stats.held_dropped, 1);
+    let seen = h.delivered_to(1);
+    assert!(
+        seen.iter().any(|e| matches!(e, Event::Left { nick, how: Departure::GraceExpired { .. }, .. } if &**nick == "u2")),
+        "{seen:?}"
+    );
+    // Its name is free; the later two are still held.
+    h.connect(6, ip(7));
+    assert!(h
+        .line(6, "u2")
+        .contains(&Output::LoggedIn { conn: ConnId(6) }));
+    h.connect(7, ip(7));
+    assert!(matches!(
+        refusal_of(&h.line(7, "u3")),
+        Some(Refusal::NickHeld { .. })
+    ));
+}
+
+#[test]
+fn past_the_total_cap_the_oldest_held_session_of_all_ends() {
+    let mut h = Harness::with(small_caps());
+    h.login(1, "watcher");
+    for conn in 2..6 {
+        h.login(conn, &format!("u{conn}"));
+    }
+    for conn in 2..6 {
+        h.disconnect(conn);
+        h.chat.check_invariants().unwrap();
+    }
+    assert_eq!(h.chat.held(), 3);
+    h.connect(7, ip(8));
+    assert!(h
+        .line(7, "u2")
+        .contains(&Output::LoggedIn { conn: ConnId(7) }));
+    // A session that came back is not counted, and is not the next to go.
+    h.connect(8, ip(3));
+    h.line(8, "u3");
+    h.login(9, "u9");
+    h.disconnect(9);
+    h.chat.check_invariants().unwrap();
+    assert_eq!(h.chat.held(), 3, "u4, u5 and u9 are held");
+    assert_eq!(h.chat.stats.held_dropped, 1);
+}
