@@ -18,7 +18,8 @@
 //!   offer store and its commands), `invite`, [`chat::game`] (rules, words, commands),
 //!   `schedule`, `presence`, [`chat::history`] (the history commands). [`chat::event`] holds its
 //!   events as plain data, [`chat::command`] parses user lines, [`chat::help`] is the command
-//!   table, [`chat::nick`] validates nicknames and [`chat::text`] cleans user text.
+//!   table, [`chat::nick`] validates nicknames (and [`chat::nick::reserved`] matches the names
+//!   reserved for the server) and [`chat::text`] cleans user text.
 //! - [`render`]: the wire formats, beside each other: [`render::texts`] every sentence in English
 //!   and Korean as data, [`render::line`] the line protocol that frames them (PROTOCOL.md),
 //!   [`render::stamp`] and [`render::human`] times, durations and sizes for people.

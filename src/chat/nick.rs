@@ -3,9 +3,13 @@
 //! A nickname is what other users trust to tell people apart, so besides the character rules two
 //! kinds of spoofing are refused: invisible characters (a name that renders exactly like another,
 //! or like nothing at all) and confusable look-alikes, via the UTS #39 skeleton behind
-//! [`collision_key`].
+//! [`collision_key`]. Names reserved for the server are in [`reserved`].
 
 use unicode_security::GeneralSecurityProfile;
+
+pub mod reserved;
+
+pub use reserved::{ReservedNicks, DEFAULT_RESERVED};
 
 /// Most characters (not bytes) a nickname may have: long enough for any real name in any script,
 /// short enough to keep the online list and every chat line readable.
