@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::chat::nick::{ReservedNicks, DEFAULT_RESERVED};
+
 /// The language of every notice the server writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Lang {
@@ -190,6 +192,15 @@ pub struct Config {
     /// The key `/op KEY` wants. Without one, the first user to log in to an empty server is operator.
     #[arg(long, env = "REACTOR_CHAT_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
+
+    /// Nicknames nobody may take, comma-separated; the list replaces the default, and '' reserves
+    /// nothing. A user's chat line is just `[12:34] nick: text`, so by default the names a user
+    /// would take to pass for the server itself are reserved, in English and Korean. Each name
+    /// also covers its case and look-alike variants and itself with separators and digits added
+    /// (`Admin`, `r00t`, `server_2`); `*` matches any run of characters (`*serv`). Operators get
+    /// no exemption: the server never speaks under a nickname, so nobody needs these names.
+    #[arg(long, value_name = "NAMES", default_value = DEFAULT_RESERVED, value_parser = ReservedNicks::parse)]
+    pub reserved_nicks: ReservedNicks,
 
     /// Most pending scheduled messages per user.
     #[arg(long, default_value_t = 20)]

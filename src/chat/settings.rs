@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::game::words::WordBank;
+use super::nick::ReservedNicks;
 use super::room::recent::RecentLimits;
 
 /// The chat core's settings (a subset of the server's configuration).
@@ -27,6 +28,8 @@ pub struct ChatSettings {
     pub utc: bool,
     /// The key `/op` wants; `None` makes the first user of an empty server operator.
     pub admin_key: Option<String>,
+    /// Names refused at login and `/nick` (`--reserved-nicks`), compiled once at start.
+    pub reserved_nicks: Arc<ReservedNicks>,
     pub max_schedules: usize,
     pub schedule_horizon: Duration,
     /// Largest file one upload may carry.
@@ -79,6 +82,7 @@ impl ChatSettings {
             node_id: 0,
             utc: cfg.utc,
             admin_key: cfg.admin_key.clone().filter(|k| !k.is_empty()),
+            reserved_nicks: Arc::new(cfg.reserved_nicks.clone()),
             max_schedules: cfg.max_schedules,
             schedule_horizon: Duration::from_secs(cfg.schedule_horizon),
             max_file: cfg.max_file,
@@ -113,6 +117,8 @@ pub struct ChatStats {
     pub resumes: u64,
     pub messages: u64,
     pub refused_logins: u64,
+    /// Logins and renames refused because the name is reserved for the server.
+    pub reserved_nicks: u64,
     pub grace_expired: u64,
     /// Held sessions ended early because `--max-held-per-ip` or `--max-held` was reached.
     pub held_dropped: u64,

@@ -92,12 +92,22 @@ impl Chat {
         }
     }
 
-    /// `/nick NEW`: refused while another session (live or held) or a ban holds the name.
+    /// `/nick NEW`: refused for a name reserved for the server, and while another session (live
+    /// or held) or a ban holds the name. A refusal keeps the old name.
     pub(super) fn rename(&mut self, cx: &mut Cx<'_>, new: &str) {
         if let Err(why) = nick::validate(new) {
             return cx.refuse(Refusal::NickInvalid(why));
         }
         let key = nick::collision_key(new);
+        if self.settings.reserved_nicks.reserves(&key) {
+            log::info!(
+                "{} was refused the reserved nickname {new}",
+                self.sessions[cx.sid].nick()
+            );
+            self.stats.reserved_nicks += 1;
+            let nick = Arc::from(new);
+            return cx.refuse(Refusal::NickReserved { nick });
+        }
         if let Some(minutes_left) = self.bans.name_banned(&key, cx.now.mono) {
             let nick = Arc::from(new);
             return cx.refuse(Refusal::NickBanned { nick, minutes_left });
@@ -259,5 +269,32 @@ mod tests {
         assert!(h
             .line(3, "alice")
             .contains(&Output::LoggedIn { conn: ConnId(3) }));
+    }
+
+    #[test]
+    fn renaming_to_a_reserved_name_is_refused_and_keeps_the_old_name() {
+        let mut h = Harness::new();
+        // alice is the first user of an empty server, so an operator: operators get no exemption.
+        h.login(1, "alice");
+        h.login(2, "bob");
+        for name in ["server", "Admin", "ROOT", "root_2", "운영자"] {
+            let outs = h.line(1, &format!("/nick {name}"));
+            assert_eq!(
+                refusal_of(&outs),
+                Some(Refusal::NickReserved {
+                    nick: Arc::from(name)
+                }),
+                "{name}"
+            );
+            assert!(h.delivered_to(2).is_empty(), "{name}");
+        }
+        assert_eq!(h.chat.stats.reserved_nicks, 5);
+        let alice = h.chat.sessions.find("alice").expect("alice keeps her name");
+        assert!(h.chat.sessions[alice].is_op());
+        h.line(1, "/nick serverless");
+        assert!(matches!(
+            &h.delivered_to(2)[..],
+            [Event::Renamed { new, .. }] if &**new == "serverless"
+        ));
     }
 }

@@ -93,7 +93,7 @@ pub fn render(reactor: &Reactor) -> String {
         "Open connections by protocol.",
         &proto_labels,
     );
-    let plain: [(&str, &str, &str, f64); 25] = [
+    let plain: [(&str, &str, &str, f64); 26] = [
         ("reactor_chat_users_online", "gauge", "Users logged in with a live connection.", reactor.chat.online() as f64),
         ("reactor_chat_rooms", "gauge", "Rooms that exist now.", reactor.chat.room_count() as f64),
         ("reactor_chat_file_store_bytes", "gauge", "Bytes held for open file offers.", reactor.chat.file_store_bytes() as f64),
@@ -119,6 +119,7 @@ pub fn render(reactor: &Reactor) -> String {
         ("reactor_chat_loop_iterations_total", "counter", "Reactor loop iterations.", stats.loop_turns as f64),
         ("reactor_chat_loop_busy_seconds_total", "counter", "Time the reactor spent working rather than waiting; divided by iterations, the time per iteration.", stats.busy.as_secs_f64()),
         ("reactor_chat_login_timeouts_total", "counter", "Connections that did not log in in time.", stats.login_timeouts as f64),
+        ("reactor_chat_reserved_nicks_refused_total", "counter", "Logins and renames refused because the name is reserved for the server.", chat.reserved_nicks as f64),
     ];
     for (name, kind, help, value) in plain {
         metric(&mut out, name, kind, help, &[("", value)]);

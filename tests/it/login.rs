@@ -114,3 +114,48 @@ fn login_times_out_even_if_bytes_keep_dribbling_in() {
     }
     c.fail("the login timeout never came");
 }
+
+#[test]
+fn names_reserved_for_the_server_are_refused_at_login_and_at_nick() {
+    let server = Server::start();
+    let mut c = server.connect();
+    c.expect_exact("-- Welcome to reactor-chat! Enter your nickname:");
+    for name in ["server", "Admin"] {
+        c.send(name);
+        let refusal =
+            format!("! nick-reserved: {name} is reserved for the server; choose another nickname");
+        c.expect_next("the refusal", |l| l == refusal);
+        c.expect_next("a new prompt", |l| l == "-- Enter your nickname:");
+    }
+    c.login("alice");
+    c.send("/nick ROOT");
+    c.expect_exact("! nick-reserved: ROOT is reserved for the server; choose another nickname");
+    c.send("/users");
+    c.expect_exact("-- 1 user in lobby: alice (op)");
+}
+
+#[test]
+fn the_reserved_refusal_is_in_the_servers_language() {
+    let server = Server::builder().args(["--lang", "ko"]).start();
+    let mut c = server.connect();
+    c.send("관리자");
+    c.expect_exact(
+        "! nick-reserved: 관리자은(는) 서버용으로 예약된 이름입니다. 다른 대화명을 고르세요",
+    );
+    c.login("철수");
+}
+
+#[test]
+fn reserved_nicks_replaces_the_default_list() {
+    let server = Server::builder().args(["--reserved-nicks", "bot"]).start();
+    let mut c = server.connect();
+    c.expect_exact("-- Welcome to reactor-chat! Enter your nickname:");
+    for name in ["bot", "BOT_2"] {
+        c.send(name);
+        let refusal =
+            format!("! nick-reserved: {name} is reserved for the server; choose another nickname");
+        c.expect_next("the refusal", |l| l == refusal);
+        c.expect_next("a new prompt", |l| l == "-- Enter your nickname:");
+    }
+    c.login("server");
+}

@@ -71,6 +71,10 @@ pub enum Refusal {
         nick: Arc<str>,
         minutes_left: u64,
     },
+    /// The name is reserved for the server (`--reserved-nicks`).
+    NickReserved {
+        nick: Arc<str>,
+    },
     LineTooLong {
         max: usize,
     },

@@ -37,6 +37,14 @@ impl Chat {
             return self.refuse_login(conn, Refusal::NickInvalid(why), out);
         }
         let collision = nick::collision_key(name);
+        // Before the session lookup: a reserved name can never be held, so refusing it first
+        // also refuses "server <key>" without looking for a session that cannot exist.
+        if self.settings.reserved_nicks.reserves(&collision) {
+            info!("refused the reserved nickname {name} at login from {ip}");
+            self.stats.reserved_nicks += 1;
+            let nick = Arc::from(name);
+            return self.refuse_login(conn, Refusal::NickReserved { nick }, out);
+        }
         if let Some(minutes_left) = self.bans.name_banned(&collision, now.mono) {
             let nick = Arc::from(name);
             return self.refuse_login(conn, Refusal::NickBanned { nick, minutes_left }, out);

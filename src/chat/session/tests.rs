@@ -392,3 +392,80 @@ fn past_the_total_cap_the_oldest_held_session_of_all_ends() {
     assert_eq!(h.chat.held(), 3, "u4, u5 and u9 are held");
     assert_eq!(h.chat.stats.held_dropped, 1);
 }
+
+#[test]
+fn names_reserved_for_the_server_are_refused_at_login_and_the_prompt_repeats() {
+    let mut h = Harness::new();
+    h.connect(1, ip(1));
+    for line in [
+        "server",
+        "SERVER",
+        "Server",
+        "Admin",
+        "ROOT",
+        "r00t",
+        "admin_",
+        "server2",
+        "reactor_chat",
+        "서버",
+        "관리자1",
+        // A resume line too: a reserved name is never held, so there is nothing to resume.
+        "server 0000aaaabbbb",
+    ] {
+        let outs = h.line(1, line);
+        let name = line.split(' ').next().unwrap();
+        assert_eq!(
+            outs,
+            [
+                Output::ToConn {
+                    conn: ConnId(1),
+                    event: Event::Refused(Refusal::NickReserved {
+                        nick: Arc::from(name)
+                    }),
+                },
+                Output::ToConn {
+                    conn: ConnId(1),
+                    event: Event::Info(Info::NickPrompt),
+                },
+            ],
+            "{line}"
+        );
+    }
+    assert_eq!(h.chat.stats.reserved_nicks, 12);
+    assert_eq!(h.chat.stats.refused_logins, 12);
+    // A reserved word inside a longer name is another name.
+    let outs = h.line(1, "serverless");
+    assert!(
+        outs.contains(&Output::LoggedIn { conn: ConnId(1) }),
+        "{outs:?}"
+    );
+    h.login(2, "rooty");
+    h.login(3, "adminton");
+}
+
+#[test]
+fn reserved_nicks_replaces_the_default_list_and_empty_reserves_nothing() {
+    use clap::Parser as _;
+    let with_flag = |value: &str| {
+        let cfg = crate::config::Config::parse_from(["reactor-chat", "--reserved-nicks", value]);
+        Harness::with(ChatSettings {
+            reserved_nicks: ChatSettings::from_config(&cfg).reserved_nicks,
+            ..settings()
+        })
+    };
+    let mut h = with_flag("bot");
+    h.login(1, "server");
+    h.login(2, "admin");
+    h.connect(3, ip(3));
+    for name in ["bot", "Bot_2"] {
+        let outs = h.line(3, name);
+        assert!(
+            matches!(refusal_of(&outs), Some(Refusal::NickReserved { .. })),
+            "{name}: {outs:?}"
+        );
+    }
+    let mut h = with_flag("");
+    h.login(1, "server");
+    h.login(2, "ROOT");
+    h.login(3, "관리자");
+}

@@ -46,6 +46,9 @@ impl Renderer {
                 "nick-banned",
                 text::nick_banned(lang, nick, *minutes_left),
             ),
+            Refusal::NickReserved { nick } => {
+                refuse(buf, "nick-reserved", text::nick_reserved(lang, nick));
+            }
             Refusal::LineTooLong { max } => {
                 refuse(buf, "line-too-long", text::line_too_long(lang, *max));
             }

@@ -351,6 +351,7 @@ fn refusals() -> Vec<Event> {
             nick: nick.clone(),
             minutes_left: 5,
         },
+        Refusal::NickReserved { nick: s("server") },
         Refusal::LineTooLong { max: 4096 },
         Refusal::InvalidUtf8,
         Refusal::UnknownCommand {

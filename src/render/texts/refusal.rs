@@ -50,6 +50,10 @@ texts! {
         en: "{nick} is banned for {minutes_left} more min",
         ko: "{nick}은(는) {minutes_left}분 더 사용할 수 없습니다",
     }
+    nick_reserved(nick: &'a str) {
+        en: "{nick} is reserved for the server; choose another nickname",
+        ko: "{nick}은(는) 서버용으로 예약된 이름입니다. 다른 대화명을 고르세요",
+    }
     line_too_long(max: usize) {
         en: "a line longer than {max} bytes was discarded",
         ko: "{max}바이트보다 긴 줄은 버려졌습니다",
