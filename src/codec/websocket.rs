@@ -2,11 +2,14 @@
 //! encoders of server frames.
 //!
 //! The decoder takes bytes as they arrive and yields whole *messages*: fragments are reassembled,
-//! control frames (ping, pong, close) may arrive between fragments and are yielded on their own,
-//! and text is checked to be UTF-8 once the message is complete. Every limit is checked on the
-//! frame header, before its payload is read: a message may not grow past `max_message` bytes, so
-//! no input makes the decoder buffer without bound. Client frames must be masked and use no
-//! extensions; anything else is a protocol error that carries the close code to answer with.
+//! control frames (ping, pong, close) may arrive between fragments and are yielded on their own.
+//! Text is checked to be UTF-8 as its payload arrives, not once the message is complete: the
+//! bytes that make it impossible for the text to be UTF-8 fail the connection with 1007 in the
+//! fragment that carries them (RFC 6455 §8.1), and a final fragment that ends inside a character
+//! fails it too. Every limit is checked on the frame header, before its payload is read: a message
+//! may not grow past `max_message` bytes, so no input makes the decoder buffer without bound.
+//! Client frames must be masked and use no extensions; anything else is a protocol error that
+//! carries the close code to answer with.
 //!
 //! Server frames are never masked, so an encoded frame can be shared by every recipient.
 
@@ -71,6 +74,40 @@ struct FrameHead {
     len: u64,
 }
 
+/// A data message being assembled from its fragments.
+#[derive(Debug)]
+struct Assembly {
+    opcode: u8,
+    bytes: BytesMut,
+    /// For text, how much of `bytes` is known to be whole UTF-8 characters. What follows it (at
+    /// most three bytes) is the start of a character whose other bytes have not arrived: each new
+    /// chunk is checked from here, so checking costs the chunk plus at most three bytes.
+    utf8_checked: usize,
+}
+
+impl Assembly {
+    fn new(opcode: u8) -> Self {
+        Assembly {
+            opcode,
+            bytes: BytesMut::new(),
+            utf8_checked: 0,
+        }
+    }
+
+    /// Checks the text bytes that arrived since the last check: the text fails once its bytes
+    /// cannot be the start of UTF-8 (an invalid or overlong sequence, a surrogate, a code point
+    /// past U+10FFFF), which `Utf8Error::error_len` tells apart from a character cut short by the
+    /// end of what has arrived.
+    fn check_utf8(&mut self) -> Result<(), CodecError> {
+        match std::str::from_utf8(&self.bytes[self.utf8_checked..]) {
+            Ok(_) => self.utf8_checked = self.bytes.len(),
+            Err(e) if e.error_len().is_none() => self.utf8_checked += e.valid_up_to(),
+            Err(_) => return Err(ws_error(close_code::INVALID_DATA, "text is not UTF-8")),
+        }
+        Ok(())
+    }
+}
+
 /// Incremental, sans-IO decoder of client frames into messages.
 #[derive(Debug)]
 pub struct WsDecoder {
@@ -81,8 +118,8 @@ pub struct WsDecoder {
     /// The frame whose payload is being read, and how much of it has been read.
     frame: Option<FrameHead>,
     got: u64,
-    /// The data message being assembled from fragments: its opcode and bytes.
-    message: Option<(u8, BytesMut)>,
+    /// The data message being assembled from fragments.
+    message: Option<Assembly>,
     /// The payload of the control frame being read.
     control: BytesMut,
 }
@@ -105,7 +142,7 @@ impl WsDecoder {
     /// Bytes of a partial message held.
     #[must_use]
     pub fn buffered(&self) -> usize {
-        self.message.as_ref().map_or(0, |(_, b)| b.len()) + self.control.len()
+        self.message.as_ref().map_or(0, |m| m.bytes.len()) + self.control.len()
     }
 
     /// Decodes from `src` until one message is complete or `src` runs out.
@@ -114,7 +151,8 @@ impl WsDecoder {
     ///
     /// [`CodecError::WebSocket`] with the close code to send, for an unmasked frame, reserved bits
     /// or opcodes, a bad fragment sequence, an oversize or fragmented control frame, a message
-    /// over `max_message`, or text that is not UTF-8. The connection cannot continue after one.
+    /// over `max_message`, or text that is not UTF-8 (as soon as the bytes that break it arrive).
+    /// The connection cannot continue after one.
     pub fn decode(&mut self, src: &[u8]) -> Result<Decoded<WsMessage>, CodecError> {
         let mut pos = 0;
         loop {
@@ -130,7 +168,7 @@ impl WsDecoder {
             let take = usize::try_from(want)
                 .unwrap_or(usize::MAX)
                 .min(src.len() - pos);
-            self.take_payload(&head, &src[pos..pos + take]);
+            self.take_payload(&head, &src[pos..pos + take])?;
             pos += take;
             if self.got < head.len {
                 return Ok(Decoded::Incomplete);
@@ -225,16 +263,16 @@ impl WsDecoder {
                     ));
                 }
                 self.check_size(0, len)?;
-                self.message = Some((opcode, BytesMut::new()));
+                self.message = Some(Assembly::new(opcode));
             }
             CONTINUATION => {
-                let Some((_, so_far)) = &self.message else {
+                let Some(so_far) = &self.message else {
                     return Err(ws_error(
                         close_code::PROTOCOL_ERROR,
                         "continuation without a message",
                     ));
                 };
-                self.check_size(so_far.len(), len)?;
+                self.check_size(so_far.bytes.len(), len)?;
             }
             _ => return Err(ws_error(close_code::PROTOCOL_ERROR, "unknown opcode")),
         }
@@ -254,24 +292,27 @@ impl WsDecoder {
         Ok(())
     }
 
-    fn take_payload(&mut self, head: &FrameHead, bytes: &[u8]) {
+    /// Unmasks and keeps a chunk of the frame's payload; text is checked as each chunk arrives.
+    fn take_payload(&mut self, head: &FrameHead, bytes: &[u8]) -> Result<(), CodecError> {
         if bytes.is_empty() {
-            return;
+            return Ok(());
         }
-        let target = match head.opcode {
-            CLOSE | PING | PONG => &mut self.control,
-            _ => match &mut self.message {
-                Some((_, buf)) => buf,
-                None => return, // cannot happen: the header check opened the message
-            },
-        };
-        let start = target.len();
-        target.extend_from_slice(bytes);
         let offset = (self.got % 4) as usize;
-        for (i, b) in target[start..].iter_mut().enumerate() {
-            *b ^= head.mask[(offset + i) % 4];
-        }
         self.got += bytes.len() as u64;
+        match head.opcode {
+            CLOSE | PING | PONG => unmask_onto(&mut self.control, bytes, head.mask, offset),
+            _ => {
+                // The header check opened the message, so it is there.
+                let Some(message) = &mut self.message else {
+                    return Ok(());
+                };
+                unmask_onto(&mut message.bytes, bytes, head.mask, offset);
+                if message.opcode == TEXT {
+                    message.check_utf8()?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A frame's payload is complete: a control message, the end of a data message, or nothing
@@ -308,18 +349,35 @@ impl WsDecoder {
             }
             _ if !head.fin => Ok(None),
             _ => {
-                let Some((opcode, buf)) = self.message.take() else {
+                let Some(message) = self.message.take() else {
                     return Ok(None);
                 };
-                if opcode == TEXT {
-                    let text = String::from_utf8(buf.to_vec())
+                if message.opcode == TEXT {
+                    if message.utf8_checked < message.bytes.len() {
+                        return Err(ws_error(
+                            close_code::INVALID_DATA,
+                            "text ends inside a UTF-8 character",
+                        ));
+                    }
+                    // Checked as it arrived; `String::from_utf8` checks once more rather than
+                    // trusting that with `unsafe`.
+                    let text = String::from_utf8(message.bytes.to_vec())
                         .map_err(|_| ws_error(close_code::INVALID_DATA, "text is not UTF-8"))?;
                     Ok(Some(WsMessage::Text(text)))
                 } else {
-                    Ok(Some(WsMessage::Binary(buf.freeze())))
+                    Ok(Some(WsMessage::Binary(message.bytes.freeze())))
                 }
             }
         }
+    }
+}
+
+/// Appends `bytes` to `target`, unmasked; `offset` is where in the frame's payload they start.
+fn unmask_onto(target: &mut BytesMut, bytes: &[u8], mask: [u8; 4], offset: usize) {
+    let start = target.len();
+    target.extend_from_slice(bytes);
+    for (i, b) in target[start..].iter_mut().enumerate() {
+        *b ^= mask[(offset + i) % 4];
     }
 }
 
@@ -450,10 +508,14 @@ mod tests {
         let mut input = client_frame(true, TEXT, "alice".as_bytes());
         input.extend(client_frame(true, TEXT, "안녕하세요, 여러분".as_bytes()));
         input.extend(client_frame(true, TEXT, b""));
-        input.extend(client_frame(false, TEXT, "frag".as_bytes()));
+        // Fragments cut inside a Hangul syllable and inside an emoji.
+        let fragmented = "fragmented 한글🦀".as_bytes();
+        let crab = fragmented.len() - 4;
+        input.extend(client_frame(false, TEXT, &fragmented[..4]));
         input.extend(client_frame(true, PING, b"are you there"));
-        input.extend(client_frame(false, CONTINUATION, "mented ".as_bytes()));
-        input.extend(client_frame(true, CONTINUATION, "한글".as_bytes()));
+        input.extend(client_frame(false, CONTINUATION, &fragmented[4..12]));
+        input.extend(client_frame(false, CONTINUATION, &fragmented[12..crab + 2]));
+        input.extend(client_frame(true, CONTINUATION, &fragmented[crab + 2..]));
         input.extend(client_frame(true, BINARY, &vec![0xab; 300]));
         input.extend(client_frame(true, PONG, b""));
         let mut close = 1000u16.to_be_bytes().to_vec();
@@ -468,7 +530,7 @@ mod tests {
             WsMessage::Text("안녕하세요, 여러분".into()),
             WsMessage::Text(String::new()),
             WsMessage::Ping(Bytes::from_static(b"are you there")),
-            WsMessage::Text("fragmented 한글".into()),
+            WsMessage::Text("fragmented 한글🦀".into()),
             WsMessage::Binary(Bytes::from(vec![0xab; 300])),
             WsMessage::Pong(Bytes::new()),
             WsMessage::Close {
@@ -496,12 +558,13 @@ mod tests {
     fn every_three_way_split_of_the_fragmented_part_matches_whole_input() {
         // All three-way splits of the whole sample are ~10^5 runs; the fragmented message with its
         // interleaved ping is where the state is subtle, so split that part every way.
-        let mut input = client_frame(false, TEXT, b"ab");
+        // "한" is cut between the fragments, so the start of a character waits across the ping.
+        let mut input = client_frame(false, TEXT, b"ab\xed");
         input.extend(client_frame(true, PING, b"p"));
-        input.extend(client_frame(true, CONTINUATION, "c한".as_bytes()));
+        input.extend(client_frame(true, CONTINUATION, b"\x95\x9cc"));
         let want = vec![
             WsMessage::Ping(Bytes::from_static(b"p")),
-            WsMessage::Text("abc한".into()),
+            WsMessage::Text("ab한c".into()),
         ];
         for a in 0..=input.len() {
             for b in a..=input.len() {
@@ -575,6 +638,126 @@ mod tests {
             code_of(run(&[&reserved_code], 100)),
             close_code::PROTOCOL_ERROR
         );
+    }
+
+    /// `result` is a refusal for text that is not UTF-8 (close code 1007).
+    fn assert_invalid_data(result: Result<Vec<WsMessage>, CodecError>, what: &str) {
+        match result {
+            Err(CodecError::WebSocket { close_code, .. }) => {
+                assert_eq!(close_code, close_code::INVALID_DATA, "{what}");
+            }
+            other => panic!("{what}: expected a 1007 refusal, got {other:?}"),
+        }
+    }
+
+    /// `input` is refused with 1007 whole, at every two-way split and one byte at a time.
+    fn assert_invalid_data_at_every_split(input: &[u8], what: &str) {
+        assert_invalid_data(run(&[input], 4096), &format!("{what}, whole"));
+        for cut in 0..=input.len() {
+            let parts = [&input[..cut], &input[cut..]];
+            assert_invalid_data(run(&parts, 4096), &format!("{what}, cut at {cut}"));
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_invalid_data(run(&bytes, 4096), &format!("{what}, byte by byte"));
+    }
+
+    /// Bytes that no continuation can make UTF-8: an invalid lead byte, a stray continuation
+    /// byte, a lead byte followed by a non-continuation, overlong forms, a UTF-16 surrogate, and
+    /// code points past U+10FFFF.
+    const NEVER_UTF8: [&[u8]; 9] = [
+        b"\xff",
+        b"\x80",
+        b"\xe2\x28",
+        b"\xc0\xaf",
+        b"\xe0\x80\xaf",
+        b"\xf0\x80\x80\xaf",
+        b"\xed\xa0\x80",
+        b"\xf4\x90\x80\x80",
+        b"\xf5\x80\x80\x80",
+    ];
+
+    #[test]
+    fn text_that_cannot_become_utf8_is_refused_at_its_first_fragment() {
+        let before = "한국어 ".as_bytes();
+        for bad in NEVER_UTF8 {
+            let mut payload = before.to_vec();
+            payload.extend_from_slice(bad);
+            payload.extend_from_slice(b" and more");
+            // Only the first fragment: the message's final frame is never fed, so a refusal
+            // here cannot come from a check at the end of the message.
+            let first = client_frame(false, TEXT, &payload);
+            assert_invalid_data_at_every_split(&first, &format!("{bad:x?}"));
+            // Refused as soon as the bytes that break it arrive, before the rest of the frame.
+            let head = first.len() - payload.len();
+            let valid_so_far = &first[..head + before.len()];
+            assert_eq!(run(&[valid_so_far], 4096), Ok(vec![]), "{bad:x?}");
+            let broken = &first[..head + before.len() + bad.len()];
+            assert_invalid_data(run(&[broken], 4096), &format!("{bad:x?}, partial frame"));
+        }
+    }
+
+    #[test]
+    fn a_character_broken_by_a_later_fragment_is_refused_at_that_fragment() {
+        // The first fragment ends with the first half of 🦀; the next, after a ping, does not
+        // continue it. No final frame follows.
+        let mut input = client_frame(false, TEXT, b"ab\xf0\x9f");
+        input.extend(client_frame(true, PING, b"p"));
+        let waiting = input.len();
+        input.extend(client_frame(false, CONTINUATION, b"(rest"));
+        assert_eq!(
+            run(&[&input[..waiting]], 4096),
+            Ok(vec![WsMessage::Ping(Bytes::from_static(b"p"))])
+        );
+        assert_invalid_data_at_every_split(&input, "broken by the second fragment");
+    }
+
+    #[test]
+    fn characters_cut_between_fragments_at_every_byte_are_accepted() {
+        let text = "한국어 🦀!";
+        let bytes = text.as_bytes();
+        let want = [WsMessage::Text(text.into())];
+        for cut in 0..=bytes.len() {
+            let mut input = client_frame(false, TEXT, &bytes[..cut]);
+            input.extend(client_frame(true, CONTINUATION, &bytes[cut..]));
+            for split in 0..=input.len() {
+                let parts = [&input[..split], &input[split..]];
+                assert_eq!(
+                    run(&parts, 4096).unwrap(),
+                    want,
+                    "fragment cut {cut}, split {split}"
+                );
+            }
+            let one_by_one: Vec<&[u8]> = input.chunks(1).collect();
+            assert_eq!(run(&one_by_one, 4096).unwrap(), want, "fragment cut {cut}");
+        }
+        // Every byte its own fragment.
+        let mut input = Vec::new();
+        for (i, byte) in bytes.iter().enumerate() {
+            let opcode = if i == 0 { TEXT } else { CONTINUATION };
+            input.extend(client_frame(i + 1 == bytes.len(), opcode, &[*byte]));
+        }
+        assert_eq!(run(&[&input], 4096).unwrap(), want);
+        let one_by_one: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(run(&one_by_one, 4096).unwrap(), want);
+    }
+
+    #[test]
+    fn text_ending_inside_a_character_is_refused_at_the_final_fragment() {
+        let korean = "한국어".as_bytes();
+        let cut_korean = &korean[..korean.len() - 1];
+        let cut_crab = &"🦀".as_bytes()[..3];
+        // In a fragment that is not the last, the same bytes are a valid start.
+        let first = client_frame(false, TEXT, cut_korean);
+        assert_eq!(run(&[&first], 4096), Ok(vec![]));
+
+        let unfragmented = client_frame(true, TEXT, cut_korean);
+        assert_invalid_data_at_every_split(&unfragmented, "one frame");
+        let mut empty_last = first.clone();
+        empty_last.extend(client_frame(true, CONTINUATION, b""));
+        assert_invalid_data_at_every_split(&empty_last, "an empty final fragment");
+        let mut cut_in_last = client_frame(false, TEXT, korean);
+        cut_in_last.extend(client_frame(true, CONTINUATION, cut_crab));
+        assert_invalid_data_at_every_split(&cut_in_last, "cut in the final fragment");
     }
 
     #[test]
