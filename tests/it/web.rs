@@ -5,6 +5,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use tungstenite::protocol::frame::coding::{Data, OpCode};
+use tungstenite::protocol::frame::Frame;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
@@ -318,6 +320,52 @@ fn a_websocket_protocol_error_closes_with_its_code() {
         .rposition(|w| w[0] == 0x88 && w[2] == 0x03 && w[3] == 0xea)
         .is_some();
     assert!(close, "no close 1002 in {raw:?}");
+}
+
+#[test]
+fn a_websocket_text_fragment_that_cannot_be_utf8_closes_with_1007_at_once() {
+    let server = Server::start();
+    let mut tom = server.login("tom");
+    let mut bob = WsUser::connect(&server);
+    bob.send("bob");
+    bob.expect(|l| l.starts_with("-- Resume key: "));
+    tom.expect_stamped("* bob joined");
+    let mut web = WsUser::connect(&server);
+    web.send("alice");
+    web.expect(|l| l.starts_with("-- Resume key: "));
+    tom.expect_stamped("* alice joined");
+
+    // The first fragment of a text message (FIN clear), broken by a byte no UTF-8 text holds.
+    // The rest of the message is never sent: the server must answer this fragment, not wait.
+    let first = Frame::message(
+        b"\xed\x95\x9c\xff".to_vec(),
+        OpCode::Data(Data::Text),
+        false,
+    );
+    web.ws.send(Message::Frame(first)).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let close = loop {
+        match web.ws.read() {
+            Ok(Message::Close(frame)) => break frame,
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("expected a close frame, got {e}; seen {:#?}", web.seen),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no close frame while the message's final fragment is missing; seen {:#?}",
+            web.seen
+        );
+    };
+    let close = close.expect("a close frame with a code");
+    assert_eq!(u16::from(close.code), 1007, "{close:?}");
+    assert_eq!(close.reason, "text is not UTF-8");
+
+    // The others in the room carry on.
+    bob.send("still here");
+    tom.expect_stamped("bob: still here");
+    tom.send("so am I");
+    bob.expect(|l| unstamp(l) == Some("tom: so am I"));
 }
 
 #[test]
