@@ -284,9 +284,10 @@ impl WsDecoder {
         })
     }
 
-    /// A message may not pass `max_message`: checked on each header, before its payload.
+    /// A message may not pass `max_message`: checked on each header, before its payload. The sum
+    /// saturates: a 64-bit length near `u64::MAX` must not wrap it back under the limit.
     fn check_size(&self, so_far: usize, more: u64) -> Result<(), CodecError> {
-        if so_far as u64 + more > self.max_message as u64 {
+        if (so_far as u64).saturating_add(more) > self.max_message as u64 {
             return Err(ws_error(close_code::TOO_BIG, "message too big"));
         }
         Ok(())
@@ -772,6 +773,12 @@ mod tests {
         frags.extend(client_frame(true, CONTINUATION, &[b'a'; 60]));
         assert_eq!(code_of(run(&[&frags], 100)), close_code::TOO_BIG);
         assert_eq!(run(&[&frags], 120).unwrap().len(), 1);
+        // A continuation whose 64-bit length would wrap the running total back under the limit.
+        let mut wraps = client_frame(false, TEXT, b"a");
+        wraps.extend_from_slice(&[0x80, 0x80 | 127]);
+        wraps.extend_from_slice(&u64::MAX.to_be_bytes());
+        wraps.extend_from_slice(&[1, 2, 3, 4]);
+        assert_eq!(code_of(run(&[&wraps], 100)), close_code::TOO_BIG);
     }
 
     #[test]
