@@ -152,8 +152,8 @@ pub struct Config {
 
     /// Joins, departures and reconnects a room is shown one by one per minute (up to a sixth of
     /// them at once); faster than that, as by a client that reconnects in a loop, they come as
-    /// summaries as in big rooms. About as fast as a person reads them.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    /// summaries as in big rooms. About as fast as a person reads them: a line a second.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     pub presence_rate: u32,
 
     /// Hard cap in bytes on one connection's output queue: a client over it is dropped at once.
