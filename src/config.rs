@@ -72,9 +72,29 @@ pub struct Config {
     #[arg(long)]
     pub rules: Option<String>,
 
-    /// Most connections served at once (logged in or not). One more is told "server full" and closed.
-    #[arg(long, default_value_t = 1000)]
-    pub max_clients: usize,
+    /// Most connections served at once (logged in or not). One more is told "server full" and
+    /// closed. Default: what the process can hold, its open-files limit less a reserve for the
+    /// server's own files and for refusals still being told why (an idle logged-in connection
+    /// costs under 1 KiB, so descriptors are the real limit).
+    #[arg(long)]
+    pub max_clients: Option<usize>,
+
+    /// Most connections that have not logged in yet, in all. When full, a new connection still
+    /// gets in by displacing the oldest waiting connection of the address that holds the most of
+    /// them, so idle connections cannot keep a real user out. Loopback addresses count too.
+    #[arg(long, default_value_t = 1024)]
+    pub max_unregistered: usize,
+
+    /// Most connections that have not logged in yet from one address (loopback too): room for a
+    /// browser's parallel requests and a few people behind one address typing their names.
+    #[arg(long, default_value_t = 16)]
+    pub max_unregistered_per_ip: usize,
+
+    /// Most bytes queued for output across all connections. Past it, the connections furthest
+    /// behind are dropped as slow readers until it is met again: --max-clients times --max-queue
+    /// can exceed the machine's memory, this cannot.
+    #[arg(long, default_value_t = 512 * 1024 * 1024)]
+    pub max_output_memory: usize,
 
     /// Most connections from one IP address. Loopback addresses are exempt unless --limit-loopback,
     /// so local load tests can open thousands of connections.
@@ -93,9 +113,11 @@ pub struct Config {
     #[arg(long, default_value_t = 256)]
     pub max_login_line: usize,
 
-    /// Seconds from connect to a completed login. Counted from connect, not reset by input, so
-    /// connections that dribble bytes (slowloris) cannot pile up; checked once a second.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds from connect to a completed login: time for a person to read the prompt and choose
+    /// a name. Counted from connect, not reset by input; connections that dribble bytes
+    /// (slowloris) cannot pile up because waiting connections have their own budget
+    /// (--max-unregistered). Checked once a second.
+    #[arg(long, default_value_t = 60)]
     pub login_timeout: u64,
 
     /// Seconds without any input after which a logged-in connection is dropped ("ping timeout").
@@ -233,6 +255,16 @@ pub struct Config {
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub file_store: usize,
 
+    /// Most uploads under way at once from one address (each holds up to --max-file bytes until
+    /// it completes); one more is refused before its bytes are read.
+    #[arg(long, default_value_t = 2)]
+    pub max_uploads_per_ip: usize,
+
+    /// Most uploads under way at once in all: with --max-file, what uploads can hold in memory
+    /// (64 MiB at the defaults).
+    #[arg(long, default_value_t = 64)]
+    pub max_uploads: usize,
+
     /// Seconds a file offer stays open for /accept.
     #[arg(long, default_value_t = 600)]
     pub file_ttl: u64,
@@ -288,7 +320,20 @@ pub struct Config {
     pub backlog_lines: usize,
 }
 
+/// Descriptors kept back from `--max-clients`' default: the listener, the poll, the signal pipe,
+/// the storage thread's database files, the log file, with room to spare.
+const RESERVED_FDS: u64 = 64;
+
 impl Config {
+    /// `--max-clients`, or by default what an open-files limit of `nofile` can hold: less the
+    /// reserve and the refused connections that linger to read why (`refused_slack`).
+    pub fn max_clients_for(&self, nofile: u64, refused_slack: usize) -> usize {
+        self.max_clients.unwrap_or_else(|| {
+            let held_back = RESERVED_FDS + refused_slack as u64;
+            usize::try_from(nofile.saturating_sub(held_back).max(1)).unwrap_or(usize::MAX)
+        })
+    }
+
     pub fn login_timeout(&self) -> Duration {
         Duration::from_secs(self.login_timeout)
     }

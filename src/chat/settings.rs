@@ -36,6 +36,9 @@ pub struct ChatSettings {
     pub max_file: u64,
     /// Payload bytes held for open offers, all rooms together.
     pub file_store: usize,
+    /// Uploads under way from one address and in all (`--max-uploads-per-ip`, `--max-uploads`).
+    pub max_uploads_per_ip: usize,
+    pub max_uploads: usize,
     /// How long an offer stays open.
     pub file_ttl: Duration,
     /// Files up to this size are sent to the whole room at once (0: every file is offered).
@@ -88,6 +91,8 @@ impl ChatSettings {
             max_file: cfg.max_file,
             file_store: cfg.file_store,
             file_ttl: Duration::from_secs(cfg.file_ttl),
+            max_uploads_per_ip: cfg.max_uploads_per_ip,
+            max_uploads: cfg.max_uploads,
             auto_accept_max: cfg.auto_accept_max,
             words: Arc::new(WordBank::builtin()),
             hint_interval: Duration::from_secs(cfg.hint_interval.max(1)),

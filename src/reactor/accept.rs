@@ -9,6 +9,7 @@ use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
+use super::admission::Admission;
 use super::conn::{Conn, Proto};
 use super::timers::ReactorTimer;
 use super::Reactor;
@@ -27,7 +28,7 @@ const CONN_INTEREST: Interest = Interest::READABLE.add(Interest::WRITABLE);
 /// How long accepting pauses when the process is out of file descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Refused connections linger to read their reason; beyond this many extra, they are just closed.
-const REFUSED_SLACK: usize = 256;
+pub(super) const REFUSED_SLACK: usize = 256;
 
 /// Binds with SO_REUSEADDR (restarts must not wait for TIME_WAIT) and an explicit backlog.
 pub(super) fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
@@ -84,7 +85,10 @@ impl Reactor {
     /// (now or after `--greet-delay-ms`), or queues its refusal and closes it.
     fn admit(&mut self, mut stream: TcpStream, addr: SocketAddr) {
         let now = Instant::now();
-        let refusal = self.refusal_for(addr.ip(), now);
+        let (refusal, displace) = match self.refusal_for(addr.ip(), now) {
+            Ok(displace) => (None, displace),
+            Err(bye) => (Some(bye), None),
+        };
         if refusal.is_some() && self.conns.len() >= self.served + REFUSED_SLACK {
             // Under a connection flood, refusals must not pile up descriptors either.
             self.stats.refused_dropped += 1;
@@ -127,9 +131,14 @@ impl Reactor {
             self.begin_close(key, now + self.cfg.linger());
             return;
         }
+        if let Some(waiting) = displace {
+            self.displace(waiting);
+        }
         self.served += 1;
         *self.per_ip.entry(addr.ip()).or_insert(0) += 1;
+        self.unregistered.add(addr.ip(), key);
         self.conns[key].counted = true;
+        self.conns[key].waiting = true;
         self.chat.connect(ConnId(key), Peer { ip: addr.ip() });
         info!("connection from {addr} ({} clients)", self.served);
         if self.cfg.greet_delay_ms == 0 {
@@ -145,25 +154,88 @@ impl Reactor {
         // per idle connection in `idle10k`.
     }
 
-    /// Why a new connection from `ip` is refused, if it is (counted by reason).
-    fn refusal_for(&mut self, ip: IpAddr, now: Instant) -> Option<Bye> {
-        if self.served >= self.cfg.max_clients {
-            self.stats.refused_full += 1;
-            Some(Bye::ServerFull {
-                max: self.cfg.max_clients,
-            })
-        } else if self.ip_is_limited(ip)
+    /// Why a new connection from `ip` is refused, if it is (counted by reason); if it is let in,
+    /// the waiting connection it displaces, if any (see `admission`).
+    fn refusal_for(&mut self, ip: IpAddr, now: Instant) -> Result<Option<usize>, Bye> {
+        if self.ip_is_limited(ip)
             && self.per_ip.get(&ip).copied().unwrap_or(0) >= self.cfg.max_per_ip
         {
             self.stats.refused_per_ip += 1;
-            Some(Bye::TooManyFromAddress {
+            return Err(Bye::TooManyFromAddress {
                 max: self.cfg.max_per_ip,
-            })
-        } else if let Some(minutes_left) = self.chat.address_banned(ip, now) {
+            });
+        }
+        if let Some(minutes_left) = self.chat.address_banned(ip, now) {
             self.stats.refused_banned += 1;
-            Some(Bye::Banned { minutes_left })
-        } else {
-            None
+            return Err(Bye::Banned { minutes_left });
+        }
+        let admission = self.unregistered.admission(ip);
+        if admission == Admission::RefuseAddress {
+            self.stats.refused_unregistered += 1;
+            return Err(Bye::TooManyWaitingFromAddress {
+                max: self.cfg.max_unregistered_per_ip,
+            });
+        }
+        if self.served >= self.max_clients {
+            // Full: only a connection still waiting to log in, from an address holding more of
+            // them than this one, makes way; logged-in users never do.
+            if let Admission::Displace(waiting) = self.unregistered.displacement(ip) {
+                return Ok(Some(waiting));
+            }
+            self.stats.refused_full += 1;
+            return Err(Bye::ServerFull {
+                max: self.max_clients,
+            });
+        }
+        match admission {
+            Admission::Admit | Admission::RefuseAddress => Ok(None),
+            Admission::Displace(waiting) => Ok(Some(waiting)),
+            Admission::RefuseFull => {
+                self.stats.refused_unregistered += 1;
+                Err(Bye::TooManyWaiting)
+            }
+        }
+    }
+
+    /// Closes a connection still waiting to log in to make room for a newcomer. It stops
+    /// counting against the limits at once, as a refused connection does, while it reads why.
+    fn displace(&mut self, key: usize) {
+        self.stats.displaced_unregistered += 1;
+        self.stop_waiting(key);
+        self.uncount(key);
+        info!(
+            "{}: displaced while waiting to log in",
+            self.conns[key].peer
+        );
+        self.queue_event(key, &Event::Bye(Bye::TooManyWaiting));
+        self.begin_close(key, Instant::now() + self.cfg.linger());
+    }
+
+    /// The connection no longer counts against the unregistered budget (it logged in, it is
+    /// displaced or it is gone).
+    pub(super) fn stop_waiting(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            if std::mem::take(&mut conn.waiting) {
+                self.unregistered.remove(conn.peer.ip(), key);
+            }
+        }
+    }
+
+    /// The connection no longer counts against --max-clients and --max-per-ip.
+    pub(super) fn uncount(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if !std::mem::take(&mut conn.counted) {
+            return;
+        }
+        self.served -= 1;
+        let ip = conn.peer.ip();
+        if let Some(n) = self.per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&ip);
+            }
         }
     }
 

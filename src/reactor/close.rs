@@ -81,6 +81,8 @@ impl Reactor {
             self.chat
                 .disconnect(ConnId(key), reason, now, &mut self.outbox);
             self.apply_outbox();
+            self.stop_waiting(key);
+            self.uncount(key);
             let mut conn = self.conns.remove(key);
             if reason == LostReason::Closed && !conn.out.is_empty() {
                 // The peer shut down only its sending side (`printf ... | nc -N`, a script that
@@ -88,21 +90,12 @@ impl Reactor {
                 // its socket takes them now; everything up to its end of input was read, so the
                 // close that follows is a clean one, not a reset.
                 self.broadcast.seal();
-                if let Ok((_, n)) = conn.out.write_to(&mut conn.stream, usize::MAX) {
+                if let Ok((_, n)) = conn.write_out(usize::MAX, &mut self.output_bytes) {
                     self.stats.bytes_out += n as u64;
                 }
             }
+            self.output_bytes -= conn.out.own_len();
             let _ = self.poll.registry().deregister(&mut conn.stream);
-            if conn.counted {
-                self.served -= 1;
-                let ip = conn.peer.ip();
-                if let Some(n) = self.per_ip.get_mut(&ip) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.per_ip.remove(&ip);
-                    }
-                }
-            }
         }
     }
 

@@ -1,13 +1,14 @@
 //! One connection's state as the reactor sees it: the socket, its decoder, its output queue and
 //! where it is in its life.
 
+use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use mio::net::TcpStream;
 
 use super::flood::{FloodLimits, TokenBucket};
-use super::outqueue::OutQueue;
+use super::outqueue::{Flush, OutQueue};
 use super::wire::Wire;
 use crate::chat::LostReason;
 use crate::codec::file::FileDecoder;
@@ -90,6 +91,8 @@ pub struct Conn {
     pub phase: Phase,
     /// Whether it counts against --max-clients and --max-per-ip (refused connections do not).
     pub counted: bool,
+    /// Whether it counts against --max-unregistered (counted and not yet logged in).
+    pub waiting: bool,
     pub greeted: bool,
     pub logged_in: bool,
     /// What the connection's timeout counts from: its accept until it has logged in
@@ -145,6 +148,7 @@ impl Conn {
             out: OutQueue::new(),
             phase: Phase::Open,
             counted: false,
+            waiting: false,
             greeted: false,
             logged_in: false,
             timeout_from: now,
@@ -177,6 +181,21 @@ impl Conn {
 
     pub fn is_websocket(&self) -> bool {
         matches!(self.proto, Proto::WebSocket(_))
+    }
+
+    /// Writes queued output (see `OutQueue::write_to`), taking what was written off `total`, the
+    /// reactor's count of queued bytes across connections.
+    pub fn write_out(&mut self, budget: usize, total: &mut usize) -> io::Result<(Flush, usize)> {
+        let before = self.out.own_len();
+        let result = self.out.write_to(&mut self.stream, budget);
+        *total -= before - self.out.own_len();
+        result
+    }
+
+    /// Drops everything queued, taking it off `total`.
+    pub fn clear_out(&mut self, total: &mut usize) {
+        *total -= self.out.own_len();
+        self.out.clear();
     }
 
     /// Whether new output may still be queued to it.

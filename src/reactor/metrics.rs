@@ -17,6 +17,12 @@ pub struct ReactorStats {
     pub accepted: u64,
     pub refused_full: u64,
     pub refused_per_ip: u64,
+    /// New connections refused by --max-unregistered-per-ip or a full --max-unregistered.
+    pub refused_unregistered: u64,
+    /// Connections waiting to log in closed to make room for a newcomer.
+    pub displaced_unregistered: u64,
+    /// Connections dropped because all output together passed --max-output-memory.
+    pub output_memory_drops: u64,
     pub refused_dropped: u64,
     pub refused_banned: u64,
     pub login_timeouts: u64,
@@ -93,7 +99,7 @@ pub fn render(reactor: &Reactor) -> String {
         "Open connections by protocol.",
         &proto_labels,
     );
-    let plain: [(&str, &str, &str, f64); 26] = [
+    let plain: [(&str, &str, &str, f64); 30] = [
         ("reactor_chat_users_online", "gauge", "Users logged in with a live connection.", reactor.chat.online() as f64),
         ("reactor_chat_rooms", "gauge", "Rooms that exist now.", reactor.chat.room_count() as f64),
         ("reactor_chat_file_store_bytes", "gauge", "Bytes held for open file offers.", reactor.chat.file_store_bytes() as f64),
@@ -101,7 +107,11 @@ pub fn render(reactor: &Reactor) -> String {
         ("reactor_chat_recent_lines_bytes", "gauge", "About what the rooms' recent lines (the one copy replays read) weigh.", reactor.chat.recent_bytes() as f64),
         ("reactor_chat_held_dropped_total", "counter", "Held sessions ended early by --max-held-per-ip or --max-held.", chat.held_dropped as f64),
         ("reactor_chat_accepted_total", "counter", "Connections accepted.", stats.accepted as f64),
-        ("reactor_chat_refused_total", "counter", "Connections refused (server full, per-address limit, banned address, dropped under a flood).", (stats.refused_full + stats.refused_per_ip + stats.refused_dropped + stats.refused_banned) as f64),
+        ("reactor_chat_refused_total", "counter", "Connections refused (server full, per-address limit, waiting-to-log-in budget, banned address, dropped under a flood).", (stats.refused_full + stats.refused_per_ip + stats.refused_unregistered + stats.refused_dropped + stats.refused_banned) as f64),
+        ("reactor_chat_output_queued_bytes", "gauge", "Bytes queued for output across all connections (against --max-output-memory).", reactor.output_bytes as f64),
+        ("reactor_chat_output_memory_drops_total", "counter", "Connections dropped because all output together passed --max-output-memory.", stats.output_memory_drops as f64),
+        ("reactor_chat_unregistered_connections", "gauge", "Connections that have not logged in yet (against --max-unregistered).", reactor.unregistered.total() as f64),
+        ("reactor_chat_displaced_unregistered_total", "counter", "Connections waiting to log in closed to make room for a newcomer.", stats.displaced_unregistered as f64),
         ("reactor_chat_logins_total", "counter", "Logins, new sessions and resumed ones.", (chat.logins + chat.resumes) as f64),
         ("reactor_chat_messages_in_total", "counter", "Chat messages and actions received.", chat.messages as f64),
         ("reactor_chat_whispers_total", "counter", "Whispers sent.", chat.whispers as f64),

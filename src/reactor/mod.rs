@@ -45,6 +45,7 @@
 //! turn.
 
 mod accept;
+mod admission;
 pub mod broadcast;
 mod close;
 pub mod conn;
@@ -118,6 +119,13 @@ pub struct Reactor {
     per_ip: HashMap<IpAddr, usize>,
     /// Connections counted against --max-clients.
     served: usize,
+    /// `--max-clients`, or what the open-files limit holds (see `Config::max_clients_for`).
+    max_clients: usize,
+    /// Bytes queued for output across all connections (their own, without shared file
+    /// payloads), against `--max-output-memory`.
+    output_bytes: usize,
+    /// Connections that have not logged in yet, against `--max-unregistered`.
+    unregistered: admission::Unregistered,
     /// When the current loop turn began: the time output caps are checked against, so queueing a
     /// line reads no clock per recipient.
     turn_began: Instant,
@@ -161,6 +169,19 @@ impl Reactor {
             kick_after: cfg.flood_kick(),
         };
         let storage = storage::start(store, &cfg, &poll)?;
+        let nofile = rlimit::Resource::NOFILE
+            .get()
+            .map_or(1024, |(soft, _)| soft);
+        let max_clients = cfg.max_clients_for(nofile, accept::REFUSED_SLACK);
+        log::info!(
+            "serving at most {max_clients} connections ({}), {} of them waiting to log in",
+            if cfg.max_clients.is_some() {
+                "--max-clients".to_string()
+            } else {
+                format!("from the open-files limit {nofile}")
+            },
+            cfg.max_unregistered.min(max_clients)
+        );
         let mut chat_settings = ChatSettings::from_config(&cfg);
         chat_settings.history_enabled = storage.is_some();
         chat_settings.words = std::sync::Arc::new(
@@ -188,6 +209,12 @@ impl Reactor {
             timers: Timers::new(),
             per_ip: HashMap::new(),
             served: 0,
+            max_clients,
+            output_bytes: 0,
+            unregistered: admission::Unregistered::new(
+                cfg.max_unregistered,
+                cfg.max_unregistered_per_ip,
+            ),
             pending_writes: WorkList::default(),
             ready_reads: WorkList::default(),
             doomed: Vec::new(),

@@ -34,6 +34,7 @@ impl Reactor {
                     }
                 }
                 Output::LoggedIn { conn } => {
+                    self.stop_waiting(conn.0);
                     if let Some(c) = self.conns.get_mut(conn.0) {
                         c.logged_in = true;
                         c.timeout_from = Instant::now(); // from now on, the idle timeout's
@@ -172,9 +173,11 @@ impl Reactor {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        let before = conn.out.own_len();
         if !conn.accepts_output() || !push(conn, &self.broadcast) {
             return;
         }
+        self.output_bytes += conn.out.own_len() - before;
         // Goodbye lines of closing connections are queued before the phase changes, so they
         // always fit; everything else obeys the caps.
         let mut verdict = conn.out.check(&self.limits, self.turn_began);
@@ -184,7 +187,7 @@ impl Reactor {
             // a client that reads keeps up through its kernel buffer; one that does not stays
             // over the cap and is dropped.
             self.broadcast.seal();
-            match conn.out.write_to(&mut conn.stream, usize::MAX) {
+            match conn.write_out(usize::MAX, &mut self.output_bytes) {
                 Ok((_, n)) => self.stats.bytes_out += n as u64,
                 Err(e) => {
                     debug!("write to {}: {e}", conn.peer);
@@ -201,6 +204,31 @@ impl Reactor {
         self.pending_writes.add(key, &mut conn.write_listed);
     }
 
+    /// Output queued across all connections is over `--max-output-memory` even after this turn's
+    /// writes: the connections furthest behind are dropped as slow readers until it is met. The
+    /// sort is paid only then.
+    pub(super) fn shed_output(&mut self) {
+        let mut behind: Vec<(usize, usize)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.dead.is_none() && c.out.own_len() > 0)
+            .map(|(key, c)| (c.out.own_len(), key))
+            .collect();
+        behind.sort_unstable_by(|a, b| b.cmp(a));
+        for (queued, key) in behind {
+            if self.output_bytes <= self.cfg.max_output_memory {
+                break;
+            }
+            self.stats.output_memory_drops += 1;
+            info!(
+                "dropping {}: {queued} bytes queued while all output passes --max-output-memory ({} bytes)",
+                self.conns[key].peer, self.output_bytes
+            );
+            self.conns[key].clear_out(&mut self.output_bytes);
+            self.mark_dead(key, LostReason::SendQueueExceeded);
+        }
+    }
+
     /// Drops a connection over its output caps: its queue is cleared, it is marked dead.
     pub(super) fn drop_for_queue(&mut self, key: usize, verdict: QueueVerdict) {
         let conn = &mut self.conns[key];
@@ -215,7 +243,7 @@ impl Reactor {
             conn.out.len(),
             verdict
         );
-        conn.out.clear();
+        conn.clear_out(&mut self.output_bytes);
         self.mark_dead(key, LostReason::SendQueueExceeded);
     }
 }

@@ -149,6 +149,12 @@ impl OutQueue {
         self.len == 0
     }
 
+    /// Bytes waiting that are this queue's own: all but file payloads, which are held once for
+    /// every recipient (what the caps and `--max-output-memory` count).
+    pub fn own_len(&self) -> usize {
+        self.len - self.file_len()
+    }
+
     /// Appends a chunk of this connection's own output.
     pub fn push(&mut self, chunk: Bytes) {
         if chunk.is_empty() {

@@ -87,6 +87,14 @@ impl Reactor {
     /// The once-a-second pass over all connections: login and idle timeouts, soft output caps.
     /// A login timeout thus ends up to a second after `--login-timeout`.
     fn sweep(&mut self, now: Now) {
+        debug_assert_eq!(
+            self.conns
+                .iter()
+                .map(|(_, c)| c.out.own_len())
+                .sum::<usize>(),
+            self.output_bytes,
+            "the count of queued output bytes drifted"
+        );
         let idle = self.cfg.idle_timeout();
         let login = self.cfg.login_timeout();
         let mut login_keys = Vec::new();

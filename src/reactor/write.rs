@@ -36,7 +36,7 @@ impl Reactor {
             if conn.dead.is_some() {
                 continue;
             }
-            match conn.out.write_to(&mut conn.stream, WRITE_BUDGET) {
+            match conn.write_out(WRITE_BUDGET, &mut self.output_bytes) {
                 Ok((flush, n)) => {
                     self.stats.bytes_out += n as u64;
                     match flush {
@@ -50,6 +50,9 @@ impl Reactor {
                     self.mark_dead(key, lost_reason_for(&e, LostReason::WriteError));
                 }
             }
+        }
+        if self.output_bytes > self.cfg.max_output_memory {
+            self.shed_output();
         }
     }
 

@@ -240,7 +240,9 @@ fn random_bytes_control_characters_and_escapes() {
 
 #[test]
 fn five_hundred_clients_dribbling_a_nickname_are_timed_out_with_a_reason() {
-    let server = abuse_server(&[]);
+    // All from one address, over its share of waiting connections: this case is about the
+    // login timeout, the budget's own case is below.
+    let server = abuse_server(&["--max-unregistered-per-ip", "1000"]);
     let baseline = baseline_with_watchers(&server);
     let watchers = start_watchers(&server);
     let mut dribblers: Vec<Client> = (0..500).map(|_| server.connect()).collect();
@@ -266,7 +268,18 @@ fn five_hundred_clients_dribbling_a_nickname_are_timed_out_with_a_reason() {
 
 #[test]
 fn two_thousand_idle_connections_and_a_connect_reset_burst() {
-    let server = abuse_server(&["--login-timeout", "20", "--max-clients", "1500"]);
+    // Waiting connections are not budgeted here: this case is about --max-clients (the budget's
+    // own case is below).
+    let server = abuse_server(&[
+        "--login-timeout",
+        "20",
+        "--max-clients",
+        "1500",
+        "--max-unregistered",
+        "5000",
+        "--max-unregistered-per-ip",
+        "5000",
+    ]);
     let baseline = baseline_with_watchers(&server);
     let watchers = start_watchers(&server);
     let mut held: Vec<TcpStream> = Vec::new();
@@ -389,4 +402,31 @@ fn two_hundred_clients_reset_in_the_middle_of_a_line() {
     let watchers = watchers.finish();
     // None of them may be left in /users once the short grace has run out: aftermath checks.
     aftermath(&server, watchers, baseline);
+}
+
+#[test]
+fn two_thousand_idle_connections_from_a_hundred_addresses_cannot_keep_a_user_out() {
+    // The login timeout is long enough that the flood is still there when the user comes.
+    let server = abuse_server(&["--login-timeout", "120"]);
+    let baseline = baseline_with_watchers(&server);
+    let watchers = start_watchers(&server);
+    let mut held: Vec<Client> = Vec::new();
+    for address in 0..100u8 {
+        let from = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 2, address + 1));
+        for _ in 0..20 {
+            held.push(Client::connect_from(server.addr, from));
+        }
+    }
+    // A new user from another address logs in while every one of them is held open.
+    let mut user = server.connect_from(250);
+    user.login("newcomer");
+    user.send("/users");
+    user.expect_prefix("-- 4 users in lobby");
+    // The flood was turned away past its address's share, and made way for the user.
+    server.wait_for_log("TooManyWaitingFromAddress { max: 16 }");
+    server.wait_for_log("displaced while waiting to log in");
+    user.send("/quit");
+    user.expect_closed();
+    drop(held);
+    aftermath(&server, watchers.finish(), baseline);
 }

@@ -211,7 +211,18 @@ fn out_of_descriptors_pauses_accepting_and_the_backlog_is_served_later() {
     // Room for about 30 connections beyond the server's own descriptors.
     let server = Server::builder()
         .nofile(40)
-        .args(["--greet-delay-ms", "0", "--linger-ms", "100"])
+        // More than the descriptors allow, which is what this case is about (by default the cap
+        // follows the open-files limit, and a full server refuses before accepting pauses), and
+        // fifty connections waiting to log in from one address.
+        .args([
+            "--greet-delay-ms",
+            "0",
+            "--linger-ms",
+            "100",
+            "--max-clients",
+            "1000",
+        ])
+        .args(["--max-unregistered-per-ip", "1000"])
         .start();
     let mut alice = server.login("alice");
     let mut clients: Vec<Client> = (0..50).map(|_| server.connect()).collect();

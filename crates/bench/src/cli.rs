@@ -66,6 +66,10 @@ pub struct Args {
     /// Extra clients that connect and log in while the load runs (joinstorm).
     #[arg(long)]
     pub joiners: Option<usize>,
+    /// Connections held open without ever logging in, from 100 loopback addresses, opened before
+    /// the measurement (idleflood): what well-behaved users' latency is under such a flood.
+    #[arg(long)]
+    pub idle_flood: Option<usize>,
     /// The server's pid, for its CPU time and resident memory from /proc.
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -105,6 +109,9 @@ pub enum Preset {
     Joinstorm,
     /// One 1 MiB file accepted by 200 receivers at once: fan-out throughput and server memory.
     Filefanout,
+    /// 20 chatters at 10 msg/s while 2,000 connections from 100 addresses are held open without
+    /// logging in: the chatters' latency under an idle-connection flood.
+    Idleflood,
 }
 
 /// Everything a run needs to know, presets and flags resolved.
@@ -123,6 +130,7 @@ pub struct Scenario {
     pub connect_rate: f64,
     pub rooms: usize,
     pub joiners: usize,
+    pub idle_flood: usize,
     /// Every Nth message per sender is a file (0: none).
     pub files: u64,
     pub file_size: usize,
@@ -156,6 +164,7 @@ impl Scenario {
             connect_rate: 0.0,
             rooms: 1,
             joiners: 0,
+            idle_flood: 0,
             files: 0,
             file_size: 4096,
             protocol: Protocol::ReactorChat,
@@ -202,6 +211,15 @@ impl Scenario {
                 joiners: 5000,
                 ..base
             },
+            Preset::Idleflood => Scenario {
+                name,
+                clients: 20,
+                senders: 20,
+                warmup: Duration::from_secs(1),
+                duration: Duration::from_secs(10),
+                idle_flood: 2000,
+                ..base
+            },
             Preset::Filefanout => Scenario {
                 name,
                 clients: 200,
@@ -225,6 +243,7 @@ impl Scenario {
         s.connect_rate = args.connect_rate.unwrap_or(s.connect_rate);
         s.rooms = args.rooms.unwrap_or(s.rooms);
         s.joiners = args.joiners.unwrap_or(s.joiners);
+        s.idle_flood = args.idle_flood.unwrap_or(s.idle_flood);
         s.files = args.files.unwrap_or(s.files);
         s.file_size = args.file_size.unwrap_or(s.file_size);
         if args.redis {
@@ -241,9 +260,9 @@ impl Scenario {
         if self.senders > self.clients {
             return Err("--senders cannot exceed --clients".into());
         }
-        if self.clients + self.joiners > MAX_CONNECTIONS {
+        if self.clients + self.joiners + self.idle_flood > MAX_CONNECTIONS {
             return Err(format!(
-                "--clients plus --joiners is limited to {MAX_CONNECTIONS} (open-files limit)"
+                "--clients, --joiners and --idle-flood together are limited to {MAX_CONNECTIONS} (open-files limit)"
             ));
         }
         if self.protocol == Protocol::Redis && (self.files > 0 || self.name == "filefanout") {

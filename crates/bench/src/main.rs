@@ -53,7 +53,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let spawned = match &args.spawn_server {
         Some(path) => {
             // Room for every connection plus a margin for reconnects the server has not reaped.
-            let max_clients = scenario.clients + scenario.joiners + 100;
+            let max_clients = scenario.clients + scenario.joiners + scenario.idle_flood + 100;
             Some(match scenario.protocol {
                 Protocol::Redis => server::spawn_redis(path, max_clients, &args.server_arg)?,
                 Protocol::ReactorChat => {

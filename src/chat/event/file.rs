@@ -62,6 +62,14 @@ pub enum FileNotice {
     /// Refused before its bytes are read: over `--max-file` (or the whole store). The declared
     /// bytes are skipped.
     TooLarge { name: Arc<str>, size: u64, max: u64 },
+    /// Refused before its bytes are read: `max` uploads are already under way, from the sender's
+    /// address (`per_address`, `--max-uploads-per-ip`) or in all (`--max-uploads`). The declared
+    /// bytes are skipped.
+    UploadsBusy {
+        name: Arc<str>,
+        max: usize,
+        per_address: bool,
+    },
     /// `/file` with a size that is not a positive number: nothing is skipped.
     BadSize { size: Arc<str> },
     /// A file name with nothing usable in it; the declared bytes are skipped.

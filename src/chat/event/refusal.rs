@@ -17,6 +17,13 @@ pub enum Bye {
     TooManyFromAddress {
         max: usize,
     },
+    /// The address already has `--max-unregistered-per-ip` connections that have not logged in.
+    TooManyWaitingFromAddress {
+        max: usize,
+    },
+    /// `--max-unregistered` is full: a connection that has not logged in made way for a newcomer
+    /// (or the newcomer's own address holds the most of them).
+    TooManyWaiting,
     LoginTimeout {
         secs: u64,
     },
@@ -46,6 +53,8 @@ impl Bye {
             // The session lives on elsewhere; coming back would only take it back again.
             | Bye::ResumedElsewhere => false,
             Bye::ServerFull { .. }
+            | Bye::TooManyWaitingFromAddress { .. }
+            | Bye::TooManyWaiting
             | Bye::LoginTimeout { .. }
             | Bye::PingTimeout { .. }
             | Bye::ShuttingDown

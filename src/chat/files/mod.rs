@@ -93,6 +93,12 @@ impl Chat {
                         size,
                         max,
                     })
+                } else if let Some((max, per_address)) = self.uploads_full(cx.conn) {
+                    Some(FileNotice::UploadsBusy {
+                        name: Arc::from(clean),
+                        max,
+                        per_address,
+                    })
                 } else {
                     let name = Arc::from(clean);
                     self.files.uploads.insert(cx.conn, Upload { name });
@@ -114,6 +120,24 @@ impl Chat {
         };
         let conn = cx.conn;
         cx.out.items.push(Output::ReceiveFile { conn, size, keep });
+    }
+
+    /// Whether another upload from `conn` would pass `--max-uploads-per-ip` (`true`) or
+    /// `--max-uploads` (`false`), with the cap. An upload being collected holds up to
+    /// `--max-file` bytes until it completes, so uploads under way are capped like connections.
+    fn uploads_full(&self, conn: ConnId) -> Option<(usize, bool)> {
+        let (per_ip, total) = (self.settings.max_uploads_per_ip, self.settings.max_uploads);
+        if self.files.uploads.len() >= total {
+            return Some((total, false));
+        }
+        let ip = self.sessions.entry(conn)?.ip;
+        let from_ip = self
+            .files
+            .uploads
+            .keys()
+            .filter(|&&c| self.sessions.entry(c).is_some_and(|e| e.ip == ip))
+            .count();
+        (from_ip >= per_ip).then_some((per_ip, true))
     }
 
     /// Every byte of `conn`'s upload has arrived: offer it to the room (and, within

@@ -224,3 +224,52 @@ fn a_sender_lost_mid_upload_offers_nothing() {
         matches!(&h.file_notices_to(2)[..], [FileNotice::List { entries }] if entries.is_empty())
     );
 }
+
+#[test]
+fn uploads_under_way_are_capped_per_address_and_in_all() {
+    let mut h = Harness::with(ChatSettings {
+        max_uploads_per_ip: 1,
+        max_uploads: 2,
+        ..file_settings(0)
+    });
+    let collect = |h: &mut Harness, conn: usize, line: &str| {
+        h.line(conn, line).contains(&Output::ReceiveFile {
+            conn: ConnId(conn),
+            size: 10,
+            keep: crate::codec::file::Keep::Collect,
+        })
+    };
+    for (conn, nick) in [(1, "alice"), (3, "carol")] {
+        h.login(conn, nick);
+    }
+    // bob shares alice's address.
+    h.connect(2, ip(1));
+    h.line(2, "bob");
+    assert!(collect(&mut h, 1, "/file a.txt 10"));
+    assert!(
+        !collect(&mut h, 2, "/file b.txt 10"),
+        "a second from the address"
+    );
+    assert!(matches!(
+        &h.file_notices_to(2)[..],
+        [FileNotice::UploadsBusy {
+            max: 1,
+            per_address: true,
+            ..
+        }]
+    ));
+    assert!(collect(&mut h, 3, "/file c.txt 10"));
+    h.login(4, "dave");
+    assert!(!collect(&mut h, 4, "/file d.txt 10"), "a third in all");
+    assert!(matches!(
+        &h.file_notices_to(4)[..],
+        [FileNotice::UploadsBusy {
+            max: 2,
+            per_address: false,
+            ..
+        }]
+    ));
+    // An upload that ends (its connection closed) makes room.
+    h.disconnect(1);
+    assert!(collect(&mut h, 2, "/file b.txt 10"));
+}

@@ -75,6 +75,15 @@ impl Renderer {
                     text::too_large(lang, name, *size, *max),
                 );
             }
+            FileNotice::UploadsBusy {
+                name,
+                max,
+                per_address,
+            } => refuse(
+                buf,
+                "uploads-busy",
+                text::uploads_busy(lang, name, *max, *per_address),
+            ),
             FileNotice::BadSize { size } => refuse(buf, "bad-file", text::bad_size(lang, size)),
             FileNotice::BadName => refuse(buf, "bad-file", text::bad_name(lang)),
             FileNotice::NoSuchFile { id } => {

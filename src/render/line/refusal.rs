@@ -113,6 +113,10 @@ impl Renderer {
             Bye::TooManyFromAddress { max } => {
                 line!(buf, "{}", text::too_many_from_address(lang, *max));
             }
+            Bye::TooManyWaitingFromAddress { max } => {
+                line!(buf, "{}", text::too_many_waiting_from_address(lang, *max));
+            }
+            Bye::TooManyWaiting => line!(buf, "{}", text::too_many_waiting(lang)),
             Bye::LoginTimeout { secs } => line!(buf, "{}", text::login_timeout(lang, *secs)),
             Bye::PingTimeout { secs } => line!(buf, "{}", text::idle_timeout(lang, *secs)),
             Bye::ShuttingDown => line!(buf, "{}", text::shutting_down(lang)),

@@ -53,6 +53,16 @@ texts! {
         en: "{name} is {size} bytes, over the limit of {max}; its bytes are skipped",
         ko: "{name}은(는) {size}바이트로 한도 {max}바이트를 넘습니다. 보내는 바이트는 버려집니다",
     }
+    uploads_busy(name: &'a str, max: usize, per_address: bool) {
+        en: { per_address;
+            true => "{name}: {max} uploads from your address are already under way; send it when one has finished (its bytes are skipped)",
+            false => "{name}: {max} uploads are already under way on the server; send it again in a moment (its bytes are skipped)",
+        },
+        ko: { per_address;
+            true => "{name}: 이 주소에서 이미 {max}개의 파일을 올리는 중입니다. 하나가 끝난 뒤 보내세요 (보낸 바이트는 버려집니다)",
+            false => "{name}: 서버에서 이미 {max}개의 파일을 올리는 중입니다. 잠시 후 다시 보내세요 (보낸 바이트는 버려집니다)",
+        },
+    }
     bad_size(size: &'a str) {
         en: "{size} is not a size; send /file NAME BYTES, then the bytes",
         ko: "크기 {size}이(가) 올바르지 않습니다. /file 이름 바이트수 로 보내세요",

@@ -140,6 +140,14 @@ texts! {
         en: "too many connections from your address ({max})",
         ko: "한 주소에서 접속할 수 있는 수({max})를 넘었습니다",
     }
+    too_many_waiting_from_address(max: usize) {
+        en: "too many connections from your address waiting to log in ({max}); log in on one of them first",
+        ko: "한 주소에서 로그인을 기다리는 접속 수({max})를 넘었습니다. 먼저 다른 접속에서 로그인하세요",
+    }
+    too_many_waiting() {
+        en: "too many connections are waiting to log in; try again in a moment",
+        ko: "로그인을 기다리는 접속이 너무 많습니다. 잠시 후 다시 시도하세요",
+    }
     login_timeout(secs: u64) {
         en: "login timeout ({secs} s): send your nickname sooner",
         ko: "로그인 시간 초과 ({secs}초): 대화명을 더 빨리 보내세요",

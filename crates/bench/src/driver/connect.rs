@@ -62,7 +62,11 @@ impl Driver {
 
     pub(super) fn open(&mut self, idx: usize, joiner: bool) -> io::Result<()> {
         debug_assert_eq!(idx, self.clients.len());
-        let mut stream = TcpStream::connect(self.addr)?;
+        // Redis's protected mode takes only 127.0.0.1 for loopback; it has no login budget.
+        let mut stream = match self.sc.protocol {
+            Protocol::ReactorChat => connect_from(self.addr, idx)?,
+            Protocol::Redis => TcpStream::connect(self.addr)?,
+        };
         // Without it Nagle holds a sender's next write until the previous one is acknowledged,
         // and every latency figure becomes a delayed-ACK timer.
         stream.set_nodelay(true)?;
@@ -83,6 +87,57 @@ impl Driver {
         self.clients.push(client);
         self.counts.opened += 1;
         Ok(())
+    }
+}
+
+/// How many loopback source addresses the clients are spread over: a server caps connections
+/// still logging in per address (`--max-unregistered-per-ip`, 16 by default), and up to
+/// [`MAX_PENDING`] are logging in at once, so 128 addresses keep each well under it, as clients
+/// from many hosts would be. Few enough that the server's per-address tables stay small.
+const SOURCE_ADDRESSES: u32 = 128;
+
+/// A non-blocking connect to `addr`; to a loopback server, from one of [`SOURCE_ADDRESSES`] in
+/// 127.0.0.0/8 chosen by the client's index (Linux routes the whole block to loopback).
+fn connect_from(addr: SocketAddr, idx: usize) -> io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let std::net::IpAddr::V4(ip) = addr.ip() else {
+        return TcpStream::connect(addr);
+    };
+    if !ip.is_loopback() {
+        return TcpStream::connect(addr);
+    }
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    let spread = u32::try_from(idx).unwrap_or(0) % SOURCE_ADDRESSES;
+    let source = std::net::Ipv4Addr::new(127, 0, 3, 0).to_bits() + spread + 1;
+    socket.bind(&SocketAddr::new(std::net::Ipv4Addr::from_bits(source).into(), 0).into())?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        // The connect has started; its completion is a writable event, as with mio's own.
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(TcpStream::from_std(socket.into()))
+}
+
+impl Driver {
+    /// Opens `--idle-flood` connections from 100 loopback addresses and holds them: they never
+    /// log in. A connection the server refuses or closes is simply held closed; what is measured
+    /// is what the logged-in clients see meanwhile.
+    pub(super) fn open_idle_flood(&mut self) {
+        for n in 0..self.sc.idle_flood {
+            let source = std::net::Ipv4Addr::new(127, 0, 4, 1 + (n % 100) as u8);
+            let socket =
+                match socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None) {
+                    Ok(s) => s,
+                    Err(e) => return self.note_error(format!("idle flood: {e}")),
+                };
+            let bound = socket.bind(&SocketAddr::new(source.into(), 0).into());
+            match bound.and_then(|()| socket.connect(&self.addr.into())) {
+                Ok(()) => self.idle.push(socket.into()),
+                Err(e) => return self.note_error(format!("idle flood: {e}")),
+            }
+        }
     }
 
     /// The connect phase is over: whoever has not logged in by now has failed.

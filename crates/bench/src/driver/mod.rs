@@ -137,6 +137,8 @@ pub struct Driver {
     sending: bool,
     opening: Option<Opening>,
     progress: Progress,
+    /// The idle flood's connections (`--idle-flood`): held open, never read or written.
+    idle: Vec<std::net::TcpStream>,
 }
 
 impl Driver {
@@ -167,6 +169,7 @@ impl Driver {
             sending: false,
             opening: None,
             progress: Progress::new(progress),
+            idle: Vec::new(),
             sc,
         })
     }
@@ -194,6 +197,7 @@ impl Driver {
             )));
         }
         self.setup_senders();
+        self.open_idle_flood();
 
         // 2. Warm up.
         if self.sc.senders > 0 && !self.sc.warmup.is_zero() {
