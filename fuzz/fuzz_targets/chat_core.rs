@@ -91,6 +91,15 @@ impl Sim {
             // Six clients can make a room "big": summaries get exercised too.
             presence_max_room: 3,
             presence_every: Duration::from_secs(4),
+            // Small caps, so held sessions end early, rooms drop their oldest recent lines,
+            // whispers to held users are cut, small rooms summarise and uploads are refused.
+            max_held_per_ip: 2,
+            max_held: 3,
+            recent_bytes: 600,
+            held_own_bytes: 300,
+            presence_rate: 6,
+            max_uploads: 2,
+            max_uploads_per_ip: 1,
             ..ChatSettings::default()
         };
         Sim {
