@@ -145,6 +145,12 @@ pub struct Config {
     #[arg(long, default_value_t = 256 * 1024)]
     pub recent_bytes: usize,
 
+    /// Rooms nobody is in whose recent lines are kept in memory (the most recently used), so
+    /// whoever comes back sees them at once; also how many rooms' newest lines are loaded from
+    /// the history at start. Each holds at most --recent-bytes.
+    #[arg(long, default_value_t = 64)]
+    pub recent_rooms: usize,
+
     /// Most bytes of whispers and invitations kept for one user who is away (also bounded by
     /// --replay-max lines): what is said to a held user alone is theirs to keep, so it is
     /// bounded per user.

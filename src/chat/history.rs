@@ -1,16 +1,26 @@
 //! History as the chat core sees it: `/history`, `/search`, and the backlog shown on login and
 //! `/join`.
 //!
-//! The core never touches the disk. It asks with `Output::Query` (and records room events with
-//! `Output::Store`); the reactor hands both to the storage thread (`crate::storage`), and the
-//! answer comes back through [`Chat::history_answer`] as plain data. So the rules here (limits,
-//! dates, framing, the output budget) are unit-tested like the rest of the core, without a disk.
+//! The core never touches the disk. The backlog and `/history N` come from the room's recent
+//! lines (`room::recent`) whenever those can answer, at once and in order with everything else
+//! the asker gets. Otherwise, and for `/history DATE` and `/search`, it asks with
+//! `Output::Query` (and records room events with `Output::Store`); the reactor hands both to the
+//! storage thread (`crate::storage`), and the answer comes back through [`Chat::history_answer`]
+//! as plain data, after whatever the asker was sent meanwhile. So the rules here (limits, dates,
+//! framing, the output budget) are unit-tested like the rest of the core, without a disk.
+//!
+//! A backlog shows the room's last messages first and folds the joins, departures and
+//! reconnects among them into one summary line at its end: a backlog of arrivals tells a
+//! newcomer nothing about the conversation.
 
 use std::sync::Arc;
 
 use super::context::Cx;
-use super::event::{Event, HistoryAnswer, HistoryError, HistoryQuery, HistoryWhat, Info, Refusal};
-use super::{Chat, ConnId, Now, Outbox, Output, SessionId};
+use super::event::{
+    Departure, Event, HistoryAnswer, HistoryError, HistoryLines, HistoryQuery, HistoryWhat, Info,
+    PresenceSummary, Refusal, UnixMillis,
+};
+use super::{Chat, ConnId, Now, Outbox, Output, RoomId, SessionId};
 use crate::clock::{day_bounds, day_of, parse_day};
 
 /// Lines `/history` shows without a count.
@@ -81,6 +91,16 @@ impl Chat {
                 max: HISTORY_MAX,
             }
         };
+        if let HistoryWhat::Last { n } = what {
+            let room = self.sessions[cx.sid].room();
+            if let Some(events) = self.rooms[room].recent().last(n) {
+                let name = self.rooms[room].name().clone();
+                let total = events.len();
+                let query = HistoryQuery { room: name, what };
+                let lines = HistoryLines { events, total };
+                return self.frame_history(cx.conn, query, lines, cx.now, cx.out);
+            }
+        }
         self.ask_history(cx.conn, cx.sid, what, cx.out);
     }
 
@@ -100,13 +120,46 @@ impl Chat {
         self.ask_history(cx.conn, cx.sid, what, cx.out);
     }
 
-    /// Asks for the backlog of the session's room, if history and the backlog are on. Called
+    /// Shows the backlog of the session's room, if history and the backlog are on. Called
     /// before the session's own arrival is announced, so the backlog does not end with it.
-    pub(super) fn ask_backlog(&mut self, conn: ConnId, sid: SessionId, out: &mut Outbox) {
-        if self.settings.history_enabled && self.settings.backlog_lines > 0 {
-            let n = self.settings.backlog_lines.min(HISTORY_MAX);
-            self.ask_history(conn, sid, HistoryWhat::Backlog { n }, out);
+    pub(super) fn ask_backlog(&mut self, conn: ConnId, sid: SessionId, now: Now, out: &mut Outbox) {
+        let room = self.sessions[sid].room();
+        let end = self.rooms[room].recent().end();
+        self.backlog_before(conn, sid, room, end, now, out);
+    }
+
+    /// The backlog of `room` as it stood at recent-lines position `before`: from the room's
+    /// recent lines if they hold enough (or all there is), else from the disk.
+    pub(super) fn backlog_before(
+        &mut self,
+        conn: ConnId,
+        sid: SessionId,
+        room: RoomId,
+        before: u64,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        if !self.settings.history_enabled || self.settings.backlog_lines == 0 {
+            return;
         }
+        let n = self.settings.backlog_lines.min(HISTORY_MAX);
+        let recent = self.rooms[room].recent();
+        let (lines, presence) = pick_backlog(recent.newest_before(before), n);
+        if lines.len() < n && !recent.is_complete() {
+            return self.ask_history(conn, sid, HistoryWhat::Backlog { n }, out);
+        }
+        let mut events: Vec<Event> = lines.into_iter().rev().cloned().collect();
+        let name = self.rooms[room].name().clone();
+        if let Some(summary) = presence.summary(self, room, now) {
+            events.push(summary);
+        }
+        if events.is_empty() {
+            return;
+        }
+        let total = events.len();
+        let what = HistoryWhat::Backlog { n };
+        let query = HistoryQuery { room: name, what };
+        self.frame_history(conn, query, HistoryLines { events, total }, now, out);
     }
 
     fn ask_history(&mut self, conn: ConnId, sid: SessionId, what: HistoryWhat, out: &mut Outbox) {
@@ -140,8 +193,19 @@ impl Chat {
                 return;
             }
         };
-        if lines.events.is_empty() && matches!(query.what, HistoryWhat::Backlog { .. }) {
-            return;
+        let mut lines = lines;
+        if let HistoryWhat::Backlog { n } = query.what {
+            // The disk keeps every event: fold the presence among them as the ring's backlog does.
+            let (picked, presence) = pick_backlog(lines.events.iter().rev(), n);
+            let mut events: Vec<Event> = picked.into_iter().rev().cloned().collect();
+            if let Some(room) = self.rooms.find(&query.room) {
+                events.extend(presence.summary(self, room, now));
+            }
+            lines.total = events.len();
+            lines.events = events;
+            if lines.events.is_empty() {
+                return;
+            }
         }
         if matches!(
             query.what,
@@ -153,13 +217,25 @@ impl Chat {
             }
             return;
         }
+        self.frame_history(conn, query, lines, now, out);
+    }
+
+    /// Sends a history reply framed (a header line, the lines, an end line), each line as it was
+    /// shown live and with its date when it is not from today, cut to the output budget so that
+    /// it can never overflow the asker's output queue.
+    fn frame_history(
+        &self,
+        conn: ConnId,
+        query: HistoryQuery,
+        lines: HistoryLines,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        let HistoryQuery { room, what } = query;
+        let HistoryLines { mut events, total } = lines;
         // Lists that end with the newest line lose their oldest lines to the budget; the others
         // (a day from its start, search results newest first) lose their last ones.
-        let keep_end = matches!(
-            query.what,
-            HistoryWhat::Last { .. } | HistoryWhat::Backlog { .. }
-        );
-        let mut events = lines.events;
+        let keep_end = matches!(what, HistoryWhat::Last { .. } | HistoryWhat::Backlog { .. });
         let mut spent = 0;
         let fits = |e: &Event, spent: &mut usize| {
             *spent += line_cost(e);
@@ -179,14 +255,14 @@ impl Chat {
         } else {
             events.truncate(shown);
         }
-        let total = lines.total.max(shown);
+        let total = total.max(shown);
         let today = day_of(now.wall, self.settings.utc);
         let utc = self.settings.utc;
         out.send(
             conn,
             Event::Info(Info::HistoryStart {
-                room: query.room,
-                what: query.what.clone(),
+                room,
+                what: what.clone(),
                 shown,
                 total,
             }),
@@ -196,7 +272,106 @@ impl Chat {
             let event = Box::new(event);
             out.send(conn, Event::Past { event, dated });
         }
-        out.send(conn, Event::Info(Info::HistoryEnd { what: query.what }));
+        out.send(conn, Event::Info(Info::HistoryEnd { what }));
+    }
+}
+
+/// A backlog's pick from lines newest first: up to `n` lines that are not presence, newest first,
+/// and the presence met on the way (among or after them).
+fn pick_backlog<'a>(
+    newest_first: impl Iterator<Item = &'a Event>,
+    n: usize,
+) -> (Vec<&'a Event>, PresenceTally) {
+    let mut lines = Vec::new();
+    let mut presence = PresenceTally::default();
+    for event in newest_first {
+        if !presence.add(event) {
+            lines.push(event);
+            if lines.len() == n {
+                break;
+            }
+        }
+    }
+    (lines, presence)
+}
+
+/// Joins, departures and reconnects gathered for a backlog's one summary line: who came and
+/// who went, each name once.
+#[derive(Debug, Default)]
+struct PresenceTally {
+    /// Names newest first as met.
+    joined: Vec<Arc<str>>,
+    left: Vec<Arc<str>>,
+    /// People counted by earlier summaries beyond the names they listed.
+    joined_unnamed: usize,
+    left_unnamed: usize,
+    newest: Option<UnixMillis>,
+}
+
+impl PresenceTally {
+    /// Counts `event` if it is presence (an operator's kick is not: it is shown on its own, as
+    /// live); false if it is not.
+    fn add(&mut self, event: &Event) -> bool {
+        let at = match event {
+            Event::Joined { nick, at, .. } | Event::Reconnected { nick, at, .. } => {
+                keep_name(&mut self.joined, nick);
+                *at
+            }
+            Event::Left {
+                how: Departure::Kicked { .. },
+                ..
+            } => return false,
+            Event::Left { nick, at, .. } => {
+                keep_name(&mut self.left, nick);
+                *at
+            }
+            Event::Presence(s) => {
+                self.joined_unnamed += s.joined_total.saturating_sub(s.joined.len());
+                self.left_unnamed += s.left_total.saturating_sub(s.left.len());
+                for nick in s.joined.iter().rev() {
+                    keep_name(&mut self.joined, nick);
+                }
+                for nick in s.left.iter().rev() {
+                    keep_name(&mut self.left, nick);
+                }
+                s.at
+            }
+            _ => return false,
+        };
+        self.newest.get_or_insert(at);
+        true
+    }
+
+    /// The summary line, if any presence was met: the names in the order they came.
+    fn summary(self, chat: &mut Chat, room: RoomId, now: Now) -> Option<Event> {
+        let at = self.newest?;
+        let r = &chat.rooms[room];
+        let listed = |mut names: Vec<Arc<str>>| {
+            names.reverse();
+            names.truncate(PresenceSummary::NAMES_SHOWN);
+            names
+        };
+        let (joined_total, left_total) = (
+            self.joined.len() + self.joined_unnamed,
+            self.left.len() + self.left_unnamed,
+        );
+        Some(Event::Presence(PresenceSummary {
+            id: chat.ids.next(now.wall),
+            at,
+            room: r.name().clone(),
+            joined: listed(self.joined),
+            joined_total,
+            left: listed(self.left),
+            left_total,
+            members: r.connected(&chat.sessions),
+        }))
+    }
+}
+
+/// Keeps a name met, once (a backlog holds at most a ring of lines, so the list is short).
+fn keep_name(names: &mut Vec<Arc<str>>, nick: &Arc<str>) {
+    if !names.contains(nick) {
+        names.push(nick.clone());
     }
 }
 
@@ -211,7 +386,113 @@ mod tests {
         let mut h = Harness::new();
         h.chat.settings.history_enabled = true;
         h.chat.settings.backlog_lines = 10;
+        h.chat.settings.replay_max = 200;
+        h.chat.rooms = crate::chat::room::Rooms::new(true, 64);
         h
+    }
+
+    /// History on, and `rooms` have older lines on disk than any ring holds (a restarted
+    /// server): their backlogs and `/history N` must ask the disk.
+    fn with_history_on_disk(rooms: &[&str]) -> Harness {
+        let mut h = with_history();
+        let on_disk = rooms.iter().map(|r| room_key(r)).collect();
+        let limits = h.chat.settings.recent_limits();
+        let from_disk = crate::chat::room::recent::RecentRooms {
+            loaded: Vec::new(),
+            on_disk,
+        };
+        h.chat.rooms.seed(from_disk, limits);
+        h
+    }
+
+    /// The history replies to `conn` in an outbox, framed: (header, lines, end).
+    fn framed(h: &Harness, conn: usize) -> Vec<Event> {
+        h.delivered_to(conn)
+            .into_iter()
+            .skip_while(|e| !matches!(e, Event::Info(Info::HistoryStart { .. })))
+            .take_while(|e| !matches!(e, Event::Info(Info::HistoryEnd { .. })))
+            .skip(1)
+            .map(|e| match e {
+                Event::Past { event, .. } => *event,
+                other => panic!("not a history line: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_rooms_backlog_comes_from_its_recent_lines_at_once_with_presence_folded() {
+        let mut h = with_history();
+        h.login(1, "alice");
+        for i in 0..12 {
+            h.line(1, &format!("line {i}"));
+        }
+        h.login(2, "bob");
+        h.disconnect(2);
+        h.advance(200); // bob's grace runs out: joined, lost, left
+        h.login(3, "carol");
+        let outs = h.out.items.clone();
+        assert!(
+            queries(&outs).is_empty(),
+            "nothing waits for the disk: {outs:?}"
+        );
+        let shown = framed(&h, 3);
+        assert_eq!(shown.len(), 11, "{shown:?}");
+        assert!(is_message(&shown[0], "line 2"));
+        assert!(is_message(&shown[9], "line 11"));
+        let Event::Presence(summary) = &shown[10] else {
+            panic!("{shown:?}");
+        };
+        assert_eq!(
+            (summary.joined_total, summary.left_total),
+            (1, 1),
+            "bob, once each"
+        );
+        // The backlog came before the arrival was announced to the room.
+        let backlog_at = outs
+            .iter()
+            .position(|o| {
+                matches!(
+                    o,
+                    Output::ToConn {
+                        event: Event::Info(Info::HistoryStart { .. }),
+                        ..
+                    }
+                )
+            })
+            .unwrap();
+        let store_at = outs
+            .iter()
+            .position(|o| matches!(o, Output::Store(Event::Joined { .. })))
+            .unwrap();
+        assert!(backlog_at < store_at);
+        // /history N from the ring too.
+        h.line(3, "/history 3");
+        assert!(queries(&h.out.items).is_empty());
+        assert_eq!(framed(&h, 3).len(), 3);
+    }
+
+    #[test]
+    fn a_resumed_session_sees_the_backlog_up_to_where_it_left_then_what_it_missed() {
+        let mut h = with_history();
+        h.login(1, "alice");
+        h.login(2, "bob");
+        h.line(1, "before");
+        h.disconnect(2);
+        h.line(1, "while away");
+        h.connect(5, ip(2));
+        h.line(5, "bob");
+        let got = h.delivered_to(5);
+        let backlog = framed(&h, 5);
+        assert!(backlog.iter().any(|e| is_message(e, "before")), "{got:?}");
+        assert!(
+            !backlog.iter().any(|e| is_message(e, "while away")),
+            "{got:?}"
+        );
+        let missed_at = got
+            .iter()
+            .position(|e| matches!(e, Event::Info(Info::MissedHeader { .. })))
+            .unwrap();
+        assert!(is_message(&got[missed_at + 1], "while away"));
     }
 
     fn stored(outs: &[Output]) -> Vec<Event> {
@@ -266,8 +547,8 @@ mod tests {
     }
 
     #[test]
-    fn login_and_join_ask_for_the_backlog_before_announcing_the_arrival() {
-        let mut h = with_history();
+    fn login_and_join_ask_the_disk_for_the_backlog_of_rooms_with_older_lines() {
+        let mut h = with_history_on_disk(&[LOBBY, "games"]);
         h.connect(1, ip(1));
         let outs = h.line(1, "alice");
         let query_at = outs
@@ -297,7 +578,7 @@ mod tests {
 
     #[test]
     fn history_and_search_commands_become_queries() {
-        let mut h = with_history();
+        let mut h = with_history_on_disk(&[LOBBY]);
         h.login(1, "alice");
         let what = |h: &mut Harness, line: &str| {
             let outs = h.line(1, line);

@@ -68,6 +68,7 @@ pub use event::{
     UnixMillis, UserEntry,
 };
 pub use outbox::{Outbox, Output};
+pub use room::recent::RecentRooms;
 pub use room::room_key;
 pub use settings::{ChatSettings, ChatStats};
 
@@ -144,9 +145,9 @@ impl Chat {
         Chat {
             ids: IdGen::new(settings.node_id),
             files: files::Files::new(settings.file_store, settings.file_ttl),
-            settings,
             sessions: Sessions::default(),
-            rooms: Rooms::default(),
+            rooms: Rooms::new(settings.history_enabled, settings.recent_rooms),
+            settings,
             presence: presence::Presence::default(),
             timers: Timers::new(),
             schedules: schedule::Schedules::default(),
@@ -171,6 +172,12 @@ impl Chat {
             lines: self.settings.replay_max,
             bytes: self.settings.held_own_bytes,
         }
+    }
+
+    /// Starts the rooms' recent lines from what the history holds (at start, before serving).
+    pub fn load_recent(&mut self, from_disk: RecentRooms) {
+        let limits = self.settings.recent_limits();
+        self.rooms.seed(from_disk, limits);
     }
 
     /// Sessions held for a reconnect.

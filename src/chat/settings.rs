@@ -15,6 +15,8 @@ pub struct ChatSettings {
     pub replay_max: usize,
     /// Most bytes of recent lines one room keeps (`--recent-bytes`).
     pub recent_bytes: usize,
+    /// Rooms nobody is in whose recent lines are kept for their return (`--recent-rooms`).
+    pub recent_rooms: usize,
     /// Most bytes of whispers and invitations kept for one held session (`--held-own-bytes`).
     pub held_own_bytes: usize,
     /// Most sessions held for a reconnect, from one address and in all (`--max-held-per-ip`,
@@ -78,6 +80,7 @@ impl ChatSettings {
             grace: cfg.grace(),
             replay_max: cfg.replay_max,
             recent_bytes: cfg.recent_bytes,
+            recent_rooms: cfg.recent_rooms,
             held_own_bytes: cfg.held_own_bytes,
             max_held_per_ip: cfg.max_held_per_ip,
             max_held: cfg.max_held,

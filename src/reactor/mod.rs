@@ -150,7 +150,7 @@ impl Reactor {
     }
 
     /// As `bind`, and starts the storage thread on `store` (history is off when it is `None`).
-    pub fn bind_with_store(cfg: Config, store: Option<Store>) -> io::Result<Reactor> {
+    pub fn bind_with_store(cfg: Config, mut store: Option<Store>) -> io::Result<Reactor> {
         let poll = Poll::new()?;
         let mut listener = accept::bind_listener(cfg.bind, cfg.backlog)?;
         poll.registry()
@@ -168,6 +168,25 @@ impl Reactor {
             burst: f64::from(cfg.burst),
             kick_after: cfg.flood_kick(),
         };
+        // The rooms' recent lines start from the history, so the first backlogs and `/history N`
+        // after a restart come from memory too (read here, before the storage thread owns it).
+        let mut from_disk = match &mut store {
+            Some(store) => store
+                .recent_rooms(cfg.recent_rooms, cfg.replay_max)
+                .map_err(|e| io::Error::other(e.to_string()))?,
+            None => crate::chat::RecentRooms::default(),
+        };
+        if let Some(keep) = cfg.history_retention() {
+            // The storage thread prunes these from the disk as it starts: memory must not
+            // show them either.
+            let wall = Now::system()
+                .wall
+                .saturating_add_signed(cfg.clock_offset.saturating_mul(1000));
+            let cutoff = crate::storage::store::cutoff(wall, keep);
+            for (_, events, _) in &mut from_disk.loaded {
+                events.retain(|e| e.at().is_some_and(|at| at >= cutoff));
+            }
+        }
         let storage = storage::start(store, &cfg, &poll)?;
         let nofile = rlimit::Resource::NOFILE
             .get()
@@ -188,8 +207,10 @@ impl Reactor {
             WordBank::load(cfg.words.as_deref())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
         );
+        let mut chat = Chat::new(chat_settings);
+        chat.load_recent(from_disk);
         Ok(Reactor {
-            chat: Chat::new(chat_settings),
+            chat,
             storage,
             flood,
             clock_offset_ms: cfg.clock_offset.saturating_mul(1000),

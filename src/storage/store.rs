@@ -21,7 +21,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::chat::event::{Event, GameNotice, ScoreEntry};
 use crate::chat::event::{HistoryLines, HistoryQuery, HistoryWhat};
 use crate::chat::id::MsgId;
-use crate::chat::room_key;
+use crate::chat::{room_key, RecentRooms};
 use rows::{event_of_row, RowData};
 
 mod rows;
@@ -251,6 +251,33 @@ impl Store {
     }
 
     /// Answers a history query (it also sees the open batch: same connection).
+    /// What the chat core's recent lines start from: the newest `lines` lines of the `rooms` most
+    /// recently active rooms (oldest first, with whether they are all the room has), and the keys
+    /// of every room with history. Read once at start, before the storage thread runs. One
+    /// index lookup per room for the activity, one query per loaded room.
+    pub fn recent_rooms(&mut self, rooms: usize, lines: usize) -> Result<RecentRooms> {
+        let keys: Vec<(String, String)> = self
+            .conn
+            .prepare(
+                "SELECT key, name FROM rooms
+                 ORDER BY (SELECT max(at) FROM lines WHERE lines.room = rooms.id) DESC",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut loaded = Vec::new();
+        for (key, name) in keys.iter().take(rooms) {
+            let query = HistoryQuery {
+                room: Arc::from(name.as_str()),
+                what: HistoryWhat::Last { n: lines },
+            };
+            let found = self.query(&query)?;
+            let all = found.events.len() < lines;
+            loaded.push((key.clone(), found.events, all));
+        }
+        let on_disk = keys.into_iter().map(|(key, _)| key).collect();
+        Ok(RecentRooms { loaded, on_disk })
+    }
+
     pub fn query(&mut self, query: &HistoryQuery) -> Result<HistoryLines> {
         let room: Option<i64> = self
             .conn

@@ -258,10 +258,11 @@ fn joining_a_room_shows_its_backlog() {
     alice.expect_prefix("-- 1 user in lobby");
     let mut bob = server.login("bob");
     bob.send("/join games");
-    bob.expect_exact("-- Recent lines in games (3 lines):");
+    // Messages first; the comings and goings among them folded into one line at the end.
+    bob.expect_exact("-- Recent lines in games (2 lines):");
     bob.expect_where("alice's line", |l| text_of(l) == "alice: only in games");
-    bob.expect_where("alice leaving", |l| {
-        text_of(l) == "* alice went to room lobby"
+    bob.expect_where("alice's arrival and departure", |l| {
+        text_of(l) == "* 1 joined (alice); 1 left (alice); 1 here"
     });
     bob.expect_exact("-- End of recent lines.");
     drop(server);
@@ -353,4 +354,51 @@ fn an_idle_server_with_history_sleeps() {
     let used = cpu_ticks(server.pid()) - before;
     // 2 s of idling is 200 ticks when spinning; allow a few for timers and the sweep.
     assert!(used < 40, "an idle server used {used} ticks of CPU in 2 s");
+}
+
+#[test]
+fn a_scripts_backlogs_arrive_in_the_order_of_its_lines() {
+    let dir = TempDir::new("history-order");
+    let server = server_in(&dir, &[]);
+    let mut alice = server.login("alice");
+    alice.send("something to read");
+    alice.sync();
+    // As `printf 'dave\n/join dev\n/users\n' | nc -N` would: everything in one write.
+    let mut dave = server.connect();
+    dave.send_raw(b"dave\n/join dev\n/users\n");
+    dave.expect_exact("-- Recent lines in lobby (2 lines):");
+    dave.expect_next("alice's line", |l| text_of(l) == "alice: something to read");
+    dave.expect_next("alice's arrival, folded", |l| {
+        text_of(l) == "* 1 joined (alice); 2 here"
+    });
+    dave.expect_next("the end", |l| l == "-- End of recent lines.");
+    // Only then the /join's reply, and /users after it: nothing waited for the disk.
+    dave.expect_next("the /join", |l| l == "-- You are now in room dev.");
+    dave.expect_where("the /users reply", |l| l.starts_with("-- 1 user in dev"));
+    drop(server);
+}
+
+#[test]
+fn a_reconnect_shows_the_room_as_it_was_left_then_what_was_missed() {
+    let dir = TempDir::new("history-resume");
+    let server = server_in(&dir, &[]);
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.send("before bob left");
+    bob.expect_stamped("alice: before bob left");
+    let key = bob.resume_key.clone().unwrap();
+    bob.drop_connection();
+    alice.expect_stamped("* bob lost the connection (connection closed)");
+    alice.send("while bob was away");
+    let mut back = server.connect();
+    back.send(&format!("bob {key}"));
+    back.expect_prefix("-- Welcome back, bob!");
+    back.expect_prefix("-- Recent lines in lobby");
+    back.expect_where("the line before", |l| {
+        text_of(l) == "alice: before bob left"
+    });
+    back.expect_exact("-- End of recent lines.");
+    back.expect_exact("-- You missed 1 line:");
+    back.expect_stamped("alice: while bob was away");
+    drop(server);
 }

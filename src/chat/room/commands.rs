@@ -52,7 +52,7 @@ impl Chat {
         self.announce_presence(old, None, left, now, cx.out);
         self.drop_room_if_empty(old);
         self.rooms.enter(new, sid, &mut self.sessions);
-        self.ask_backlog(cx.conn, sid, cx.out);
+        self.ask_backlog(cx.conn, sid, cx.now, cx.out);
         let joined = Event::Joined {
             id: self.ids.next(now.wall),
             at: now.wall,

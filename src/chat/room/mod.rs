@@ -12,7 +12,7 @@ pub mod recent;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use slab::Slab;
@@ -83,16 +83,70 @@ impl Room {
     }
 }
 
-/// Every room, by id and by name.
+/// Every room, by id and by name, and the recent lines of rooms nobody is in.
 #[derive(Debug, Default)]
 pub struct Rooms {
     slab: Slab<Room>,
     by_key: HashMap<String, RoomId>,
+    /// The recent lines of rooms that closed (or were loaded at start), by key, the most recently
+    /// used last; at most `idle_max` (`--recent-rooms`). A room opened again takes its ring back.
+    idle: VecDeque<(String, Recent)>,
+    idle_max: usize,
+    /// Keys of rooms that may have lines on disk older than any ring holds (history is on and
+    /// the room has spoken before): their rings start incomplete.
+    on_disk: HashSet<String>,
+    history_enabled: bool,
 }
 
 crate::chat::index_by_id!(Rooms, RoomId, Room);
 
 impl Rooms {
+    pub fn new(history_enabled: bool, idle_max: usize) -> Self {
+        Rooms {
+            history_enabled,
+            idle_max,
+            ..Rooms::default()
+        }
+    }
+
+    /// Loads a room's newest lines from the disk at start (`all`: they are all it has); the room
+    /// opens with them. `on_disk` names every room with history, loaded or not.
+    pub fn seed(&mut self, from_disk: recent::RecentRooms, limits: recent::RecentLimits) {
+        self.on_disk = from_disk.on_disk;
+        for (key, events, all) in from_disk.loaded.into_iter().take(self.idle_max) {
+            let mut ring = Recent::new(false);
+            ring.seed(events, all, limits);
+            self.idle.push_back((key, ring));
+        }
+    }
+
+    /// A new room's ring: its own from before, if kept; else an empty one, complete unless the
+    /// disk may hold older lines.
+    fn ring_for(&mut self, key: &str) -> Recent {
+        match self.idle.iter().position(|(k, _)| k == key) {
+            Some(at) => self
+                .idle
+                .remove(at)
+                .map(|(_, ring)| ring)
+                .unwrap_or_default(),
+            None => Recent::new(!(self.history_enabled && self.on_disk.contains(key))),
+        }
+    }
+
+    /// A closed room's ring is kept for its return, the least recently used dropped first.
+    fn keep_ring(&mut self, key: String, ring: Recent) {
+        if self.history_enabled && ring.end() > 0 {
+            self.on_disk.insert(key.clone());
+        }
+        if self.idle_max == 0 {
+            return;
+        }
+        if self.idle.len() >= self.idle_max {
+            self.idle.pop_front();
+        }
+        self.idle.push_back((key, ring));
+    }
+
     pub fn get(&self, id: RoomId) -> Option<&Room> {
         self.slab.get(id)
     }
@@ -117,12 +171,13 @@ impl Rooms {
         if let Some(&id) = self.by_key.get(&key) {
             return id;
         }
+        let recent = self.ring_for(&key);
         let id = self.slab.insert(Room {
             name: Arc::from(name),
             members: Vec::new(),
             topic: None,
             topic_locked: false,
-            recent: Recent::default(),
+            recent,
         });
         self.by_key.insert(key, id);
         id
@@ -162,7 +217,9 @@ impl Rooms {
             return false;
         }
         let room = self.slab.remove(room);
-        self.by_key.remove(&room_key(&room.name));
+        let key = room_key(&room.name);
+        self.by_key.remove(&key);
+        self.keep_ring(key, room.recent);
         true
     }
 

@@ -6,11 +6,26 @@
 //! recent traffic, not with its held members times that traffic. A position is the count of
 //! lines the room had kept when the session was lost: what came after is the replay, as far as
 //! the ring still holds it.
+//!
+//! The same ring answers the backlog shown on login and `/join`, and `/history N`, whenever it
+//! can: when it holds at least N lines, or when it holds everything the room ever said
+//! ([`Recent::is_complete`]: the room has no older history on disk, or the disk's newest lines
+//! were loaded into it). Those answers are then in order with everything else the asker gets,
+//! and never wait for the disk.
 
 use std::collections::VecDeque;
 use std::mem::size_of;
 
 use crate::chat::event::{Event, PresenceSummary};
+
+/// What the rings start from when history is on: rooms' newest lines read from the disk at
+/// start (by room key, oldest first, and whether they are all the room has), and the keys of
+/// every room with history, whose rings may miss older lines.
+#[derive(Debug, Default)]
+pub struct RecentRooms {
+    pub loaded: Vec<(String, Vec<Event>, bool)>,
+    pub on_disk: std::collections::HashSet<String>,
+}
 
 /// How much a room keeps.
 #[derive(Debug, Clone, Copy)]
@@ -35,9 +50,60 @@ pub struct Recent {
     bytes: usize,
     /// Lines ever kept: the position just past the newest.
     end: u64,
+    /// Nothing the room said is missing from the front: no older line exists anywhere.
+    complete: bool,
 }
 
 impl Recent {
+    /// A ring for a room; `complete` when the room has no history older than what the ring
+    /// will see (a new room, or history off).
+    pub fn new(complete: bool) -> Self {
+        Recent {
+            complete,
+            ..Recent::default()
+        }
+    }
+
+    /// Whether the ring holds every line the room ever said (see the module's docs).
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Loads a room's newest lines from the disk into an empty ring; `all` when they are every
+    /// line the disk has for the room.
+    pub fn seed(&mut self, events: Vec<Event>, all: bool, limits: RecentLimits) {
+        debug_assert!(self.lines.is_empty() && self.end == 0);
+        self.complete = all;
+        // Order 0: before every line of this run, so a replay never interleaves them.
+        for event in events {
+            self.push(0, event, limits);
+        }
+    }
+
+    /// The newest `n` lines, oldest first, if the ring can answer for them: it holds `n`, or it
+    /// holds everything the room said.
+    pub fn last(&self, n: usize) -> Option<Vec<Event>> {
+        if self.lines.len() < n && !self.complete {
+            return None;
+        }
+        let skip = self.lines.len().saturating_sub(n);
+        Some(
+            self.lines
+                .iter()
+                .skip(skip)
+                .map(|k| k.event.clone())
+                .collect(),
+        )
+    }
+
+    /// The kept lines before position `before`, newest first (for a backlog, which picks from
+    /// the end).
+    pub fn newest_before(&self, before: u64) -> impl Iterator<Item = &Event> {
+        let oldest = self.end - self.lines.len() as u64;
+        let kept = usize::try_from(before.saturating_sub(oldest)).unwrap_or(usize::MAX);
+        self.lines.iter().take(kept).rev().map(|k| &k.event)
+    }
+
     /// Keeps a line the room was told, dropping the oldest beyond either limit.
     pub fn push(&mut self, order: u64, event: Event, limits: RecentLimits) {
         self.end += 1;
@@ -61,6 +127,7 @@ impl Recent {
     fn pop_oldest(&mut self) {
         if let Some(old) = self.lines.pop_front() {
             self.bytes -= old.weight;
+            self.complete = false;
         }
     }
 

@@ -118,7 +118,7 @@ impl Chat {
         info!("{nick} logged in from {ip}");
         out.items.push(Output::LoggedIn { conn });
         out.send(conn, Event::Info(self.welcome(sid, false)));
-        self.ask_backlog(conn, sid, out);
+        self.ask_backlog(conn, sid, now, out);
         let event = Event::Joined {
             id: self.ids.next(now.wall),
             at: now.wall,
@@ -135,6 +135,14 @@ impl Chat {
         info!("{nick} reconnected from {ip}");
         out.items.push(Output::LoggedIn { conn });
         out.send(conn, Event::Info(self.welcome(sid, true)));
+        // A returning page or client shows the room as a fresh login does: its recent lines up
+        // to where this session left off, then what it missed since.
+        let room = self.sessions[sid].room();
+        let left_off = held
+            .as_ref()
+            .and_then(|h| h.since.iter().find(|&&(r, _)| r == room))
+            .map_or_else(|| self.rooms[room].recent().end(), |&(_, at)| at);
+        self.backlog_before(conn, sid, room, left_off, now, out);
         // A takeover of a live session has nothing to replay and nothing to announce.
         let Some(held) = held else {
             return;

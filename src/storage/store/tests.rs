@@ -487,3 +487,30 @@ fn search_from_keeps_one_senders_lines_with_or_without_words() {
     assert!(search(&mut store, "", "carol").is_empty());
     assert!(search(&mut store, "\"", "bob").is_empty());
 }
+
+#[test]
+fn recent_rooms_loads_the_most_recently_active_rooms_newest_lines() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    let mut lines = Vec::new();
+    for i in 0..5u64 {
+        let at = T0 + i;
+        lines.push(msg(next(at), at, "Quiet", "alice", &format!("q{i}")));
+    }
+    for i in 0..2u64 {
+        let at = T0 + 100 + i;
+        lines.push(msg(next(at), at, "busy", "bob", &format!("b{i}")));
+    }
+    store.append(&lines).unwrap();
+    let recent = store.recent_rooms(1, 3).unwrap();
+    assert_eq!(recent.on_disk.len(), 2);
+    assert!(recent.on_disk.contains("quiet") && recent.on_disk.contains("busy"));
+    // Only the most recently active room is loaded; it has fewer lines than asked: all of them.
+    assert_eq!(recent.loaded.len(), 1);
+    let (key, events, all) = &recent.loaded[0];
+    assert_eq!((key.as_str(), events.len(), *all), ("busy", 2, true));
+    let recent = store.recent_rooms(2, 3).unwrap();
+    let (key, events, all) = &recent.loaded[1];
+    assert_eq!((key.as_str(), events.len(), *all), ("quiet", 3, false));
+    assert!(matches!(&events[2], Event::Message { text, .. } if &**text == "q4"));
+}
