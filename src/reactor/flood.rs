@@ -50,7 +50,11 @@ impl TokenBucket {
         if self.tokens >= 1.0 {
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / limits.rate))
+            // Rounded up, and a nanosecond more: waiting it out must give a whole token. A wait
+            // rounded down (to 0 ns, after a refill that lands just under one token) made the
+            // pause the reactor re-arms at `now + wait` due again at once, within the same turn.
+            let secs = (1.0 - self.tokens) / limits.rate;
+            Err(Duration::from_nanos((secs * 1e9).ceil() as u64 + 1))
         }
     }
 
@@ -89,11 +93,33 @@ mod tests {
         }
         let wait = b.take(&l, t0).unwrap_err();
         assert!(
-            wait > Duration::from_millis(90) && wait <= Duration::from_millis(100),
+            wait > Duration::from_millis(90) && wait <= Duration::from_micros(100_001),
             "{wait:?}"
         );
         assert_eq!(b.take(&l, t0 + Duration::from_millis(100)), Ok(()));
         assert!(b.take(&l, t0 + Duration::from_millis(150)).is_err());
+    }
+
+    /// The reactor re-arms its pause at `now + wait`, without the clock moving in between: a
+    /// wait that rounds to zero would make the pause due again at once, for ever.
+    #[test]
+    fn a_wait_is_never_zero_and_waiting_it_out_is_enough() {
+        for rate in [3.0, 5.0, 7.0, 20.0, 33.0] {
+            let l = limits(rate, 4.0);
+            let mut now = Instant::now();
+            let mut b = TokenBucket::new(&l, now);
+            for step in 0..2000u64 {
+                match b.ready(&l, now) {
+                    Ok(()) => b.spend(),
+                    Err(wait) => {
+                        assert!(wait > Duration::ZERO, "rate {rate}, step {step}");
+                        now += wait;
+                        assert_eq!(b.ready(&l, now), Ok(()), "rate {rate}, step {step}");
+                    }
+                }
+                now += Duration::from_micros(step % 7 * 1000 + step % 3);
+            }
+        }
     }
 
     #[test]
