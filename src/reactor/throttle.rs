@@ -41,6 +41,9 @@ impl Reactor {
             info!("{}: excess flood", conn.peer);
             conn.held_input = Vec::new();
             self.goodbye(key, LostReason::ExcessFlood, Bye::ExcessFlood, now);
+            // Closing reads (and throws away) its input until the peer's end: what arrived
+            // during the pause, an end included, brings no new event.
+            self.read_again(key);
             return;
         }
         let held = std::mem::take(&mut conn.held_input);
