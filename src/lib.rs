@@ -10,6 +10,8 @@
 //!   HTTP and WebSocket on the same port (`web`). [`reactor::conn`] is one connection,
 //!   [`reactor::outqueue`] its bounded output queue, [`reactor::broadcast`] the shared blocks
 //!   broadcasts are rendered into, [`reactor::metrics`] the counters and `GET /metrics`.
+//!   [`reactor::net`] is its seam to the operating system (sockets, poller, clock); behind it,
+//!   `reactor::sim` (tests and the `sim` feature) is a simulated kernel the same loop runs on.
 //! - [`codec`]: sans-IO decoders (bytes in, frames out): [`codec::line`] the telnet-friendly line
 //!   decoder, [`codec::file`] file uploads, [`codec::http`], [`codec::websocket`].
 //! - [`chat`]: the chat core; it never sees a socket and never formats a line. One module per

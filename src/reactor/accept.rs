@@ -6,11 +6,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Interest, Token};
 
 use super::admission::Admission;
 use super::conn::{Conn, Proto};
+use super::net::Stream;
 use super::timers::ReactorTimer;
 use super::Reactor;
 use crate::chat::{Bye, ConnId, Event, Peer};
@@ -62,8 +63,10 @@ impl Reactor {
                     warn!("accept: {e}; pausing accepts for {ACCEPT_PAUSE:?}");
                     self.stats.accept_pauses += 1;
                     self.accept_paused = true;
-                    self.timers
-                        .insert(Instant::now() + ACCEPT_PAUSE, ReactorTimer::ResumeAccepting);
+                    self.timers.insert(
+                        self.clock.now() + ACCEPT_PAUSE,
+                        ReactorTimer::ResumeAccepting,
+                    );
                     return;
                 }
                 Err(e) => debug!("accept: {e}"), // e.g. the peer reset before we got to it
@@ -83,8 +86,8 @@ impl Reactor {
 
     /// Registers an accepted connection, then either tells the chat core of it and greets it
     /// (now or after `--greet-delay-ms`), or queues its refusal and closes it.
-    fn admit(&mut self, mut stream: TcpStream, addr: SocketAddr) {
-        let now = Instant::now();
+    fn admit(&mut self, mut stream: Stream, addr: SocketAddr) {
+        let now = self.clock.now();
         let (refusal, displace) = match self.refusal_for(addr.ip(), now) {
             Ok(displace) => (None, displace),
             Err(bye) => (Some(bye), None),
@@ -100,7 +103,7 @@ impl Reactor {
                 .with_time(Duration::from_secs(self.cfg.keepalive))
                 .with_interval(Duration::from_secs(10))
                 .with_retries(3);
-            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+            let _ = stream.set_tcp_keepalive(&keepalive);
         }
         let entry = self.conns.vacant_entry();
         let key = entry.key();
@@ -208,7 +211,7 @@ impl Reactor {
             self.conns[key].peer
         );
         self.queue_event(key, &Event::Bye(Bye::TooManyWaiting));
-        self.begin_close(key, Instant::now() + self.cfg.linger());
+        self.begin_close(key, self.clock.now() + self.cfg.linger());
     }
 
     /// The connection no longer counts against the unregistered budget (it logged in, it is

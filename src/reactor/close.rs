@@ -102,7 +102,10 @@ impl Reactor {
     /// SIGINT or SIGTERM: stop accepting, say goodbye to everyone, and close every connection
     /// within `--shutdown-timeout`.
     pub(super) fn on_signal(&mut self) {
-        let signals: Vec<i32> = self.signals.pending().collect();
+        let signals: Vec<i32> = match &mut self.signals {
+            Some(signals) => signals.pending().collect(),
+            None => Vec::new(),
+        };
         if signals.is_empty() || self.shutting_down {
             return;
         }
@@ -115,7 +118,7 @@ impl Reactor {
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
-        let close_at = Instant::now() + self.cfg.shutdown_timeout();
+        let close_at = self.clock.now() + self.cfg.shutdown_timeout();
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             self.queue_event(key, &Event::Bye(Bye::ShuttingDown));

@@ -5,9 +5,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
 use super::flood::{FloodLimits, TokenBucket};
+use super::net::Stream;
 use super::outqueue::{Flush, OutQueue};
 use super::wire::Wire;
 use crate::chat::LostReason;
@@ -81,7 +80,7 @@ impl Proto {
 /// A connection owned by the reactor's slab.
 #[derive(Debug)]
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     /// Unique for the server's lifetime: slab keys are reused, serials are not, so a timer for a
     /// connection that is gone never fires on its successor.
     pub serial: u64,
@@ -132,7 +131,7 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(
-        stream: TcpStream,
+        stream: Stream,
         serial: u64,
         peer: SocketAddr,
         max_line: usize,

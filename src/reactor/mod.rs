@@ -42,7 +42,8 @@
 //! (closing, reaping, goodbyes, shutdown), `timers.rs` (timers and the sweep), `storage.rs` (the
 //! storage thread's link), `web.rs` (HTTP and WebSocket); `conn.rs` is one connection,
 //! `outqueue.rs` its output queue, `worklist.rs` the lists of connections with work left in the
-//! turn.
+//! turn. `net.rs` is the seam to the operating system (`mio`'s sockets and poller, the clock):
+//! the server runs on the real ones, the tests also on the simulated kernel of `sim/`.
 
 mod accept;
 mod admission;
@@ -51,9 +52,12 @@ mod close;
 pub mod conn;
 pub mod flood;
 pub mod metrics;
+pub mod net;
 mod output;
 pub mod outqueue;
 mod read;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 mod storage;
 mod throttle;
 mod timers;
@@ -68,8 +72,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
@@ -85,6 +88,7 @@ use broadcast::BroadcastBuf;
 use conn::Conn;
 use flood::FloodLimits;
 pub use metrics::ReactorStats;
+use net::{Clock, Events, Listener, Poller, Readiness};
 use outqueue::QueueLimits;
 use timers::{ReactorTimer, SWEEP_EVERY};
 use worklist::WorkList;
@@ -96,9 +100,12 @@ const STORAGE: Token = Token(usize::MAX - 3);
 /// The server: a listener, its connections and the chat core, driven by one poll loop.
 pub struct Reactor {
     cfg: Config,
-    poll: Poll,
-    listener: Option<TcpListener>,
-    signals: Signals,
+    poll: Poller,
+    listener: Option<Listener>,
+    /// SIGINT and SIGTERM; none in a simulation, which has no signals.
+    signals: Option<Signals>,
+    /// Every `Instant` the reactor reads, and the wall clock it gives the chat core.
+    clock: Clock,
     conns: Slab<Conn>,
     chat: Chat,
     /// The storage thread, unless history is off.
@@ -142,6 +149,20 @@ pub struct Reactor {
     pub stats: ReactorStats,
 }
 
+/// The operating system a reactor runs on: real sockets, or the simulation's.
+struct Parts {
+    poll: Poller,
+    listener: Listener,
+    signals: Option<Signals>,
+    clock: Clock,
+    storage: Option<Storage>,
+    /// The word game's words when already loaded (the simulation starts thousands of
+    /// reactors); otherwise loaded from `--words`.
+    words: Option<std::sync::Arc<WordBank>>,
+    /// What the rooms' recent lines start from (read from the history before its thread runs).
+    from_disk: crate::chat::RecentRooms,
+}
+
 impl Reactor {
     /// Binds the listening socket (SO_REUSEADDR, the configured backlog) and sets up the loop,
     /// without history (see `bind_with_store`).
@@ -152,22 +173,10 @@ impl Reactor {
     /// As `bind`, and starts the storage thread on `store` (history is off when it is `None`).
     pub fn bind_with_store(cfg: Config, mut store: Option<Store>) -> io::Result<Reactor> {
         let poll = Poll::new()?;
-        let mut listener = accept::bind_listener(cfg.bind, cfg.backlog)?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let listener = accept::bind_listener(cfg.bind, cfg.backlog)?;
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        let limits = QueueLimits {
-            hard: cfg.max_queue,
-            soft: cfg.soft_queue,
-            soft_for: cfg.soft_queue_time(),
-        };
-        let flood = FloodLimits {
-            rate: cfg.rate.max(0.0),
-            burst: f64::from(cfg.burst),
-            kick_after: cfg.flood_kick(),
-        };
         // The rooms' recent lines start from the history, so the first backlogs and `/history N`
         // after a restart come from memory too (read here, before the storage thread owns it).
         let mut from_disk = match &mut store {
@@ -188,6 +197,53 @@ impl Reactor {
             }
         }
         let storage = storage::start(store, &cfg, &poll)?;
+        let parts = Parts {
+            poll: Poller::Mio(poll),
+            listener: Listener::Tcp(listener),
+            signals: Some(signals),
+            clock: Clock::System,
+            storage,
+            words: None,
+            from_disk,
+        };
+        Reactor::assemble(cfg, parts)
+    }
+
+    /// The reactor on the operating system `parts` stand for: registers the listener, sets up
+    /// the limits and the chat core.
+    fn assemble(cfg: Config, parts: Parts) -> io::Result<Reactor> {
+        let Parts {
+            poll,
+            mut listener,
+            signals,
+            clock,
+            storage,
+            words,
+            from_disk,
+        } = parts;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let limits = QueueLimits {
+            hard: cfg.max_queue,
+            soft: cfg.soft_queue,
+            soft_for: cfg.soft_queue_time(),
+        };
+        let flood = FloodLimits {
+            rate: cfg.rate.max(0.0),
+            burst: f64::from(cfg.burst),
+            kick_after: cfg.flood_kick(),
+        };
+        let mut chat_settings = ChatSettings::from_config(&cfg);
+        chat_settings.history_enabled = storage.is_some();
+        chat_settings.words = match words {
+            Some(words) => words,
+            None => std::sync::Arc::new(
+                WordBank::load(cfg.words.as_deref())
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            ),
+        };
+        let mut chat = Chat::new(chat_settings);
+        chat.load_recent(from_disk);
         let nofile = rlimit::Resource::NOFILE
             .get()
             .map_or(1024, |(soft, _)| soft);
@@ -201,14 +257,6 @@ impl Reactor {
             },
             cfg.max_unregistered.min(max_clients)
         );
-        let mut chat_settings = ChatSettings::from_config(&cfg);
-        chat_settings.history_enabled = storage.is_some();
-        chat_settings.words = std::sync::Arc::new(
-            WordBank::load(cfg.words.as_deref())
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-        );
-        let mut chat = Chat::new(chat_settings);
-        chat.load_recent(from_disk);
         Ok(Reactor {
             chat,
             storage,
@@ -222,7 +270,7 @@ impl Reactor {
             outbox: Outbox::default(),
             render_buf: BytesMut::new(),
             broadcast: BroadcastBuf::new(),
-            turn_began: Instant::now(),
+            turn_began: clock.now(),
             scratch: vec![0; read::READ_CHUNK],
             limits,
             // Four of the largest files: room for a few at once, bounded whatever a client does.
@@ -241,7 +289,8 @@ impl Reactor {
             doomed: Vec::new(),
             accept_more: false,
             accept_paused: false,
-            next_sweep: Instant::now() + SWEEP_EVERY,
+            next_sweep: clock.now() + SWEEP_EVERY,
+            clock,
             shutting_down: false,
             next_serial: 0,
             stats: ReactorStats::default(),
@@ -260,23 +309,25 @@ impl Reactor {
     /// Runs until a shutdown signal has been handled and every connection is flushed or timed out.
     /// One pass of the loop is the loop turn of the module's docs, a call a step.
     pub fn run(&mut self) -> io::Result<()> {
-        let mut events = Events::with_capacity(1024);
-        loop {
-            if !self.poll_events(&mut events)? {
-                continue; // a signal interrupted the wait: nothing happened yet
-            }
-            self.dispatch(&events);
-            self.leftover_reads();
-            self.leftover_accepts();
-            self.run_timers();
-            self.flush_pending();
-            self.reap();
-            self.send_to_storage();
-            self.stats.busy += self.turn_began.elapsed();
-            if self.finish_if_shut_down() {
-                return Ok(());
-            }
+        let mut events = self.poll.events(1024);
+        while !self.turn(&mut events)? {}
+        Ok(())
+    }
+
+    /// One loop turn; true once a shutdown has ended the loop.
+    fn turn(&mut self, events: &mut Events) -> io::Result<bool> {
+        if !self.poll_events(events)? {
+            return Ok(false); // a signal interrupted the wait: nothing happened yet
         }
+        self.dispatch(events);
+        self.leftover_reads();
+        self.leftover_accepts();
+        self.run_timers();
+        self.flush_pending();
+        self.reap();
+        self.send_to_storage();
+        self.stats.busy += self.clock.now().saturating_duration_since(self.turn_began);
+        Ok(self.finish_if_shut_down())
     }
 
     /// Waits for events until the nearest deadline and starts the turn's clock; false when a
@@ -289,28 +340,39 @@ impl Reactor {
             Err(e) => return Err(e),
         }
         self.stats.loop_turns += 1;
-        self.turn_began = Instant::now();
+        self.turn_began = self.clock.now();
         Ok(true)
     }
 
     /// Hands each event to its owner by token.
     fn dispatch(&mut self, events: &Events) {
-        for event in events.iter() {
-            match event.token() {
-                LISTENER => self.accept_batch(),
-                SIGNALS => self.on_signal(),
-                STORAGE => self.on_storage_answers(),
-                Token(key) => self.on_readiness(key, event),
-            }
+        match events {
+            Events::Mio(events) => events.iter().for_each(|e| self.dispatch_one(e)),
+            #[cfg(any(test, feature = "sim"))]
+            Events::Sim(events) => events.iter().for_each(|e| self.dispatch_one(e)),
+        }
+    }
+
+    #[inline]
+    fn dispatch_one(&mut self, event: &impl Readiness) {
+        match event.token() {
+            LISTENER => self.accept_batch(),
+            SIGNALS => self.on_signal(),
+            STORAGE => self.on_storage_answers(),
+            Token(key) => self.on_readiness(key, event),
         }
     }
 
     /// The time given to the chat core: the monotonic clock, and the wall clock moved by
     /// `--clock-offset`.
     fn now(&self) -> Now {
-        let mut now = Now::system();
-        now.wall = now.wall.saturating_add_signed(self.clock_offset_ms);
-        now
+        Now {
+            mono: self.clock.now(),
+            wall: self
+                .clock
+                .wall()
+                .saturating_add_signed(self.clock_offset_ms),
+        }
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
@@ -329,6 +391,6 @@ impl Reactor {
         {
             next = next.min(deadline);
         }
-        Some(next.saturating_duration_since(Instant::now()))
+        Some(next.saturating_duration_since(self.clock.now()))
     }
 }

@@ -2,8 +2,6 @@
 //! recipient in its wire format ([`wire`](super::wire)), and the output caps checked as they are
 //! queued.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use log::{debug, info};
 
@@ -37,7 +35,7 @@ impl Reactor {
                     self.stop_waiting(conn.0);
                     if let Some(c) = self.conns.get_mut(conn.0) {
                         c.logged_in = true;
-                        c.timeout_from = Instant::now(); // from now on, the idle timeout's
+                        c.timeout_from = self.clock.now(); // from now on, the idle timeout's
                         c.decoder.set_max_line(self.cfg.max_line);
                     }
                 }
@@ -46,7 +44,7 @@ impl Reactor {
                         if let Some(bye) = bye {
                             self.queue_event(conn.0, &Event::Bye(bye));
                         }
-                        self.begin_close(conn.0, Instant::now() + self.cfg.linger());
+                        self.begin_close(conn.0, self.clock.now() + self.cfg.linger());
                     }
                 }
                 Output::Store(event) => self.store(event),
@@ -195,7 +193,7 @@ impl Reactor {
                     return;
                 }
             }
-            verdict = conn.out.check(&self.limits, Instant::now());
+            verdict = conn.out.check(&self.limits, self.clock.now());
         }
         if verdict != QueueVerdict::Ok {
             self.drop_for_queue(key, verdict);

@@ -3,13 +3,13 @@
 //! file uploads) into what the chat core takes, and the greeting.
 
 use std::io::{self, Read};
-use std::time::Instant;
 
 use bytes::Bytes;
 use log::debug;
 
 use super::close::lost_reason_for;
 use super::conn::{Phase, Proto};
+use super::net::Readiness;
 use super::wire::Wire;
 use super::Reactor;
 use crate::chat::{ConnId, Event, Info, LostReason, Refusal};
@@ -47,7 +47,7 @@ pub(super) enum ReadUntil {
 impl Reactor {
     /// A connection's readiness event: read as far as the event calls for, and put it on the
     /// write list if it can take output.
-    pub(super) fn on_readiness(&mut self, key: usize, event: &mio::event::Event) {
+    pub(super) fn on_readiness(&mut self, key: usize, event: &impl Readiness) {
         if event.is_read_closed() || event.is_error() || event.is_priority() {
             self.on_readable(key, ReadUntil::WouldBlock);
         } else if event.is_readable() {
@@ -74,7 +74,7 @@ impl Reactor {
                     total += n;
                     self.stats.bytes_in += n as u64;
                     if conn.logged_in {
-                        conn.timeout_from = Instant::now();
+                        conn.timeout_from = self.clock.now();
                     }
                     let drained = n < scratch.len();
                     self.on_bytes(key, &scratch[..n]);
@@ -167,7 +167,7 @@ impl Reactor {
                 }
             }
             if self.flood.enabled() {
-                let now = Instant::now();
+                let now = self.clock.now();
                 if let Err(wait) = conn.bucket.ready(&self.flood, now) {
                     self.throttle(key, data, now + wait);
                     return;

@@ -3,7 +3,6 @@
 //! `mio::Waker`.
 
 use std::io;
-use std::time::Instant;
 
 use mio::Poll;
 
@@ -53,7 +52,7 @@ impl Reactor {
     /// its flush interval says so.
     pub(super) fn send_to_storage(&mut self) {
         if let Some(storage) = &mut self.storage {
-            storage.send_if_due(Instant::now());
+            storage.send_if_due(self.clock.now());
         }
     }
 

@@ -18,7 +18,7 @@ impl Reactor {
         conn.paused = true;
         let serial = conn.serial;
         if conn.throttled_since.is_none() {
-            conn.throttled_since = Some(Instant::now());
+            conn.throttled_since = Some(self.clock.now());
             self.stats.flood_throttles += 1;
             debug!("{}: flood control engaged", conn.peer);
             self.queue_event(key, &Event::Refused(Refusal::Flood));

@@ -169,7 +169,7 @@ impl Reactor {
     }
 
     fn end_http(&mut self, key: usize) {
-        let close_at = std::time::Instant::now() + self.cfg.linger();
+        let close_at = self.clock.now() + self.cfg.linger();
         self.begin_close(key, close_at);
     }
 
@@ -272,7 +272,7 @@ impl Reactor {
             self.queue_raw(key, close_frame(code, why));
             self.conns[key].ws_close_sent = true;
         }
-        let close_at = std::time::Instant::now() + self.cfg.linger();
+        let close_at = self.clock.now() + self.cfg.linger();
         self.begin_close(key, close_at);
     }
 }

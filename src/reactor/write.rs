@@ -1,8 +1,6 @@
 //! Writing: the write list of connections with output to flush, the flush itself (vectored
 //! writes up to a budget per connection), and what happens once a queue is drained.
 
-use std::time::Instant;
-
 use log::debug;
 
 use super::close::lost_reason_for;
@@ -61,7 +59,7 @@ impl Reactor {
         let conn = &mut self.conns[key];
         if let Phase::Draining { close_at } = conn.phase {
             let _ = conn.stream.shutdown(std::net::Shutdown::Write);
-            let close_at = close_at.min(Instant::now() + self.cfg.linger());
+            let close_at = close_at.min(self.clock.now() + self.cfg.linger());
             conn.phase = Phase::Lingering { close_at };
             let serial = conn.serial;
             self.timers
