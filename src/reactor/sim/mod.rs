@@ -140,7 +140,7 @@ impl fmt::Display for Failure {
 }
 
 /// What a run did, for the tests to see that runs reach the paths they mean to.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
     pub turns: u64,
     pub accepted: u64,
