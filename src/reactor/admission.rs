@@ -32,8 +32,10 @@ pub enum Admission {
 /// The connections that have not logged in, by address, oldest first.
 #[derive(Debug)]
 pub struct Unregistered {
-    by_ip: HashMap<IpAddr, VecDeque<usize>>,
+    /// Per address, its waiting connections as (arrival number, slab key), oldest first.
+    by_ip: HashMap<IpAddr, VecDeque<(u64, usize)>>,
     total: usize,
+    arrivals: u64,
     max_total: usize,
     max_per_ip: usize,
 }
@@ -43,6 +45,7 @@ impl Unregistered {
         Unregistered {
             by_ip: HashMap::new(),
             total: 0,
+            arrivals: 0,
             max_total,
             max_per_ip,
         }
@@ -76,21 +79,28 @@ impl Unregistered {
     }
 
     fn most_waiting_over(&self, own: usize) -> Admission {
-        // O(addresses) only while full; addresses are at most `max_total`.
-        let most = self
+        // O(addresses) only while full; addresses are at most `max_total`. Among addresses that
+        // hold as many, the one whose oldest connection has waited longest makes way: the choice
+        // never depends on the map's order.
+        let oldest_of_most = self
             .by_ip
-            .iter()
-            .max_by_key(|(_, waiting)| waiting.len())
-            .filter(|(_, waiting)| waiting.len() > own);
-        match most.and_then(|(_, waiting)| waiting.front()) {
-            Some(&oldest) => Admission::Displace(oldest),
+            .values()
+            .filter(|waiting| waiting.len() > own)
+            .filter_map(|waiting| Some((waiting.len(), std::cmp::Reverse(*waiting.front()?))))
+            .max();
+        match oldest_of_most {
+            Some((_, std::cmp::Reverse((_, key)))) => Admission::Displace(key),
             None => Admission::RefuseFull,
         }
     }
 
     /// Counts a connection that is now waiting to log in.
     pub fn add(&mut self, ip: IpAddr, key: usize) {
-        self.by_ip.entry(ip).or_default().push_back(key);
+        self.arrivals += 1;
+        self.by_ip
+            .entry(ip)
+            .or_default()
+            .push_back((self.arrivals, key));
         self.total += 1;
     }
 
@@ -99,7 +109,7 @@ impl Unregistered {
         let Entry::Occupied(mut waiting) = self.by_ip.entry(ip) else {
             return false;
         };
-        let Some(at) = waiting.get().iter().position(|&k| k == key) else {
+        let Some(at) = waiting.get().iter().position(|&(_, k)| k == key) else {
             return false;
         };
         waiting.get_mut().remove(at);
@@ -155,10 +165,7 @@ mod tests {
         u.add(ip(1), 1);
         u.add(ip(2), 2);
         assert_eq!(u.admission(ip(1)), Admission::RefuseFull);
-        // A newcomer whose address holds none displaces one of them.
-        assert!(matches!(
-            u.admission(ip(3)),
-            Admission::Displace(1) | Admission::Displace(2)
-        ));
+        // A newcomer whose address holds none displaces the one that has waited longest.
+        assert_eq!(u.admission(ip(3)), Admission::Displace(1));
     }
 }

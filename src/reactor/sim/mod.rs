@@ -197,6 +197,13 @@ fn config(e: &mut Entropy) -> Config {
         format!("--burst={}", e.pick(&[4, 40])),
         "--flood-kick-secs=8".into(),
         format!("--idle-timeout={}", e.pick(&[0, 0, 30])),
+        // Every presence line on its own: the checks follow each one (summaries of fast or big
+        // rooms are not modelled).
+        "--presence-rate=1000000".into(),
+        format!("--max-unregistered={}", e.pick(&[2, 1024])),
+        format!("--max-unregistered-per-ip={}", e.pick(&[1, 16])),
+        format!("--max-held-per-ip={}", e.pick(&[1, 32])),
+        format!("--max-held={}", e.pick(&[2, 10_000])),
     ];
     Config::parse_from(flags)
 }
