@@ -472,6 +472,27 @@ mod tests {
     }
 
     #[test]
+    fn a_room_nobody_is_in_keeps_its_recent_lines_for_the_next_comer_within_recent_rooms() {
+        let mut h = with_history();
+        h.chat.rooms = crate::chat::room::Rooms::new(true, 1);
+        h.login(1, "alice");
+        for room in ["attic", "cellar"] {
+            h.line(1, &format!("/join {room}"));
+            h.line(1, &format!("said in {room}"));
+        }
+        h.line(1, "/join lobby");
+        // The cellar's ring is kept (the one --recent-rooms allows); the attic's was dropped, so
+        // its backlog must come from the disk.
+        h.line(1, "/join cellar");
+        assert!(queries(&h.out.items).is_empty(), "{:?}", h.out.items);
+        assert!(framed(&h, 1)
+            .iter()
+            .any(|e| is_message(e, "said in cellar")));
+        let outs = h.line(1, "/join attic");
+        assert!(matches!(&queries(&outs)[..], [(1, q)] if &*q.room == "attic"));
+    }
+
+    #[test]
     fn a_resumed_session_sees_the_backlog_up_to_where_it_left_then_what_it_missed() {
         let mut h = with_history();
         h.login(1, "alice");

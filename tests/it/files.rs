@@ -84,6 +84,34 @@ fn an_oversize_file_is_refused_before_its_bytes_and_the_connection_carries_on() 
 }
 
 #[test]
+fn uploads_under_way_are_capped_per_address_and_the_refused_bytes_are_skipped() {
+    let server = Server::builder()
+        .args(["--max-uploads-per-ip", "1", "--max-uploads", "2"])
+        .start();
+    let mut alice = server.connect_from(10);
+    alice.login("alice");
+    let mut bob = server.connect_from(10);
+    bob.login("bob");
+    let mut carol = server.connect_from(11);
+    carol.login("carol");
+    // alice's upload is under way (its bytes have not come yet); bob shares her address.
+    alice.send("/file a.txt 4");
+    bob.send("/file b.txt 4");
+    bob.expect_exact(
+        "! uploads-busy: b.txt: an upload from your address is already under way; send it when that has finished (its bytes are skipped)",
+    );
+    bob.send_raw(b"xxxx");
+    bob.send("after the skipped bytes");
+    carol.expect_stamped("bob: after the skipped bytes");
+    // Once alice's bytes have come, bob's address may upload again.
+    alice.send_raw(b"data");
+    alice.expect_prefix("-- Offered #");
+    bob.send("/file b.txt 4");
+    bob.send_raw(b"data");
+    bob.expect_prefix("-- Offered #");
+}
+
+#[test]
 fn file_names_are_sanitized() {
     let server = Server::start();
     let mut alice = server.login("alice");

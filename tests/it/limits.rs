@@ -143,6 +143,61 @@ fn a_reader_that_stops_reading_is_dropped_and_costs_nobody_else_a_line() {
 }
 
 #[test]
+fn all_output_over_max_output_memory_drops_the_furthest_behind_and_nobody_else_loses_a_line() {
+    // Each queue may hold 4 MiB, but all of them together only 1 MiB: three readers that never
+    // read would each stay under their own cap, and together they pass the total.
+    let server = Server::builder()
+        .args([
+            "--rate",
+            "0",
+            "--max-queue",
+            "4194304",
+            "--soft-queue",
+            "4194304",
+        ])
+        .args(["--max-output-memory", "1048576"])
+        .start();
+    let mut alice = server.login("alice");
+    let bob = server.login("bob");
+    let _sleepers: Vec<Client> = (0..3).map(|_| connect_non_reader_as(server.addr)).collect();
+    const LINES: usize = 10_000;
+    let pad = "p".repeat(380);
+    thread::scope(|s| {
+        let bob = s.spawn(|| read_all_from_alice(bob, LINES));
+        let mut batch = String::new();
+        for i in 0..LINES {
+            batch.push_str(&format!("line {i} {pad}\n"));
+            if batch.len() > 64 * 1024 {
+                alice.write_raw(batch.as_bytes()).unwrap();
+                batch.clear();
+            }
+        }
+        alice.write_raw(batch.as_bytes()).unwrap();
+        // bob read every line, in order.
+        bob.join().unwrap();
+    });
+    server.wait_for_log("passes --max-output-memory");
+    for i in 0..3 {
+        server.wait_for_log(&format!(
+            "sleepy{i} lost the connection (SendQueueExceeded)"
+        ));
+    }
+}
+
+/// As `connect_non_reader`, under the next of the names sleepy0, sleepy1, ...
+fn connect_non_reader_as(addr: SocketAddr) -> Client {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let mut c = Client::connect_stream(socket.into());
+    c.login(&format!("sleepy{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+    c
+}
+
+#[test]
 fn a_reader_that_stays_behind_the_soft_cap_is_dropped_after_the_grace_seconds() {
     // The hard cap is out of reach; only the soft cap held for a second can trip.
     let server = Server::builder()

@@ -464,6 +464,11 @@ fn files() -> Vec<Event> {
         },
         FileNotice::UploadsBusy {
             name: name.clone(),
+            max: 1,
+            per_address: true,
+        },
+        FileNotice::UploadsBusy {
+            name: name.clone(),
             max: 2,
             per_address: true,
         },

@@ -54,9 +54,10 @@ texts! {
         ko: "{name}은(는) {size}바이트로 한도 {max}바이트를 넘습니다. 보내는 바이트는 버려집니다",
     }
     uploads_busy(name: &'a str, max: usize, per_address: bool) {
-        en: { per_address;
-            true => "{name}: {max} uploads from your address are already under way; send it when one has finished (its bytes are skipped)",
-            false => "{name}: {max} uploads are already under way on the server; send it again in a moment (its bytes are skipped)",
+        en: { (per_address, max);
+            (true, 1) => "{name}: an upload from your address is already under way; send it when that has finished (its bytes are skipped)",
+            (true, _) => "{name}: {max} uploads from your address are already under way; send it when one has finished (its bytes are skipped)",
+            (false, _) => "{name}: {max} uploads are already under way on the server; send it again in a moment (its bytes are skipped)",
         },
         ko: { per_address;
             true => "{name}: 이 주소에서 이미 {max}개의 파일을 올리는 중입니다. 하나가 끝난 뒤 보내세요 (보낸 바이트는 버려집니다)",
