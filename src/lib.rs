@@ -12,11 +12,13 @@
 //!   broadcasts are rendered into, [`reactor::metrics`] the counters and `GET /metrics`.
 //!   [`reactor::net`] is its seam to the operating system (sockets, poller, clock); behind it,
 //!   `reactor::sim` (tests and the `sim` feature) is a simulated kernel the same loop runs on.
+//!   `admission` budgets the connections still waiting to log in.
 //! - [`codec`]: sans-IO decoders (bytes in, frames out): [`codec::line`] the telnet-friendly line
 //!   decoder, [`codec::file`] file uploads, [`codec::http`], [`codec::websocket`].
 //! - [`chat`]: the chat core; it never sees a socket and never formats a line. One module per
 //!   feature, each owning its state, commands and tests: `session` (login, resume, grace),
-//!   `room` (a `Room` and its members), `talk`, `ops` (operators and bans), [`chat::files`] (the
+//!   `room` (a `Room`, its members and its recent lines: the one copy that replays, backlogs
+//!   and `/history N` read), `talk`, `ops` (operators and bans), [`chat::files`] (the
 //!   offer store and its commands), `invite`, [`chat::game`] (rules, words, commands),
 //!   `schedule`, `presence`, [`chat::history`] (the history commands). [`chat::event`] holds its
 //!   events as plain data, [`chat::command`] parses user lines, [`chat::help`] is the command

@@ -35,7 +35,8 @@
 //! *marked* dead and removed in step 7.
 //!
 //! # Where each step lives
-//! `accept.rs` (the listener, admission and refusals), `read.rs` (readiness, reads, the
+//! `accept.rs` (the listener, admission and refusals; `admission.rs` the budget of connections
+//! still waiting to log in), `read.rs` (readiness, reads, the
 //! ready-to-read list, decoding, the greeting), `flood.rs` (the token bucket) and `throttle.rs`
 //! (the pauses it causes), `output.rs` (the chat core's outbox, queueing, output caps), `wire.rs`
 //! (each wire format's bytes for one event), `write.rs` (the write list and flushing), `close.rs`
