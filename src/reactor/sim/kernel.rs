@@ -59,6 +59,8 @@ pub struct Faults {
     pub emfile: u32,
     /// A reset keeps the received bytes readable before the error (otherwise they are lost).
     pub reset_keeps_data: u32,
+    /// A poll with nothing to report returns before its timeout (at any millisecond of it).
+    pub early_wakeup: u32,
 }
 
 impl Faults {
@@ -71,6 +73,7 @@ impl Faults {
         stale: 0,
         emfile: 0,
         reset_keeps_data: 0,
+        early_wakeup: 0,
     };
 }
 
@@ -513,7 +516,13 @@ impl Kernel {
             let timeout = timeout.unwrap_or(self.idle_step).min(self.idle_step);
             if !timeout.is_zero() {
                 let ms = timeout.as_millis().max(1) as usize;
-                let slept = 1 + self.entropy.below(ms);
+                // Without the fault a poll sleeps its whole timeout, as epoll does: a run's quiet
+                // phase must reach every deadline (a flooder's held lines drain at the rate).
+                let slept = if self.entropy.chance(self.faults.early_wakeup) {
+                    1 + self.entropy.below(ms)
+                } else {
+                    ms
+                };
                 self.advance(Duration::from_millis(slept as u64));
             }
             return;
@@ -544,6 +553,10 @@ impl std::fmt::Debug for Kernel {
 }
 
 impl SimStream {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.kernel.borrow().local_addr()
+    }
+
     pub fn accept(kernel: &SimHandle) -> io::Result<(SimStream, SocketAddr)> {
         let (id, peer) = kernel.borrow_mut().accept()?;
         let stream = SimStream {

@@ -217,6 +217,7 @@ fn faults(e: &mut Entropy) -> Faults {
         stale: *e.pick(&[0, 300]),
         emfile: *e.pick(&[0, 0, 50]),
         reset_keeps_data: 500,
+        early_wakeup: *e.pick(&[0, 300, 1000]),
     }
 }
 
@@ -530,13 +531,60 @@ impl Sim {
                 return self.final_checks();
             }
         }
-        self.errors
-            .push(format!("still busy after {QUIET_TURNS} quiet turns"));
+        let busy = self.what_is_busy();
+        self.errors.push(format!(
+            "still busy after {QUIET_TURNS} quiet turns: {busy}"
+        ));
         Err(self.failure())
     }
 
     /// Nothing in flight anywhere: no event waiting, every client's bytes read by the reactor
     /// and the reactor's read by the client, no work listed, nobody held back by flood control.
+    /// Why the run is not calm, for the failure message.
+    fn what_is_busy(&self) -> String {
+        let k = self.kernel.borrow();
+        let r = &self.reactor;
+        let unread: Vec<String> = self
+            .clients
+            .iter()
+            .filter_map(|c| {
+                let sock = c.sock?;
+                let s = &k.sockets[sock];
+                (!s.input_consumed() || k.unread(sock) > 0).then(|| {
+                    format!(
+                        "{} (input consumed {}, unread {})",
+                        c.cid,
+                        s.input_consumed(),
+                        k.unread(sock)
+                    )
+                })
+            })
+            .collect();
+        let paused: Vec<String> = r
+            .conns
+            .iter()
+            .filter(|(_, c)| c.paused)
+            .map(|(key, c)| {
+                format!(
+                    "{key} ({:?}, logged in {}, held {} bytes, next timer {:?})",
+                    c.phase,
+                    c.logged_in,
+                    c.held_input.len(),
+                    r.timers
+                        .next_deadline()
+                        .map(|d| d.saturating_duration_since(r.clock.now()))
+                )
+            })
+            .collect();
+        format!(
+            "clients with bytes in flight {unread:?}; writes pending {}, reads pending {}, accepting {}, paused {paused:?}, kernel pending {}",
+            !r.pending_writes.is_empty(),
+            !r.ready_reads.is_empty(),
+            r.accept_more,
+            k.has_pending()
+        )
+    }
+
     fn is_calm(&self) -> bool {
         let k = self.kernel.borrow();
         let r = &self.reactor;
