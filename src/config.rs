@@ -280,6 +280,12 @@ pub struct Config {
     #[arg(long, default_value_t = 0)]
     pub auto_accept_max: u64,
 
+    /// The address users reach the chat port at, for the download links file offers carry
+    /// (`https://chat.example.org` behind a proxy). Default: `http://` and --bind, or, when bound
+    /// to every interface (0.0.0.0, ::), the address each user connected to.
+    #[arg(long)]
+    pub public_url: Option<String>,
+
     /// Longest HTTP request head on the chat port, in bytes (browsers send well under 4 KiB); a
     /// longer one gets `431` before more is read.
     #[arg(long, default_value_t = 8 * 1024)]

@@ -63,6 +63,26 @@ impl MsgId {
     }
 }
 
+/// The alphabet of keys people may have to type or read out: Crockford's base32 (no i, l, o, u to
+/// misread).
+pub const KEY_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// A random key of `len` characters of [`KEY_ALPHABET`], 5 bits each, from the OS's random source:
+/// resume keys and download keys.
+pub fn random_key(len: usize) -> String {
+    let mut raw = vec![0u8; len];
+    getrandom::getrandom(&mut raw).expect("the OS random source failed");
+    raw.iter()
+        .map(|b| KEY_ALPHABET[usize::from(b & 31)] as char)
+        .collect()
+}
+
+/// Compares two keys in time that depends on their lengths only, so a guesser learns nothing
+/// from how fast a wrong key is refused.
+pub fn keys_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -134,6 +134,9 @@ pub struct Reactor {
     output_bytes: usize,
     /// Connections that have not logged in yet, against `--max-unregistered`.
     unregistered: admission::Unregistered,
+    /// Download links start with the address each user connected to (bound to every interface
+    /// and no `--public-url`); otherwise with `renderer.link_base`.
+    links_per_conn: bool,
     /// When the current loop turn began: the time output caps are checked against, so queueing a
     /// line reads no clock per recipient.
     turn_began: Instant,
@@ -258,12 +261,27 @@ impl Reactor {
             },
             cfg.max_unregistered.min(max_clients)
         );
+        let mut renderer = Renderer::new(cfg.lang, cfg.utc);
+        let links_per_conn = match &cfg.public_url {
+            Some(url) => {
+                renderer.link_base = std::sync::Arc::from(url.trim_end_matches('/'));
+                false
+            }
+            None if cfg.bind.ip().is_unspecified() => true,
+            None => {
+                // The port actually bound (`--bind` may ask for port 0).
+                let bound = listener.local_addr().unwrap_or(cfg.bind);
+                renderer.link_base = std::sync::Arc::from(format!("http://{bound}"));
+                false
+            }
+        };
         Ok(Reactor {
             chat,
+            links_per_conn,
             storage,
             flood,
             clock_offset_ms: cfg.clock_offset.saturating_mul(1000),
-            renderer: Renderer::new(cfg.lang, cfg.utc),
+            renderer,
             poll,
             listener: Some(listener),
             signals,

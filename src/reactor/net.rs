@@ -231,6 +231,16 @@ impl Stream {
         }
     }
 
+    /// The address the peer connected to (which of the host's addresses, with an unspecified
+    /// bind).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Stream::Tcp(s) => s.local_addr(),
+            #[cfg(any(test, feature = "sim"))]
+            Stream::Sim(s) => Ok(s.local_addr()),
+        }
+    }
+
     #[inline]
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {

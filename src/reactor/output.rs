@@ -2,6 +2,8 @@
 //! recipient in its wire format ([`wire`](super::wire)), and the output caps checked as they are
 //! queued.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use log::{debug, info};
 
@@ -59,15 +61,56 @@ impl Reactor {
     pub(super) fn queue_event(&mut self, key: usize, event: &Event) {
         if self.conns.get(key).is_some_and(Conn::accepts_output) {
             self.stats.deliveries += 1;
-            let rendered = Rendered::new(self.render(event));
+            let base = self.link_base_for(key, event);
+            let rendered = Rendered::new(self.render_with_base(event, base));
             self.queue_for_each(&[ConnId(key)], rendered, file_payload(event));
         }
+    }
+
+    /// The address a download link in `event` must start with for connection `key`, when links
+    /// follow the address each user connected to; `None` when the renderer's base serves.
+    fn link_base_for(&self, key: usize, event: &Event) -> Option<Arc<str>> {
+        if !self.links_per_conn || !carries_link(event) {
+            return None;
+        }
+        let reached = self.conns.get(key)?.stream.local_addr().ok()?;
+        Some(Arc::from(format!("http://{reached}")))
+    }
+
+    /// Renders with download links starting with `base`, if given (see `link_base_for`).
+    fn render_with_base(&mut self, event: &Event, base: Option<Arc<str>>) -> Bytes {
+        let Some(base) = base else {
+            return self.render(event);
+        };
+        let usual = std::mem::replace(&mut self.renderer.link_base, base);
+        let bytes = self.render(event);
+        self.renderer.link_base = usual;
+        bytes
     }
 
     /// Queues one event for many connections. A line is rendered after the turn's earlier
     /// broadcasts in the open broadcast block, so a member's run of them is one queue entry; a
     /// file's header is rendered on its own, since the payload queued after it ends the run.
     fn queue_broadcast(&mut self, recipients: &[ConnId], event: &Event) {
+        if self.links_per_conn && carries_link(event) {
+            // A file offer's link names the address each recipient reached: rendered once per
+            // address among them (offers are rare; most servers have one or two addresses).
+            let mut by_base: Vec<(Arc<str>, Vec<ConnId>)> = Vec::new();
+            for &conn in recipients {
+                let Some(base) = self.link_base_for(conn.0, event) else {
+                    continue;
+                };
+                match by_base.iter_mut().find(|(b, _)| *b == base) {
+                    Some((_, conns)) => conns.push(conn),
+                    None => by_base.push((base, vec![conn])),
+                }
+            }
+            for (base, conns) in by_base {
+                let rendered = Rendered::new(self.render_with_base(event, Some(base)));
+                self.queue_for_each(&conns, rendered, None);
+            }
+            return;
+        }
         match file_payload(event) {
             Some(payload) => {
                 let header = Rendered::new(self.render(event));
@@ -243,6 +286,15 @@ impl Reactor {
         );
         conn.clear_out(&mut self.output_bytes);
         self.mark_dead(key, LostReason::SendQueueExceeded);
+    }
+}
+
+/// Whether `event` shows a file offer's download link (live, or from the recent lines).
+fn carries_link(event: &Event) -> bool {
+    match event {
+        Event::File(FileNotice::Offered { pushed, .. }) => !pushed,
+        Event::Past { event, .. } => carries_link(event),
+        _ => false,
     }
 }
 

@@ -45,6 +45,8 @@ pub(super) fn close_frame(code: u16, reason: &str) -> Bytes {
 fn response(status: u16, content_type: &str, body: &[u8], head_only: bool) -> Bytes {
     let reason = match status {
         200 => "OK",
+        206 => "Partial Content",
+        416 => "Range Not Satisfiable",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -64,6 +66,39 @@ fn response(status: u16, content_type: &str, body: &[u8], head_only: bool) -> By
         out.extend_from_slice(body);
     }
     Bytes::from(out)
+}
+
+/// `Content-Disposition` for a download named `name` (already cleaned of path parts and control
+/// characters): a plain ASCII `filename` for old clients, and the exact name as RFC 5987's
+/// UTF-8 `filename*` (RFC 6266 §4.3).
+fn content_disposition(name: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    // RFC 5987's attr-char: what `filename*` may carry unescaped.
+    const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let ascii: String = name
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' => '_',
+            c if c == ' ' || c.is_ascii_graphic() => c,
+            _ => '_',
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        utf8_percent_encode(name, ATTR_CHAR)
+    )
 }
 
 impl Reactor {
@@ -132,10 +167,85 @@ impl Reactor {
                 metrics::render(self).into_bytes(),
             ),
             "/status" => self.status_reply(&req),
+            path if path.starts_with("/files/") => return self.download(key, &req, head),
             _ => (404, "text/plain", b"not found\n".to_vec()),
         };
         let bytes = response(status, ctype, &body, head);
         self.queue_raw(key, bytes);
+        self.end_http(key);
+    }
+
+    /// `GET /files/ID/NAME?key=KEY`: an open offer's file, for telnet and nc users (who must not
+    /// have raw bytes poured onto their terminal by `/accept`) and for browsers. `Range` requests
+    /// (one range) resume a download; the payload is the one buffer the offer holds, queued as a
+    /// file is, outside the per-connection caps.
+    fn download(&mut self, key: usize, req: &HttpRequest, head: bool) {
+        let id = req
+            .path()
+            .strip_prefix("/files/")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|id| id.parse::<u64>().ok());
+        let found = id.and_then(|id| self.chat.download(id, req.query("key").unwrap_or("")));
+        let Some((name, payload)) = found else {
+            let why = "no such file: the offer has ended, or the link is not its own";
+            return self.http_reply(key, 404, why, head);
+        };
+        let len = payload.len() as u64;
+        let range = match req
+            .header("range")
+            .map(http_range_header::parse_range_header)
+        {
+            // A range header that does not parse is ignored (RFC 9110 §14.2), as are several
+            // ranges at once: the whole file is the answer.
+            None | Some(Err(_)) => None,
+            Some(Ok(ranges)) => match ranges.validate(len) {
+                Ok(ranges) if ranges.len() == 1 => Some(ranges[0].clone()),
+                Ok(_) => None,
+                Err(_) => {
+                    let refusal = format!(
+                        "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{len}\r\n\
+                         Content-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                    self.queue_raw(key, Bytes::from(refusal));
+                    return self.end_http(key);
+                }
+            },
+        };
+        let (status, body, content_range) = match range {
+            Some(r) => {
+                let (start, end) = (*r.start(), *r.end());
+                let body = payload.slice(start as usize..=end as usize);
+                let content_range = format!("Content-Range: bytes {start}-{end}/{len}\r\n");
+                (206, body, content_range)
+            }
+            None => (200, payload, String::new()),
+        };
+        let reason = if status == 206 {
+            "Partial Content"
+        } else {
+            "OK"
+        };
+        let content_type = mime_guess::from_path(&*name).first_or_octet_stream();
+        // Always an attachment, and sandboxed: a shared .html or .svg must never run as a page of
+        // the chat's own origin.
+        let head_bytes = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+             {content_range}Accept-Ranges: bytes\r\nContent-Disposition: {}\r\n\
+             Content-Security-Policy: sandbox\r\nX-Content-Type-Options: nosniff\r\n\
+             Cache-Control: private, no-store\r\nConnection: close\r\n\r\n",
+            body.len(),
+            content_disposition(&name),
+        );
+        self.queue_raw(key, Bytes::from(head_bytes));
+        if !head && !body.is_empty() {
+            if let Some(conn) = self.conns.get_mut(key) {
+                if conn.accepts_output() {
+                    conn.out.push_file(body);
+                    self.stats.files_out += 1;
+                    self.pending_writes.add(key, &mut conn.write_listed);
+                }
+            }
+        }
         self.end_http(key);
     }
 

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{Server, TempDir};
+use crate::support::{Client, Server, TempDir};
 
 /// A payload with every byte value, line endings and telnet IAC in it: nothing may be altered.
 fn binary_payload(len: usize) -> Vec<u8> {
@@ -36,8 +36,13 @@ fn an_upload_split_anyhow_is_offered_and_accepted_byte_for_byte() {
         alice.send_raw(chunk);
     }
     alice.expect_exact("-- Offered #1 photo 1.png (2.9 KiB) to lobby for 10m.");
-    bob.expect_stamped(
-        "* alice offers the file photo 1.png (2.9 KiB) as #1: /accept 1 to get it, /decline 1 to say no",
+    let offer = bob.expect("alice offers the file photo 1.png (2.9 KiB) as #1: ");
+    assert!(
+        offer.contains(&format!(
+            "as #1: http://{}/files/1/photo%201.png?key=",
+            server.addr
+        )),
+        "{offer}"
     );
     bob.expect_stamped("alice: did you get it?");
     bob.send("/files");
@@ -109,6 +114,85 @@ fn uploads_under_way_are_capped_per_address_and_the_refused_bytes_are_skipped() 
     bob.send("/file b.txt 4");
     bob.send_raw(b"data");
     bob.expect_prefix("-- Offered #");
+}
+
+/// The download link of the last offer line `c` received.
+fn offer_link(c: &mut Client, who: &str) -> String {
+    let line = c.expect(&format!("{who} offers the file "));
+    let link = line.rsplit(": ").next().unwrap().to_string();
+    assert!(
+        link.starts_with("http") && !line.contains("/accept"),
+        "{line}"
+    );
+    link
+}
+
+#[test]
+fn an_offer_carries_a_download_link_with_ranges_and_an_unguessable_key() {
+    let server = Server::builder().args(["--file-ttl", "2"]).start();
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    let payload = binary_payload(3000);
+    alice.send("/file 사진 1.png 3000");
+    alice.send_raw(&payload);
+    let link = offer_link(&mut bob, "alice");
+    let target = link
+        .split_once(&server.addr.to_string())
+        .unwrap()
+        .1
+        .to_string();
+    assert!(
+        target.starts_with("/files/1/%EC%82%AC%EC%A7%84%201.png?key="),
+        "{target}"
+    );
+    let get = |extra: &str| {
+        crate::web::http(
+            &server,
+            &format!("GET {target} HTTP/1.1\r\nHost: t\r\n{extra}\r\n"),
+        )
+    };
+    let (status, head, body) = get("");
+    assert_eq!(status, 200, "{head}");
+    assert!(body == payload, "the download differs from the upload");
+    assert!(head.contains("Content-Type: image/png"), "{head}");
+    assert!(head.contains("Accept-Ranges: bytes"), "{head}");
+    assert!(
+        head.contains(
+            "Content-Disposition: attachment; filename=\"__ 1.png\"; filename*=UTF-8''%EC%82%AC%EC%A7%84%201.png"
+        ),
+        "{head}"
+    );
+    assert!(head.contains("Content-Security-Policy: sandbox"), "{head}");
+    // Resuming: one range, and a range past the end.
+    let (status, head, body) = get("Range: bytes=100-199\r\n");
+    assert_eq!(status, 206, "{head}");
+    assert!(head.contains("Content-Range: bytes 100-199/3000"), "{head}");
+    assert!(body == payload[100..200]);
+    let (status, _, body) = get("Range: bytes=2990-\r\n");
+    assert_eq!((status, body.len()), (206, 10));
+    let (status, head, _) = get("Range: bytes=5000-\r\n");
+    assert_eq!(status, 416, "{head}");
+    assert!(head.contains("Content-Range: bytes */3000"), "{head}");
+    // HEAD: the same head, no body.
+    let (status, head, body) = crate::web::http(
+        &server,
+        &format!("HEAD {target} HTTP/1.1\r\nHost: t\r\n\r\n"),
+    );
+    assert_eq!((status, body.len()), (200, 0));
+    assert!(head.contains("Content-Length: 3000"), "{head}");
+    // Another key, or another id with this key, finds nothing.
+    let (key_at, _) = target.split_once("key=").unwrap();
+    for wrong in [
+        format!("{key_at}key=0000000000000000"),
+        target.replace("/files/1/", "/files/2/"),
+    ] {
+        let (status, _, _) = crate::web::http(&server, &format!("GET {wrong} HTTP/1.1\r\n\r\n"));
+        assert_eq!(status, 404, "{wrong}");
+    }
+    // The link lives as long as the offer.
+    alice.expect_prefix("-- Your file #1");
+    let (status, _, _) = get("");
+    assert_eq!(status, 404);
 }
 
 #[test]
@@ -290,4 +374,41 @@ fn a_client_that_takes_files_and_never_reads_them_is_refused_more() {
     // Once read, files flow again.
     taker.send("/accept 1");
     taker.expect_file();
+}
+
+#[test]
+fn download_links_start_with_the_public_url_or_the_address_each_user_reached() {
+    let server = Server::builder()
+        .args(["--public-url", "https://chat.example.org/"])
+        .start();
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.send("/file a.txt 2");
+    alice.send_raw(b"hi");
+    let link = offer_link(&mut bob, "alice");
+    assert!(
+        link.starts_with("https://chat.example.org/files/1/a.txt?key="),
+        "{link}"
+    );
+    // Bound to every interface: the link names the address the user connected to.
+    let server = Server::builder().bind("0.0.0.0:0").start();
+    let port = server.addr.port();
+    let mut alice = Client::connect(([127, 0, 0, 1], port).into());
+    alice.login("alice");
+    let mut bob = Client::connect(([127, 0, 0, 2], port).into());
+    bob.login("bob");
+    let mut carol = Client::connect(([127, 0, 0, 3], port).into());
+    carol.login("carol");
+    alice.send("/file a.txt 2");
+    alice.send_raw(b"hi");
+    let to_bob = offer_link(&mut bob, "alice");
+    let to_carol = offer_link(&mut carol, "alice");
+    assert!(
+        to_bob.starts_with(&format!("http://127.0.0.2:{port}/files/1/a.txt?key=")),
+        "{to_bob}"
+    );
+    assert!(
+        to_carol.starts_with(&format!("http://127.0.0.3:{port}/files/1/")),
+        "{to_carol}"
+    );
 }

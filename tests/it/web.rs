@@ -13,7 +13,7 @@ use tungstenite::{Message, WebSocket};
 use crate::support::{unstamp, Server, WAIT};
 
 /// One plain HTTP/1.1 request; returns (status, headers, body).
-fn http(server: &Server, request: &str) -> (u16, String, Vec<u8>) {
+pub(crate) fn http(server: &Server, request: &str) -> (u16, String, Vec<u8>) {
     let mut stream = TcpStream::connect(server.addr).unwrap();
     stream.set_read_timeout(Some(WAIT)).unwrap();
     stream.write_all(request.as_bytes()).unwrap();

@@ -162,7 +162,9 @@ pub fn is_taken_over(text: &str) -> bool {
         || text.starts_with("다른 연결에서 세션을 이어받았습니다")
 }
 
-/// A file offered to the room: `[12:34] * alice offers the file NAME (SIZE) as #ID: /accept ID ...`
+/// A file offered to the room: `[12:34] * alice offers the file NAME (SIZE) as #ID: LINK`, the
+/// link being the offer's download address (`.../files/ID/NAME?key=...`); this client takes it
+/// with `/accept ID`, which sends the file framed on the chat connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offer {
     pub id: u64,
@@ -180,19 +182,19 @@ pub fn offer(line: &str) -> Option<Offer> {
     let (_, rest) = split_stamp(line)?;
     let rest = rest.strip_prefix("* ")?;
     let (from, rest) = rest.split_once(' ')?;
-    let (from, name_size, id) = if let Some(r) = rest.strip_prefix("offers the file ") {
+    let (from, name_size, id, link) = if let Some(r) = rest.strip_prefix("offers the file ") {
         let (head, tail) = r.rsplit_once(" as #")?;
-        let (id, suffix) = tail.split_once(": /accept ")?;
-        (suffix.starts_with(id) && suffix.contains(" to get it, /decline ")).then_some(())?;
-        (from, head, id)
+        let (id, link) = tail.split_once(": ")?;
+        (from, head, id, link)
     } else if let Some(r) = rest.strip_prefix("파일 ") {
         let (head, tail) = r.rsplit_once("을(를) #")?;
-        let (id, suffix) = tail.split_once("(으)로 보냈습니다: 받으려면 /accept ")?;
-        suffix.starts_with(id).then_some(())?;
-        (from.strip_suffix("님이")?, head, id)
+        let (id, link) = tail.split_once("(으)로 보냈습니다: ")?;
+        (from.strip_suffix("님이")?, head, id, link)
     } else {
         return None;
     };
+    // The link names the same offer: `.../files/ID/...`, one word.
+    (!link.contains(' ') && link.contains(&format!("/files/{id}/"))).then_some(())?;
     let (name, size) = name_size.strip_suffix(')')?.rsplit_once(" (")?;
     Some(Offer {
         id: id.parse().ok()?,
@@ -341,7 +343,7 @@ mod tests {
 
     #[test]
     fn parses_offers_conservatively() {
-        let line = "[12:34] * alice offers the file my (draft) notes.txt (1.2 KiB) as #3: /accept 3 to get it, /decline 3 to say no";
+        let line = "[12:34] * alice offers the file my (draft) notes.txt (1.2 KiB) as #3: http://127.0.0.1:8080/files/3/my%20%28draft%29%20notes.txt?key=abc";
         assert_eq!(
             offer(line),
             Some(Offer {
@@ -351,7 +353,7 @@ mod tests {
                 max_bytes: 1280,
             })
         );
-        let ko = "[12:34] * alice님이 파일 a.png (532 B)을(를) #7(으)로 보냈습니다: 받으려면 /accept 7, 거절하려면 /decline 7";
+        let ko = "[12:34] * alice님이 파일 a.png (532 B)을(를) #7(으)로 보냈습니다: http://[::1]:8080/files/7/a.png?key=abc";
         assert_eq!(
             offer(ko),
             Some(Offer {
@@ -363,10 +365,11 @@ mod tests {
         );
         for not in [
             "[12:34] * alice shares the file a.png (5 B) as #3",
-            "[12:34] alice: offers the file a (5 B) as #3: /accept 3 to get it, /decline 3 to say no",
-            "[12:34] * alice offers the file a (5 B) as #3: /accept 4 to get it, /decline 4 to say no",
-            "[12:34] * alice offers the file a (five B) as #3: /accept 3 to get it, /decline 3 to say no",
-            "[12:34] * alice offers the file a as #3: /accept 3 to get it, /decline 3 to say no",
+            "[12:34] alice: offers the file a (5 B) as #3: http://h/files/3/a?key=k",
+            "[12:34] * alice offers the file a (5 B) as #3: http://h/files/4/a?key=k",
+            "[12:34] * alice offers the file a (five B) as #3: http://h/files/3/a?key=k",
+            "[12:34] * alice offers the file a as #3: http://h/files/3/a?key=k",
+            "[12:34] * alice offers the file a (5 B) as #3: see http://h/files/3/a?key=k",
         ] {
             assert_eq!(offer(not), None, "{not}");
         }

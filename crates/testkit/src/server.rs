@@ -25,6 +25,7 @@ pub struct ServerBuilder {
     args: Vec<String>,
     envs: Vec<(String, String)>,
     nofile: Option<u64>,
+    bind: Option<String>,
 }
 
 impl ServerBuilder {
@@ -53,7 +54,14 @@ impl ServerBuilder {
         self
     }
 
-    /// Starts the binary on 127.0.0.1 port 0 and waits for it to print the address it bound.
+    /// Binds `addr` instead of 127.0.0.1 port 0 (say `0.0.0.0:0`, every interface).
+    pub fn bind(mut self, addr: &str) -> Self {
+        self.bind = Some(addr.to_string());
+        self
+    }
+
+    /// Starts the binary on 127.0.0.1 port 0 (or `bind`'s address) and waits for it to print the
+    /// address it bound.
     pub fn start(self) -> Server {
         // History is off unless the test asks for it with its own --data-dir: a server started
         // by the tests must never write ./reactor-chat-data into the working directory.
@@ -64,7 +72,8 @@ impl ServerBuilder {
         {
             args.push("--no-history".into());
         }
-        Server::spawn(args, self.envs, self.nofile)
+        let bind = self.bind.unwrap_or_else(|| "127.0.0.1:0".into());
+        Server::spawn(&bind, args, self.envs, self.nofile)
     }
 }
 
@@ -79,13 +88,19 @@ impl Server {
             args: Vec::new(),
             envs: Vec::new(),
             nofile: None,
+            bind: None,
         }
     }
 
-    fn spawn(args: Vec<String>, envs: Vec<(String, String)>, nofile: Option<u64>) -> Server {
+    fn spawn(
+        bind: &str,
+        args: Vec<String>,
+        envs: Vec<(String, String)>,
+        nofile: Option<u64>,
+    ) -> Server {
         let mut cmd = Command::new(bin(SERVER));
         cmd.arg("--bind")
-            .arg("127.0.0.1:0")
+            .arg(bind)
             .args(&args)
             .env_remove("REACTOR_CHAT_ADMIN_KEY")
             .stdin(Stdio::null())

@@ -28,6 +28,8 @@ pub enum FileNotice {
         name: Arc<str>,
         size: u64,
         pushed: bool,
+        /// The offer's download key, for the link the offer line carries.
+        key: Arc<str>,
     },
     /// The file itself: a header line, then exactly `payload.len()` raw bytes. The payload is
     /// the one shared buffer every recipient's queue points at.

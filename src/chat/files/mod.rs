@@ -122,6 +122,15 @@ impl Chat {
         cx.out.items.push(Output::ReceiveFile { conn, size, keep });
     }
 
+    /// An open offer's name and payload for its download link (`GET /files/ID/NAME?key=KEY`):
+    /// `None` unless `key` is the offer's, compared in constant time. The link works while the
+    /// offer is open, for anyone who has it, as a link shared in a chat does.
+    pub fn download(&self, id: u64, key: &str) -> Option<(Arc<str>, Bytes)> {
+        let offer = self.files.offers.get(id)?;
+        crate::chat::id::keys_equal(&offer.key, key)
+            .then(|| (offer.name.clone(), offer.payload.clone()))
+    }
+
     /// Whether another upload from `conn` would pass `--max-uploads-per-ip` (`true`) or
     /// `--max-uploads` (`false`), with the cap. An upload being collected holds up to
     /// `--max-file` bytes until it completes, so uploads under way are capped like connections.
@@ -161,8 +170,8 @@ impl Chat {
             payload.clone(),
             now.mono,
         );
-        let (id, expires, evicted) = match added {
-            Ok((offer, evicted)) => (offer.id, offer.expires, evicted),
+        let (id, key, expires, evicted) = match added {
+            Ok((offer, evicted)) => (offer.id, offer.key.clone(), offer.expires, evicted),
             Err(_) => {
                 // Checked at `/file`; only a smaller store configured since could get here.
                 let max = self.settings.file_store as u64;
@@ -197,6 +206,7 @@ impl Chat {
             name: upload.name.clone(),
             size,
             pushed,
+            key,
         };
         self.broadcast(room, Some(sid), Event::File(offered), out);
         let up = FileNotice::OfferUp {

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+/// Characters of a download key (5 random bits each).
+const DOWNLOAD_KEY_LEN: usize = 16;
+
 /// Longest file name kept, in characters; longer names are shortened, keeping the extension.
 pub const MAX_FILE_NAME_CHARS: usize = 100;
 
@@ -27,6 +30,9 @@ pub struct Offer {
     pub name: Arc<str>,
     /// The file, held once and shared by every recipient's queue.
     pub payload: Bytes,
+    /// What its download link carries (`/files/ID/NAME?key=KEY`): 80 random bits, so only
+    /// those who were shown the offer can fetch it.
+    pub key: Arc<str>,
     pub expires: Instant,
     /// Users who said no thanks; the offer is no longer listed for them.
     declined: HashSet<u64>,
@@ -140,6 +146,7 @@ impl Offers {
             room,
             name,
             payload,
+            key: Arc::from(crate::chat::id::random_key(DOWNLOAD_KEY_LEN)),
             expires: now + self.ttl,
             declined: HashSet::new(),
             accepted: HashSet::new(),

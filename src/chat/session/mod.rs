@@ -564,18 +564,14 @@ impl Sessions {
     }
 }
 
-const RESUME_KEY_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+use super::id::KEY_ALPHABET as RESUME_KEY_ALPHABET;
 const RESUME_KEY_LEN: usize = 12;
 
 fn is_resume_key_shaped(word: &str) -> bool {
     word.len() == RESUME_KEY_LEN && word.bytes().all(|b| RESUME_KEY_ALPHABET.contains(&b))
 }
 
-/// A resume key: 12 characters of Crockford's base32 (no i, l, o, u to misread), 60 random bits.
+/// A resume key: 12 characters of Crockford's base32, 60 random bits.
 fn new_resume_key() -> String {
-    let mut raw = [0u8; RESUME_KEY_LEN];
-    getrandom::getrandom(&mut raw).expect("the OS random source failed");
-    raw.iter()
-        .map(|b| RESUME_KEY_ALPHABET[usize::from(b & 31)] as char)
-        .collect()
+    super::id::random_key(RESUME_KEY_LEN)
 }

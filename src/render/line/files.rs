@@ -25,13 +25,15 @@ impl Renderer {
                 name,
                 size,
                 pushed,
+                key,
                 ..
             } => {
                 let size = human_size(*size);
                 if *pushed {
                     self.notice(buf, *at, text::pushed(lang, from, name, &size, *id));
                 } else {
-                    self.notice(buf, *at, text::offered(lang, from, name, &size, *id));
+                    let link = download_link(&self.link_base, *id, name, key);
+                    self.notice(buf, *at, text::offered(lang, from, name, &size, *id, &link));
                 }
             }
             FileNotice::Data {
@@ -102,6 +104,22 @@ impl Renderer {
     }
 }
 
+/// An offer's download link: `BASE/files/ID/NAME?key=KEY`, the name percent-encoded as a path
+/// segment (so a Korean or spaced name stays one clickable URL in a terminal).
+pub fn download_link(base: &str, id: u64, name: &str, key: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    // Everything but the unreserved characters of RFC 3986.
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    format!(
+        "{base}/files/{id}/{}?key={key}",
+        utf8_percent_encode(name, SEGMENT)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -133,19 +151,25 @@ mod tests {
     }
 
     #[test]
-    fn offers_say_how_to_take_them() {
+    fn offers_carry_their_download_link_and_no_accept_for_terminals() {
         let notice = FileNotice::Offered {
             at: 0,
             room: Arc::from("lobby"),
             from: Arc::from("alice"),
             id: 7,
-            name: Arc::from("a.png"),
+            name: Arc::from("내 사진 #1.png"),
             size: 2048,
             pushed: false,
+            key: Arc::from("k3y"),
         };
+        let mut r = Renderer::new(Lang::En, true);
+        r.link_base = Arc::from("http://127.0.0.1:8080");
+        let mut buf = BytesMut::new();
+        r.render(&Event::File(notice), &mut buf);
         assert_eq!(
-            render(Lang::En, notice),
-            "[00:00] * alice offers the file a.png (2.0 KiB) as #7: /accept 7 to get it, /decline 7 to say no\r\n"
+            std::str::from_utf8(&buf).unwrap(),
+            "[00:00] * alice offers the file 내 사진 #1.png (2.0 KiB) as #7: \
+             http://127.0.0.1:8080/files/7/%EB%82%B4%20%EC%82%AC%EC%A7%84%20%231.png?key=k3y\r\n"
         );
     }
 

@@ -35,6 +35,9 @@ pub use super::human::human_size;
 pub struct Renderer {
     pub lang: Lang,
     pub stamper: Stamper,
+    /// What file download links start with (`http://HOST:PORT`, or `--public-url`); empty for
+    /// links relative to the chat port.
+    pub link_base: std::sync::Arc<str>,
 }
 
 /// `write!` into a BytesMut cannot fail; this keeps the call sites short.
@@ -72,6 +75,7 @@ impl Renderer {
         Renderer {
             lang,
             stamper: Stamper::new(utc),
+            link_base: std::sync::Arc::from(""),
         }
     }
 

@@ -412,6 +412,7 @@ fn files() -> Vec<Event> {
         name: name.clone(),
         size: 2048,
         pushed,
+        key: s("k3y"),
     };
     let entry = |id, size| FileEntry {
         id,

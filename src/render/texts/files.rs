@@ -4,9 +4,9 @@
 use super::texts;
 
 texts! {
-    offered(from: &'a str, name: &'a str, size: &'a str, id: u64) {
-        en: "{from} offers the file {name} ({size}) as #{id}: /accept {id} to get it, /decline {id} to say no",
-        ko: "{from}님이 파일 {name} ({size})을(를) #{id}(으)로 보냈습니다: 받으려면 /accept {id}, 거절하려면 /decline {id}",
+    offered(from: &'a str, name: &'a str, size: &'a str, id: u64, link: &'a str) {
+        en: "{from} offers the file {name} ({size}) as #{id}: {link}",
+        ko: "{from}님이 파일 {name} ({size})을(를) #{id}(으)로 보냈습니다: {link}",
     }
     pushed(from: &'a str, name: &'a str, size: &'a str, id: u64) {
         en: "{from} shares the file {name} ({size}) as #{id}",

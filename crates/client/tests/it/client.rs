@@ -284,7 +284,10 @@ fn send_uploads_a_file_byte_for_byte() {
     carol.send(&format!("/send {}", path.display()));
     carol.send("after the file");
     let offer = bob.expect("carol offers the file data.bin (");
-    assert!(offer.contains("as #1: /accept 1"), "{offer}");
+    assert!(
+        offer.contains("as #1: http://") && offer.contains("/files/1/data.bin?key="),
+        "{offer}"
+    );
     bob.expect_stamped("carol: after the file");
     carol.expect_out("-- Offered #1 data.bin");
     carol.expect_err("sent data.bin (200011 bytes)");
