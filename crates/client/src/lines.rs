@@ -139,7 +139,10 @@ pub fn welcome_nick(line: &str) -> Option<&str> {
     (!nick.is_empty() && !nick.contains(' ')).then_some(nick)
 }
 
-/// The new nickname in `-- You are now known as NEW` (or `-- 이제 대화명은 NEW입니다.`).
+/// The new nickname in the server's answer to `/nick NEW`: `-- You are now known as NEW` (the
+/// English sentence has no full stop, and a name may end with one) or `-- 이제 대화명은 NEW입니다.`.
+/// Only the server writes `-- ` lines, and a name has no spaces, so neither a chat line nor the
+/// room's `[12:34] * alice is now known as alice2` can pass for it.
 pub fn renamed_to(line: &str) -> Option<&str> {
     let nick = match line.strip_prefix("-- You are now known as ") {
         Some(n) => n,
@@ -150,8 +153,10 @@ pub fn renamed_to(line: &str) -> Option<&str> {
     (!nick.is_empty() && !nick.contains(' ')).then_some(nick)
 }
 
-/// Whether a login line was refused (`! nick-taken: ...`, `! nick-held: ...`, ...).
-pub fn is_login_refusal(line: &str) -> bool {
+/// Whether a line refuses a name, at login or for `/nick` (`! nick-taken: ...`, `! nick-held: ...`,
+/// `! nick-invalid: ...`, `! nick-reserved: ...`, `! nick-banned: ...`): the code is the same in
+/// both languages.
+pub fn is_nick_refusal(line: &str) -> bool {
     matches!(classify(line), Kind::Error { code, .. } if code.starts_with("nick-"))
 }
 
@@ -335,10 +340,61 @@ mod tests {
             Some("김철수")
         );
         assert_eq!(welcome_nick("-- Type /help for the commands."), None);
+    }
+
+    /// Every line the server renders, in both languages: its pinned snapshot, where each
+    /// `## En <event>` or `## Ko <event>` heading is followed by the lines of that event.
+    fn server_lines() -> Vec<(&'static str, &'static str)> {
+        let snapshot = include_str!("../../../src/render/line/snapshot.txt");
+        let mut event = "";
+        let mut lines = Vec::new();
+        for line in snapshot.lines() {
+            match line.strip_prefix("## ") {
+                Some(heading) => event = heading,
+                None => lines.push((event, line)),
+            }
+        }
+        lines
+    }
+
+    #[test]
+    fn a_rename_is_read_from_the_servers_answer_in_both_languages() {
+        let answers: Vec<_> = server_lines()
+            .into_iter()
+            .filter_map(|(event, line)| {
+                let nick = renamed_to(line);
+                let is_answer = event.ends_with(" Info(NickChanged { nick: \"alicia\" })");
+                assert_eq!(nick.is_some(), is_answer, "{event}\n{line}");
+                nick.map(|n| (&event[..2], n))
+            })
+            .collect();
+        assert_eq!(answers, [("En", "alicia"), ("Ko", "alicia")]);
         assert_eq!(renamed_to("-- You are now known as bob2"), Some("bob2"));
+        assert_eq!(renamed_to("-- You are now known as j.r."), Some("j.r."));
         assert_eq!(renamed_to("-- 이제 대화명은 철수입니다."), Some("철수"));
-        assert!(is_login_refusal("! nick-held: alice is held"));
-        assert!(!is_login_refusal("! line-too-long: ..."));
+        for not in [
+            "[12:34] * alice is now known as alice2",
+            "[12:34] bob: -- You are now known as bob2",
+            "-- You are now known as ",
+            "-- You are now known as a b",
+            "-- 이제 대화명은 철수",
+            "-- 이제 대화명은 입니다.",
+        ] {
+            assert_eq!(renamed_to(not), None, "{not:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_name_is_read_from_the_code_in_both_languages() {
+        let mut refusals = 0;
+        for (event, line) in server_lines() {
+            let is_refusal = event.contains(" Refused(Nick");
+            assert_eq!(is_nick_refusal(line), is_refusal, "{event}\n{line}");
+            refusals += usize::from(is_refusal);
+        }
+        // Invalid (6 reasons), taken (2), held (2), banned and reserved, in each language.
+        assert_eq!(refusals, 2 * 12);
+        assert!(!is_nick_refusal("[12:34] bob: ! nick-taken: x"));
     }
 
     #[test]

@@ -152,12 +152,16 @@ fn run_interactive(
     loop {
         match editor.readline(&shown.text) {
             Ok(line) => {
+                // Read before the session sees the line, so a change after it is the answer.
+                let before = prompt.get();
+                let sets_prompt = before.asks_nickname || session::is_rename(&line);
                 if tx.send(Ev::Input(line)).is_err() {
                     break;
                 }
-                shown = if shown.asks_nickname {
-                    // The server answers a login at once; draw the prompt that answer sets.
-                    prompt.after(&shown, LOGIN_ANSWER)
+                shown = if sets_prompt {
+                    // The server answers a login or a rename at once; draw the prompt that answer
+                    // sets (the next `readline` is the only chance to draw it).
+                    prompt.after(&before, ANSWER)
                 } else {
                     prompt.get()
                 };
@@ -173,8 +177,9 @@ fn run_interactive(
     }
 }
 
-/// How long the editor waits for the server to answer a nickname before prompting anyway.
-const LOGIN_ANSWER: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long the editor waits for the server to answer a nickname or a rename before prompting
+/// anyway (a slow server must not leave the user without a prompt).
+const ANSWER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Putting the terminal back as it was when the process exits in the middle of `readline`.
 mod terminal {

@@ -1,7 +1,11 @@
-//! The line editor's prompt: `nickname> ` while logging in, `alice> ` after. The session thread
-//! changes it while the editor thread waits in `readline`, which draws a prompt only when it
-//! starts; so after a line typed at the nickname prompt the editor waits for the server's answer
-//! (the welcome, or the nickname prompt again after a refusal) before drawing the next one.
+//! The line editor's prompt: `nickname> ` while logging in, `alice> ` after, `alice2> ` after
+//! `/nick alice2`. The session thread changes it while the editor thread waits in `readline`,
+//! which draws a prompt only when it starts. So after a line whose answer sets the prompt (a line
+//! typed at the nickname prompt, a rename) the editor waits for that answer before drawing the
+//! next prompt, and the session sets the prompt on every such answer: the welcome or the
+//! nickname prompt again after a login, the new name or [`Prompt::keep`] after a rename. A change
+//! that answers no line typed just before (a rename typed while disconnected, sent once the client
+//! is logged in again) shows from the next prompt drawn.
 
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -49,10 +53,22 @@ impl Prompt {
         self.set(format!("{nick}> "), false);
     }
 
+    /// Answers without a change: a refused rename, a rename held back until the client is logged
+    /// in again, a connection lost before its answer came. The editor's wait ends at once.
+    pub fn keep(&self) {
+        self.update(|_| {});
+    }
+
     fn set(&self, text: String, asks_nickname: bool) {
-        if let Ok(mut state) = self.state.lock() {
+        self.update(|state| {
             state.text = text;
             state.asks_nickname = asks_nickname;
+        });
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Shown)) {
+        if let Ok(mut state) = self.state.lock() {
+            change(&mut state);
             state.version += 1;
             self.changed.notify_all();
         }
@@ -109,5 +125,28 @@ mod tests {
         assert_eq!((now.text.as_str(), now.asks_nickname), ("alice> ", false));
         // Nothing changes: the wait gives up and returns the prompt as it is.
         assert_eq!(prompt.after(&now, Duration::from_millis(20)), now);
+    }
+
+    #[test]
+    fn a_rename_or_its_refusal_ends_a_wait() {
+        let prompt = Arc::new(Prompt::new(Some("alice")));
+        let seen = prompt.get();
+        let setter = Arc::clone(&prompt);
+        let t = thread::spawn(move || setter.chatting("alice2"));
+        let renamed = prompt.after(&seen, Duration::from_secs(10));
+        t.join().unwrap();
+        assert_eq!(renamed.text, "alice2> ");
+        let setter = Arc::clone(&prompt);
+        let t = thread::spawn(move || setter.keep());
+        let refused = prompt.after(&renamed, Duration::from_secs(10));
+        t.join().unwrap();
+        assert_ne!(
+            refused, renamed,
+            "the wait ended on the answer, not the timeout"
+        );
+        assert_eq!(
+            (refused.text.as_str(), refused.asks_nickname),
+            ("alice2> ", false)
+        );
     }
 }

@@ -24,6 +24,10 @@ impl Session {
             self.exit = Some(0);
             return;
         }
+        if is_rename(&line) {
+            // Sent once logged in again: the editor does not wait for its answer now.
+            self.cfg.prompt.keep();
+        }
         if self.queued.len() >= MAX_QUEUED {
             self.queued.pop_front();
         }

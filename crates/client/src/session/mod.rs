@@ -240,6 +240,9 @@ impl Session {
         self.conn = None;
         self.phase = Phase::Offline;
         self.login_sent = false;
+        // A login or a rename sent on this connection will not be answered: the editor, if it
+        // waits for that answer, draws the prompt as it is.
+        self.cfg.prompt.keep();
         if let Some(Incoming::Save(h, d)) = self.incoming.take() {
             self.out.status(&format!(
                 "file #{} {} from {} was cut off ({} of {} bytes); the partial file is removed",
@@ -267,6 +270,15 @@ fn is_command(line: &str, name: &str) -> bool {
     word.eq_ignore_ascii_case(name)
 }
 
+/// Whether a typed line asks the server for a new name (`/nick NEW`, `/rename NEW`, as the server
+/// reads them): its answer changes the prompt, so the editor waits for it before drawing the next
+/// one. Without a name the server answers `! usage:` and the prompt stays.
+pub fn is_rename(line: &str) -> bool {
+    let (word, new) = line.split_once(' ').unwrap_or((line, ""));
+    (word.eq_ignore_ascii_case("/nick") || word.eq_ignore_ascii_case("/rename"))
+        && !new.trim().is_empty()
+}
+
 /// How long the interactive front end waits for the last lines to be drawn before it exits.
 pub const DRAIN: Duration = Duration::from_millis(100);
 
@@ -291,5 +303,23 @@ mod tests {
         assert!(!is_command("/sender x", "/send"));
         assert!(!is_command("//send x", "/send"));
         assert!(!is_command("send x", "/send"));
+    }
+
+    #[test]
+    fn a_rename_needs_the_command_word_and_a_name() {
+        assert!(is_rename("/nick alice2"));
+        assert!(is_rename("/NICK alice2"));
+        assert!(is_rename("/rename 철수"));
+        assert!(is_rename("/nick john smith")); // refused by the server, but answered
+        for not in [
+            "/nick",
+            "/nick  ",
+            "/nickname x",
+            "//nick x",
+            "nick x",
+            "/msg bob /nick x",
+        ] {
+            assert!(!is_rename(not), "{not:?}");
+        }
     }
 }

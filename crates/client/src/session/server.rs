@@ -39,7 +39,7 @@ impl Session {
     }
 
     pub(super) fn on_login_line(&mut self, line: &str) {
-        if lines::is_login_refusal(line) {
+        if lines::is_nick_refusal(line) {
             self.on_refused();
         } else if let Some(nick) = lines::welcome_nick(line) {
             self.nick = Some(nick.to_string());
@@ -132,6 +132,10 @@ impl Session {
         if let Some(nick) = lines::renamed_to(line) {
             self.nick = Some(nick.to_string());
             self.cfg.prompt.chatting(nick);
+        } else if lines::is_nick_refusal(line) {
+            // Logged in, a name is refused only in answer to a rename: the old name stays, and
+            // the editor, waiting for the answer, draws it again.
+            self.cfg.prompt.keep();
         } else if let Some(key) = lines::resume_key(line) {
             self.key = Some(key.to_string());
         } else if let Some(offer) = lines::offer(line) {
