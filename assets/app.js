@@ -1,7 +1,8 @@
 // The reactor-chat web client. It speaks the same line protocol as telnet users (PROTOCOL.md),
 // carried over a WebSocket at /ws: each text message from the server holds one or more lines
 // ending in "\r\n", and a "=file ID SIZE FROM NAME" line is followed by one binary message with
-// the file's bytes. What the user types is sent as is, so every command works as typed text;
+// the file's bytes. What the user types is sent as is, so every command works as typed text
+// (but "/file NAME BYTES", whose raw bytes a text box cannot type: the file button sends files);
 // the buttons and lists only type commands on the user's behalf.
 //
 // Everything the server or other users wrote reaches the page through textContent (never
@@ -29,6 +30,56 @@
   const IMAGE_TYPES = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif", webp: "image/webp" };
   // Where the nickname and resume key are kept, so a reload or a dropped connection resumes.
   const STORE_KEY = "reactor-chat.session";
+  // Rows of the server's /help that describe a raw connection and have no use here: /file wants
+  // raw bytes after the line, which a text box cannot type (the page's own rows replace it).
+  const TELNET_ONLY = new Set(["/file"]);
+
+  // What the page itself says where the server speaks --lang: the /help table's own rows and the
+  // sentences replacing telnet-only text. The language is the server's, read from its replies.
+  const TEXTS = {
+    en: {
+      helpColumns: ["Command", "What it does"],
+      pageRows: "In this page",
+      // Server rows kept, with a description for this page instead of the raw protocol's.
+      rewrite: { "/accept": "receive an offered file, as the Accept button on the offer does" },
+      fileHelp: "/file: in this page, the File button (the paperclip) or a file dropped on the page shares it with your room",
+      fileTyped: "Not sent: in this page, share a file with the File button (the paperclip) or by dropping it on the page.",
+      rows: (grace) => [
+        ["File button (paperclip)", "share files with your room: choose one or more; the others get an offer with Accept and Decline buttons"],
+        ["Drag and drop", "drop files anywhere on the page to share them the same way"],
+        ["Accept, Decline", "answer an offer: an accepted picture (png, jpg, gif, webp) shows in the chat; any other file becomes a link that saves it under its own name"],
+        ["Click a name", "start a whisper: /msg NICK is typed for you to finish"],
+        ["Click a room", "go to that room; the box under the rooms joins or creates one by name"],
+        ["People", "on a narrow screen, opens the rooms and the users of your room"],
+        ["\u2191 \u2193", "step through the lines you sent, to send one again"],
+        ["Reconnecting", "when the connection drops, the page reconnects by itself, waiting longer between tries " +
+          "(Reconnect now tries at once), and shows what you missed; a reload does the same." +
+          (grace ? ` The server keeps your name for ${grace}\u00a0s.` : "")],
+      ],
+      resumeNote: (grace) => "If the connection drops, this page reconnects by itself and keeps your name" +
+        (grace ? ` (the server holds it for ${grace}\u00a0s)` : "") + "; a reload does the same.",
+    },
+    ko: {
+      helpColumns: ["명령", "하는 일"],
+      pageRows: "이 페이지에서",
+      rewrite: { "/accept": "제안된 파일 받기 (제안의 Accept 버튼과 같습니다)" },
+      fileHelp: "/file: 이 페이지에서는 File 버튼(클립)을 누르거나 파일을 페이지에 끌어다 놓아 방에 보냅니다",
+      fileTyped: "보내지 않았습니다: 이 페이지에서는 File 버튼(클립)을 누르거나 파일을 페이지에 끌어다 놓아 보냅니다.",
+      rows: (grace) => [
+        ["File 버튼 (클립)", "방에 파일 보내기: 하나 또는 여러 개를 고르면 다른 사람들에게 Accept, Decline 버튼이 달린 제안이 갑니다"],
+        ["끌어다 놓기", "파일을 페이지 아무 곳에나 끌어다 놓으면 같은 방식으로 보냅니다"],
+        ["Accept, Decline", "제안에 답하기: 받은 그림(png, jpg, gif, webp)은 대화에 바로 보이고, 다른 파일은 원래 이름으로 저장하는 링크가 됩니다"],
+        ["이름 누르기", "귓속말 시작: /msg 대화명 을 입력해 두니 이어서 쓰면 됩니다"],
+        ["방 누르기", "그 방으로 이동. 방 목록 아래 칸에 이름을 넣으면 그 방에 들어가거나 새로 만듭니다"],
+        ["People", "좁은 화면에서 방 목록과 방 접속자 목록을 엽니다"],
+        ["\u2191 \u2193", "보낸 줄을 다시 불러와 또 보내기"],
+        ["다시 연결", "연결이 끊기면 페이지가 알아서 다시 연결하고 (시도 간격은 점점 길어지며, Reconnect now 는 바로 시도합니다) " +
+          "놓친 대화를 보여 줍니다. 새로 고침해도 마찬가지입니다." + (grace ? ` 서버는 대화명을 ${grace}초 동안 지켜 둡니다.` : "")],
+      ],
+      resumeNote: (grace) => "연결이 끊기면 이 페이지가 알아서 다시 연결해 대화명을 지킵니다" +
+        (grace ? ` (서버가 ${grace}초 동안 맡아 둡니다)` : "") + ". 새로 고침해도 마찬가지입니다.",
+    },
+  };
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -63,6 +114,9 @@
     quietRooms: 0,
     refreshTimer: 0,
     inReplay: false,   // between "-- You missed N lines:" and "-- End of missed lines."
+    lang: "en",        // the server's --lang, from its welcome: the language of TEXTS
+    graceSecs: 0,      // how long the server holds our name after a drop, from the resume key line
+    help: null,        // the /help reply being read: { lang, title, rows, notes }
     incoming: [],      // "=file" headers waiting for their binary message, oldest first
     offers: new Map(), // offer id -> its line in the log, to mark it when the file arrives
     maxFile: Infinity, // the server's --max-file, once a refusal has told us
@@ -212,6 +266,16 @@
     missedEnd: /^(?:End of missed lines\.|놓친 메시지 끝\.)$/,
     tooLarge: /over the limit of (\d+)/,
     resumedElsewhere: /resumed from another connection|다른 연결에서 세션을 이어받았습니다/,
+    grace: /within (\d+) s\b|(\d+)초 안에/,
+    // The /help reply (PROTOCOL.md, "Other"): a header, then per command a line "--   /usage" with
+    // its description two or more spaces after it (or on the next lines), each further line of
+    // the description indented further, then a footer and an end line.
+    helpStart: /^(?:Commands|명령어):$/,
+    helpEnd: /^(?:End of help\.|도움말 끝\.)$/,
+    helpEntry: /^ {2}(\/\S*(?: \S+)*)(?: {2,}(\S.*))?$/,
+    helpMore: /^ {3,}(\S.*)$/,
+    // `/help file`'s answer, `-- /file NAME BYTES: ...`: the command word, the rest of the usage.
+    helpFor: /^(\/[a-z-]+)((?: [^:\s]+)*): /,
     // Presence: somebody came, went or changed name; the user and room lists change with it.
     presence: [
       /^\S+ (joined|reconnected|left\b|lost the connection|went to room|is now known as|was kicked by)/,
@@ -244,6 +308,7 @@
   /** Handles one line from the server: state changes first, then what the log shows. */
   function onLine(line) {
     const p = parseLine(line);
+    if (state.help && p.kind !== "info") finishHelp(); // a help reply cut short: show what came
     switch (p.kind) {
       case "file": state.incoming.push(p); return;
       case "bye": return onBye(p, line);
@@ -268,7 +333,15 @@
   function onInfo(p, line) {
     const text = p.text;
     let m;
+    if (state.help) return takeHelpLine(text);
+    if (RE.helpStart.test(text)) return startHelp(text);
     if (RE.prompt.test(text)) return; // the login form is the prompt
+    if ((m = RE.helpFor.exec(text)) && TELNET_ONLY.has(m[1])) {
+      return append(el("li", { class: "line info" }, el("span", { class: "text", text: TEXTS[state.lang].fileHelp })));
+    }
+    if ((m = RE.helpFor.exec(text)) && TEXTS[state.lang].rewrite[m[1]]) {
+      return append(el("li", { class: "line info" }, el("span", { class: "text", text: `${m[1]}${m[2]}: ${TEXTS[state.lang].rewrite[m[1]]}` })));
+    }
     if ((m = RE.resumeKey.exec(text))) return onLoggedIn(m[1], text);
     if ((m = RE.users[0].exec(text))) return onUsers(m[2], m[3], line);
     if ((m = RE.users[1].exec(text))) return onUsers(m[1], m[3], line);
@@ -349,6 +422,62 @@
   }
 
   // ---------------------------------------------------------------------------------------------
+  // /help as a table
+  // ---------------------------------------------------------------------------------------------
+
+  // The server's /help is laid out in columns for an 80-column terminal, which a proportional
+  // font turns into a ragged list. The page reads the reply into rows (so the list of commands is
+  // always the server's own), leaves out what only a raw connection can use, and adds the ways
+  // to do things this page has that a terminal does not.
+
+  function startHelp(text) {
+    const lang = /^명령어/.test(text) ? "ko" : "en";
+    state.lang = lang;
+    state.help = { lang, title: text.replace(/:$/, ""), rows: [], notes: [] };
+  }
+
+  function takeHelpLine(text) {
+    const help = state.help;
+    let m;
+    if (RE.helpEnd.test(text)) return finishHelp();
+    if ((m = RE.helpEntry.exec(text))) {
+      help.rows.push({ usage: m[1], text: m[2] || "" });
+    } else if ((m = RE.helpMore.exec(text)) && help.rows.length) {
+      const row = help.rows[help.rows.length - 1];
+      row.text = row.text ? `${row.text} ${m[1]}` : m[1]; // the server wrapped it at this space
+    } else {
+      help.notes.push(text); // the footer: how to send plain lines, /help COMMAND
+    }
+  }
+
+  function finishHelp() {
+    const help = state.help;
+    state.help = null;
+    const texts = TEXTS[help.lang];
+    const row = (command, what, isCode) => el("tr", {},
+      el("td", { class: "help-command" }, isCode ? el("code", { text: command }) : command),
+      el("td", { class: "help-text", text: what }));
+    const group = (title, className, rows) => el("tbody", { class: className },
+      el("tr", {}, el("th", { colspan: "2", scope: "rowgroup", text: title })), ...rows);
+    const commands = help.rows
+      .filter((r) => !TELNET_ONLY.has(r.usage.split(" ")[0]))
+      .map((r) => row(r.usage, texts.rewrite[r.usage.split(" ")[0]] || r.text, true));
+    const table = el("table", { class: "help-table" },
+      el("thead", {}, el("tr", {}, ...texts.helpColumns.map((c) => el("th", { scope: "col", text: c })))),
+      group(help.title, "help-commands", commands),
+      group(texts.pageRows, "help-page", texts.rows(state.graceSecs).map(([c, w]) => row(c, w, false))));
+    // The table scrolls sideways in its own box if it must, so it never widens a phone's page.
+    const li = el("li", { class: "line help" }, el("div", { class: "help-box" }, table),
+      ...help.notes.map((n) => el("p", { class: "help-note", text: n })));
+    const follow = atBottom();
+    append(li);
+    // Taller than the log: show it from its top, where the reader starts.
+    if (follow && li.offsetHeight > ui.log.clientHeight) {
+      ui.log.scrollTop += li.getBoundingClientRect().top - ui.log.getBoundingClientRect().top;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Login
   // ---------------------------------------------------------------------------------------------
 
@@ -382,6 +511,9 @@
   function onLoggedIn(key, text) {
     const named = new RegExp(`"(\\S+) ${key}"`).exec(text);
     if (named) state.nick = named[1];
+    state.lang = /^재접속 키/.test(text) ? "ko" : "en";
+    const grace = RE.grace.exec(text);
+    state.graceSecs = grace ? Number(grace[1] || grace[2]) : 0;
     const firstTime = !state.everLoggedIn;
     state.key = key;
     state.loggedIn = state.everLoggedIn = true;
@@ -393,7 +525,9 @@
     setStatus("online", "Connected");
     ui.input.disabled = ui.send.disabled = false;
     ui.input.focus();
-    if (firstTime) append(el("li", { class: "line info dim", text }));
+    // The line's instruction (log in as "NICK KEY" from any address) is for a terminal; this page
+    // keeps the key and reconnects by itself, so it says that instead.
+    if (firstTime) append(el("li", { class: "line info dim resume-note", text: TEXTS[state.lang].resumeNote(state.graceSecs) }));
     refreshLists(0);
   }
 
@@ -427,6 +561,7 @@
     state.incoming = [];
     state.quietUsers = state.quietRooms = 0;
     state.inReplay = false;
+    state.help = null;
     state.lastBye = "";
     setStatus("connecting", state.everLoggedIn ? "Reconnecting…" : "Connecting…");
     ws.onopen = () => ws.send(loginLine);
@@ -661,6 +796,12 @@
     event.preventDefault();
     const text = ui.input.value;
     if (!text.trim()) return;
+    // "/file NAME BYTES" wants raw bytes after the line: typed here, the server would take the
+    // next messages as the file. The buttons and drag and drop send files.
+    if (/^\/file(\s|$)/i.test(text)) {
+      ui.input.value = "";
+      return localLine(TEXTS[state.lang].fileTyped, "local warn");
+    }
     if (!send(text)) return;
     state.history.push(text);
     state.historyAt = state.history.length;

@@ -1,7 +1,8 @@
 // End-to-end tests of the web client in a real headless Chromium: two browsers and a raw TCP
-// client chat together, share files (a download and an inline picture), and a browser that the
-// server drops comes back by itself with its resume key. Run by `cargo test` (tests/it/browser.rs)
-// with REACTOR_CHAT_BIN set; screenshots go to target/e2e-artifacts/.
+// client chat together, share files (a download and an inline picture), /help is a table of the
+// server's commands and the page's own (in English and Korean, on a desktop and a phone), and a
+// browser that the server drops comes back by itself with its resume key. Run by `cargo test`
+// (tests/it/browser.rs) with REACTOR_CHAT_BIN set; screenshots go to target/e2e-artifacts/.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -37,6 +38,43 @@ const userList = (page) => page.$$eval("#users .nick", (els) => els.map((e) => e
 /** Waits until the page's log has a line of `kind` containing `text`. */
 async function seeLine(page, kind, text) {
   await page.locator(`#log .line.${kind}`, { hasText: text }).first().waitFor();
+}
+
+/** Text that only makes sense on a raw connection: typing raw bytes, reading a header line. */
+const TELNET_ONLY = /BYTES|=file|raw bytes|바이트/;
+
+/** The usages of the server's `/help` as a terminal reads it: `--   /usage  description`. */
+async function serverUsages(tcp) {
+  tcp.send("/help");
+  await tcp.expect("the help header", (l) => l === "-- Commands:");
+  const usages = [];
+  await tcp.expect("the end of the help", (l) => {
+    if (l.startsWith("--   /")) usages.push(l.slice(5).split(/ {2,}/)[0]);
+    return l === "-- End of help.";
+  });
+  return usages;
+}
+
+/** Types `command` and returns the newest help table's rows as [command, description] pairs. */
+async function helpTable(page, command, group) {
+  const before = await page.locator("#log .line.help").count();
+  await page.fill("#input", command);
+  await page.press("#input", "Enter");
+  const help = page.locator("#log .line.help").nth(before);
+  await help.locator("table").waitFor();
+  return help.locator(`tbody.${group} tr:has(td)`).evaluateAll((rows) =>
+    rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent)));
+}
+
+/** Fails if the newest help table's box is wider than the screen or cannot scroll its table. */
+async function assertHelpFits(page, what) {
+  await assertFitsWidth(page, what);
+  const box = await page.locator("#log .line.help .help-box").last().evaluate((e) => ({
+    right: e.getBoundingClientRect().right, overflow: getComputedStyle(e).overflowX,
+  }));
+  const width = page.viewportSize().width;
+  assert.ok(box.right <= width, `${what}: the help box ends at ${box.right} px on a ${width} px screen`);
+  assert.equal(box.overflow, "auto", `${what}: the help box must scroll its table sideways`);
 }
 
 /** Waits until the user list holds exactly `names`. */
@@ -179,6 +217,101 @@ test("two browsers and a TCP client chat, share files and show a picture inline"
   await alice.context().close();
   await minji.context().close();
   tom.close();
+  server.stop();
+});
+
+test("/help is a table of the server's commands and the page's own, without telnet-only text", { timeout: 90_000 }, async () => {
+  const server = await startServer();
+  onCleanup(() => server.stop());
+  const tom = await TcpClient.connect(server.addr);
+  onCleanup(() => tom.close());
+  await tom.login("tom");
+  const usages = await serverUsages(tom);
+  assert.ok(usages.includes("/msg NICK text (/whisper, /w)") && usages.includes("/file NAME BYTES"), usages.join("\n"));
+
+  const alice = await openPage(browser, server.url);
+  await loginPage(alice, "alice");
+  // The welcome tells a browser user what the page does for them, not what to type in a terminal.
+  await seeLine(alice, "resume-note", "reconnects by itself");
+  assert.doesNotMatch(await alice.locator("#log").textContent(), /log in as|Resume key/);
+
+  const rows = await helpTable(alice, "/help", "help-commands");
+  // Every command the server lists, in its order, but the one that wants raw bytes after it.
+  assert.deepEqual(rows.map(([usage]) => usage), usages.filter((u) => u !== "/file NAME BYTES"));
+  const what = Object.fromEntries(rows);
+  assert.equal(what["/msg NICK text (/whisper, /w)"], "whisper to one user, in any room");
+  // A description the server wrapped onto more lines is one cell again.
+  assert.equal(what["/ban NICK [minutes]"], "operators: kick and keep name and address out (default 10 min)");
+  assert.equal(what["/accept-invite [NICK]"], "go where you were invited (the newest invitation, or NICK's)");
+  assert.match(what["/accept ID"], /Accept button/);
+  const help = alice.locator("#log .line.help").last();
+  assert.deepEqual(await help.locator("thead th").allTextContents(), ["Command", "What it does"]);
+  const own = Object.fromEntries(await help.locator("tbody.help-page tr:has(td)").evaluateAll((trs) =>
+    trs.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent))));
+  assert.match(own["File button (paperclip)"], /share files with your room/);
+  assert.match(own["Drag and drop"], /drop files anywhere on the page/);
+  assert.match(own["Accept, Decline"], /saves it under its own name/);
+  assert.match(own["Reconnecting"], /reconnects by itself.*keeps your name for 120\ss/);
+  assert.match(await help.locator(".help-note").textContent(), /Any other line is sent to everyone/);
+  assert.doesNotMatch(await help.textContent(), TELNET_ONLY);
+  await help.locator("table").scrollIntoViewIfNeeded();
+  await screenshot(alice, "desktop-help.png");
+
+  // "/?" is the same help; "/help file" points at the button instead of the raw protocol.
+  assert.deepEqual(await helpTable(alice, "/?", "help-commands"), rows);
+  await alice.fill("#input", "/help file");
+  await alice.press("#input", "Enter");
+  await seeLine(alice, "info", "/file: in this page, the File button");
+  assert.doesNotMatch(await alice.locator("#log .line.info").last().textContent(), TELNET_ONLY);
+  // Typed, "/file NAME BYTES" would make the next message the file's bytes: the page refuses it.
+  await alice.fill("#input", "/file notes.txt 5");
+  await alice.press("#input", "Enter");
+  await seeLine(alice, "warn", "Not sent: in this page, share a file with the File button");
+  await alice.fill("#input", "still a message");
+  await alice.press("#input", "Enter");
+  await tom.expectStamped("alice: still a message");
+
+  // On a phone the table fits the screen.
+  const bob = await openPage(browser, server.url, PHONE);
+  await loginPage(bob, "bob");
+  assert.deepEqual(await helpTable(bob, "/help", "help-commands"), rows);
+  await assertHelpFits(bob, "the help table on a phone");
+  await bob.locator("#log .line.help tbody.help-page").scrollIntoViewIfNeeded();
+  await screenshot(bob, "phone-help.png");
+
+  for (const page of [alice, bob]) assert.deepEqual(page.consoleErrors, [], "no script errors");
+  await alice.context().close();
+  await bob.context().close();
+  tom.close();
+  server.stop();
+});
+
+test("/help and the welcome speak Korean with --lang ko, and the table fits a phone", { timeout: 90_000 }, async () => {
+  const server = await startServer(["--lang", "ko"]);
+  onCleanup(() => server.stop());
+  const minji = await openPage(browser, server.url, PHONE);
+  await loginPage(minji, "민지");
+  await seeLine(minji, "resume-note", "알아서 다시 연결");
+  assert.doesNotMatch(await minji.locator("#log").textContent(), /로그인하면|재접속 키/);
+
+  const rows = await helpTable(minji, "/?", "help-commands");
+  const what = Object.fromEntries(rows);
+  assert.equal(what["/msg NICK text (/whisper, /w)"], "한 사람에게 귓속말 (어느 방에 있든)");
+  assert.equal(what["/accept-invite [NICK]"], "초대받은 방으로 가기 (가장 최근, 또는 NICK의 초대)");
+  assert.equal(what["/file NAME BYTES"], undefined);
+  assert.match(what["/accept ID"], /Accept 버튼/);
+  const help = minji.locator("#log .line.help").last();
+  assert.deepEqual(await help.locator("thead th").allTextContents(), ["명령", "하는 일"]);
+  assert.deepEqual(await help.locator("tbody th").allTextContents(), ["명령어", "이 페이지에서"]);
+  const own = await help.locator("tbody.help-page td.help-command").allTextContents();
+  assert.ok(own.includes("File 버튼 (클립)") && own.includes("끌어다 놓기") && own.includes("다시 연결"), own.join(", "));
+  assert.doesNotMatch(await help.textContent(), TELNET_ONLY);
+  await assertHelpFits(minji, "the Korean help table on a phone");
+  await help.locator("table").scrollIntoViewIfNeeded();
+  await screenshot(minji, "phone-help-ko.png");
+
+  assert.deepEqual(minji.consoleErrors, [], "no script errors");
+  await minji.context().close();
   server.stop();
 });
 
