@@ -117,6 +117,12 @@
     lang: "en",        // the server's --lang, from its welcome: the language of TEXTS
     graceSecs: 0,      // how long the server holds our name after a drop, from the resume key line
     help: null,        // the /help reply being read: { lang, title, rows, notes }
+    inRecent: false,   // between "-- Recent lines in ROOM (N lines):" and "-- End of recent lines."
+    // This connection resumed the session this page already shows: its recent lines are on the
+    // screen already, and only those the page never got are shown (see `alreadyShown`).
+    recentSeen: false,
+    shown: new Map(),  // the current room's lines on the screen, without stamps -> how many
+    shownOrder: [],    // the same lines oldest first, to forget the oldest past MAX_LOG_LINES
     incoming: [],      // "=file" headers waiting for their binary message, oldest first
     offers: new Map(), // offer id -> its line in the log, to mark it when the file arrives
     maxFile: Infinity, // the server's --max-file, once a refusal has told us
@@ -266,7 +272,15 @@
     missedEnd: /^(?:End of missed lines\.|놓친 메시지 끝\.)$/,
     tooLarge: /over the limit of (\d+)/,
     resumedElsewhere: /resumed from another connection|다른 연결에서 세션을 이어받았습니다/,
+    welcome: /^(?:Welcome, \S+! You are in room \S+\.|\S+님, 환영합니다! 지금 \S+ 방에 있습니다\.)$/,
+    welcomeBack: /^(?:Welcome back, \S+! You are in room \S+\.|\S+님, 다시 오셨군요! 지금 \S+ 방에 있습니다\.)$/,
+    nowInRoom: /^(?:You are now in room \S+\.|이제 \S+ 방에 있습니다\.)$/,
     grace: /within (\d+) s\b|(\d+)초 안에/,
+    recentStart: /^(?:Recent lines in \S+ \(|\S+ 방 최근 대화 \()/,
+    recentEnd: /^(?:End of recent lines\.|최근 대화 끝\.)$/,
+    // A big room's presence summary, `* 2 joined (tom, dana); 1 left (dana); 2 here`: rebuilt for
+    // every backlog, so it differs from the one the page showed, of comings and goings it showed.
+    presenceSummary: /^\* \d+(?: joined| left|명 입장|명 퇴장) \(.*; (?:\d+ here|현재 \d+명)$/,
     // The /help reply (PROTOCOL.md, "Other"): a header, then per command a line "--   /usage" with
     // its description two or more spaces after it (or on the next lines), each further line of
     // the description indented further, then a footer and an end line.
@@ -309,6 +323,12 @@
   function onLine(line) {
     const p = parseLine(line);
     if (state.help && p.kind !== "info") finishHelp(); // a help reply cut short: show what came
+    // A room line (stamped; a history line from another day has its date in the stamp).
+    const room = /^\[[\d: -]+\] (.*)$/.exec(line);
+    if (room) {
+      if (state.inRecent && state.recentSeen && (alreadyShown(room[1]) || RE.presenceSummary.test(room[1]))) return;
+      rememberShown(room[1]);
+    }
     switch (p.kind) {
       case "file": state.incoming.push(p); return;
       case "bye": return onBye(p, line);
@@ -336,6 +356,21 @@
     if (state.help) return takeHelpLine(text);
     if (RE.helpStart.test(text)) return startHelp(text);
     if (RE.prompt.test(text)) return; // the login form is the prompt
+    if (RE.welcomeBack.test(text)) {
+      state.recentSeen = state.everLoggedIn; // a reload starts with an empty log: show them all
+    } else if (RE.welcome.test(text) || RE.nowInRoom.test(text)) {
+      forgetShown(); // another session or another room: its recent lines are new to the page
+    }
+    if (RE.recentStart.test(text)) {
+      state.inRecent = true;
+      if (state.recentSeen) return; // the frame around lines already on the screen says nothing new
+    }
+    if (RE.recentEnd.test(text)) {
+      state.inRecent = false;
+      const seen = state.recentSeen;
+      state.recentSeen = false;
+      if (seen) return;
+    }
     if ((m = RE.helpFor.exec(text)) && TELNET_ONLY.has(m[1])) {
       return append(el("li", { class: "line info" }, el("span", { class: "text", text: TEXTS[state.lang].fileHelp })));
     }
@@ -419,6 +454,45 @@
     } else if (RE.resumedElsewhere.test(p.text)) {
       state.stop = "elsewhere"; // coming back would take the session from the other window
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The lines of the room on the screen, so a resumed session's recent lines are not shown twice
+  // ---------------------------------------------------------------------------------------------
+
+  // After a reconnect the server sends the room's recent lines up to where the session left off
+  // (PROTOCOL.md, "History"): a page that stayed open shows them already, but may have lost the
+  // last few that were on their way when the connection died. Each line is counted by its text
+  // without the stamp (the page stamps its own messages with its clock, the server with its own),
+  // so a line said twice is kept twice and only the copies the page never got are shown.
+
+  const shownKey = (text) => text.replace(/\s+/g, " ").trim();
+
+  function rememberShown(text) {
+    const key = shownKey(text);
+    state.shown.set(key, (state.shown.get(key) || 0) + 1);
+    state.shownOrder.push(key);
+    if (state.shownOrder.length > MAX_LOG_LINES) {
+      const old = state.shownOrder.shift();
+      const n = state.shown.get(old) || 0;
+      if (n > 1) state.shown.set(old, n - 1);
+      else state.shown.delete(old);
+    }
+  }
+
+  /** True (and one copy fewer) if the page already shows this line. */
+  function alreadyShown(text) {
+    const key = shownKey(text);
+    const n = state.shown.get(key) || 0;
+    if (n === 0) return false;
+    if (n > 1) state.shown.set(key, n - 1);
+    else state.shown.delete(key);
+    return true;
+  }
+
+  function forgetShown() {
+    state.shown.clear();
+    state.shownOrder = [];
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -562,6 +636,7 @@
     state.quietUsers = state.quietRooms = 0;
     state.inReplay = false;
     state.help = null;
+    state.inRecent = state.recentSeen = false;
     state.lastBye = "";
     setStatus("connecting", state.everLoggedIn ? "Reconnecting…" : "Connecting…");
     ws.onopen = () => ws.send(loginLine);
@@ -809,9 +884,11 @@
     let m;
     if (!text.startsWith("/") || text.startsWith("//")) {
       const said = text.startsWith("//") ? text.slice(1) : text;
+      rememberShown(`${state.nick}: ${said}`); // as the room's recent lines will show it
       append(el("li", { class: "line chat mine" }, stampNode(localStamp()), " ", nickSpan(state.nick, "self"),
         el("span", { class: "colon", text: ": " }), el("span", { class: "text" }, richText(said))));
     } else if ((m = /^\/me (.+)$/i.exec(text))) {
+      rememberShown(`* ${state.nick} ${m[1]}`);
       append(el("li", { class: "line notice mine" }, stampNode(localStamp()), " ", el("span", { class: "star", text: "* " }),
         nickSpan(state.nick, "self"), el("span", { class: "text", text: ` ${m[1]}` })));
     }

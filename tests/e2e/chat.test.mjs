@@ -1,8 +1,10 @@
 // End-to-end tests of the web client in a real headless Chromium: two browsers and a raw TCP
 // client chat together, share files (a download and an inline picture), /help is a table of the
-// server's commands and the page's own (in English and Korean, on a desktop and a phone), and a
-// browser that the server drops comes back by itself with its resume key. Run by `cargo test`
-// (tests/it/browser.rs) with REACTOR_CHAT_BIN set; screenshots go to target/e2e-artifacts/.
+// server's commands and the page's own (in English and Korean, on a desktop and a phone), a
+// reloaded page shows the room's recent lines again, and a browser that the server drops comes
+// back by itself with its resume key without showing twice what it already showed. Run by
+// `cargo test` (tests/it/browser.rs) with REACTOR_CHAT_BIN set; screenshots go to
+// target/e2e-artifacts/.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -39,6 +41,9 @@ const userList = (page) => page.$$eval("#users .nick", (els) => els.map((e) => e
 async function seeLine(page, kind, text) {
   await page.locator(`#log .line.${kind}`, { hasText: text }).first().waitFor();
 }
+
+/** How many log lines of `kind` contain `text`. */
+const countLines = (page, kind, text) => page.locator(`#log .line.${kind}`, { hasText: text }).count();
 
 /** Text that only makes sense on a raw connection: typing raw bytes, reading a header line. */
 const TELNET_ONLY = /BYTES|=file|raw bytes|바이트/;
@@ -315,6 +320,45 @@ test("/help and the welcome speak Korean with --lang ko, and the table fits a ph
   server.stop();
 });
 
+test("a reloaded page shows the room's recent lines, as a fresh login does", { timeout: 60_000 }, async () => {
+  const server = await startServer();
+  onCleanup(() => server.stop());
+  const tom = await TcpClient.connect(server.addr);
+  onCleanup(() => tom.close());
+  await tom.login("tom");
+  const dana = await openPage(browser, server.url);
+  await loginPage(dana, "dana");
+  await tom.expectStamped("* dana joined");
+  tom.send("said before the reload");
+  await seeLine(dana, "chat", "said before the reload");
+  await dana.fill("#input", "dana too");
+  await dana.press("#input", "Enter");
+  await tom.expectStamped("dana: dana too");
+
+  await dana.reload();
+  await dana.waitForSelector('body[data-state="online"]');
+  await tom.expectStamped("* dana reconnected");
+  await seeUsers(dana, ["dana", "tom"]);
+  // The resumed session's recent lines come back, framed as on a fresh login, before what was missed.
+  await seeLine(dana, "chat", "said before the reload");
+  await seeLine(dana, "chat", "dana too");
+  const texts = await dana.$$eval("#log .line", (els) => els.map((e) => e.textContent));
+  const at = (re) => texts.findIndex((t) => re.test(t));
+  assert.ok(at(/^Recent lines in lobby/) >= 0, texts.join("\n"));
+  assert.ok(at(/^Recent lines in lobby/) < at(/said before the reload/), texts.join("\n"));
+  assert.ok(at(/said before the reload/) < at(/End of recent lines/), texts.join("\n"));
+  assert.ok(at(/End of recent lines/) < at(/You missed nothing/), texts.join("\n"));
+  assert.doesNotMatch(texts.join("\n"), /log in as|Resume key/);
+  await screenshot(dana, "desktop-reloaded.png");
+
+  tom.send("and after it");
+  await seeLine(dana, "chat", "and after it");
+  assert.deepEqual(dana.consoleErrors, [], "no script errors");
+  await dana.context().close();
+  tom.close();
+  server.stop();
+});
+
 test("a browser dropped by the server reconnects with its resume key and shows what it missed", { timeout: 90_000 }, async () => {
   // Idle users are dropped after 2 s; the page must not send keepalives, or this never happens.
   const server = await startServer(["--idle-timeout", "2"]);
@@ -329,6 +373,11 @@ test("a browser dropped by the server reconnects with its resume key and shows w
   const carol = await openPage(browser, server.url);
   await loginPage(carol, "carol");
   await tom.expectStamped("* carol joined");
+  tom.send("theirs before the drop");
+  await seeLine(carol, "chat", "theirs before the drop");
+  await carol.fill("#input", "mine before the drop");
+  await carol.press("#input", "Enter");
+  await tom.expectStamped("carol: mine before the drop");
   const key = await carol.evaluate(() => JSON.parse(localStorage.getItem("reactor-chat.session")).key);
   assert.match(key, /^\S+$/);
 
@@ -342,6 +391,10 @@ test("a browser dropped by the server reconnects with its resume key and shows w
   // What was missed is replayed and marked.
   await carol.locator("#log .line.chat.missed", { hasText: "did you miss this?" }).waitFor();
   await carol.locator("#log .line.replay-end").waitFor();
+  // The room's recent lines the server sent again are on the screen already: shown once, not twice.
+  assert.equal(await countLines(carol, "chat", "theirs before the drop"), 1);
+  assert.equal(await countLines(carol, "chat", "mine before the drop"), 1);
+  assert.equal(await countLines(carol, "info", "Recent lines in lobby"), 1);
   assert.equal(await carol.evaluate(() => JSON.parse(localStorage.getItem("reactor-chat.session")).key), key);
   await screenshot(carol, "desktop-reconnected.png");
 
