@@ -48,6 +48,7 @@
         ["File button (paperclip)", "share files with your room: choose one or more; the others get an offer with Accept and Decline buttons"],
         ["Drag and drop", "drop files anywhere on the page to share them the same way"],
         ["Accept, Decline", "answer an offer: an accepted picture (png, jpg, gif, webp) shows in the chat; any other file becomes a link that saves it under its own name"],
+        ["Save", "download an offered file straight away through its link, without showing it in the chat"],
         ["Click a name", "start a whisper: /msg NICK is typed for you to finish"],
         ["Click a room", "go to that room; the box under the rooms joins or creates one by name"],
         ["People", "on a narrow screen, opens the rooms and the users of your room"],
@@ -69,6 +70,7 @@
         ["File 버튼 (클립)", "방에 파일 보내기: 하나 또는 여러 개를 고르면 다른 사람들에게 Accept, Decline 버튼이 달린 제안이 갑니다"],
         ["끌어다 놓기", "파일을 페이지 아무 곳에나 끌어다 놓으면 같은 방식으로 보냅니다"],
         ["Accept, Decline", "제안에 답하기: 받은 그림(png, jpg, gif, webp)은 대화에 바로 보이고, 다른 파일은 원래 이름으로 저장하는 링크가 됩니다"],
+        ["Save", "제안된 파일을 대화에 띄우지 않고 그 링크로 바로 내려받기"],
         ["이름 누르기", "귓속말 시작: /msg 대화명 을 입력해 두니 이어서 쓰면 됩니다"],
         ["방 누르기", "그 방으로 이동. 방 목록 아래 칸에 이름을 넣으면 그 방에 들어가거나 새로 만듭니다"],
         ["People", "좁은 화면에서 방 목록과 방 접속자 목록을 엽니다"],
@@ -419,10 +421,11 @@
 
   function onNotice(p) {
     const li = el("li", { class: "line notice", title: p.text }, stampNode(p.stamp), " ", el("span", { class: "star", text: "* " }));
-    // A file offer ends in typing hints (": /accept 3 to get it, /decline 3 ..."); the buttons
-    // replace them. The id is the last "#N" before "/accept N" (a file name may hold "#" too).
-    const offer = /^(.*#(\d+)\b.*?):? [^:]*\/accept (\d+)/.exec(p.text);
-    const isOffer = offer && offer[2] === offer[3];
+    // A file offer ends in its download link (": http://HOST/files/3/NAME?key=..."); the
+    // buttons replace it. The id is the last "#N" before the link, which names the same id (a
+    // file name may hold "#" too).
+    const offer = /^(.*#(\d+)): (\S*\/files\/(\d+)\/\S*)$/.exec(p.text);
+    const isOffer = offer && offer[2] === offer[4];
     const text = isOffer ? offer[1] : p.text;
     // The actor is the first word (English) or the name before "님" (Korean).
     const who = /^(\S+?)(?=님|\s)/.exec(text);
@@ -434,7 +437,7 @@
     }
     if (isOffer) {
       li.classList.add("offer");
-      addOfferButtons(li, offer[2]);
+      addOfferButtons(li, offer[2], offer[3]);
       state.offers.set(offer[2], li);
     } else if (RE.presence.some((re) => re.test(p.text))) {
       li.classList.add("presence");
@@ -787,8 +790,13 @@
   // Files
   // ---------------------------------------------------------------------------------------------
 
-  function addOfferButtons(li, id) {
+  function addOfferButtons(li, id, link) {
     const accept = el("button", { type: "button", class: "accept", text: "Accept" });
+    // The link as this page reached the server (its path and key), so it works behind a proxy
+    // whatever address the server wrote into it.
+    let path = link;
+    try { const u = new URL(link, location.href); path = u.pathname + u.search; } catch (_) { /* kept as sent */ }
+    const save = el("a", { href: path, download: "", class: "save", text: "Save" });
     const decline = el("button", { type: "button", class: "decline", text: "Decline" });
     accept.onclick = () => {
       if (send(`/accept ${id}`)) { accept.disabled = decline.disabled = true; accept.textContent = "Receiving…"; }
@@ -796,7 +804,7 @@
     decline.onclick = () => {
       if (send(`/decline ${id}`)) { accept.disabled = decline.disabled = true; decline.textContent = "Declined"; }
     };
-    li.append(el("span", { class: "offer-actions" }, accept, decline));
+    li.append(el("span", { class: "offer-actions" }, accept, save, decline));
   }
 
   /**

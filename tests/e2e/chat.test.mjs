@@ -178,6 +178,14 @@ test("two browsers and a TCP client chat, share files and show a picture inline"
   await seeLine(alice, "info", "Offered #1 notes 1.bin");
   const offer = minji.locator("#log .line.offer", { hasText: "notes 1.bin" });
   await offer.waitFor();
+  // The offer's own download link, as the page reached the server: no link text in the line.
+  const save = offer.locator("a.save");
+  const href = await save.getAttribute("href");
+  assert.match(href, /^\/files\/1\/notes%201\.bin\?key=[0-9a-z]{16}$/);
+  assert.ok(!(await offer.innerText()).includes("http"), "the link text is replaced by the buttons");
+  const [saved] = await Promise.all([minji.waitForEvent("download"), save.click()]);
+  assert.equal(saved.suggestedFilename(), "notes 1.bin");
+  assert.deepEqual(readFileSync(await saved.path()), payload);
   await offer.locator("button.accept").click();
   const link = minji.locator("#log .line.received a.download", { hasText: "notes 1.bin" });
   await link.waitFor();
@@ -185,7 +193,7 @@ test("two browsers and a TCP client chat, share files and show a picture inline"
   const [download] = await Promise.all([minji.waitForEvent("download"), link.click()]);
   assert.equal(download.suggestedFilename(), "notes 1.bin");
   assert.deepEqual(readFileSync(await download.path()), payload);
-  await tom.expect("the offer", (l) => l.includes(`alice offers the file notes 1.bin (${payload.length} B) as #1: /accept 1`));
+  await tom.expect("the offer", (l) => l.includes(`alice offers the file notes 1.bin (${payload.length} B) as #1: http://`) && l.includes("/files/1/notes%201.bin?key="));
   tom.send("/accept 1");
   const got = await tom.expectFile();
   assert.deepEqual([got.id, got.from, got.name], [1, "alice", "notes 1.bin"]);
