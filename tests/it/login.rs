@@ -116,6 +116,18 @@ fn login_times_out_even_if_bytes_keep_dribbling_in() {
 }
 
 #[test]
+fn a_person_may_think_over_a_nickname_for_longer_than_a_script_would() {
+    // The default login timeout is a human one: `nc`, read the prompt, think for 12 s, answer.
+    let server = Server::start();
+    let mut c = server.connect();
+    c.expect_exact("-- Welcome to reactor-chat! Enter your nickname:");
+    c.expect_none_within(Duration::from_secs(12), "a goodbye while thinking", |l| {
+        l.starts_with("-- bye")
+    });
+    c.login("thinker");
+}
+
+#[test]
 fn names_reserved_for_the_server_are_refused_at_login_and_at_nick() {
     let server = Server::start();
     let mut c = server.connect();
