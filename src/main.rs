@@ -3,15 +3,25 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
 use log::{error, info};
 
-use reactor_chat::config::Config;
+use reactor_chat::config::{self, Config};
 use reactor_chat::reactor::Reactor;
 use reactor_chat::storage::{self, store::Store};
 
 fn main() -> ExitCode {
-    let cfg = Config::parse();
+    let cfg = match config::file::load(std::env::args_os()) {
+        Ok(config::file::Loaded::Run(cfg)) => *cfg,
+        Ok(config::file::Loaded::Print(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(config::file::LoadError::Cli(e)) => e.exit(),
+        Err(config::file::LoadError::File(why)) => {
+            eprintln!("reactor-chat: {why}");
+            return ExitCode::from(2);
+        }
+    };
     if let Err(e) = reactor_chat::logging::init(cfg.log_level.to_filter(), cfg.log_file.as_deref())
     {
         eprintln!("reactor-chat: cannot open the log file: {e}");

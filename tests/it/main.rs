@@ -10,6 +10,7 @@ mod support {
 
 mod abuse;
 mod browser;
+mod config;
 mod files;
 mod flood;
 mod game;

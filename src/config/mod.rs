@@ -1,4 +1,7 @@
-//! Every flag and limit of the server, its default, and why it has that value.
+//! Every flag and limit of the server, its default, and why it has that value; [`file`] loads
+//! the same settings from a TOML file (`--config`).
+
+pub mod file;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +51,20 @@ impl LogLevel {
 #[derive(Debug, Clone, Parser)]
 #[command(name = "reactor-chat", version, about, long_about = None)]
 pub struct Config {
+    /// A TOML file of settings: each key is a flag's name (`max-clients = 5000`); flags given on
+    /// the command line override it. reactor-chat.example.toml lists every key.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Check the configuration (the command line and --config) and exit: 0 if it is good.
+    #[arg(long)]
+    pub check_config: bool,
+
+    /// Print the effective configuration (defaults included, secrets left out) as a file
+    /// --config can load, and exit.
+    #[arg(long)]
+    pub print_config: bool,
+
     /// Address to listen on. Port 0 picks a free port; the chosen address is printed on stdout.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -220,6 +237,11 @@ pub struct Config {
     /// The key `/op KEY` wants. Without one, the first user to log in to an empty server is operator.
     #[arg(long, env = "REACTOR_CHAT_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
+
+    /// Read the admin key from this file's first line (kept out of argv, where other users of
+    /// the machine can see it); the file must not be readable by others.
+    #[arg(long, value_name = "FILE")]
+    pub admin_key_file: Option<PathBuf>,
 
     /// Nicknames nobody may take, comma-separated; the list replaces the default, and '' reserves
     /// nothing. A user's chat line is just `[12:34] nick: text`, so by default the names a user

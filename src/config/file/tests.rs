@@ -1,0 +1,167 @@
+//! The configuration file: loading, overriding, refusing, printing back, the sample.
+
+use std::path::PathBuf;
+
+use super::*;
+
+/// A private temporary file holding `text` (mode 0600, as a file with a secret must be).
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, text: &str) -> TempFile {
+        use std::os::unix::fs::PermissionsExt;
+        let dir =
+            std::env::temp_dir().join(format!("reactor-chat-cfg-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("reactor-chat.toml");
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        TempFile(path)
+    }
+
+    fn arg(&self) -> String {
+        format!("--config={}", self.0.display())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+    }
+}
+
+fn run(args: &[&str]) -> Config {
+    let mut argv = vec!["reactor-chat"];
+    argv.extend(args);
+    match load(argv) {
+        Ok(Loaded::Run(cfg)) => *cfg,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn refusal(args: &[&str]) -> String {
+    let mut argv = vec!["reactor-chat"];
+    argv.extend(args);
+    match load(argv) {
+        Err(LoadError::File(why)) => why,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn keys_are_the_flags_names_and_the_command_line_wins() {
+    let file = TempFile::new(
+        "keys",
+        "max-clients = 5000\nlang = \"ko\"\nno-history = true\nrate = 2.5\nclock-offset = -60\n",
+    );
+    let cfg = run(&[&file.arg()]);
+    assert_eq!(cfg.max_clients, Some(5000));
+    assert_eq!(cfg.lang, crate::config::Lang::Ko);
+    assert!(cfg.no_history);
+    assert!((cfg.rate - 2.5).abs() < f64::EPSILON);
+    assert_eq!(cfg.clock_offset, -60);
+    let cfg = run(&[&file.arg(), "--max-clients", "7", "--lang", "en"]);
+    assert_eq!(
+        (cfg.max_clients, cfg.lang),
+        (Some(7), crate::config::Lang::En)
+    );
+    // A flag before --config is still the command line's.
+    let cfg = run(&["--max-clients=9", &file.arg()]);
+    assert_eq!(cfg.max_clients, Some(9));
+}
+
+#[test]
+fn unknown_keys_and_bad_values_name_the_file_line_and_key() {
+    let file = TempFile::new("bad", "grace = 30\n\nmax-client = 5\n");
+    let why = refusal(&[&file.arg()]);
+    assert!(why.ends_with(":3: unknown key `max-client` (the keys are the flags' names, as `reactor-chat --help` lists them)"), "{why}");
+    let file = TempFile::new("value", "grace = 30\nmax-queue = \"lots\"\n");
+    let why = refusal(&[&file.arg()]);
+    assert!(why.contains(":2: max-queue: invalid value 'lots'"), "{why}");
+    let file = TempFile::new("bool", "utc = 1\n");
+    assert!(refusal(&[&file.arg()]).contains(":1: utc: expected true or false"));
+    let file = TempFile::new("syntax", "grace = \n");
+    assert!(
+        refusal(&[&file.arg()]).contains(":1: "),
+        "a TOML error names its line"
+    );
+    let file = TempFile::new("meta", "config = \"other.toml\"\n");
+    assert!(refusal(&[&file.arg()]).contains("unknown key `config`"));
+}
+
+#[test]
+fn print_config_loads_back_to_the_same_configuration() {
+    let file = TempFile::new(
+        "print",
+        "grace = 30\nlang = \"ko\"\nrules = \"be nice \\\"really\\\"\"\n",
+    );
+    let printed = match load(["reactor-chat", &file.arg(), "--print-config", "--rate", "3"]) {
+        Ok(Loaded::Print(text)) => text,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        printed.contains("grace = 30\n") && printed.contains("rate = 3\n"),
+        "{printed}"
+    );
+    let again = TempFile::new("again", &printed);
+    let a = run(&[&file.arg(), "--rate", "3"]);
+    let b = run(&[&again.arg()]);
+    assert_eq!(
+        format!("{a:?}").replace(&file.0.display().to_string(), ""),
+        format!("{b:?}").replace(&again.0.display().to_string(), "")
+    );
+}
+
+#[test]
+fn secrets_are_never_printed_and_a_file_with_one_must_be_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let file = TempFile::new("secret", "admin-key = \"s3cret\"\n");
+    let printed = match load(["reactor-chat", &file.arg(), "--print-config"]) {
+        Ok(Loaded::Print(text)) => text,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        !printed.contains("s3cret") && printed.contains("# admin-key: set"),
+        "{printed}"
+    );
+    std::fs::set_permissions(&file.0, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let why = refusal(&[&file.arg()]);
+    assert!(
+        why.contains("holds admin-key and others may read it (mode 644): chmod 600"),
+        "{why}"
+    );
+    // The key from a file of its own, which must be private too.
+    let key = TempFile::new("keyfile", "k3y\n");
+    let arg = format!("--admin-key-file={}", key.0.display());
+    assert_eq!(run(&[&arg]).admin_key.as_deref(), Some("k3y"));
+    std::fs::set_permissions(&key.0, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(refusal(&[&arg]).contains("others may read it"));
+}
+
+#[test]
+fn the_checked_in_sample_is_the_one_the_flags_generate() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/reactor-chat.example.toml");
+    let generated = example();
+    if std::env::var_os("UPDATE_EXAMPLE").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    }
+    let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "reactor-chat.example.toml differs from the flags; regenerate it with \
+         UPDATE_EXAMPLE=1 cargo test --lib config::file"
+    );
+    // Uncommented, every key of the sample loads, at the defaults.
+    let all: String = generated
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix('#')
+                .filter(|l| l.contains(" = ") && !l.starts_with(' '))
+        })
+        .filter(|l| !l.ends_with("# not set by default"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let file = TempFile::new("sample", &all);
+    let cfg = run(&[&file.arg()]);
+    assert_eq!(cfg.grace, 120);
+}
