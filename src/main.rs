@@ -38,6 +38,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(config::Task::Backup { file }) = &cfg.task {
+        let lines = Store::backup(&cfg.data_dir, file)
+            .map_err(|e| format!("cannot back up {}: {e}", cfg.data_dir.display()))?;
+        println!("backed up {lines} lines to {}", file.display());
+        return Ok(());
+    }
     reactor_chat::system::raise_open_files_limit();
     let store = if cfg.no_history {
         None

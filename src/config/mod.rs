@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::chat::nick::{ReservedNicks, DEFAULT_RESERVED};
 
@@ -51,6 +51,10 @@ impl LogLevel {
 #[derive(Debug, Clone, Parser)]
 #[command(name = "reactor-chat", version, about, long_about = None)]
 pub struct Config {
+    /// What to do instead of serving (nothing: serve).
+    #[command(subcommand)]
+    pub task: Option<Task>,
+
     /// A TOML file of settings: each key is a flag's name (`max-clients = 5000`); flags given on
     /// the command line override it. reactor-chat.example.toml lists every key.
     #[arg(long, value_name = "FILE")]
@@ -357,6 +361,18 @@ pub struct Config {
 /// Descriptors kept back from `--max-clients`' default: the listener, the poll, the signal pipe,
 /// the storage thread's database files, the log file, with room to spare.
 const RESERVED_FDS: u64 = 64;
+
+/// A task the binary does instead of serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Task {
+    /// Copy the history database (in --data-dir) to FILE, a consistent snapshot even while a
+    /// server is running on it, then exit. Restore: stop the server, put the copy in place of
+    /// DATA_DIR/history.sqlite3 (removing history.sqlite3-wal and -shm), start it.
+    Backup {
+        /// Where the copy goes; it must not exist yet.
+        file: PathBuf,
+    },
+}
 
 impl Config {
     /// `--max-clients`, or by default what an open-files limit of `nofile` can hold: less the

@@ -76,6 +76,8 @@ pub enum StoreError {
         found: u32,
         known: u32,
     },
+    /// A backup could not start (see `Store::backup`).
+    Backup(String),
 }
 
 impl fmt::Display for StoreError {
@@ -83,6 +85,7 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Dir(dir, e) => write!(f, "cannot create {}: {e}", dir.display()),
             StoreError::Sqlite(e) => write!(f, "{e}"),
+            StoreError::Backup(why) => write!(f, "{why}"),
             StoreError::TooNew { found, known } => write!(
                 f,
                 "the history database has schema version {found}; this reactor-chat knows up to {known}"
@@ -131,6 +134,38 @@ impl Store {
             "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA wal_autocheckpoint = 4000;",
         )?;
         Store::setup(conn)
+    }
+
+    /// Copies the history database in `dir` to a new file `to` with SQLite's online backup API,
+    /// while a server may be writing it: the copy is one consistent snapshot (a page the server
+    /// changes meanwhile is copied again). Returns how many lines the copy holds. `to` must not
+    /// exist yet: a backup never overwrites.
+    pub fn backup(dir: &Path, to: &Path) -> Result<usize> {
+        use rusqlite::backup::Backup;
+        use rusqlite::OpenFlags;
+        let source = dir.join(FILE_NAME);
+        if !source.exists() {
+            return Err(StoreError::Backup(format!(
+                "{} does not exist",
+                source.display()
+            )));
+        }
+        if to.exists() {
+            return Err(StoreError::Backup(format!(
+                "{} exists already; a backup never overwrites",
+                to.display()
+            )));
+        }
+        let src = Connection::open_with_flags(&source, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        src.execute_batch("PRAGMA busy_timeout = 5000;")?;
+        let mut dst = Connection::open(to)?;
+        {
+            let backup = Backup::new(&src, &mut dst)?;
+            // 256 pages (1 MiB) a step, letting the server's writes in between steps.
+            backup.run_to_completion(256, Duration::from_millis(5), None)?;
+        }
+        let lines: i64 = dst.query_row("SELECT count(*) FROM lines", [], |r| r.get(0))?;
+        Ok(usize::try_from(lines).unwrap_or(0))
     }
 
     /// A throw-away database in memory, for tests.

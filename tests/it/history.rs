@@ -402,3 +402,68 @@ fn a_reconnect_shows_the_room_as_it_was_left_then_what_was_missed() {
     back.expect_stamped("alice: while bob was away");
     drop(server);
 }
+
+#[test]
+fn a_backup_taken_while_chatting_restores_into_a_server_that_starts_on_it() {
+    let dir = TempDir::new("history-backup");
+    let server = server_in(&dir, &["--flush-ms", "20"]);
+    let mut alice = server.login("alice");
+    for i in 0..50 {
+        alice.send(&format!("before the backup {i}"));
+    }
+    alice.sync();
+    std::thread::sleep(Duration::from_millis(200)); // past --flush-ms: on disk
+                                                    // The backup runs while alice keeps talking.
+    let copy = dir.path().join("backup.sqlite3");
+    let talker = std::thread::spawn(move || {
+        for i in 0..200 {
+            alice.send(&format!("during the backup {i}"));
+        }
+        alice
+    });
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("backup")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: usize = said
+        .strip_prefix("backed up ")
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(lines >= 51, "{said}"); // the join and the 50 lines before the backup at least
+    drop(talker.join().unwrap());
+    // A second backup to the same file is refused rather than overwriting it.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("backup")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwrites"));
+    stop(server);
+    // Restore: the copy as the history file of a fresh data directory.
+    let restored = TempDir::new("history-restored");
+    std::fs::copy(&copy, restored.path().join("history.sqlite3")).unwrap();
+    let server = server_in(&restored, &[]);
+    let mut bob = server.login("bob");
+    let lines = history(&mut bob, "/history 500");
+    for i in [0, 49] {
+        let line = format!("alice: before the backup {i}");
+        assert!(
+            lines.iter().any(|l| text_of(l) == line),
+            "{line} missing: {lines:#?}"
+        );
+    }
+    drop(server);
+}
