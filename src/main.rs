@@ -70,6 +70,6 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     writeln!(stdout, "reactor-chat listening on {addr}")?;
     stdout.flush()?;
     reactor.run()?;
-    info!("stopped: {:?}", reactor.stats);
+    info!("stopped: {}", reactor.stats);
     Ok(())
 }

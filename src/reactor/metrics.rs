@@ -52,6 +52,55 @@ pub struct ReactorStats {
     pub disconnects: BTreeMap<&'static str, u64>,
 }
 
+impl std::fmt::Display for ReactorStats {
+    /// One line of `key=value` fields (the log line a shutdown writes), the disconnects as
+    /// `disconnects.REASON=N`: parseable, unlike a `Debug` dump.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fields: [(&str, u64); 28] = [
+            ("accepted", self.accepted),
+            ("refused_full", self.refused_full),
+            ("refused_per_ip", self.refused_per_ip),
+            ("refused_unregistered", self.refused_unregistered),
+            ("displaced_unregistered", self.displaced_unregistered),
+            ("refused_dropped", self.refused_dropped),
+            ("refused_banned", self.refused_banned),
+            ("login_timeouts", self.login_timeouts),
+            ("idle_timeouts", self.idle_timeouts),
+            ("queue_hard_drops", self.queue_hard_drops),
+            ("queue_soft_drops", self.queue_soft_drops),
+            ("output_memory_drops", self.output_memory_drops),
+            ("lines_too_long", self.lines_too_long),
+            ("invalid_utf8", self.invalid_utf8),
+            ("bytes_in", self.bytes_in),
+            ("bytes_out", self.bytes_out),
+            ("deliveries", self.deliveries),
+            ("loop_turns", self.loop_turns),
+            ("accept_pauses", self.accept_pauses),
+            ("flood_throttles", self.flood_throttles),
+            ("flood_kicks", self.flood_kicks),
+            ("files_in", self.files_in),
+            ("files_out", self.files_out),
+            ("files_busy", self.files_busy),
+            ("http_requests", self.http_requests),
+            ("ws_upgrades", self.ws_upgrades),
+            ("telnet_binary", self.telnet_binary),
+            (
+                "busy_ms",
+                u64::try_from(self.busy.as_millis()).unwrap_or(u64::MAX),
+            ),
+        ];
+        let mut sep = "";
+        for (key, value) in fields {
+            write!(f, "{sep}{key}={value}")?;
+            sep = " ";
+        }
+        for (reason, n) in &self.disconnects {
+            write!(f, " disconnects.{reason}={n}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Appends one metric with its help and type lines.
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, f64)]) {
     let _ = writeln!(out, "# HELP {name} {help}");
@@ -142,4 +191,29 @@ pub fn render(reactor: &Reactor) -> String {
         &disconnect_labels,
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shutdown_line_is_key_value_fields() {
+        let mut stats = ReactorStats {
+            accepted: 3,
+            busy: Duration::from_millis(1500),
+            ..ReactorStats::default()
+        };
+        stats.disconnects.insert("closed", 2);
+        let line = stats.to_string();
+        assert!(line.starts_with("accepted=3 refused_full=0 "), "{line}");
+        assert!(
+            line.contains(" busy_ms=1500") && line.ends_with(" disconnects.closed=2"),
+            "{line}"
+        );
+        assert!(
+            line.split(' ').all(|field| field.split_once('=').is_some()),
+            "{line}"
+        );
+    }
 }
