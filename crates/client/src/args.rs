@@ -9,7 +9,8 @@ use clap::{Parser, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "reactor-chat-client", version)]
 pub struct Args {
-    /// The server, as HOST:PORT.
+    /// The server, as HOST:PORT; a port alone (`8081`, `:8081`) means this machine, a host
+    /// alone the default port 8080.
     #[arg(default_value = "127.0.0.1:8080")]
     pub server: String,
 
@@ -55,6 +56,57 @@ impl Args {
             (_, ColorMode::Auto) => {
                 stdout_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             }
+        }
+    }
+}
+
+/// The server address as people type it, made `HOST:PORT`: `8081` and `:8081` are this machine
+/// (127.0.0.1), `chat.example.org` is port 8080, `[::1]`-style and `HOST:PORT` stay as given.
+pub fn server_address(typed: &str) -> String {
+    let typed = typed.trim();
+    if !typed.is_empty() && typed.bytes().all(|b| b.is_ascii_digit()) {
+        return format!("127.0.0.1:{typed}");
+    }
+    if let Some(port) = typed
+        .strip_prefix(':')
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return format!("127.0.0.1:{port}");
+    }
+    let has_port = match typed.rsplit_once(':') {
+        // An IPv6 address has colons of its own: it has a port only after "]:".
+        Some((host, port)) => {
+            port.bytes().all(|b| b.is_ascii_digit()) && (!host.contains(':') || host.ends_with(']'))
+        }
+        None => false,
+    };
+    if has_port {
+        typed.to_string()
+    } else if typed.contains(':') && !typed.starts_with('[') {
+        format!("[{typed}]:8080")
+    } else {
+        format!("{typed}:8080")
+    }
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::server_address;
+
+    #[test]
+    fn addresses_as_people_type_them() {
+        for (typed, meant) in [
+            ("8081", "127.0.0.1:8081"),
+            (":8081", "127.0.0.1:8081"),
+            ("127.0.0.1:8080", "127.0.0.1:8080"),
+            ("chat.example.org", "chat.example.org:8080"),
+            ("chat.example.org:9000", "chat.example.org:9000"),
+            ("[::1]:8081", "[::1]:8081"),
+            ("[::1]", "[::1]:8080"),
+            ("::1", "[::1]:8080"),
+            ("localhost", "localhost:8080"),
+        ] {
+            assert_eq!(server_address(typed), meant, "{typed}");
         }
     }
 }

@@ -66,7 +66,7 @@ fn main() -> ExitCode {
         }
     };
     let settings = Settings {
-        server: args.server.clone(),
+        server: args::server_address(&args.server),
         nick: args.name.clone().filter(|n| !n.trim().is_empty()),
         download_dir,
         accept_files: args.accept_files,
