@@ -3,7 +3,9 @@
 //!
 //! The flags are the one definition: a file's entries become flags placed *before* the command
 //! line's, and clap parses both with later occurrences overriding earlier ones, so a flag given on
-//! the command line always wins and every value is checked by the same parser. A file is first
+//! the command line always wins and every value is checked by the same parser. `$STATE_DIRECTORY`
+//! (systemd's `StateDirectory=`) becomes a `--data-dir` placed before both, the default that a
+//! file or the command line overrides, and that `--print-config` shows. A file is first
 //! parsed on its own, so a bad value is reported with the file, line and key rather than as a
 //! flag the user never typed. `--print-config` prints the effective configuration in the same
 //! form (it loads back), and [`example`] renders the commented sample `reactor-chat.example.toml`
@@ -14,7 +16,7 @@
 //! others may read is refused.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -48,6 +50,18 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    load_with_state_directory(args, std::env::var_os(super::STATE_DIRECTORY).as_deref())
+}
+
+/// [`load`] with `$STATE_DIRECTORY`'s value given instead of read from the environment.
+fn load_with_state_directory<I, T>(
+    args: I,
+    state_directory: Option<&OsStr>,
+) -> Result<Loaded, LoadError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     let cli: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let first = Config::try_parse_from_args(&cli).map_err(LoadError::Cli)?;
     let mut file_args = Vec::new();
@@ -66,6 +80,11 @@ where
         .first()
         .cloned()
         .unwrap_or_else(|| "reactor-chat".into())];
+    if let Some(dir) = super::data_dir_from_state_directory(state_directory) {
+        let mut flag = OsString::from("--data-dir=");
+        flag.push(dir);
+        argv.push(flag);
+    }
     argv.extend(file_args.iter().map(|(_, flag)| OsString::from(flag)));
     argv.extend(cli.iter().skip(1).cloned());
     let matches = command()

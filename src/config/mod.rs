@@ -3,6 +3,7 @@
 
 pub mod file;
 
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -335,7 +336,8 @@ pub struct Config {
     pub clock_offset: i64,
 
     /// Directory of the chat history database (created on first start). History is on by default
-    /// so that /history works without any set-up.
+    /// so that /history works without any set-up. When $STATE_DIRECTORY is set, as systemd sets it
+    /// for a unit's StateDirectory=, that directory is the default (the first, if it lists several).
     #[arg(long, default_value = "./reactor-chat-data")]
     pub data_dir: PathBuf,
 
@@ -356,6 +358,19 @@ pub struct Config {
     /// --backlog, which is the listen backlog.
     #[arg(long, default_value_t = 10)]
     pub backlog_lines: usize,
+}
+
+/// The variable systemd sets to the directories of a unit's `StateDirectory=` (under /var/lib,
+/// owned by the service's user): `--data-dir`'s default when it is set, so a unit needs no flag.
+pub const STATE_DIRECTORY: &str = "STATE_DIRECTORY";
+
+/// `--data-dir`'s default for `$STATE_DIRECTORY` holding `value`: its first directory (systemd
+/// joins them with `:` when a unit names several), or `None` when it is unset or empty, which
+/// leaves `./reactor-chat-data`. The value is a parameter, not read here, so tests need not
+/// touch the process's environment.
+pub fn data_dir_from_state_directory(value: Option<&OsStr>) -> Option<PathBuf> {
+    let first = std::env::split_paths(value?).next()?;
+    (!first.as_os_str().is_empty()).then_some(first)
 }
 
 /// Descriptors kept back from `--max-clients`' default: the listener, the poll, the signal pipe,
@@ -429,5 +444,29 @@ impl Config {
     /// A configuration with every default, for tests and benchmarks of the core.
     pub fn for_tests() -> Config {
         Config::parse_from(["reactor-chat"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+    use std::path::PathBuf;
+
+    use super::data_dir_from_state_directory as from;
+
+    #[test]
+    fn the_state_directory_is_the_data_dir_default_and_its_first_entry_wins() {
+        assert_eq!(
+            from(Some(OsStr::new("/var/lib/reactor-chat"))),
+            Some(PathBuf::from("/var/lib/reactor-chat"))
+        );
+        // StateDirectory=reactor-chat other: systemd joins the two with a colon.
+        assert_eq!(
+            from(Some(OsStr::new("/var/lib/reactor-chat:/var/lib/other"))),
+            Some(PathBuf::from("/var/lib/reactor-chat"))
+        );
+        assert_eq!(from(None), None);
+        assert_eq!(from(Some(OsStr::new(""))), None);
+        assert_eq!(from(Some(OsStr::new(":/var/lib/other"))), None);
     }
 }

@@ -1,6 +1,6 @@
 //! Chat history through the real binary: it survives restarts and crashes, `/history` by count
 //! and by date, `/search`, the backlog on login and `/join`, retention, and `--no-history`.
-//! Every server here gets its own temporary `--data-dir`.
+//! Every server here gets its own temporary `--data-dir`, or a `STATE_DIRECTORY` standing for it.
 
 use std::time::Duration;
 
@@ -107,6 +107,45 @@ fn history_survives_a_restart_verbatim_and_greets_with_a_backlog() {
         "presence is history too: {lines:#?}"
     );
     drop(server);
+}
+
+#[test]
+fn without_a_data_dir_the_history_is_kept_in_systemds_state_directory() {
+    let dir = TempDir::new("history-state-directory");
+    let state = dir.path().join("state");
+    let other = dir.path().join("other");
+    // StateDirectory=reactor-chat other: systemd lists both, and the first is the data dir.
+    let value = format!("{}:{}", state.display(), other.display());
+    let start = || {
+        Server::builder()
+            .env("STATE_DIRECTORY", &value)
+            .args(["--rate", "0"])
+            .start()
+    };
+    let server = start();
+    server.wait_for_log(&format!(
+        "history in {}",
+        state.join("history.sqlite3").display()
+    ));
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.expect_stamped("* bob joined");
+    alice.send("kept in the state directory");
+    bob.expect_stamped("alice: kept in the state directory");
+    stop(server);
+    assert!(state.join("history.sqlite3").is_file());
+    assert!(!other.exists(), "only the first directory is used");
+
+    let server = start();
+    let mut carol = server.login("carol");
+    let _ = carol.sync();
+    let lines = history(&mut carol, "/history");
+    assert!(
+        lines
+            .iter()
+            .any(|l| text_of(l) == "alice: kept in the state directory"),
+        "{lines:#?}"
+    );
 }
 
 #[test]

@@ -63,12 +63,15 @@ impl ServerBuilder {
     /// Starts the binary on 127.0.0.1 port 0 (or `bind`'s address) and waits for it to print the
     /// address it bound.
     pub fn start(self) -> Server {
-        // History is off unless the test asks for it with its own --data-dir: a server started
-        // by the tests must never write ./reactor-chat-data into the working directory.
+        // History is off unless the test asks for it with its own --data-dir, or with the
+        // STATE_DIRECTORY systemd would set, which the server takes as its --data-dir: a server
+        // started by the tests must never write ./reactor-chat-data into the working directory.
         let mut args = self.args;
-        if !args
-            .iter()
-            .any(|a| a == "--data-dir" || a == "--no-history")
+        let state_directory = self.envs.iter().any(|(k, _)| k == "STATE_DIRECTORY");
+        if !state_directory
+            && !args
+                .iter()
+                .any(|a| a == "--data-dir" || a == "--no-history")
         {
             args.push("--no-history".into());
         }
@@ -103,6 +106,8 @@ impl Server {
             .arg(bind)
             .args(&args)
             .env_remove("REACTOR_CHAT_ADMIN_KEY")
+            // Tests run under a systemd unit must not hand the servers that unit's state directory.
+            .env_remove("STATE_DIRECTORY")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -1,5 +1,6 @@
 //! The configuration file: loading, overriding, refusing, printing back, the sample.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 
 use super::*;
@@ -30,10 +31,11 @@ impl Drop for TempFile {
     }
 }
 
+/// Loads `args` as if `$STATE_DIRECTORY` were unset, whatever the environment of the tests.
 fn run(args: &[&str]) -> Config {
     let mut argv = vec!["reactor-chat"];
     argv.extend(args);
-    match load(argv) {
+    match load_with_state_directory(argv, None) {
         Ok(Loaded::Run(cfg)) => *cfg,
         other => panic!("{other:?}"),
     }
@@ -42,7 +44,7 @@ fn run(args: &[&str]) -> Config {
 fn refusal(args: &[&str]) -> String {
     let mut argv = vec!["reactor-chat"];
     argv.extend(args);
-    match load(argv) {
+    match load_with_state_directory(argv, None) {
         Err(LoadError::File(why)) => why,
         other => panic!("{other:?}"),
     }
@@ -110,6 +112,33 @@ fn print_config_loads_back_to_the_same_configuration() {
         format!("{a:?}").replace(&file.0.display().to_string(), ""),
         format!("{b:?}").replace(&again.0.display().to_string(), "")
     );
+}
+
+#[test]
+fn the_state_directory_is_the_data_dir_default_under_the_file_and_the_command_line() {
+    let under_systemd = |args: &[&str]| {
+        let mut argv = vec!["reactor-chat"];
+        argv.extend(args);
+        let state = OsStr::new("/var/lib/reactor-chat:/var/lib/more");
+        match load_with_state_directory(argv, Some(state)) {
+            Ok(Loaded::Run(cfg)) => cfg.data_dir.display().to_string(),
+            Ok(Loaded::Print(text)) => text,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(under_systemd(&[]), "/var/lib/reactor-chat");
+    let file = TempFile::new("state", "data-dir = \"/srv/chat\"\n");
+    assert_eq!(under_systemd(&[&file.arg()]), "/srv/chat");
+    assert_eq!(
+        under_systemd(&[&file.arg(), "--data-dir", "/tmp/chat"]),
+        "/tmp/chat"
+    );
+    let printed = under_systemd(&["--print-config"]);
+    assert!(
+        printed.contains("\ndata-dir = \"/var/lib/reactor-chat\"\n"),
+        "{printed}"
+    );
+    assert_eq!(run(&[]).data_dir, PathBuf::from("./reactor-chat-data"));
 }
 
 #[test]
