@@ -13,7 +13,8 @@
 //!
 //! Secrets (`admin-key`) can come from a file (`--admin-key-file`) or the environment
 //! (`REACTOR_CHAT_ADMIN_KEY`) instead of argv; a configuration file that holds one and that
-//! others may read is refused.
+//! others may read is refused (`acl` tells an ACL that lets only the server in, as systemd's
+//! `LoadCredential=` makes, from one that lets others in).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -23,6 +24,8 @@ use std::path::Path;
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches};
 
 use super::Config;
+
+mod acl;
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -209,7 +212,8 @@ fn blame(path: &Path, text: &str, flags: &[(String, String)], e: &clap::Error) -
     }
 }
 
-/// A file that holds a secret must not be readable by others (mode 0600 or stricter).
+/// A file that holds a secret must not be readable by others: mode 0600 or stricter, or an ACL
+/// that lets in only its owner and the user the server runs as (a systemd credential).
 fn refuse_if_others_can_read(path: &Path, key: &str) -> Result<(), LoadError> {
     #[cfg(unix)]
     {
@@ -218,7 +222,7 @@ fn refuse_if_others_can_read(path: &Path, key: &str) -> Result<(), LoadError> {
             .map_err(|e| LoadError::File(format!("{}: {e}", path.display())))?
             .permissions()
             .mode();
-        if mode & 0o077 != 0 {
+        if mode & 0o077 != 0 && !acl::only_owner_and_me(path) {
             return Err(LoadError::File(format!(
                 "{} holds {key} and others may read it (mode {:o}): chmod 600 it, or give the key with --admin-key-file or REACTOR_CHAT_ADMIN_KEY",
                 path.display(),
