@@ -1,7 +1,9 @@
 //! reactor-chat: a multi-client chat server on one `mio` event loop.
 //!
 //! # Layout
-//! - [`config`]: every flag and limit, with its default and the reason for it.
+//! - [`config`]: every flag and limit, with its default and the reason for it;
+//!   [`config::file`] loads them from a TOML file (`--config`), [`config::reload`] says which a
+//!   SIGHUP may change while serving (the reactor's `reload` step applies them).
 //! - [`reactor`]: the poll loop that owns every socket; `Reactor::run` is one loop turn, each
 //!   step in its own file: accepting and refusing (`accept`), reading and decoding (`read`, with
 //!   [`reactor::flood`]'s token bucket and `throttle`'s pauses), applying the chat core's outbox

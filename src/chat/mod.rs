@@ -180,6 +180,18 @@ impl Chat {
         self.rooms.seed(from_disk, limits);
     }
 
+    /// A reload's settings. What the core's structures were built with (ring sizes, the file
+    /// store's cap, history on or off) is the same in them: `config::reload` keeps those until
+    /// a restart.
+    pub fn replace_settings(&mut self, settings: ChatSettings) {
+        self.settings = settings;
+    }
+
+    /// The word game's lists in use.
+    pub fn words(&self) -> std::sync::Arc<game::words::WordBank> {
+        self.settings.words.clone()
+    }
+
     /// Sessions held for a reconnect.
     pub fn held(&self) -> usize {
         self.sessions.held()

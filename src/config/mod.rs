@@ -2,6 +2,7 @@
 //! the same settings from a TOML file (`--config`).
 
 pub mod file;
+pub mod reload;
 
 use std::ffi::OsStr;
 use std::net::SocketAddr;

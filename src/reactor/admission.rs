@@ -51,6 +51,12 @@ impl Unregistered {
         }
     }
 
+    /// New caps (a reload); connections already waiting above them stay.
+    pub fn set_caps(&mut self, max_total: usize, max_per_ip: usize) {
+        self.max_total = max_total;
+        self.max_per_ip = max_per_ip;
+    }
+
     /// Connections waiting to log in, in all.
     pub fn total(&self) -> usize {
         self.total

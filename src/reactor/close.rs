@@ -100,7 +100,7 @@ impl Reactor {
     }
 
     /// SIGINT or SIGTERM: stop accepting, say goodbye to everyone, and close every connection
-    /// within `--shutdown-timeout`.
+    /// within `--shutdown-timeout`. SIGHUP alone reloads the configuration (`reload`).
     pub(super) fn on_signal(&mut self) {
         let signals: Vec<i32> = match &mut self.signals {
             Some(signals) => signals.pending().collect(),
@@ -108,6 +108,9 @@ impl Reactor {
         };
         if signals.is_empty() || self.shutting_down {
             return;
+        }
+        if signals.iter().all(|&s| s == signal_hook::consts::SIGHUP) {
+            return self.reload();
         }
         info!(
             "signal {:?}: shutting down ({} connections)",

@@ -23,6 +23,8 @@ pub struct ReactorStats {
     pub displaced_unregistered: u64,
     /// Connections dropped because all output together passed --max-output-memory.
     pub output_memory_drops: u64,
+    /// Configuration reloads (SIGHUP) that took effect.
+    pub reloads: u64,
     pub refused_dropped: u64,
     pub refused_banned: u64,
     pub login_timeouts: u64,

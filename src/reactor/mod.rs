@@ -57,6 +57,7 @@ pub mod net;
 mod output;
 pub mod outqueue;
 mod read;
+mod reload;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 mod storage;
@@ -74,7 +75,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use mio::{Interest, Poll, Token};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
@@ -178,7 +179,7 @@ impl Reactor {
     pub fn bind_with_store(cfg: Config, mut store: Option<Store>) -> io::Result<Reactor> {
         let poll = Poll::new()?;
         let listener = accept::bind_listener(cfg.bind, cfg.backlog)?;
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         // The rooms' recent lines start from the history, so the first backlogs and `/history N`

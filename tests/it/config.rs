@@ -104,3 +104,62 @@ fn print_config_is_a_file_that_check_config_accepts_and_that_runs_the_same() {
     let alice = server.login("alice");
     assert!(alice.transcript().contains("9초"), "{}", alice.transcript());
 }
+
+#[test]
+fn sighup_reloads_the_file_mid_chat_without_dropping_anyone() {
+    let dir = TempDir::new("config-reload");
+    let path = dir.path().join("chat.toml");
+    let file = write(
+        &dir,
+        "chat.toml",
+        "rules = \"the first rules\"\nmax-per-ip = 16\n",
+    );
+    let server = Server::builder()
+        .arg(format!("--config={file}"))
+        .args(["--limit-loopback", "--rate", "0"])
+        .start();
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    std::fs::write(
+        &path,
+        "rules = \"the second rules\"\nmax-per-ip = 2\nrate = 5.0\nrecent-rooms = 5\n",
+    )
+    .unwrap();
+    server.signal("HUP");
+    server.wait_for_log(
+        "reload: changed rules, max-per-ip; need a restart: recent-rooms (flags on the command line keep their values)",
+    );
+    // Nobody was dropped: the two chat on, and the lowered cap (two a address) cuts nobody off.
+    alice.send("still here");
+    bob.expect_stamped("alice: still here");
+    // A new login reads the new rules; --rate stayed as the command line gave it (0: no flood
+    // control), and the new cap applies to new connections: a third from alice and bob's
+    // address is refused.
+    let mut carol = server.connect_from(40);
+    carol.login("carol");
+    assert!(
+        carol.transcript().contains("-- Rules: the second rules"),
+        "{}",
+        carol.transcript()
+    );
+    let mut dave = server.connect();
+    dave.expect_prefix("-- bye final: too many connections from your address (2)");
+    // A bad file changes nothing.
+    std::fs::write(
+        &path,
+        "rules = \"the third rules\"\nmax-per-ip = \"many\"\n",
+    )
+    .unwrap();
+    server.signal("HUP");
+    server.wait_for_log("reload refused, nothing changed: ");
+    let mut erin = server.connect_from(50);
+    erin.login("erin");
+    erin.send("/quit");
+    assert!(
+        erin.transcript().contains("-- Rules: the second rules"),
+        "{}",
+        erin.transcript()
+    );
+    bob.send("and me");
+    alice.expect_stamped("bob: and me");
+}

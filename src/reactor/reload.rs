@@ -1,0 +1,88 @@
+//! SIGHUP: reloading the configuration while serving (`config::reload` says what is live).
+//!
+//! The command line and the `--config` file are read again exactly as at start, so flags given
+//! on the command line keep their values. Nothing changes unless the whole file is good (its
+//! word list included); then the live settings take effect at once (a lowered cap applies to
+//! new connections; nobody above it is cut off), the log file is reopened for logrotate, and one
+//! log line says what changed and what needs a restart.
+
+use std::sync::Arc;
+
+use log::{info, warn};
+
+use super::flood::FloodLimits;
+use super::outqueue::QueueLimits;
+use super::{accept, Reactor};
+use crate::chat::game::words::WordBank;
+use crate::chat::ChatSettings;
+use crate::config::file::{self, LoadError, Loaded};
+use crate::config::reload;
+
+impl Reactor {
+    pub(super) fn reload(&mut self) {
+        let reloaded = match file::load(std::env::args_os()) {
+            Ok(Loaded::Run(cfg)) => *cfg,
+            // --check-config and --print-config never start a server.
+            Ok(Loaded::Print(_)) => return,
+            Err(LoadError::File(why)) => return warn!("reload refused, nothing changed: {why}"),
+            Err(LoadError::Cli(e)) => {
+                let why = e.to_string();
+                let why = why.lines().next().unwrap_or_default();
+                return warn!("reload refused, nothing changed: {why}");
+            }
+        };
+        let words = if reloaded.words == self.cfg.words {
+            self.chat.words()
+        } else {
+            match WordBank::load(reloaded.words.as_deref()) {
+                Ok(words) => Arc::new(words),
+                Err(e) => return warn!("reload refused, nothing changed: {e}"),
+            }
+        };
+        let mut cfg = self.cfg.clone();
+        let merged = reload::merge(&mut cfg, reloaded);
+        if let Err(e) = crate::logging::reopen(cfg.log_file.as_deref(), cfg.log_level.to_filter()) {
+            warn!("reload: cannot open the log file: {e}; the old one stays");
+        }
+        self.cfg = cfg;
+        self.apply_limits();
+        let mut settings = ChatSettings::from_config(&self.cfg);
+        settings.history_enabled = self.storage.is_some();
+        settings.words = words;
+        self.chat.replace_settings(settings);
+        self.stats.reloads += 1;
+        let list = |keys: &[&str]| {
+            if keys.is_empty() {
+                "nothing".to_string()
+            } else {
+                keys.join(", ")
+            }
+        };
+        info!(
+            "reload: changed {}; need a restart: {} (flags on the command line keep their values)",
+            list(&merged.applied),
+            list(&merged.need_restart)
+        );
+    }
+
+    /// The limits the reactor keeps outside `cfg`, from `cfg` (at start and after a reload).
+    fn apply_limits(&mut self) {
+        let cfg = &self.cfg;
+        self.limits = QueueLimits {
+            hard: cfg.max_queue,
+            soft: cfg.soft_queue,
+            soft_for: cfg.soft_queue_time(),
+        };
+        self.flood = FloodLimits {
+            rate: cfg.rate.max(0.0),
+            burst: f64::from(cfg.burst),
+            kick_after: cfg.flood_kick(),
+        };
+        let nofile = rlimit::Resource::NOFILE
+            .get()
+            .map_or(1024, |(soft, _)| soft);
+        self.max_clients = cfg.max_clients_for(nofile, accept::REFUSED_SLACK);
+        self.unregistered
+            .set_caps(cfg.max_unregistered, cfg.max_unregistered_per_ip);
+    }
+}
