@@ -22,6 +22,15 @@ pub enum Lang {
     Ko,
 }
 
+/// Whether connections from a trusted proxy must start with a PROXY protocol header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProxyProtocol {
+    /// A trusted proxy may send one (its health checks often do not).
+    Optional,
+    /// A connection from a trusted proxy without one is refused.
+    Required,
+}
+
 /// Log verbosity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogLevel {
@@ -118,6 +127,18 @@ pub struct Config {
     /// can exceed the machine's memory, this cannot.
     #[arg(long, default_value_t = 512 * 1024 * 1024)]
     pub max_output_memory: usize,
+
+    /// Proxies whose connections may begin with a PROXY protocol header (v1 or v2, as HAProxy,
+    /// nginx's stream module and load balancers send it) naming the real client, and whose
+    /// X-Forwarded-For names it on a WebSocket: CIDR blocks, comma-separated
+    /// (`127.0.0.1/32,10.0.0.0/8`). Every per-address rule then uses the real address. From
+    /// anyone else such a header is refused.
+    #[arg(long, value_delimiter = ',', value_name = "CIDR")]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
+
+    /// Whether a trusted proxy's connections must start with a PROXY header.
+    #[arg(long, value_enum, default_value = "optional")]
+    pub proxy_protocol: ProxyProtocol,
 
     /// Most connections from one IP address. Loopback addresses are exempt unless --limit-loopback,
     /// so local load tests can open thousands of connections.
@@ -440,6 +461,11 @@ impl Config {
             (None, Lang::En) => "be kind; no flooding, no spam.".to_string(),
             (None, Lang::Ko) => "서로 존중해 주세요. 도배와 스팸은 금지입니다.".to_string(),
         }
+    }
+
+    /// Whether `ip` is a trusted proxy's address (`--trusted-proxy`).
+    pub fn is_trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_proxy.iter().any(|net| net.contains(&ip))
     }
 
     /// A configuration with every default, for tests and benchmarks of the core.

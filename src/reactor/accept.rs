@@ -142,6 +142,10 @@ impl Reactor {
         self.unregistered.add(addr.ip(), key);
         self.conns[key].counted = true;
         self.conns[key].waiting = true;
+        if self.cfg.is_trusted_proxy(addr.ip()) {
+            // Its first bytes may be a PROXY header naming the client (`proxy`).
+            self.conns[key].proxy_header = Some(Box::default());
+        }
         self.chat.connect(ConnId(key), Peer { ip: addr.ip() });
         info!("connection from {addr} ({} clients)", self.served);
         if self.cfg.greet_delay_ms == 0 {
@@ -172,7 +176,11 @@ impl Reactor {
             self.stats.refused_banned += 1;
             return Err(Bye::Banned { minutes_left });
         }
-        let admission = self.unregistered.admission(ip);
+        let mut admission = self.unregistered.admission(ip);
+        if admission == Admission::RefuseAddress && self.cfg.is_trusted_proxy(ip) {
+            // A proxy's share is its clients': theirs is checked when its header names them.
+            admission = self.unregistered.admission_in_all();
+        }
         if admission == Admission::RefuseAddress {
             self.stats.refused_unregistered += 1;
             return Err(Bye::TooManyWaitingFromAddress {
@@ -242,8 +250,10 @@ impl Reactor {
         }
     }
 
-    fn ip_is_limited(&self, ip: IpAddr) -> bool {
-        self.cfg.limit_loopback || !ip.is_loopback()
+    /// Whether the per-address rules apply to `ip`: not to loopback (unless --limit-loopback),
+    /// nor to a trusted proxy, whose connections are judged by the client addresses they name.
+    pub(super) fn ip_is_limited(&self, ip: IpAddr) -> bool {
+        (self.cfg.limit_loopback || !ip.is_loopback()) && !self.cfg.is_trusted_proxy(ip)
     }
 }
 

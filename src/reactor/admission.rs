@@ -100,6 +100,16 @@ impl Unregistered {
         }
     }
 
+    /// As `admission`, without the address's share (a trusted proxy's connections are judged by
+    /// their clients' addresses once their headers come).
+    pub fn admission_in_all(&self) -> Admission {
+        if self.total < self.max_total {
+            Admission::Admit
+        } else {
+            self.most_waiting_over(0)
+        }
+    }
+
     /// Counts a connection that is now waiting to log in.
     pub fn add(&mut self, ip: IpAddr, key: usize) {
         self.arrivals += 1;

@@ -92,6 +92,9 @@ pub struct Conn {
     pub counted: bool,
     /// Whether it counts against --max-unregistered (counted and not yet logged in).
     pub waiting: bool,
+    /// A trusted proxy's connection whose PROXY header has not come yet: the bytes so far
+    /// (boxed: most connections never have one).
+    pub proxy_header: Option<Box<Vec<u8>>>,
     pub greeted: bool,
     pub logged_in: bool,
     /// What the connection's timeout counts from: its accept until it has logged in
@@ -148,6 +151,7 @@ impl Conn {
             phase: Phase::Open,
             counted: false,
             waiting: false,
+            proxy_header: None,
             greeted: false,
             logged_in: false,
             timeout_from: now,

@@ -25,6 +25,8 @@ pub struct ReactorStats {
     pub output_memory_drops: u64,
     /// Configuration reloads (SIGHUP) that took effect.
     pub reloads: u64,
+    /// Connections closed for their PROXY header (bad, missing when required, or untrusted).
+    pub proxy_refused: u64,
     pub refused_dropped: u64,
     pub refused_banned: u64,
     pub login_timeouts: u64,

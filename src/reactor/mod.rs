@@ -56,6 +56,7 @@ pub mod metrics;
 pub mod net;
 mod output;
 pub mod outqueue;
+mod proxy;
 mod read;
 mod reload;
 #[cfg(any(test, feature = "sim"))]

@@ -124,9 +124,12 @@ impl Reactor {
     }
 
     /// Feeds freshly read bytes to the connection's protocol.
-    fn on_bytes(&mut self, key: usize, data: &[u8]) {
+    pub(super) fn on_bytes(&mut self, key: usize, data: &[u8]) {
         if self.conns[key].phase != Phase::Open {
             return; // closing: input is read only to be thrown away
+        }
+        if self.conns[key].proxy_header.is_some() {
+            return self.on_proxy_bytes(key, data);
         }
         match self.conns[key].proto {
             Proto::Sniffing(_) => self.sniff(key, data),

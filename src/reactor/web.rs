@@ -109,6 +109,17 @@ impl Reactor {
         };
         let mut all = std::mem::take(held);
         all.extend_from_slice(data);
+        if super::proxy::may_be_header(&all) {
+            // Not a trusted proxy's connection (those read their header first): a header would
+            // claim another address. Held while it may still be one, as a method is.
+            if all.len() >= 12 || all.starts_with(b"PROXY ") {
+                return self.refuse_untrusted_header(key);
+            }
+            if !HTTP_METHODS.iter().any(|m| m.starts_with(&all)) && all.len() < 12 {
+                self.conns[key].set_proto(Proto::Sniffing(all));
+                return;
+            }
+        }
         if HTTP_METHODS.iter().any(|m| all.starts_with(m)) {
             self.start_http(key, &all);
         } else if HTTP_METHODS.iter().any(|m| m.starts_with(&all)) {
@@ -293,6 +304,18 @@ impl Reactor {
             bytes.splice(at..at, b"\r\nSec-WebSocket-Version: 13".iter().copied());
             self.queue_raw(key, Bytes::from(bytes));
             return self.end_http(key);
+        }
+        // Behind a trusted HTTP proxy, the client is the last address its X-Forwarded-For adds.
+        let forwarded = req
+            .header("x-forwarded-for")
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+            .filter(|_| self.cfg.is_trusted_proxy(self.conns[key].peer.ip()));
+        if let Some(ip) = forwarded {
+            if let Err(bye) = self.move_peer(key, ip) {
+                info!("refused {ip} (through {}): {bye:?}", self.conns[key].peer);
+                return self.http_reply(key, 403, "refused for your address", false);
+            }
         }
         let accept = websocket::accept_key(req.header("sec-websocket-key").unwrap_or_default());
         let head = format!(

@@ -22,6 +22,7 @@ mod limits;
 mod login;
 mod operators;
 mod presence;
+mod proxy;
 mod relay;
 mod rooms;
 mod schedule;

@@ -152,7 +152,7 @@ fn status_lists_rooms_and_users_for_the_admin_key_only() {
 }
 
 /// A WebSocket user: every text message holds one or more protocol lines.
-struct WsUser {
+pub(crate) struct WsUser {
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
     lines: std::collections::VecDeque<String>,
     binaries: std::collections::VecDeque<Vec<u8>>,
@@ -161,22 +161,38 @@ struct WsUser {
 
 impl WsUser {
     fn connect(server: &Server) -> WsUser {
-        let (ws, response) =
-            tungstenite::connect(format!("ws://{}/ws", server.addr)).expect("WebSocket handshake");
+        WsUser::connect_with(server, &[]).expect("WebSocket handshake")
+    }
+
+    /// A WebSocket user whose handshake carries these extra headers (as a proxy adds them).
+    pub(crate) fn connect_with(
+        server: &Server,
+        headers: &[(&'static str, &str)],
+    ) -> Result<WsUser, Box<tungstenite::Error>> {
+        use tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/ws", server.addr)
+            .into_client_request()
+            .map_err(Box::new)?;
+        for (name, value) in headers {
+            request
+                .headers_mut()
+                .insert(*name, value.parse().expect("a header value"));
+        }
+        let (ws, response) = tungstenite::connect(request).map_err(Box::new)?;
         assert_eq!(response.status(), 101);
         if let MaybeTlsStream::Plain(s) = ws.get_ref() {
             s.set_read_timeout(Some(Duration::from_millis(100)))
                 .unwrap();
         }
-        WsUser {
+        Ok(WsUser {
             ws,
             lines: Default::default(),
             binaries: Default::default(),
             seen: Vec::new(),
-        }
+        })
     }
 
-    fn send(&mut self, text: &str) {
+    pub(crate) fn send(&mut self, text: &str) {
         self.ws.send(Message::Text(text.into())).unwrap();
     }
 
@@ -207,7 +223,7 @@ impl WsUser {
         }
     }
 
-    fn expect(&mut self, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn expect(&mut self, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
             while let Some(line) = self.lines.pop_front() {
