@@ -67,13 +67,18 @@ fn max_per_ip_applies_to_loopback_only_when_asked() {
 /// A client whose receive window is tiny and which never reads: its output backs up in the
 /// server.
 fn connect_non_reader(addr: SocketAddr) -> Client {
+    connect_non_reader_as(addr, "sleepy")
+}
+
+/// As `connect_non_reader`, logged in as `nick`.
+fn connect_non_reader_as(addr: SocketAddr, nick: &str) -> Client {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     socket.connect(&addr.into()).unwrap();
     let stream: std::net::TcpStream = socket.into();
     let mut c = Client::connect_stream(stream);
-    c.login("sleepy");
+    c.login(nick);
     c
 }
 
@@ -159,7 +164,9 @@ fn all_output_over_max_output_memory_drops_the_furthest_behind_and_nobody_else_l
         .start();
     let mut alice = server.login("alice");
     let bob = server.login("bob");
-    let _sleepers: Vec<Client> = (0..3).map(|_| connect_non_reader_as(server.addr)).collect();
+    let _sleepers: Vec<Client> = (0..3)
+        .map(|i| connect_non_reader_as(server.addr, &format!("sleepy{i}")))
+        .collect();
     const LINES: usize = 10_000;
     let pad = "p".repeat(380);
     thread::scope(|s| {
@@ -182,19 +189,6 @@ fn all_output_over_max_output_memory_drops_the_furthest_behind_and_nobody_else_l
             "sleepy{i} lost the connection (SendQueueExceeded)"
         ));
     }
-}
-
-/// As `connect_non_reader`, under the next of the names sleepy0, sleepy1, ...
-fn connect_non_reader_as(addr: SocketAddr) -> Client {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&addr.into()).unwrap();
-    let mut c = Client::connect_stream(socket.into());
-    c.login(&format!("sleepy{}", NEXT.fetch_add(1, Ordering::Relaxed)));
-    c
 }
 
 #[test]
