@@ -82,6 +82,21 @@ fn connect_non_reader_as(addr: SocketAddr, nick: &str) -> Client {
     c
 }
 
+/// Sends `count` lines "line N ppp..." (about 390 bytes each) in 64 KiB writes, as a flooding
+/// client would.
+fn send_padded_lines(c: &mut Client, count: usize) {
+    let pad = "p".repeat(380);
+    let mut batch = String::new();
+    for i in 0..count {
+        batch.push_str(&format!("line {i} {pad}\n"));
+        if batch.len() > 64 * 1024 {
+            c.write_raw(batch.as_bytes()).unwrap();
+            batch.clear();
+        }
+    }
+    c.write_raw(batch.as_bytes()).unwrap();
+}
+
 /// Reads `count` lines "alice: line N ..." in order, failing on a gap. Returns the client and the
 /// other lines that arrived in between.
 fn read_all_from_alice(mut c: Client, count: usize) -> (Client, Vec<String>) {
@@ -122,19 +137,10 @@ fn a_reader_that_stops_reading_is_dropped_and_costs_nobody_else_a_line() {
     let carol = server.login("carol");
     let _sleepy = connect_non_reader(server.addr);
     const LINES: usize = 20_000;
-    let pad = "p".repeat(380);
     let (bob, carol) = thread::scope(|s| {
         let bob = s.spawn(|| read_all_from_alice(bob, LINES));
         let carol = s.spawn(|| read_all_from_alice(carol, LINES));
-        let mut batch = String::new();
-        for i in 0..LINES {
-            batch.push_str(&format!("line {i} {pad}\n"));
-            if batch.len() > 64 * 1024 {
-                alice.write_raw(batch.as_bytes()).unwrap();
-                batch.clear();
-            }
-        }
-        alice.write_raw(batch.as_bytes()).unwrap();
+        send_padded_lines(&mut alice, LINES);
         (bob.join().unwrap(), carol.join().unwrap())
     });
     const NOTICE: &str = "* sleepy lost the connection (send queue exceeded)";
@@ -168,18 +174,9 @@ fn all_output_over_max_output_memory_drops_the_furthest_behind_and_nobody_else_l
         .map(|i| connect_non_reader_as(server.addr, &format!("sleepy{i}")))
         .collect();
     const LINES: usize = 10_000;
-    let pad = "p".repeat(380);
     thread::scope(|s| {
         let bob = s.spawn(|| read_all_from_alice(bob, LINES));
-        let mut batch = String::new();
-        for i in 0..LINES {
-            batch.push_str(&format!("line {i} {pad}\n"));
-            if batch.len() > 64 * 1024 {
-                alice.write_raw(batch.as_bytes()).unwrap();
-                batch.clear();
-            }
-        }
-        alice.write_raw(batch.as_bytes()).unwrap();
+        send_padded_lines(&mut alice, LINES);
         // bob read every line, in order.
         bob.join().unwrap();
     });
