@@ -22,8 +22,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = reactor_chat::logging::init(cfg.log_level.to_filter(), cfg.log_file.as_deref())
-    {
+    if let Err(e) = reactor_chat::logging::init(
+        cfg.log_level.to_filter(),
+        cfg.log_file.as_deref(),
+        cfg.log_format,
+    ) {
         eprintln!("reactor-chat: cannot open the log file: {e}");
         return ExitCode::FAILURE;
     }

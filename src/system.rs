@@ -8,17 +8,17 @@ pub fn raise_open_files_limit() -> u64 {
     let (soft, hard) = match rlimit::Resource::NOFILE.get() {
         Ok(limits) => limits,
         Err(e) => {
-            warn!("cannot read the open-files limit: {e}");
+            warn!(error:% = e; "cannot read the open-files limit");
             return 0;
         }
     };
     match rlimit::increase_nofile_limit(hard) {
         Ok(now) => {
-            info!("open-files limit: soft {soft} -> {now} (hard {hard})");
+            info!(soft = now, was = soft, hard; "open-files limit");
             now
         }
         Err(e) => {
-            warn!("cannot raise the open-files limit from {soft} to {hard}: {e}");
+            warn!(soft, hard, error:% = e; "cannot raise the open-files limit");
             soft
         }
     }

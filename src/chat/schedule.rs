@@ -139,7 +139,7 @@ impl Chat {
         let id = self.schedules.add(schedule);
         let entry = entry_of(id, &self.schedules.pending[&id], now);
         self.timers.insert(due, ChatTimer::ScheduleDue { id });
-        log::info!("{} scheduled #{id} in {}s", s.nick(), delay.as_secs());
+        log::info!(nick:% = s.nick(), id, secs = delay.as_secs(); "scheduled a message");
         cx.info(Info::ScheduleSet { entry });
     }
 

@@ -101,8 +101,9 @@ impl Chat {
         let key = nick::collision_key(new);
         if self.settings.reserved_nicks.reserves(&key) {
             log::info!(
-                "{} was refused the reserved nickname {new}",
-                self.sessions[cx.sid].nick()
+                nick:% = self.sessions[cx.sid].nick(),
+                new;
+                "refused a reserved nickname"
             );
             self.stats.reserved_nicks += 1;
             let nick = Arc::from(new);
@@ -130,7 +131,7 @@ impl Chat {
         let new: Arc<str> = Arc::from(new);
         let old = self.sessions.rename(cx.sid, new.clone(), key);
         let room = self.sessions[cx.sid].room();
-        log::info!("{old} is now known as {new}");
+        log::info!(old:% = old, new:% = new; "renamed");
         cx.info(Info::NickChanged { nick: new.clone() });
         let event = Event::Renamed {
             id: self.ids.next(cx.now.wall),

@@ -31,6 +31,15 @@ pub enum ProxyProtocol {
     Required,
 }
 
+/// How each line of the activity log is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `time=… level=INFO msg="logged in" nick=alice`: key=value fields (logfmt).
+    Text,
+    /// One JSON object per line, the same fields as keys.
+    Json,
+}
+
 /// Log verbosity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogLevel {
@@ -87,6 +96,11 @@ pub struct Config {
     /// Log level for the activity log (stderr, and --log-file).
     #[arg(long, value_enum, default_value = "info")]
     pub log_level: LogLevel,
+
+    /// How log lines are written: `text` is key=value fields (`time=… level=INFO msg="logged in"
+    /// nick=alice`), `json` one JSON object per line with the same fields.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 
     /// Also write the activity log to this file (appended).
     #[arg(long)]

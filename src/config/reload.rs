@@ -30,6 +30,7 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         print_config: _,
         bind,
         log_level,
+        log_format,
         log_file,
         lang,
         utc,
@@ -108,6 +109,7 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
     }
     live! {
         log_level => "log-level",
+        log_format => "log-format",
         log_file => "log-file",
         rules => "rules",
         max_clients => "max-clients",

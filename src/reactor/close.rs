@@ -73,9 +73,9 @@ impl Reactor {
             let reason = conn.dead.unwrap_or(LostReason::Closed);
             *self.stats.disconnects.entry(reason.name()).or_insert(0) += 1;
             if conn.counted && self.chat.is_logged_in(ConnId(key)) {
-                info!("{} disconnected: {reason:?}", conn.peer);
+                info!(peer:% = conn.peer, reason = reason.code(); "disconnected");
             } else {
-                debug!("{} closed: {reason:?}", conn.peer);
+                debug!(peer:% = conn.peer, reason = reason.code(); "closed");
             }
             let now = self.now();
             self.chat
@@ -112,11 +112,13 @@ impl Reactor {
         if signals.iter().all(|&s| s == signal_hook::consts::SIGHUP) {
             return self.reload();
         }
-        info!(
-            "signal {:?}: shutting down ({} connections)",
-            signals,
-            self.conns.len()
-        );
+        // The first signal other than SIGHUP (the one that asked for the shutdown), by name.
+        let signal = signals
+            .iter()
+            .find(|&&s| s != signal_hook::consts::SIGHUP)
+            .and_then(|&s| signal_hook::low_level::signal_name(s))
+            .unwrap_or("?");
+        info!(signal, connections = self.conns.len(); "shutting down");
         self.shutting_down = true;
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
@@ -135,7 +137,7 @@ impl Reactor {
         if !(self.shutting_down && self.conns.is_empty()) {
             return false;
         }
-        info!("all connections closed; exiting");
+        info!("all connections closed, exiting");
         self.stop_storage();
         true
     }

@@ -231,7 +231,7 @@ impl Reactor {
             match conn.write_out(usize::MAX, &mut self.output_bytes) {
                 Ok((_, n)) => self.stats.bytes_out += n as u64,
                 Err(e) => {
-                    debug!("write to {}: {e}", conn.peer);
+                    debug!(peer:% = conn.peer, error:% = e; "write failed");
                     self.mark_dead(key, lost_reason_for(&e, LostReason::WriteError));
                     return;
                 }
@@ -262,8 +262,10 @@ impl Reactor {
             }
             self.stats.output_memory_drops += 1;
             info!(
-                "dropping {}: {queued} bytes queued while all output passes --max-output-memory ({} bytes)",
-                self.conns[key].peer, self.output_bytes
+                peer:% = self.conns[key].peer,
+                queued,
+                all_queued = self.output_bytes;
+                "dropped a slow reader: all output passes --max-output-memory"
             );
             self.conns[key].clear_out(&mut self.output_bytes);
             self.mark_dead(key, LostReason::SendQueueExceeded);
@@ -278,11 +280,15 @@ impl Reactor {
             QueueVerdict::OverSoftTooLong => self.stats.queue_soft_drops += 1,
             QueueVerdict::Ok => return,
         }
+        let cap = match verdict {
+            QueueVerdict::OverHard => "max-queue",
+            _ => "soft-queue",
+        };
         info!(
-            "dropping {}: output queue {} bytes ({:?})",
-            conn.peer,
-            conn.out.len(),
-            verdict
+            peer:% = conn.peer,
+            queued = conn.out.len(),
+            cap;
+            "dropped a slow reader: output queue over its cap"
         );
         conn.clear_out(&mut self.output_bytes);
         self.mark_dead(key, LostReason::SendQueueExceeded);

@@ -24,11 +24,11 @@ impl Reactor {
             Ok(Loaded::Run(cfg)) => *cfg,
             // --check-config and --print-config never start a server.
             Ok(Loaded::Print(_)) => return,
-            Err(LoadError::File(why)) => return warn!("reload refused, nothing changed: {why}"),
+            Err(LoadError::File(why)) => return warn!(why; "reload refused, nothing changed"),
             Err(LoadError::Cli(e)) => {
                 let why = e.to_string();
                 let why = why.lines().next().unwrap_or_default();
-                return warn!("reload refused, nothing changed: {why}");
+                return warn!(why; "reload refused, nothing changed");
             }
         };
         let words = if reloaded.words == self.cfg.words {
@@ -36,13 +36,17 @@ impl Reactor {
         } else {
             match WordBank::load(reloaded.words.as_deref()) {
                 Ok(words) => Arc::new(words),
-                Err(e) => return warn!("reload refused, nothing changed: {e}"),
+                Err(e) => return warn!(why:% = e; "reload refused, nothing changed"),
             }
         };
         let mut cfg = self.cfg.clone();
         let merged = reload::merge(&mut cfg, reloaded);
-        if let Err(e) = crate::logging::reopen(cfg.log_file.as_deref(), cfg.log_level.to_filter()) {
-            warn!("reload: cannot open the log file: {e}; the old one stays");
+        if let Err(e) = crate::logging::reopen(
+            cfg.log_file.as_deref(),
+            cfg.log_level.to_filter(),
+            cfg.log_format,
+        ) {
+            warn!(error:% = e; "reload: cannot open the log file; the old one stays");
         }
         self.cfg = cfg;
         self.apply_limits();
@@ -51,17 +55,10 @@ impl Reactor {
         settings.words = words;
         self.chat.replace_settings(settings);
         self.stats.reloads += 1;
-        let list = |keys: &[&str]| {
-            if keys.is_empty() {
-                "nothing".to_string()
-            } else {
-                keys.join(", ")
-            }
-        };
         info!(
-            "reload: changed {}; need a restart: {} (flags on the command line keep their values)",
-            list(&merged.applied),
-            list(&merged.need_restart)
+            changed = merged.applied.join(","),
+            need_restart = merged.need_restart.join(",");
+            "reloaded (flags on the command line keep their values)"
         );
     }
 

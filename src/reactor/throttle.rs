@@ -20,7 +20,7 @@ impl Reactor {
         if conn.throttled_since.is_none() {
             conn.throttled_since = Some(self.clock.now());
             self.stats.flood_throttles += 1;
-            debug!("{}: flood control engaged", conn.peer);
+            debug!(peer:% = conn.peer; "flood control engaged");
             self.queue_event(key, &Event::Refused(Refusal::Flood));
         }
         self.timers
@@ -38,7 +38,7 @@ impl Reactor {
             .is_some_and(|since| now.mono.duration_since(since) >= self.flood.kick_after)
         {
             self.stats.flood_kicks += 1;
-            info!("{}: excess flood", conn.peer);
+            info!(peer:% = conn.peer; "excess flood");
             conn.held_input = Vec::new();
             self.goodbye(key, LostReason::ExcessFlood, Bye::ExcessFlood, now);
             // Closing reads (and throws away) its input until the peer's end: what arrived

@@ -131,7 +131,7 @@ impl Reactor {
         give_back_freed_memory();
         for key in idle_keys {
             self.stats.idle_timeouts += 1;
-            info!("{}: idle timeout", self.conns[key].peer);
+            info!(peer:% = self.conns[key].peer, secs = self.cfg.idle_timeout; "idle timeout");
             let bye = Bye::PingTimeout {
                 secs: self.cfg.idle_timeout,
             };
@@ -144,7 +144,7 @@ impl Reactor {
             return;
         }
         self.stats.login_timeouts += 1;
-        info!("{}: login timeout", self.conns[key].peer);
+        info!(peer:% = self.conns[key].peer, secs = self.cfg.login_timeout; "login timeout");
         let bye = Bye::LoginTimeout {
             secs: self.cfg.login_timeout,
         };

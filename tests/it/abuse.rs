@@ -358,7 +358,7 @@ fn users_who_never_read_while_others_flood_are_dropped_alone() {
     // The flooders read nothing either and may be dropped too; the sleepers certainly are.
     for i in 0..5 {
         server.wait_for_log(&format!(
-            "sleepy{i} lost the connection (SendQueueExceeded)"
+            "msg=\"lost the connection\" nick=sleepy{i} reason=send-queue-exceeded"
         ));
     }
     drop(sleepers);

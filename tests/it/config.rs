@@ -127,7 +127,7 @@ fn sighup_reloads_the_file_mid_chat_without_dropping_anyone() {
     .unwrap();
     server.signal("HUP");
     server.wait_for_log(
-        "reload: changed rules, max-per-ip; need a restart: recent-rooms (flags on the command line keep their values)",
+        "msg=\"reloaded (flags on the command line keep their values)\" changed=rules,max-per-ip need_restart=recent-rooms",
     );
     // Nobody was dropped: the two chat on, and the lowered cap (two a address) cuts nobody off.
     alice.send("still here");
@@ -151,7 +151,7 @@ fn sighup_reloads_the_file_mid_chat_without_dropping_anyone() {
     )
     .unwrap();
     server.signal("HUP");
-    server.wait_for_log("reload refused, nothing changed: ");
+    server.wait_for_log("msg=\"reload refused, nothing changed\" why=");
     let mut erin = server.connect_from(50);
     erin.login("erin");
     erin.send("/quit");

@@ -36,7 +36,64 @@ fn shutdown_on(signal: &str) {
     lurker.expect_closed();
     let status = server.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "exit status {status:?}");
-    assert!(server.log().contains("shutting down"));
+    let log = server.log();
+    assert!(
+        log.contains(&format!(
+            "msg=\"shutting down\" signal=SIG{signal} connections=3"
+        )),
+        "{log}"
+    );
+    // Every line is key=value fields, starting with an RFC 3339 time that has its offset.
+    for line in log.lines() {
+        let (time, rest) = line
+            .strip_prefix("time=")
+            .and_then(|l| l.split_once(' '))
+            .unwrap_or_else(|| panic!("not a logfmt line: {line}"));
+        assert!(is_rfc3339_with_offset(time), "{line}");
+        assert!(
+            rest.starts_with("level=") && rest.contains(" msg="),
+            "{line}"
+        );
+    }
+}
+
+/// `2026-12-03T13:51:08.217+09:00`: a date, a time and an explicit offset.
+fn is_rfc3339_with_offset(time: &str) -> bool {
+    chrono::DateTime::parse_from_rfc3339(time).is_ok()
+        && time.len() > 6
+        && matches!(time.as_bytes()[time.len() - 6], b'+' | b'-')
+}
+
+#[test]
+fn log_format_json_writes_one_object_per_line_with_the_events_fields() {
+    let mut server = Server::builder().args(["--log-format", "json"]).start();
+    let mut alice = server.login("alice");
+    alice.send("/quit see you");
+    alice.expect_closed();
+    server.wait_for_log("\"msg\":\"quit\"");
+    server.signal("TERM");
+    assert!(server.wait_exit(Duration::from_secs(10)).success());
+    let log = server.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for line in &lines {
+        assert!(
+            is_rfc3339_with_offset(line["time"].as_str().unwrap()),
+            "{line}"
+        );
+        assert!(
+            line["level"].is_string() && line["msg"].is_string(),
+            "{line}"
+        );
+    }
+    let quit = lines.iter().find(|l| l["msg"] == "quit").unwrap();
+    assert_eq!(quit["nick"], "alice");
+    assert_eq!(quit["message"], "see you");
+    let shutdown = lines.iter().find(|l| l["msg"] == "shutting down").unwrap();
+    assert_eq!(shutdown["signal"], "SIGTERM");
+    assert!(shutdown["connections"].is_u64(), "{shutdown}");
 }
 
 #[test]
@@ -82,11 +139,11 @@ fn the_activity_log_goes_to_the_log_file_too() {
     let mut alice = server.login("alice");
     alice.send("/quit");
     alice.expect_closed();
-    server.wait_for_log("alice quit");
+    server.wait_for_log("msg=quit nick=alice");
     let deadline = std::time::Instant::now() + crate::support::WAIT;
     loop {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        if text.contains("alice logged in") && text.contains("alice quit") {
+        if text.contains("alice logged in") && text.contains("msg=quit nick=alice") {
             assert!(text.contains("open-files limit"), "{text}");
             break;
         }

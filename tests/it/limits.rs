@@ -183,7 +183,7 @@ fn all_output_over_max_output_memory_drops_the_furthest_behind_and_nobody_else_l
     server.wait_for_log("passes --max-output-memory");
     for i in 0..3 {
         server.wait_for_log(&format!(
-            "sleepy{i} lost the connection (SendQueueExceeded)"
+            "msg=\"lost the connection\" nick=sleepy{i} reason=send-queue-exceeded"
         ));
     }
 }
@@ -211,9 +211,9 @@ fn a_reader_that_stays_behind_the_soft_cap_is_dropped_after_the_grace_seconds() 
     for _ in 0..200 {
         let batch = line.repeat(64);
         alice.write_raw(batch.as_bytes()).unwrap();
-        if server.log().contains("OverSoftTooLong") {
+        if server.log().contains("cap=soft-queue") {
             alice.expect_stamped("* sleepy lost the connection (send queue exceeded)");
-            assert!(server.log().contains("output queue"));
+            assert!(server.log().contains("output queue over its cap"));
             return;
         }
         thread::sleep(std::time::Duration::from_millis(50));

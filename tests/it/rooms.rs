@@ -120,7 +120,7 @@ fn rooms_lists_counts_and_empty_rooms_disappear() {
     // A member held for a reconnect is not counted, as `/users` does not list them; the room
     // stays while they may come back.
     bob.drop_connection();
-    server.wait_for_log("bob lost the connection");
+    server.wait_for_log("msg=\"lost the connection\" nick=bob");
     alice.send("/rooms");
     alice.expect_exact("-- 3 rooms: Games (1), lobby (1), zoo (0)");
     // The last member leaving (here by /part) removes the room.

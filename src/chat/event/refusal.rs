@@ -43,6 +43,25 @@ pub enum Bye {
 }
 
 impl Bye {
+    /// A stable name for the log (`bye=server-full`); the numbers a goodbye carries are the
+    /// limits the log line names beside it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Bye::Quit { .. } => "quit",
+            Bye::ServerFull { .. } => "server-full",
+            Bye::TooManyFromAddress { .. } => "too-many-from-address",
+            Bye::TooManyWaitingFromAddress { .. } => "too-many-waiting-from-address",
+            Bye::TooManyWaiting => "too-many-waiting",
+            Bye::LoginTimeout { .. } => "login-timeout",
+            Bye::PingTimeout { .. } => "ping-timeout",
+            Bye::ShuttingDown => "shutting-down",
+            Bye::ResumedElsewhere => "resumed-elsewhere",
+            Bye::Kicked { .. } => "kicked",
+            Bye::Banned { .. } => "banned",
+            Bye::ExcessFlood => "excess-flood",
+        }
+    }
+
     /// Whether reconnecting makes sense after this goodbye.
     pub fn may_reconnect(&self) -> bool {
         match self {

@@ -109,10 +109,12 @@ impl Chat {
         let keep = match refusal {
             Some(notice) => {
                 self.stats.files_refused += 1;
-                info!(
-                    "{}: upload refused: {notice:?}",
-                    self.sessions[cx.sid].nick()
-                );
+                let why = match &notice {
+                    FileNotice::BadName => "bad-name",
+                    FileNotice::TooLarge { .. } => "too-large",
+                    _ => "uploads-busy",
+                };
+                info!(nick:% = self.sessions[cx.sid].nick(), size, why; "upload refused");
                 cx.reply(Event::File(notice));
                 Keep::Discard
             }
@@ -185,8 +187,12 @@ impl Chat {
         };
         self.stats.files_offered += 1;
         info!(
-            "{from} offers #{id} {} ({size} bytes) in {room_name}",
-            upload.name
+            from:% = from,
+            id,
+            name:% = upload.name,
+            size,
+            room:% = room_name;
+            "file offered"
         );
         self.timers.insert(expires, ChatTimer::OfferExpires { id });
         for old in evicted {
@@ -337,7 +343,7 @@ impl Chat {
     /// An offer's expiry timer fired.
     pub(super) fn offer_expires(&mut self, id: u64, now: Now, out: &mut Outbox) {
         if let Some(offer) = self.files.offers.expire(id, now.mono) {
-            info!("file offer #{id} expired");
+            info!(id; "file offer expired");
             let notice = FileNotice::Expired {
                 id,
                 name: offer.name,

@@ -121,7 +121,7 @@ impl Chat {
         let id = self.games.next_id;
         let round = Round::new(category.clone(), word);
         let by = s.nick().clone();
-        info!("{by} started a word game in {room_name} ({category})");
+        info!(by:% = by, room:% = room_name, category:% = category; "word game started");
         let started = GameNotice::Started {
             at: cx.now.wall,
             room: room_name,
@@ -242,7 +242,7 @@ impl Chat {
             return;
         }
         let game = self.games.rounds.remove(&room).expect("present above");
-        info!("word game in {room_name}: time is up ({})", game.round.word);
+        info!(room:% = room_name, word:% = game.round.word; "word game: time is up");
         let notice = GameNotice::TimeUp {
             id: self.ids.next(now.wall),
             at: now.wall,
@@ -272,7 +272,7 @@ impl Chat {
         let nick = self.sessions[sid].nick().clone();
         let room_name = self.rooms[room].name().clone();
         let secs = now.mono.saturating_duration_since(game.started).as_secs();
-        info!("word game in {room_name}: {nick} won {points} points");
+        info!(room:% = room_name, nick:% = nick, points; "word game won");
         self.games.scores.record_win(&room_name, &nick, points);
         let notice = GameNotice::Won {
             id: self.ids.next(now.wall),

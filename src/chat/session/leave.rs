@@ -23,7 +23,7 @@ impl Chat {
         let until = now.mono + self.settings.grace;
         let generation = self.sessions.hold(sid, until);
         let nick = self.sessions[sid].nick.clone();
-        info!("{nick} lost the connection ({reason:?})");
+        info!(nick:% = nick, reason = reason.code(); "lost the connection");
         self.announce_in_rooms(sid, now, out, |id, at, room| Event::Left {
             id,
             at,
@@ -57,8 +57,8 @@ impl Chat {
         while let Some(oldest) = self.sessions.over_held_caps(ip, per_ip, total) {
             self.stats.held_dropped += 1;
             info!(
-                "{} no longer held: too many held sessions",
-                self.sessions[oldest].nick
+                nick:% = self.sessions[oldest].nick;
+                "no longer held: too many held sessions"
             );
             let how = Departure::GraceExpired {
                 grace_secs: self.settings.grace.as_secs(),
@@ -86,7 +86,7 @@ impl Chat {
     /// `/quit [message]`.
     pub(in crate::chat) fn quit(&mut self, cx: &mut Cx<'_>, message: Option<&str>) {
         let nick = self.sessions[cx.sid].nick.clone();
-        info!("{nick} quit ({})", message.unwrap_or(""));
+        info!(nick:% = nick, message = message.unwrap_or(""); "quit");
         self.sessions.close_conn(cx.conn);
         cx.out.items.push(Output::Close {
             conn: cx.conn,
@@ -110,7 +110,7 @@ impl Chat {
             return; // resumed, or the slot was reused: a stale timer
         }
         self.stats.grace_expired += 1;
-        info!("{} did not reconnect in time", self.sessions[sid].nick);
+        info!(nick:% = self.sessions[sid].nick; "did not reconnect in time");
         let how = Departure::GraceExpired {
             grace_secs: self.settings.grace.as_secs(),
         };
