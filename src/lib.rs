@@ -57,3 +57,4 @@ pub mod render;
 pub mod storage;
 pub mod system;
 pub mod timer;
+pub mod tls;
