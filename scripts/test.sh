@@ -22,6 +22,7 @@ command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd)
 # Real telnet clients, driven in tmux by tests/it/telnet.rs.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v telnet >/dev/null 2>&1 || need+=(telnet)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v busybox >/dev/null 2>&1 || need+=(busybox)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v node >/dev/null 2>&1 || need+=(nodejs)

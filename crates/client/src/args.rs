@@ -10,9 +10,19 @@ use clap::{Parser, ValueEnum};
 #[command(name = "reactor-chat-client", version)]
 pub struct Args {
     /// The server, as HOST:PORT; a port alone (`8081`, `:8081`) means this machine, a host
-    /// alone the default port 8080.
+    /// alone the default port 8080. `tls://HOST:PORT` is the same as --tls.
     #[arg(default_value = "127.0.0.1:8080")]
     pub server: String,
+
+    /// Connect inside TLS, verifying the server's certificate against this machine's trusted
+    /// authorities (or --ca) and its host name.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Trust the certificates in this PEM file instead of the system's (a private authority, or
+    /// a self-signed server). Implies --tls.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
 
     /// Nickname to log in with; asked for when missing (or refused).
     #[arg(long, short)]
@@ -60,6 +70,15 @@ impl Args {
     }
 }
 
+/// `tls://HOST:PORT` is HOST:PORT inside TLS: whether the address asked for TLS, and the rest.
+pub fn split_scheme(typed: &str) -> (bool, &str) {
+    let typed = typed.trim();
+    match typed.get(..6) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("tls://") => (true, &typed[6..]),
+        _ => (false, typed),
+    }
+}
+
 /// The server address as people type it, made `HOST:PORT`: `8081` and `:8081` are this machine
 /// (127.0.0.1), `chat.example.org` is port 8080, `[::1]`-style and `HOST:PORT` stay as given.
 pub fn server_address(typed: &str) -> String {
@@ -91,7 +110,24 @@ pub fn server_address(typed: &str) -> String {
 
 #[cfg(test)]
 mod address_tests {
-    use super::server_address;
+    use super::{server_address, split_scheme};
+
+    #[test]
+    fn tls_urls_ask_for_tls() {
+        assert_eq!(
+            split_scheme("tls://chat.example.org:8443"),
+            (true, "chat.example.org:8443")
+        );
+        assert_eq!(split_scheme("TLS://[::1]:8443"), (true, "[::1]:8443"));
+        assert_eq!(
+            split_scheme("chat.example.org:8443"),
+            (false, "chat.example.org:8443")
+        );
+        assert_eq!(
+            server_address(split_scheme("tls://8443").1),
+            "127.0.0.1:8443"
+        );
+    }
 
     #[test]
     fn addresses_as_people_type_them() {

@@ -22,6 +22,7 @@ use crate::progress;
 
 use crate::event::{Ev, Uploaded};
 use crate::proto::StreamDecoder;
+use crate::tls::{Tls, TlsWriter};
 
 /// How long one connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,13 +40,22 @@ enum Job {
 /// An open connection. Dropping it closes the socket, which ends both threads.
 pub struct Conn {
     stream: TcpStream,
+    /// With `--tls`: the session, to end it with close_notify.
+    tls: Option<TlsWriter>,
     jobs: Sender<Job>,
 }
 
 impl Conn {
-    /// Connects to `server` (HOST:PORT, every address it resolves to in turn) and starts the
-    /// reader and writer threads. `progress`: show upload progress bars (on a terminal).
-    pub fn open(server: &str, gen: u64, events: Sender<Ev>, progress: bool) -> io::Result<Conn> {
+    /// Connects to `server` (HOST:PORT, every address it resolves to in turn), inside TLS when
+    /// `tls` is given, and starts the reader and writer threads. `progress`: show upload
+    /// progress bars (on a terminal).
+    pub fn open(
+        server: &str,
+        tls: Option<&Tls>,
+        gen: u64,
+        events: Sender<Ev>,
+        progress: bool,
+    ) -> io::Result<Conn> {
         let mut last = io::Error::other(format!("{server} resolves to no address"));
         let mut connected = None;
         for addr in server.to_socket_addrs()? {
@@ -59,8 +69,19 @@ impl Conn {
         }
         let stream = connected.ok_or(last)?;
         let _ = stream.set_nodelay(true);
-        let reader = stream.try_clone()?;
-        let writer = stream.try_clone()?;
+        let (reader, writer, tls): (Box<dyn Read + Send>, Box<dyn Write + Send>, _) = match tls {
+            Some(tls) => {
+                let (reader, writer) = tls.connect(server, &stream)?;
+                let handle = writer.handle()?;
+                (Box::new(reader), Box::new(writer), Some(handle))
+            }
+            None => (
+                Box::new(stream.try_clone()?),
+                Box::new(stream.try_clone()?),
+                None,
+            ),
+        };
+        let shutdown = stream.try_clone()?;
         let (jobs, queue) = mpsc::channel();
         let tx = events.clone();
         thread::Builder::new()
@@ -68,8 +89,8 @@ impl Conn {
             .spawn(move || read_loop(reader, gen, tx))?;
         thread::Builder::new()
             .name("writer".into())
-            .spawn(move || write_loop(writer, gen, queue, events, progress))?;
-        Ok(Conn { stream, jobs })
+            .spawn(move || write_loop(writer, shutdown, gen, queue, events, progress))?;
+        Ok(Conn { stream, tls, jobs })
     }
 
     /// Queues one line (a `\n` is added).
@@ -82,8 +103,11 @@ impl Conn {
         let _ = self.jobs.send(Job::File { file, name, size });
     }
 
-    /// Closes the socket; the threads notice and end.
-    pub fn close(&self) {
+    /// Closes the socket (after close_notify, inside TLS); the threads notice and end.
+    pub fn close(&mut self) {
+        if let Some(tls) = &mut self.tls {
+            tls.close();
+        }
         let _ = self.stream.shutdown(Shutdown::Both);
     }
 }
@@ -94,7 +118,7 @@ impl Drop for Conn {
     }
 }
 
-fn read_loop(mut stream: TcpStream, gen: u64, events: Sender<Ev>) {
+fn read_loop(mut stream: Box<dyn Read + Send>, gen: u64, events: Sender<Ev>) {
     let mut decoder = StreamDecoder::new();
     let mut buf = vec![0u8; CHUNK];
     let why = loop {
@@ -117,7 +141,8 @@ fn read_loop(mut stream: TcpStream, gen: u64, events: Sender<Ev>) {
 }
 
 fn write_loop(
-    mut stream: TcpStream,
+    mut stream: Box<dyn Write + Send>,
+    socket: TcpStream,
     gen: u64,
     queue: Receiver<Job>,
     events: Sender<Ev>,
@@ -143,7 +168,7 @@ fn write_loop(
         };
         if !ok {
             // The reader sees the shutdown and reports the connection closed.
-            let _ = stream.shutdown(Shutdown::Both);
+            let _ = socket.shutdown(Shutdown::Both);
             return;
         }
     }
@@ -153,7 +178,7 @@ fn write_loop(
 /// complete the frame the server expects, so that is an error and the connection is closed (the
 /// server offers nothing for an upload cut short).
 fn upload(
-    stream: &mut TcpStream,
+    stream: &mut dyn Write,
     file: File,
     name: &str,
     size: u64,

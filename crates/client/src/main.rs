@@ -30,6 +30,7 @@ mod prompt;
 mod proto;
 mod session;
 mod style;
+mod tls;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -65,8 +66,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let (tls_scheme, server) = args::split_scheme(&args.server);
+    let tls = if args.tls || tls_scheme || args.ca.is_some() {
+        match tls::Tls::new(args.ca.as_deref()) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                eprintln!("reactor-chat-client: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
     let settings = Settings {
-        server: args::server_address(&args.server),
+        server: args::server_address(server),
+        tls,
         nick: args.name.clone().filter(|n| !n.trim().is_empty()),
         download_dir,
         accept_files: args.accept_files,

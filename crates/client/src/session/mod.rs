@@ -41,6 +41,8 @@ const MAX_QUEUED: usize = 1000;
 /// What the session is configured with.
 pub struct Settings {
     pub server: String,
+    /// `--tls`: how the server is verified.
+    pub tls: Option<crate::tls::Tls>,
     pub nick: Option<String>,
     /// Canonical, existing.
     pub download_dir: PathBuf,
@@ -178,6 +180,7 @@ impl Session {
         self.gen += 1;
         let conn = Conn::open(
             &self.cfg.server,
+            self.cfg.tls.as_ref(),
             self.gen,
             self.tx.clone(),
             self.cfg.interactive,

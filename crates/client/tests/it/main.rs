@@ -8,3 +8,4 @@ mod support {
 
 mod client;
 mod terminal;
+mod tls;
