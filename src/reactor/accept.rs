@@ -127,7 +127,7 @@ impl Reactor {
         ));
         self.stats.accepted += 1;
         if let Some(bye) = refusal {
-            info!("refused {addr}: {bye:?}");
+            info!(peer:% = addr, bye = bye.code(); "refused");
             self.conns[key].greeted = true;
             self.conns[key].set_proto(Proto::Line);
             self.queue_event(key, &Event::Bye(bye));

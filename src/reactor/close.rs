@@ -73,9 +73,9 @@ impl Reactor {
             let reason = conn.dead.unwrap_or(LostReason::Closed);
             *self.stats.disconnects.entry(reason.name()).or_insert(0) += 1;
             if conn.counted && self.chat.is_logged_in(ConnId(key)) {
-                info!(peer:% = conn.peer, reason = reason.code(); "disconnected");
+                info!(peer:% = conn.peer, reason = reason.name(); "disconnected");
             } else {
-                debug!(peer:% = conn.peer, reason = reason.code(); "closed");
+                debug!(peer:% = conn.peer, reason = reason.name(); "closed");
             }
             let now = self.now();
             self.chat

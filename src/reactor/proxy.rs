@@ -101,7 +101,7 @@ impl Reactor {
                 let held = *self.conns[key].proxy_header.take().unwrap_or_default();
                 if let Some(ip) = ip {
                     if let Err(bye) = self.move_peer(key, ip) {
-                        info!("refused {ip} (through {}): {bye:?}", self.conns[key].peer);
+                        info!(ip:% = ip, through:% = self.conns[key].peer, bye = bye.code(); "refused");
                         self.queue_event(key, &Event::Bye(bye));
                         let close_at = self.clock.now() + self.cfg.linger();
                         return self.begin_close(key, close_at);

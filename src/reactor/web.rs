@@ -313,7 +313,7 @@ impl Reactor {
             .filter(|_| self.cfg.is_trusted_proxy(self.conns[key].peer.ip()));
         if let Some(ip) = forwarded {
             if let Err(bye) = self.move_peer(key, ip) {
-                info!("refused {ip} (through {}): {bye:?}", self.conns[key].peer);
+                info!(ip:% = ip, through:% = self.conns[key].peer, bye = bye.code(); "refused");
                 return self.http_reply(key, 403, "refused for your address", false);
             }
         }

@@ -183,7 +183,7 @@ fn all_output_over_max_output_memory_drops_the_furthest_behind_and_nobody_else_l
     server.wait_for_log("passes --max-output-memory");
     for i in 0..3 {
         server.wait_for_log(&format!(
-            "msg=\"lost the connection\" nick=sleepy{i} reason=send-queue-exceeded"
+            "msg=\"lost the connection\" nick=sleepy{i} reason=send_queue_exceeded"
         ));
     }
 }

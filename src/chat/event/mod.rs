@@ -50,21 +50,6 @@ pub enum LostReason {
     ExcessFlood,
 }
 
-impl LostReason {
-    /// A stable name for the log (`reason=write-error`).
-    pub fn code(self) -> &'static str {
-        match self {
-            LostReason::Closed => "closed",
-            LostReason::Reset => "reset",
-            LostReason::ReadError => "read-error",
-            LostReason::WriteError => "write-error",
-            LostReason::PingTimeout => "ping-timeout",
-            LostReason::SendQueueExceeded => "send-queue-exceeded",
-            LostReason::ExcessFlood => "excess-flood",
-        }
-    }
-}
-
 /// How a user left a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Departure {

@@ -43,22 +43,22 @@ pub enum Bye {
 }
 
 impl Bye {
-    /// A stable name for the log (`bye=server-full`); the numbers a goodbye carries are the
+    /// A stable name for the log (`bye=server_full`); the numbers a goodbye carries are the
     /// limits the log line names beside it.
     pub fn code(&self) -> &'static str {
         match self {
             Bye::Quit { .. } => "quit",
-            Bye::ServerFull { .. } => "server-full",
-            Bye::TooManyFromAddress { .. } => "too-many-from-address",
-            Bye::TooManyWaitingFromAddress { .. } => "too-many-waiting-from-address",
-            Bye::TooManyWaiting => "too-many-waiting",
-            Bye::LoginTimeout { .. } => "login-timeout",
-            Bye::PingTimeout { .. } => "ping-timeout",
-            Bye::ShuttingDown => "shutting-down",
-            Bye::ResumedElsewhere => "resumed-elsewhere",
+            Bye::ServerFull { .. } => "server_full",
+            Bye::TooManyFromAddress { .. } => "too_many_from_address",
+            Bye::TooManyWaitingFromAddress { .. } => "too_many_waiting_from_address",
+            Bye::TooManyWaiting => "too_many_waiting",
+            Bye::LoginTimeout { .. } => "login_timeout",
+            Bye::PingTimeout { .. } => "ping_timeout",
+            Bye::ShuttingDown => "shutting_down",
+            Bye::ResumedElsewhere => "resumed_elsewhere",
             Bye::Kicked { .. } => "kicked",
             Bye::Banned { .. } => "banned",
-            Bye::ExcessFlood => "excess-flood",
+            Bye::ExcessFlood => "excess_flood",
         }
     }
 

@@ -23,7 +23,7 @@ impl Chat {
         let until = now.mono + self.settings.grace;
         let generation = self.sessions.hold(sid, until);
         let nick = self.sessions[sid].nick.clone();
-        info!(nick:% = nick, reason = reason.code(); "lost the connection");
+        info!(nick:% = nick, reason = reason.name(); "lost the connection");
         self.announce_in_rooms(sid, now, out, |id, at, room| Event::Left {
             id,
             at,
