@@ -95,6 +95,7 @@ where
         .map_err(LoadError::Cli)?;
     let mut cfg = Config::from_arg_matches(&matches).map_err(LoadError::Cli)?;
     read_secret_files(&mut cfg)?;
+    check_combinations(&cfg)?;
     if cfg.print_config {
         return Ok(Loaded::Print(effective(&matches, &cfg)));
     }
@@ -229,6 +230,19 @@ fn refuse_if_others_can_read(path: &Path, key: &str) -> Result<(), LoadError> {
                 mode & 0o777
             )));
         }
+    }
+    Ok(())
+}
+
+/// Settings that are each good but cannot go together.
+fn check_combinations(cfg: &Config) -> Result<(), LoadError> {
+    if cfg.tls_cert.is_some() && cfg.greet_delay_ms == 0 {
+        // A TLS client speaks first; greeting at once would put clear text before its handshake.
+        return Err(LoadError::File(
+            "--greet-delay-ms 0 greets before a TLS client can say it is one: give it at least \
+             a few milliseconds with --tls-cert"
+                .into(),
+        ));
     }
     Ok(())
 }

@@ -93,6 +93,33 @@ pub struct Config {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
+    /// The certificate chain (PEM, the server's certificate first) that turns TLS on: a
+    /// connection whose first byte starts a TLS handshake is served inside TLS, any other as
+    /// before, so one port serves telnet, `https://`, `wss://` and `openssl s_client`. Needs
+    /// --tls-key. Reloaded on SIGHUP (new handshakes take the new certificate).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, RSA or EC; Ed25519 in PKCS#8).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Refuse clear text: a line user is told to connect with TLS, an HTTP request is sent to
+    /// the same address over https://. Needs --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_only: bool,
+
+    /// Seconds a TLS handshake may take from connect, whatever --login-timeout says: a client
+    /// that opens a connection and never finishes its handshake is let go this soon.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub tls_handshake_timeout: u64,
+
+    /// Most TLS handshakes under way at once (each holds a few tens of KiB and costs a key
+    /// exchange); a ClientHello beyond it is refused at once. They also count as connections
+    /// waiting to log in (--max-unregistered).
+    #[arg(long, default_value_t = 256)]
+    pub max_tls_handshakes: usize,
+
     /// Log level for the activity log (stderr, and --log-file).
     #[arg(long, value_enum, default_value = "info")]
     pub log_level: LogLevel,
@@ -435,6 +462,9 @@ impl Config {
         })
     }
 
+    pub fn tls_handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.tls_handshake_timeout)
+    }
     pub fn login_timeout(&self) -> Duration {
         Duration::from_secs(self.login_timeout)
     }

@@ -29,6 +29,11 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         check_config: _,
         print_config: _,
         bind,
+        tls_cert,
+        tls_key,
+        tls_only,
+        tls_handshake_timeout,
+        max_tls_handshakes,
         log_level,
         log_format,
         log_file,
@@ -108,6 +113,11 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         )*};
     }
     live! {
+        tls_cert => "tls-cert",
+        tls_key => "tls-key",
+        tls_only => "tls-only",
+        tls_handshake_timeout => "tls-handshake-timeout",
+        max_tls_handshakes => "max-tls-handshakes",
         log_level => "log-level",
         log_format => "log-format",
         log_file => "log-file",

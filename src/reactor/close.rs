@@ -84,6 +84,7 @@ impl Reactor {
             self.stop_waiting(key);
             self.uncount(key);
             let mut conn = self.conns.remove(key);
+            self.forget_tls(&conn);
             if reason == LostReason::Closed && !conn.out.is_empty() {
                 // The peer shut down only its sending side (`printf ... | nc -N`, a script that
                 // half-closes): it still reads. Give it the replies to what it sent, as far as

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::flood::{FloodLimits, TokenBucket};
 use super::net::Stream;
 use super::outqueue::{Flush, OutQueue};
+use super::tls::ConnTls;
 use super::wire::Wire;
 use crate::chat::LostReason;
 use crate::codec::file::FileDecoder;
@@ -130,6 +131,8 @@ pub struct Conn {
     /// The telnet BINARY request has been decided: sent, or not needed (see
     /// `Reactor::ask_telnet_binary`).
     pub telnet_checked: bool,
+    /// Inside TLS: the session its bytes go through (boxed: most connections are clear).
+    pub tls: Option<Box<ConnTls>>,
 }
 
 impl Conn {
@@ -167,6 +170,7 @@ impl Conn {
             proto,
             ws_close_sent: false,
             telnet_checked: false,
+            tls: None,
         }
     }
 
@@ -190,9 +194,17 @@ impl Conn {
     /// reactor's count of queued bytes across connections.
     pub fn write_out(&mut self, budget: usize, total: &mut usize) -> io::Result<(Flush, usize)> {
         let before = self.out.own_len();
-        let result = self.out.write_to(&mut self.stream, budget);
+        let result = match self.tls.as_deref_mut() {
+            None => self.out.write_to(&mut self.stream, budget),
+            Some(tls) => super::tls::write_out(&mut self.out, tls, &mut self.stream, budget),
+        };
         *total -= before - self.out.own_len();
         result
+    }
+
+    /// Whether anything waits to be written: queued output, or TLS records (a handshake reply).
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty() || self.tls.as_ref().is_some_and(|t| t.session.wants_write())
     }
 
     /// Drops everything queued, taking it off `total`.

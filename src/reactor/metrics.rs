@@ -48,6 +48,14 @@ pub struct ReactorStats {
     pub ws_upgrades: u64,
     /// Telnets asked for BINARY (their first line ended with `\r`).
     pub telnet_binary: u64,
+    /// TLS handshakes completed.
+    pub tls_handshakes: u64,
+    /// TLS connections ended by a protocol error (a bad record, a failed handshake).
+    pub tls_errors: u64,
+    /// ClientHellos refused by --max-tls-handshakes, and handshakes past their deadline.
+    pub tls_refused: u64,
+    /// Clear-text connections refused by --tls-only.
+    pub tls_clear_refused: u64,
     /// Events queued to connections (one per recipient of a broadcast).
     pub deliveries: u64,
     /// Time spent working (not waiting in poll), for time per loop iteration.
@@ -60,7 +68,7 @@ impl std::fmt::Display for ReactorStats {
     /// One line of `key=value` fields (the log line a shutdown writes), the disconnects as
     /// `disconnects.REASON=N`: parseable, unlike a `Debug` dump.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let fields: [(&str, u64); 28] = [
+        let fields: [(&str, u64); 32] = [
             ("accepted", self.accepted),
             ("refused_full", self.refused_full),
             ("refused_per_ip", self.refused_per_ip),
@@ -88,6 +96,10 @@ impl std::fmt::Display for ReactorStats {
             ("http_requests", self.http_requests),
             ("ws_upgrades", self.ws_upgrades),
             ("telnet_binary", self.telnet_binary),
+            ("tls_handshakes", self.tls_handshakes),
+            ("tls_errors", self.tls_errors),
+            ("tls_refused", self.tls_refused),
+            ("tls_clear_refused", self.tls_clear_refused),
             (
                 "busy_ms",
                 u64::try_from(self.busy.as_millis()).unwrap_or(u64::MAX),
@@ -152,7 +164,7 @@ pub fn render(reactor: &Reactor) -> String {
         "Open connections by protocol.",
         &proto_labels,
     );
-    let plain: [(&str, &str, &str, f64); 30] = [
+    let plain: [(&str, &str, &str, f64); 35] = [
         ("reactor_chat_users_online", "gauge", "Users logged in with a live connection.", reactor.chat.online() as f64),
         ("reactor_chat_rooms", "gauge", "Rooms that exist now.", reactor.chat.room_count() as f64),
         ("reactor_chat_file_store_bytes", "gauge", "Bytes held for open file offers.", reactor.chat.file_store_bytes() as f64),
@@ -178,6 +190,11 @@ pub fn render(reactor: &Reactor) -> String {
         ("reactor_chat_http_requests_total", "counter", "HTTP requests served on the chat port.", stats.http_requests as f64),
         ("reactor_chat_websocket_upgrades_total", "counter", "WebSocket connections opened.", stats.ws_upgrades as f64),
         ("reactor_chat_telnet_binary_requests_total", "counter", "Telnet clients asked for 8-bit input (RFC 856 BINARY).", stats.telnet_binary as f64),
+        ("reactor_chat_tls_connections", "gauge", "Connections inside TLS.", reactor.conns.iter().filter(|(_, c)| c.tls.is_some()).count() as f64),
+        ("reactor_chat_tls_handshakes_total", "counter", "TLS handshakes completed.", stats.tls_handshakes as f64),
+        ("reactor_chat_tls_errors_total", "counter", "TLS connections ended by a protocol error.", stats.tls_errors as f64),
+        ("reactor_chat_tls_refused_total", "counter", "TLS handshakes refused by --max-tls-handshakes or past --tls-handshake-timeout.", stats.tls_refused as f64),
+        ("reactor_chat_tls_clear_refused_total", "counter", "Clear-text connections refused by --tls-only.", stats.tls_clear_refused as f64),
         ("reactor_chat_kicks_total", "counter", "Users kicked or banned by operators.", chat.kicks as f64),
         ("reactor_chat_loop_iterations_total", "counter", "Reactor loop iterations.", stats.loop_turns as f64),
         ("reactor_chat_loop_busy_seconds_total", "counter", "Time the reactor spent working rather than waiting; divided by iterations, the time per iteration.", stats.busy.as_secs_f64()),

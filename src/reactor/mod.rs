@@ -64,6 +64,7 @@ pub mod sim;
 mod storage;
 mod throttle;
 mod timers;
+mod tls;
 mod web;
 mod wire;
 mod worklist;
@@ -152,7 +153,26 @@ pub struct Reactor {
     next_sweep: Instant,
     shutting_down: bool,
     next_serial: u64,
+    /// `--tls-cert`'s configuration (replaced on reload; sessions keep the one they began with).
+    tls_config: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// TLS handshakes under way, against `--max-tls-handshakes`.
+    tls_handshakes: usize,
+    /// Plaintext of the read being decrypted (kept for its capacity).
+    tls_plain: Vec<u8>,
     pub stats: ReactorStats,
+}
+
+/// `--tls-cert` and `--tls-key` read into a configuration, or `None` without them; a bad file
+/// is an error naming it.
+fn load_tls(cfg: &Config) -> io::Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
+    let (Some(cert), Some(key)) = (&cfg.tls_cert, &cfg.tls_key) else {
+        return Ok(None);
+    };
+    let config = crate::tls::load(cert, key).map_err(|e| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("TLS certificate: {e}"))
+    })?;
+    log::info!(cert:% = cert.display(), key:% = key.display(); "TLS on");
+    Ok(Some(config))
 }
 
 /// The operating system a reactor runs on: real sockets, or the simulation's.
@@ -248,6 +268,7 @@ impl Reactor {
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
             ),
         };
+        let tls_config = load_tls(&cfg)?;
         let mut chat = Chat::new(chat_settings);
         chat.load_recent(from_disk);
         let nofile = rlimit::Resource::NOFILE
@@ -269,7 +290,8 @@ impl Reactor {
                 renderer.link_base = std::sync::Arc::from(url.trim_end_matches('/'));
                 false
             }
-            None if cfg.bind.ip().is_unspecified() => true,
+            // With TLS a link's scheme follows the connection's (https inside TLS).
+            None if cfg.bind.ip().is_unspecified() || tls_config.is_some() => true,
             None => {
                 // The port actually bound (`--bind` may ask for port 0).
                 let bound = listener.local_addr().unwrap_or(cfg.bind);
@@ -314,6 +336,9 @@ impl Reactor {
             clock,
             shutting_down: false,
             next_serial: 0,
+            tls_config,
+            tls_handshakes: 0,
+            tls_plain: Vec::new(),
             stats: ReactorStats::default(),
             cfg,
         })

@@ -68,13 +68,16 @@ impl Reactor {
     }
 
     /// The address a download link in `event` must start with for connection `key`, when links
-    /// follow the address each user connected to; `None` when the renderer's base serves.
+    /// follow the address each user connected to (and, with TLS, its scheme); `None` when the
+    /// renderer's base serves.
     fn link_base_for(&self, key: usize, event: &Event) -> Option<Arc<str>> {
         if !self.links_per_conn || !carries_link(event) {
             return None;
         }
-        let reached = self.conns.get(key)?.stream.local_addr().ok()?;
-        Some(Arc::from(format!("http://{reached}")))
+        let conn = self.conns.get(key)?;
+        let reached = conn.stream.local_addr().ok()?;
+        let scheme = if conn.tls.is_some() { "https" } else { "http" };
+        Some(Arc::from(format!("{scheme}://{reached}")))
     }
 
     /// Renders with download links starting with `base`, if given (see `link_base_for`).

@@ -123,13 +123,42 @@ impl Reactor {
         }
     }
 
-    /// Feeds freshly read bytes to the connection's protocol.
+    /// Feeds bytes read from the socket to the connection, in the order PROTOCOL.md gives: a
+    /// trusted proxy's PROXY header, then TLS (decided by the first byte), then the protocol
+    /// of the clear bytes.
     pub(super) fn on_bytes(&mut self, key: usize, data: &[u8]) {
-        if self.conns[key].phase != Phase::Open {
+        let conn = &self.conns[key];
+        if conn.phase != Phase::Open && conn.tls.is_none() {
             return; // closing: input is read only to be thrown away
         }
-        if self.conns[key].proxy_header.is_some() {
+        if conn.proxy_header.is_some() {
             return self.on_proxy_bytes(key, data);
+        }
+        if conn.tls.is_some() {
+            // Even while closing: close_notify and alerts must be read through the session.
+            return self.on_tls_bytes(key, data);
+        }
+        let first = !conn.greeted && matches!(&conn.proto, Proto::Sniffing(b) if b.is_empty());
+        if first && !data.is_empty() {
+            if let Some(config) = self.tls_config.clone() {
+                if data[0] == super::tls::HANDSHAKE_RECORD {
+                    if self.start_tls(key, config) {
+                        self.on_tls_bytes(key, data);
+                    }
+                    return;
+                }
+                if self.cfg.tls_only && !super::web::may_be_http(data) {
+                    return self.refuse_clear_text(key);
+                }
+            }
+        }
+        self.on_clear_bytes(key, data);
+    }
+
+    /// Feeds clear bytes (from the socket, or decrypted) to the connection's protocol.
+    pub(super) fn on_clear_bytes(&mut self, key: usize, data: &[u8]) {
+        if self.conns[key].phase != Phase::Open {
+            return; // closing: input is read only to be thrown away
         }
         match self.conns[key].proto {
             Proto::Sniffing(_) => self.sniff(key, data),

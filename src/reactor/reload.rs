@@ -50,6 +50,7 @@ impl Reactor {
         }
         self.cfg = cfg;
         self.apply_limits();
+        self.reload_certificates();
         let mut settings = ChatSettings::from_config(&self.cfg);
         settings.history_enabled = self.storage.is_some();
         settings.words = words;
@@ -60,6 +61,16 @@ impl Reactor {
             need_restart = merged.need_restart.join(",");
             "reloaded (flags on the command line keep their values)"
         );
+    }
+
+    /// Reads the TLS certificate again (renewed files keep their names, so it is read whether or
+    /// not the paths changed): new handshakes take it, sessions under way keep theirs. A file
+    /// that cannot be used leaves the old certificate in place.
+    fn reload_certificates(&mut self) {
+        match super::load_tls(&self.cfg) {
+            Ok(config) => self.tls_config = config,
+            Err(e) => warn!(error:% = e; "TLS certificate not reloaded; the old one stays"),
+        }
     }
 
     /// The limits the reactor keeps outside `cfg`, from `cfg` (at start and after a reload).

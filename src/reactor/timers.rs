@@ -43,8 +43,14 @@ impl Reactor {
                     if self.is_current(key, serial)
                         && !self.conns[key].greeted
                         && matches!(&self.conns[key].proto, Proto::Sniffing(b) if b.is_empty())
+                        && self.greet_due(&self.conns[key], now.mono)
                     {
-                        self.greet(key);
+                        if self.cfg.tls_only && self.conns[key].tls.is_none() {
+                            // Silent and clear: a telnet waiting for a prompt it cannot have.
+                            self.refuse_clear_text(key);
+                        } else {
+                            self.greet(key);
+                        }
                     }
                 }
                 ReactorTimer::CloseAt { key, serial } => {
@@ -127,6 +133,11 @@ impl Reactor {
         }
         for key in login_keys {
             self.login_timeout(key, now);
+        }
+        for key in self.handshakes_overdue(now.mono) {
+            info!(peer:% = self.conns[key].peer, secs = self.cfg.tls_handshake_timeout; "TLS handshake timeout");
+            self.stats.tls_refused += 1;
+            self.mark_dead(key, LostReason::PingTimeout);
         }
         give_back_freed_memory();
         for key in idle_keys {

@@ -30,6 +30,13 @@ const HTTP_METHODS: [&[u8]; 7] = [
     b"PATCH ",
 ];
 
+/// Whether `data`, a connection's first bytes, starts an HTTP request or may still (`GE`).
+pub(super) fn may_be_http(data: &[u8]) -> bool {
+    HTTP_METHODS
+        .iter()
+        .any(|m| data.starts_with(m) || m.starts_with(data))
+}
+
 /// The web client, embedded so the server needs no files and no network to serve it.
 const INDEX_HTML: &str = include_str!("../../assets/index.html");
 const APP_JS: &str = include_str!("../../assets/app.js");
@@ -104,6 +111,10 @@ fn content_disposition(name: &str) -> String {
 impl Reactor {
     /// The first bytes of a connection not yet greeted: HTTP, or the line protocol?
     pub(super) fn sniff(&mut self, key: usize, data: &[u8]) {
+        if self.cfg.tls_only && self.conns[key].tls.is_none() && !may_be_http(data) {
+            // A clear line connection under --tls-only whose first bytes came in pieces.
+            return self.refuse_clear_text(key);
+        }
         let Proto::Sniffing(held) = &mut self.conns[key].proto else {
             return;
         };
@@ -161,6 +172,9 @@ impl Reactor {
         self.stats.http_requests += 1;
         debug!("{}: {} {}", self.conns[key].peer, req.method, req.target);
         let head = req.method == "HEAD";
+        if self.cfg.tls_only && self.conns[key].tls.is_none() {
+            return self.redirect_to_https(key, &req, head);
+        }
         let (status, ctype, body): (u16, &str, Vec<u8>) = match req.path() {
             "/ws" if req.is_websocket_upgrade() => return self.upgrade(key, &req, rest),
             "/ws" => (
@@ -183,6 +197,37 @@ impl Reactor {
         };
         let bytes = response(status, ctype, &body, head);
         self.queue_raw(key, bytes);
+        self.end_http(key);
+    }
+
+    /// `--tls-only`: a clear-text request is sent to the same host and path over https (308, so
+    /// a POST stays a POST).
+    fn redirect_to_https(&mut self, key: usize, req: &HttpRequest, head: bool) {
+        self.stats.tls_clear_refused += 1;
+        let host = req
+            .header("host")
+            .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+            .map(str::to_string)
+            .or_else(|| {
+                self.conns[key]
+                    .stream
+                    .local_addr()
+                    .ok()
+                    .map(|a| a.to_string())
+            })
+            .unwrap_or_default();
+        let location = format!("https://{host}{}", req.target);
+        let body = format!("this server speaks only TLS: {location}\n");
+        let mut bytes = format!(
+            "HTTP/1.1 308 Permanent Redirect\r\nLocation: {location}\r\nContent-Type: text/plain\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        if !head {
+            bytes.extend_from_slice(body.as_bytes());
+        }
+        self.queue_raw(key, Bytes::from(bytes));
         self.end_http(key);
     }
 

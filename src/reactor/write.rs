@@ -17,7 +17,7 @@ impl Reactor {
     /// Writable readiness: a connection with output waiting goes on the write list.
     pub(super) fn want_write(&mut self, key: usize) {
         if let Some(conn) = self.conns.get_mut(key) {
-            if !conn.out.is_empty() && conn.dead.is_none() {
+            if conn.has_output() && conn.dead.is_none() {
                 self.pending_writes.add(key, &mut conn.write_listed);
             }
         }
@@ -58,6 +58,8 @@ impl Reactor {
     pub(super) fn drained(&mut self, key: usize) {
         let conn = &mut self.conns[key];
         if let Phase::Draining { close_at } = conn.phase {
+            self.close_notify(key);
+            let conn = &mut self.conns[key];
             let _ = conn.stream.shutdown(std::net::Shutdown::Write);
             let close_at = close_at.min(self.clock.now() + self.cfg.linger());
             conn.phase = Phase::Lingering { close_at };

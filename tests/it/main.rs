@@ -28,4 +28,5 @@ mod rooms;
 mod schedule;
 mod talk;
 mod telnet;
+mod tls;
 mod web;

@@ -40,6 +40,8 @@ pub enum Bye {
         minutes_left: u64,
     },
     ExcessFlood,
+    /// `--tls-only` and a clear-text connection.
+    TlsOnly,
 }
 
 impl Bye {
@@ -59,6 +61,7 @@ impl Bye {
             Bye::Kicked { .. } => "kicked",
             Bye::Banned { .. } => "banned",
             Bye::ExcessFlood => "excess_flood",
+            Bye::TlsOnly => "tls_only",
         }
     }
 
@@ -69,6 +72,8 @@ impl Bye {
             | Bye::TooManyFromAddress { .. }
             | Bye::Kicked { .. }
             | Bye::Banned { .. }
+            // Coming back in clear text would be refused again.
+            | Bye::TlsOnly
             // The session lives on elsewhere; coming back would only take it back again.
             | Bye::ResumedElsewhere => false,
             Bye::ServerFull { .. }

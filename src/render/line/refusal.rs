@@ -128,6 +128,7 @@ impl Renderer {
             } => line!(buf, "{}", text::kicked_by_for(lang, by, r)),
             Bye::Banned { minutes_left } => line!(buf, "{}", text::banned(lang, *minutes_left)),
             Bye::ExcessFlood => line!(buf, "{}", text::flooded_out(lang)),
+            Bye::TlsOnly => line!(buf, "{}", text::tls_only(lang)),
         }
     }
 }

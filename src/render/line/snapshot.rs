@@ -396,6 +396,7 @@ fn refusals() -> Vec<Event> {
         },
         Bye::Banned { minutes_left: 5 },
         Bye::ExcessFlood,
+        Bye::TlsOnly,
     ];
     let mut events: Vec<Event> = refusals.into_iter().map(Event::Refused).collect();
     events.extend(byes.into_iter().map(Event::Bye));

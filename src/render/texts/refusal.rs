@@ -180,6 +180,10 @@ texts! {
         en: "excess flood",
         ko: "도배로 연결을 끊습니다 (excess flood)",
     }
+    tls_only() {
+        en: "this server speaks only TLS: connect with TLS (reactor-chat-client --tls, openssl s_client, https://)",
+        ko: "이 서버는 TLS로만 접속할 수 있습니다 (reactor-chat-client --tls, openssl s_client, https://)",
+    }
 }
 
 /// Why a nickname is not valid, in `lang`.

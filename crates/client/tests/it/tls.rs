@@ -171,3 +171,40 @@ fn a_clear_text_server_is_named_as_such() {
     let out = client(&[&addr, "--ca", cert.to_str().unwrap()], &[]);
     refused_because(&out, "the server did not answer in TLS");
 }
+
+#[test]
+fn tls_chats_through_the_real_server_with_a_clear_user() {
+    let dir = TempDir::new("tls-real");
+    let (cert, key) = certificate(dir.path(), "localhost", &["localhost"], false);
+    let server = Server::builder()
+        .args(["--tls-cert", cert.to_str().unwrap()])
+        .args(["--tls-key", key.to_str().unwrap()])
+        .start();
+    let mut bob = server.login("bob");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reactor-chat-client"))
+        .arg(format!("tls://localhost:{}", server.addr.port()))
+        .arg("--ca")
+        .arg(&cert)
+        .args(["--name", "alice"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    bob.expect_stamped("* alice joined");
+    let mut stdin = child.stdin.take().unwrap();
+    use std::io::Write;
+    stdin
+        .write_all("안녕 from inside TLS\n".as_bytes())
+        .unwrap();
+    bob.expect_stamped("alice: 안녕 from inside TLS");
+    bob.send("welcome");
+    let out = child.stdout.take().unwrap();
+    let line = BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.ends_with("bob: welcome"));
+    assert!(line.is_some());
+    drop(stdin); // the end of input: the client quits
+    assert!(child.wait().unwrap().success());
+}

@@ -1,0 +1,467 @@
+//! TLS on the chat port (`--tls-cert`): the same rooms for clear and encrypted users, through
+//! the real `openssl s_client`, a rustls line client, HTTPS and a `wss://` WebSocket; the
+//! handshake's deadline and budget; `--tls-only`; certificates reloaded on SIGHUP.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+use crate::support::{Client, Server, TempDir, WAIT};
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, written as FILE.pem and
+/// FILE-key.pem in `dir`.
+fn certificate(dir: &Path, file: &str) -> (PathBuf, PathBuf) {
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("reactor-chat test {file}"),
+    );
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let paths = (
+        dir.join(format!("{file}.pem")),
+        dir.join(format!("{file}-key.pem")),
+    );
+    std::fs::write(&paths.0, cert.pem()).unwrap();
+    std::fs::write(&paths.1, key.serialize_pem()).unwrap();
+    paths
+}
+
+/// A server with TLS on, its certificate in a directory of its own.
+struct TlsServer {
+    server: Server,
+    cert: PathBuf,
+    key: PathBuf,
+    _dir: TempDir,
+}
+
+fn tls_server(extra: &[&str]) -> TlsServer {
+    let dir = TempDir::new("tls");
+    let (cert, key) = certificate(dir.path(), "server");
+    let server = Server::builder()
+        .args(["--tls-cert", cert.to_str().unwrap()])
+        .args(["--tls-key", key.to_str().unwrap()])
+        .args(["--rate", "0"])
+        .args(extra.iter().copied())
+        .start();
+    TlsServer {
+        server,
+        cert,
+        key,
+        _dir: dir,
+    }
+}
+
+fn client_config(ca: &Path, alpn: &[&[u8]]) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(ca).unwrap())
+        .unwrap();
+    let mut config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+type Tls = StreamOwned<ClientConnection, TcpStream>;
+
+/// Opens a TLS connection to `addr` trusting `ca` and finishes the handshake.
+fn tls_connect(addr: SocketAddr, ca: &Path, alpn: &[&[u8]]) -> std::io::Result<Tls> {
+    let conn = ClientConnection::new(
+        client_config(ca, alpn),
+        ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let sock = TcpStream::connect(addr)?;
+    sock.set_read_timeout(Some(WAIT))?;
+    let mut tls = StreamOwned::new(conn, sock);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
+}
+
+/// A user of the line protocol inside TLS.
+struct TlsUser {
+    reader: BufReader<Tls>,
+    seen: Vec<String>,
+}
+
+impl TlsUser {
+    fn connect(addr: SocketAddr, ca: &Path) -> TlsUser {
+        TlsUser {
+            reader: BufReader::new(tls_connect(addr, ca, &[]).expect("a TLS connection")),
+            seen: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let tls = self.reader.get_mut();
+        tls.write_all(format!("{line}\n").as_bytes()).unwrap();
+        tls.flush().unwrap();
+    }
+
+    /// Reads lines until one contains `needle`.
+    fn expect(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            let mut line = String::new();
+            match self.reader.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(_) => {
+                    let line = line.trim_end().to_string();
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!("reading {needle:?}: {e}; seen {:?}", self.seen),
+            }
+        }
+        panic!("no line with {needle:?}; seen {:?}", self.seen);
+    }
+
+    fn login(addr: SocketAddr, ca: &Path, nick: &str) -> TlsUser {
+        let mut user = TlsUser::connect(addr, ca);
+        user.expect("nickname");
+        user.send(nick);
+        user.expect(&format!("-- Welcome, {nick}"));
+        user
+    }
+}
+
+#[test]
+fn openssl_s_client_and_a_clear_user_chat_in_the_same_room() {
+    let tls = tls_server(&[]);
+    let mut bob = tls.server.login("bob");
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect"])
+        .arg(tls.server.addr.to_string())
+        .args(["-servername", "localhost", "-CAfile"])
+        .arg(&tls.cert)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_client (scripts/test.sh installs openssl)");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut read_until = |needle: &str| -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "s_client ended before {needle:?}"
+            );
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    };
+    read_until("nickname");
+    stdin.write_all("alice\n".as_bytes()).unwrap();
+    read_until("-- Welcome, alice");
+    bob.expect_stamped("* alice joined");
+    stdin.write_all("안녕, 암호 속에서\n".as_bytes()).unwrap();
+    bob.expect_stamped("alice: 안녕, 암호 속에서");
+    bob.send("hello alice");
+    read_until("bob: hello alice");
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = tls.server.log();
+    assert!(log.contains("msg=\"TLS established\""), "{log}");
+    assert!(log.contains("sni=localhost"), "{log}");
+}
+
+#[test]
+fn https_serves_the_page_and_health_and_agrees_on_http_1_1() {
+    let tls = tls_server(&[]);
+    let mut stream = tls_connect(tls.server.addr, &tls.cert, &[b"h2", b"http/1.1"]).unwrap();
+    assert_eq!(stream.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with("\r\n\r\nok\n"), "{response}");
+
+    let mut stream = tls_connect(tls.server.addr, &tls.cert, &[]).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut page = String::new();
+    let _ = stream.read_to_string(&mut page);
+    assert!(page.contains("<title>"), "{page}");
+}
+
+#[test]
+fn a_wss_websocket_chats_with_a_clear_user() {
+    let tls = tls_server(&[]);
+    let mut bob = tls.server.login("bob");
+    let stream = tls_connect(tls.server.addr, &tls.cert, &[b"http/1.1"]).unwrap();
+    let url = format!("wss://localhost:{}/ws", tls.server.addr.port());
+    let (mut ws, _) = tungstenite::client(url.as_str(), stream).expect("the wss handshake");
+    ws.send(tungstenite::Message::text("carol")).unwrap();
+    let mut seen = String::new();
+    let deadline = Instant::now() + WAIT;
+    while !seen.contains("-- Welcome, carol") {
+        assert!(Instant::now() < deadline, "{seen}");
+        if let tungstenite::Message::Text(text) = ws.read().unwrap() {
+            seen.push_str(&text);
+        }
+    }
+    bob.expect_stamped("* carol joined");
+    ws.send(tungstenite::Message::text("over wss")).unwrap();
+    bob.expect_stamped("carol: over wss");
+}
+
+#[test]
+fn a_tls_user_gets_https_download_links_and_the_file_inside_tls() {
+    let tls = tls_server(&[]);
+    let mut alice = TlsUser::login(tls.server.addr, &tls.cert, "alice");
+    let mut carol = tls.server.login("carol");
+    let mut bob = tls.server.login("bob");
+    bob.send_raw(b"/file notes.txt 5\nhello");
+    let offer = alice.expect("notes.txt");
+    assert!(
+        offer.contains(&format!("https://{}/files/", tls.server.addr)),
+        "{offer}"
+    );
+    let offer_clear = carol.expect("notes.txt");
+    assert!(
+        offer_clear.contains(&format!("http://{}/files/", tls.server.addr)),
+        "{offer_clear}"
+    );
+    // The https link serves the file inside TLS.
+    let at = offer.find("https://").unwrap();
+    let link = offer[at..].split_whitespace().next().unwrap();
+    let path = &link[link.find("/files/").unwrap()..];
+    let mut stream = tls_connect(tls.server.addr, &tls.cert, &[]).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with("\r\n\r\nhello"), "{response}");
+}
+
+#[test]
+fn quit_inside_tls_ends_with_close_notify() {
+    let tls = tls_server(&[]);
+    let mut alice = TlsUser::login(tls.server.addr, &tls.cert, "alice");
+    alice.send("/quit bye");
+    alice.expect("-- bye final");
+    // The end of the stream is close_notify, not a bare end of the TCP connection (which
+    // rustls reports as an error).
+    let mut rest = String::new();
+    let end = alice.reader.read_to_string(&mut rest);
+    assert!(end.is_ok(), "{end:?} after {rest:?}");
+}
+
+#[test]
+fn a_stalled_handshake_ends_at_its_own_deadline_before_the_login_timeout() {
+    let tls = tls_server(&["--tls-handshake-timeout", "1", "--login-timeout", "60"]);
+    let mut stalled = TcpStream::connect(tls.server.addr).unwrap();
+    stalled.set_read_timeout(Some(WAIT)).unwrap();
+    // A ClientHello cut short: the handshake starts and never finishes.
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    assert_eq!(stalled.read(&mut buf).unwrap_or(0), 0, "closed");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "well before 60 s"
+    );
+    tls.server.wait_for_log("msg=\"TLS handshake timeout\"");
+}
+
+#[test]
+fn the_handshake_budget_refuses_a_third_and_chat_goes_on() {
+    let tls = tls_server(&["--max-tls-handshakes", "2"]);
+    let hello_start: &[u8] = &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01];
+    let _stalled: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(tls.server.addr).unwrap();
+            s.write_all(hello_start).unwrap();
+            s
+        })
+        .collect();
+    let mut bob = tls.server.login("bob");
+    let mut third = TcpStream::connect(tls.server.addr).unwrap();
+    third.set_read_timeout(Some(WAIT)).unwrap();
+    third.write_all(hello_start).unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(third.read(&mut buf).unwrap_or(0), 0, "closed at once");
+    tls.server
+        .wait_for_log("TLS handshake refused: too many under way");
+    bob.send("/users");
+    bob.expect("bob");
+}
+
+#[test]
+fn tls_only_tells_a_telnet_user_and_redirects_a_browser() {
+    let tls = tls_server(&["--tls-only"]);
+    let mut telnet = Client::connect(tls.server.addr);
+    telnet.expect_exact(
+        "-- bye final: this server speaks only TLS: connect with TLS (reactor-chat-client --tls, openssl s_client, https://)",
+    );
+    telnet.expect_closed();
+    let mut nc = Client::connect(tls.server.addr);
+    nc.send("alice");
+    nc.expect_prefix("-- bye final: this server speaks only TLS");
+    let mut http = TcpStream::connect(tls.server.addr).unwrap();
+    http.write_all(b"GET /room?x=1 HTTP/1.1\r\nHost: chat.example.org:8080\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    let _ = http.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 308 "), "{response}");
+    assert!(
+        response.contains("\r\nLocation: https://chat.example.org:8080/room?x=1\r\n"),
+        "{response}"
+    );
+    // Inside TLS all is as usual.
+    TlsUser::login(tls.server.addr, &tls.cert, "alice");
+}
+
+#[test]
+fn sighup_takes_a_new_certificate_for_new_handshakes_and_drops_nobody() {
+    let tls = tls_server(&[]);
+    let old = tls._dir.path().join("old.pem");
+    std::fs::copy(&tls.cert, &old).unwrap();
+    let mut alice = TlsUser::login(tls.server.addr, &tls.cert, "alice");
+    // A renewed certificate in the same files.
+    let (new_cert, new_key) = certificate(tls._dir.path(), "renewed");
+    std::fs::copy(&new_cert, &tls.cert).unwrap();
+    std::fs::copy(&new_key, &tls.key).unwrap();
+    tls.server.signal("HUP");
+    tls.server.wait_for_log("msg=\"reloaded");
+    let mut bob = TlsUser::login(tls.server.addr, &new_cert, "bob");
+    assert!(
+        tls_connect(tls.server.addr, &old, &[]).is_err(),
+        "the old certificate is no longer served"
+    );
+    alice.send("still here");
+    bob.expect("alice: still here");
+    // A broken file at reload: logged, the renewed certificate stays.
+    std::fs::write(&tls.cert, "not a certificate\n").unwrap();
+    tls.server.signal("HUP");
+    tls.server
+        .wait_for_log("TLS certificate not reloaded; the old one stays");
+    TlsUser::login(tls.server.addr, &new_cert, "carol");
+}
+
+#[test]
+fn a_bad_certificate_file_at_start_is_an_error_naming_it() {
+    let dir = TempDir::new("tls-bad");
+    let (_, key) = certificate(dir.path(), "server");
+    let bad = dir.path().join("broken.pem");
+    std::fs::write(&bad, "garbage\n").unwrap();
+    let out = Command::new(crate::support::bin(crate::support::SERVER))
+        .args(["--bind", "127.0.0.1:0", "--no-history"])
+        .arg("--tls-cert")
+        .arg(&bad)
+        .arg("--tls-key")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}: no PEM certificate in it", bad.display())),
+        "{err}"
+    );
+}
+
+/// What an idle user inside TLS costs the server, beside one in clear: printed (run with
+/// `--nocapture`), and bounded. rustls keeps a session's buffers between records; the bound
+/// is what makes `--max-clients` TLS users fit in memory.
+#[test]
+fn an_idle_tls_user_costs_a_bounded_amount_of_memory() {
+    const USERS: usize = 400;
+    let tls = tls_server(&[
+        "--presence-max-room",
+        "10",
+        "--max-unregistered-per-ip",
+        "1000",
+    ]);
+    let baseline = tls.server.rss_kib();
+    // Each sends its name at once (the server greets a client that speaks first at once).
+    let mut clear: Vec<Client> = (0..USERS)
+        .map(|i| {
+            let mut c = Client::connect(tls.server.addr);
+            c.send(&format!("c{i}"));
+            c
+        })
+        .collect();
+    for (i, c) in clear.iter_mut().enumerate() {
+        c.expect(&format!("-- Welcome, c{i}!"));
+    }
+    let with_clear = tls.server.rss_kib();
+    let mut encrypted: Vec<TlsUser> = (0..USERS)
+        .map(|i| {
+            let mut u = TlsUser::connect(tls.server.addr, &tls.cert);
+            u.send(&format!("t{i}"));
+            u
+        })
+        .collect();
+    for (i, u) in encrypted.iter_mut().enumerate() {
+        u.expect(&format!("-- Welcome, t{i}!"));
+    }
+    // Everyone has read a line since, so every session is past its handshake and idle.
+    clear[0].send("/users");
+    clear[0].expect("users in lobby");
+    let with_tls = tls.server.rss_kib();
+    let per_clear = (with_clear.saturating_sub(baseline)) * 1024 / USERS as u64;
+    let per_tls = (with_tls.saturating_sub(with_clear)) * 1024 / USERS as u64;
+    println!(
+        "idle users: clear {per_clear} B each, TLS {per_tls} B each \
+         (RSS {baseline} -> {with_clear} -> {with_tls} KiB, {USERS} of each)"
+    );
+    assert!(per_tls < 96 * 1024, "an idle TLS user costs {per_tls} B");
+    encrypted[0].send("/quit");
+    clear.clear();
+    encrypted.clear();
+}
+
+#[test]
+fn no_greeting_delay_is_refused_with_tls_as_it_would_greet_before_the_handshake() {
+    let dir = TempDir::new("tls-greet");
+    let (cert, key) = certificate(dir.path(), "server");
+    let out = Command::new(crate::support::bin(crate::support::SERVER))
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--no-history",
+            "--greet-delay-ms",
+            "0",
+        ])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--greet-delay-ms 0 greets before a TLS client"),
+        "{err}"
+    );
+}
