@@ -1,6 +1,7 @@
 //! The web client end to end, in a real headless Chromium: `node --test tests/e2e/` drives
 //! Debian's `chromium` through `playwright-core` against this build's binary (the scenarios are in
-//! `tests/e2e/chat.test.mjs`; screenshots land in `target/e2e-artifacts/`). It needs Node.js, the
+//! `tests/e2e/chat.test.mjs`, and over `https://` in `tests/e2e/tls.test.mjs`; screenshots land in
+//! `target/e2e-artifacts/`). It needs Node.js, the
 //! npm packages in `tests/e2e/node_modules` and `/usr/bin/chromium`; `scripts/test.sh` installs
 //! them and then runs `cargo test`.
 
