@@ -465,3 +465,62 @@ fn no_greeting_delay_is_refused_with_tls_as_it_would_greet_before_the_handshake(
         "{err}"
     );
 }
+
+/// A ClientHello, as a real client's first flight.
+fn client_hello(ca: &Path) -> Vec<u8> {
+    let mut conn = ClientConnection::new(
+        client_config(ca, &[]),
+        ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let mut hello = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut hello).unwrap();
+    }
+    hello
+}
+
+#[test]
+fn a_flood_of_client_hellos_costs_chat_nothing_and_memory_stays_bounded() {
+    const FLOOD: usize = 300;
+    let tls = tls_server(&[
+        "--max-tls-handshakes",
+        "64",
+        "--tls-handshake-timeout",
+        "2",
+        "--max-unregistered-per-ip",
+        "1000",
+    ]);
+    let mut alice = tls.server.login("alice");
+    let mut bob = TlsUser::login(tls.server.addr, &tls.cert, "bob");
+    let rss_before = tls.server.rss_kib();
+    let hello = client_hello(&tls.cert);
+    // Each sends a whole ClientHello and never reads the server's answer nor answers it.
+    let mut flood: Vec<TcpStream> = Vec::new();
+    for i in 0..FLOOD {
+        let mut s = TcpStream::connect(tls.server.addr).unwrap();
+        s.write_all(&hello).unwrap();
+        flood.push(s);
+        if i % 50 == 0 {
+            alice.send(&format!("line {i}"));
+        }
+    }
+    // Nobody lost a line meanwhile, in either direction.
+    for i in (0..FLOOD).step_by(50) {
+        bob.expect(&format!("alice: line {i}"));
+    }
+    bob.send("still fine");
+    alice.expect_stamped("bob: still fine");
+    let rss_during = tls.server.rss_kib();
+    // The handshakes past the budget were refused at once; the rest end at their deadline.
+    tls.server
+        .wait_for_log("TLS handshake refused: too many under way");
+    tls.server.wait_for_log("msg=\"TLS handshake timeout\"");
+    let grown = rss_during.saturating_sub(rss_before);
+    println!("{FLOOD} stalled ClientHellos: RSS {rss_before} -> {rss_during} KiB (+{grown})");
+    assert!(
+        grown < 32 * 1024,
+        "the flood grew the server by {grown} KiB"
+    );
+    drop(flood);
+}
