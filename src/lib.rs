@@ -1,7 +1,8 @@
 //! reactor-chat: a multi-client chat server on one `mio` event loop.
 //!
 //! # Layout
-//! - [`config`]: every flag and limit, with its default and the reason for it;
+//! - [`config`]: every flag and limit, with its default and the reason for it
+//!   ([`config::admin_key`] makes and keeps the admin key when none is configured);
 //!   [`config::file`] loads them from a TOML file (`--config`), [`config::reload`] says which a
 //!   SIGHUP may change while serving (the reactor's `reload` step applies them).
 //! - [`reactor`]: the poll loop that owns every socket; `Reactor::run` is one loop turn, each
@@ -20,7 +21,8 @@
 //! - [`chat`]: the chat core; it never sees a socket and never formats a line. One module per
 //!   feature, each owning its state, commands and tests: `session` (login, resume, grace),
 //!   `room` (a `Room`, its members and its recent lines: the one copy that replays, backlogs
-//!   and `/history N` read), `talk`, `ops` (operators and bans), [`chat::files`] (the
+//!   and `/history N` read), `talk`, `ops` (operators, bans and the grants that keep operators across restarts),
+//!   [`chat::kept`] (what survives a restart, as plain data), [`chat::files`] (the
 //!   offer store and its commands), `invite`, [`chat::game`] (rules, words, commands),
 //!   `schedule`, `presence`, [`chat::history`] (the history commands). [`chat::event`] holds its
 //!   events as plain data, [`chat::command`] parses user lines, [`chat::help`] is the command
@@ -29,8 +31,8 @@
 //! - [`render`]: the wire formats, beside each other: [`render::texts`] every sentence in English
 //!   and Korean as data, [`render::line`] the line protocol that frames them (PROTOCOL.md),
 //!   [`render::stamp`] and [`render::human`] times, durations and sizes for people.
-//! - [`storage`]: the storage thread that keeps room history in SQLite off the loop;
-//!   [`storage::store`] is the database code.
+//! - [`storage`]: the storage thread that keeps room history, bans, topics and operators in
+//!   SQLite off the loop; [`storage::store`] is the database code.
 //! - [`clock`]: the present moment and calendar days; [`timer`]: the deadline heap both the
 //!   reactor and the chat core use.
 //! - [`logging`] and [`system`]: start-up chores of the binary.

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
+fn run(mut cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(config::Task::Backup { file }) = &cfg.task {
         let lines = Store::backup(&cfg.data_dir, file)
             .map_err(|e| format!("cannot back up {}: {e}", cfg.data_dir.display()))?;
@@ -48,16 +48,28 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     reactor_chat::system::raise_open_files_limit();
-    let store = if cfg.no_history {
+    let origin = config::admin_key::resolve(&mut cfg)?;
+    log_admin_key(&cfg, origin);
+    // Bans, topics and operators are kept even without history: only --ephemeral keeps nothing.
+    let store = if cfg.ephemeral {
+        info!("--ephemeral: nothing is written to disk; history, bans, topics and operators last until the server stops");
         None
     } else {
         let dir = &cfg.data_dir;
         let store = Store::open(dir)
             .map_err(|e| format!("cannot open the history in {}: {e}", dir.display()))?;
-        info!(
-            "history in {}",
-            dir.join(storage::store::FILE_NAME).display()
-        );
+        let file = dir.join(storage::store::FILE_NAME);
+        if cfg.no_history {
+            info!(
+                "no history (--no-history); bans, topics and operators kept in {}",
+                file.display()
+            );
+        } else {
+            info!(
+                "history in {} (with the bans, topics and operators kept across restarts)",
+                file.display()
+            );
+        }
         Some(store)
     };
     let bind = cfg.bind;
@@ -75,4 +87,24 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     reactor.run()?;
     info!("stopped: {}", reactor.stats);
     Ok(())
+}
+
+/// Says where the admin key is; the key itself only when it is nowhere else (`--ephemeral`).
+fn log_admin_key(cfg: &Config, origin: config::admin_key::Origin) {
+    use config::admin_key::Origin;
+    match origin {
+        Origin::Configured => info!("operators: /op with the configured admin key"),
+        Origin::None => {
+            info!("operators: no admin key; the first user of an empty server is operator (--first-user-op)")
+        }
+        Origin::Created(path) => info!(
+            "operators: a new admin key is in {} (/op KEY; give --admin-key to choose one)",
+            path.display()
+        ),
+        Origin::Reused(path) => info!("operators: the admin key is in {}", path.display()),
+        Origin::InMemory => log::warn!(
+            "operators: the admin key until this server stops (--ephemeral keeps it nowhere): {}",
+            cfg.generated_admin_key.as_deref().unwrap_or_default()
+        ),
+    }
 }

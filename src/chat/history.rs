@@ -387,7 +387,7 @@ mod tests {
         h.chat.settings.history_enabled = true;
         h.chat.settings.backlog_lines = 10;
         h.chat.settings.replay_max = 200;
-        h.chat.rooms = crate::chat::room::Rooms::new(true, 64);
+        h.chat.rooms = crate::chat::room::Rooms::new(true, 64, 10);
         h
     }
 
@@ -474,7 +474,7 @@ mod tests {
     #[test]
     fn a_room_nobody_is_in_keeps_its_recent_lines_for_the_next_comer_within_recent_rooms() {
         let mut h = with_history();
-        h.chat.rooms = crate::chat::room::Rooms::new(true, 1);
+        h.chat.rooms = crate::chat::room::Rooms::new(true, 1, 10);
         h.login(1, "alice");
         for room in ["attic", "cellar"] {
             h.line(1, &format!("/join {room}"));

@@ -13,7 +13,7 @@
 //! - [`room`]: rooms and their membership, delivery of room events, `/join`, `/users`, topics.
 //! - [`presence`]: joins and departures in big rooms gathered into summaries.
 //! - [`talk`]: messages, `/me`, whispers, renames, away, `/whois`.
-//! - [`ops`]: operators, kicks and bans.
+//! - [`ops`]: operators, kicks and bans, and the grants that keep operators across restarts.
 //! - [`files`]: file offers and their store, uploads, `/accept`.
 //! - [`invite`]: invitations to rooms.
 //! - [`game`]: the word game (rules, word lists, rounds and scores).
@@ -22,7 +22,7 @@
 //!
 //! Beside them: [`command`] parses a line, [`help`] is the command reference, [`nick`] and
 //! [`text`] validate and clean what users type, [`id`] makes message ids, [`status`] is the
-//! operators' snapshot and [`invariants`] what must always hold. A command runs with a [`Cx`]
+//! operators' snapshot, [`kept`] what survives a restart (bans, topics, operators) and [`invariants`] what must always hold. A command runs with a [`Cx`]
 //! (who asked, when, and where answers go).
 
 pub mod command;
@@ -32,6 +32,7 @@ pub mod game;
 pub mod help;
 pub mod history;
 pub mod id;
+pub mod kept;
 pub mod nick;
 pub mod status;
 pub mod text;
@@ -131,6 +132,7 @@ pub struct Chat {
     ids: IdGen,
     schedules: schedule::Schedules,
     bans: ops::Bans,
+    grants: ops::Grants,
     files: files::Files,
     games: game::Games,
     invites: invite::Invites,
@@ -146,7 +148,12 @@ impl Chat {
             ids: IdGen::new(settings.node_id),
             files: files::Files::new(settings.file_store, settings.file_ttl),
             sessions: Sessions::default(),
-            rooms: Rooms::new(settings.history_enabled, settings.recent_rooms),
+            grants: ops::Grants::new(settings.max_op_grants),
+            rooms: Rooms::new(
+                settings.history_enabled,
+                settings.recent_rooms,
+                settings.max_kept_topics,
+            ),
             settings,
             presence: presence::Presence::default(),
             timers: Timers::new(),
@@ -178,6 +185,14 @@ impl Chat {
     pub fn load_recent(&mut self, from_disk: RecentRooms) {
         let limits = self.settings.recent_limits();
         self.rooms.seed(from_disk, limits);
+    }
+
+    /// Starts the bans, topics and operator grants from what was kept (at start, before
+    /// serving; every room is empty then, so every topic waits for its room to open).
+    pub fn load_kept(&mut self, kept: kept::KeptState, now: Now) {
+        self.bans.load(kept.bans, now);
+        self.rooms.load_topics(kept.topics);
+        self.grants.load(kept.grants);
     }
 
     /// A reload's settings. What the core's structures were built with (ring sizes, the file

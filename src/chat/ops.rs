@@ -1,12 +1,16 @@
-//! Operators: `/op`, `/kick`, `/ban`, and the ban list logins are checked against.
+//! Operators: `/op`, `/kick`, `/ban`, the ban list logins are checked against, and the grants
+//! that make an operator's session an operator again when it logs in with its resume key after
+//! a restart (or after its session ended).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::context::Cx;
 use super::event::{Bye, Departure, Event, Info, Refusal};
-use super::{Chat, Output};
+use super::kept::{self, Kept, KeptBan, KeptGrant};
+use super::{Chat, Now, Output};
 
 /// A ban's length when `/ban` gives none.
 pub const DEFAULT_BAN_MINUTES: u64 = 10;
@@ -59,6 +63,112 @@ impl Bans {
             until,
         });
     }
+
+    /// The kept bans, their wall-clock ends turned back into deadlines; those already over are
+    /// dropped.
+    pub fn load(&mut self, kept: Vec<KeptBan>, now: Now) {
+        for ban in kept {
+            let Some(left) = ban.until.checked_sub(now.wall).filter(|&ms| ms > 0) else {
+                continue;
+            };
+            self.list.push(Ban {
+                name_key: ban.name_key,
+                ip: ban.ip,
+                until: now.mono + Duration::from_millis(left),
+            });
+        }
+    }
+}
+
+/// Operator grants by nickname key, at most `max` (the oldest dropped first). A server has a
+/// few operators, so finding the oldest by a scan is enough.
+#[derive(Debug, Default)]
+pub struct Grants {
+    by_key: HashMap<String, KeptGrant>,
+    max: usize,
+}
+
+impl Grants {
+    pub fn new(max: usize) -> Self {
+        Grants {
+            by_key: HashMap::new(),
+            max,
+        }
+    }
+
+    pub fn load(&mut self, kept: Vec<KeptGrant>) {
+        for grant in kept {
+            self.by_key.insert(grant.nick_key.clone(), grant);
+        }
+        while self.by_key.len() > self.max {
+            self.drop_oldest();
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    fn drop_oldest(&mut self) -> Option<String> {
+        let oldest = self
+            .by_key
+            .values()
+            .min_by_key(|g| g.granted)
+            .map(|g| g.nick_key.clone())?;
+        self.by_key.remove(&oldest);
+        Some(oldest)
+    }
+
+    /// Records a grant; returns the changes to keep (the grant, and any dropped to make room).
+    fn grant(&mut self, grant: KeptGrant) -> Vec<Kept> {
+        let mut changes = Vec::new();
+        if self.max == 0 {
+            return changes;
+        }
+        if !self.by_key.contains_key(&grant.nick_key) {
+            while self.by_key.len() >= self.max {
+                if let Some(nick_key) = self.drop_oldest() {
+                    changes.push(Kept::GrantRevoked { nick_key });
+                }
+            }
+        }
+        self.by_key.insert(grant.nick_key.clone(), grant.clone());
+        changes.push(Kept::Grant(grant));
+        changes
+    }
+
+    fn revoke(&mut self, nick_key: &str) -> Option<Kept> {
+        self.by_key.remove(nick_key).map(|g| Kept::GrantRevoked {
+            nick_key: g.nick_key,
+        })
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Option<Kept> {
+        let mut grant = self.by_key.remove(from)?;
+        grant.nick_key = to.to_string();
+        self.by_key.insert(to.to_string(), grant);
+        Some(Kept::GrantMoved {
+            from: from.to_string(),
+            to: to.to_string(),
+        })
+    }
+
+    /// Whether a login as `nick_key` with `resume_key` is a granted operator's; a grant made
+    /// under another admin key is void, and is revoked (returned as the change to keep).
+    fn check(
+        &mut self,
+        nick_key: &str,
+        resume_key: &str,
+        fingerprint: &str,
+    ) -> (bool, Option<Kept>) {
+        let Some(grant) = self.by_key.get(nick_key) else {
+            return (false, None);
+        };
+        if grant.fingerprint != fingerprint {
+            return (false, self.revoke(nick_key));
+        }
+        (grant.key_hash == kept::resume_key_hash(resume_key), None)
+    }
 }
 
 /// Compares keys in time independent of where they differ, so `/op` cannot be used to guess the
@@ -77,6 +187,7 @@ impl Chat {
             Some(admin) if same_key(admin, key) => {
                 s.make_op();
                 log::info!("{} is now an operator", s.nick());
+                self.record_grant(cx.sid, cx.now, cx.out);
                 Event::Info(Info::NowOperator)
             }
             Some(_) => {
@@ -85,6 +196,64 @@ impl Chat {
             }
         };
         cx.reply(reply);
+    }
+
+    /// The admin key's fingerprint operators are granted under now.
+    fn op_fingerprint(&self) -> String {
+        kept::fingerprint(self.settings.admin_key.as_deref())
+    }
+
+    /// A session became operator: it stays one when it logs in again with its resume key.
+    pub(super) fn record_grant(
+        &mut self,
+        sid: super::SessionId,
+        now: Now,
+        out: &mut super::Outbox,
+    ) {
+        let s = &self.sessions[sid];
+        let grant = KeptGrant {
+            nick_key: s.key().to_string(),
+            key_hash: kept::resume_key_hash(s.resume_key()),
+            fingerprint: self.op_fingerprint(),
+            granted: now.wall,
+        };
+        for change in self.grants.grant(grant) {
+            if let Kept::GrantRevoked { nick_key } = &change {
+                log::info!("the operator grant of {nick_key} is dropped (--max-op-grants)");
+                self.stats.grants_dropped += 1;
+            }
+            out.items.push(Output::Keep(change));
+        }
+    }
+
+    /// Whether a new session for `nick_key`, logging in with `resume_key`, is a granted
+    /// operator coming back.
+    pub(super) fn granted_op(
+        &mut self,
+        nick_key: &str,
+        resume_key: &str,
+        out: &mut super::Outbox,
+    ) -> bool {
+        let fingerprint = self.op_fingerprint();
+        let (granted, revoked) = self.grants.check(nick_key, resume_key, &fingerprint);
+        if let Some(revoked) = revoked {
+            log::info!("the operator grant of {nick_key} is void: the admin key changed");
+            out.items.push(Output::Keep(revoked));
+        }
+        granted
+    }
+
+    /// Whether a new session is the first of an empty server under `--first-user-op`: no
+    /// session, and no operator granted before who may come back.
+    pub(super) fn first_user_op(&self) -> bool {
+        self.settings.first_user_op && self.sessions.is_empty() && self.grants.is_empty()
+    }
+
+    /// An operator renamed: the grant follows.
+    pub(super) fn grant_follows_rename(&mut self, from: &str, to: &str, out: &mut super::Outbox) {
+        if let Some(moved) = self.grants.rename(from, to) {
+            out.items.push(Output::Keep(moved));
+        }
     }
 
     /// `/kick`, and the kick half of `/ban` (`ban` set). The target's session ends at once: a
@@ -118,6 +287,18 @@ impl Chat {
         if let Some(length) = ban {
             self.bans
                 .add(t.key().to_string(), t.ip(), now.mono + length, now.mono);
+            let until = now.wall + u64::try_from(length.as_millis()).unwrap_or(u64::MAX);
+            cx.out.items.push(Output::Keep(Kept::Ban(KeptBan {
+                name_key: t.key().to_string(),
+                ip: t.ip(),
+                until,
+                by: by.clone(),
+                reason: reason.clone(),
+            })));
+        }
+        // A kicked or banned operator is one no more, after a restart either.
+        if let Some(revoked) = self.grants.revoke(t.key()) {
+            cx.out.items.push(Output::Keep(revoked));
         }
         let (target_conn, target_room) = (t.conn(), t.room());
         if let Some(target_conn) = target_conn {
@@ -169,6 +350,130 @@ mod tests {
 
     use crate::chat::testing::*;
     use crate::chat::*;
+
+    /// A fresh line session's resume key, from its welcome.
+    fn resume_key_of(outs: &[Output]) -> String {
+        outs.iter()
+            .find_map(|o| match o {
+                Output::ToConn {
+                    event: Event::Info(Info::Welcome { resume_key, .. }),
+                    ..
+                } => Some(resume_key.to_string()),
+                _ => None,
+            })
+            .expect("a welcome")
+    }
+
+    fn is_op_welcome(outs: &[Output]) -> bool {
+        outs.iter().any(|o| {
+            matches!(
+                o,
+                Output::ToConn {
+                    event: Event::Info(Info::Welcome { op: true, .. }),
+                    ..
+                }
+            )
+        })
+    }
+
+    #[test]
+    fn a_granted_operator_comes_back_with_its_key_and_a_stranger_does_not() {
+        let mut h = Harness::new();
+        h.chat.settings.admin_key = Some("sekrit".into());
+        h.chat.settings.first_user_op = false;
+        h.connect(1, ip(1));
+        let key = resume_key_of(&h.line(1, "alice"));
+        h.line(1, "/op sekrit");
+        h.line(1, "/quit");
+        h.disconnect(1);
+        // The session is gone; the name with the key is an operator again, with the same key.
+        h.connect(2, ip(2));
+        let outs = h.line(2, &format!("alice {key}"));
+        assert!(is_op_welcome(&outs), "{outs:?}");
+        assert_eq!(resume_key_of(&outs), key);
+        h.line(2, "/quit");
+        h.disconnect(2);
+        h.connect(3, ip(3));
+        let outs = h.line(3, "alice");
+        assert!(
+            !is_op_welcome(&outs),
+            "a stranger with the name is no operator"
+        );
+        h.line(3, "/quit");
+        h.disconnect(3);
+        // A new admin key voids the grant.
+        h.chat.settings.admin_key = Some("other".into());
+        h.connect(4, ip(4));
+        let outs = h.line(4, &format!("alice {key}"));
+        assert!(!is_op_welcome(&outs));
+        assert!(outs
+            .iter()
+            .any(|o| matches!(o, Output::Keep(kept::Kept::GrantRevoked { .. }))));
+    }
+
+    #[test]
+    fn first_user_op_is_not_given_while_an_operator_may_come_back() {
+        let mut h = Harness::new();
+        h.connect(1, ip(1));
+        assert!(is_op_welcome(&h.line(1, "alice")));
+        h.line(1, "/quit");
+        h.disconnect(1);
+        h.connect(2, ip(2));
+        assert!(!is_op_welcome(&h.line(2, "bob")), "alice may come back");
+    }
+
+    #[test]
+    fn a_grant_follows_a_rename_and_a_kick_takes_it_away() {
+        let mut h = Harness::new();
+        h.connect(1, ip(1));
+        h.line(1, "alice");
+        let outs = h.line(1, "/nick alicia");
+        assert!(outs.iter().any(|o| matches!(
+            o,
+            Output::Keep(kept::Kept::GrantMoved { from, to }) if from == "alice" && to == "alicia"
+        )));
+        // Another operator kicks alicia: her grant goes.
+        h.chat.settings.admin_key = Some("sekrit".into());
+        h.login(2, "bob");
+        h.line(2, "/op sekrit");
+        let outs = h.line(2, "/kick alicia");
+        assert!(outs.iter().any(|o| matches!(
+            o,
+            Output::Keep(kept::Kept::GrantRevoked { nick_key }) if nick_key == "alicia"
+        )));
+    }
+
+    #[test]
+    fn a_kept_ban_comes_back_until_its_wall_clock_end() {
+        let mut h = Harness::new();
+        let now = h.now;
+        h.chat.load_kept(
+            kept::KeptState {
+                bans: vec![
+                    kept::KeptBan {
+                        name_key: nick::collision_key("bob"),
+                        ip: ip(9),
+                        until: now.wall + 120_000,
+                        by: "op".into(),
+                        reason: None,
+                    },
+                    kept::KeptBan {
+                        name_key: nick::collision_key("eve"),
+                        ip: ip(8),
+                        until: now.wall.saturating_sub(1),
+                        by: "op".into(),
+                        reason: None,
+                    },
+                ],
+                ..Default::default()
+            },
+            now,
+        );
+        assert_eq!(h.chat.address_banned(ip(9), now.mono), Some(2));
+        assert_eq!(h.chat.address_banned(ip(8), now.mono), None, "already over");
+        h.advance(121);
+        assert_eq!(h.chat.address_banned(ip(9), h.now.mono), None);
+    }
 
     #[test]
     fn kick_needs_an_operator_and_leaves_no_grace() {
@@ -231,18 +536,25 @@ mod tests {
     fn op_with_an_admin_key() {
         let mut h = Harness::new();
         h.chat.settings.admin_key = Some("sekrit".into());
+        h.chat.settings.first_user_op = false;
         h.login(1, "alice");
         assert_eq!(
             refusal_of(&h.line(1, "/kick nobody")),
             Some(Refusal::NotOperator)
         );
         assert_eq!(refusal_of(&h.line(1, "/op wrong")), Some(Refusal::BadKey));
-        assert!(matches!(
-            &h.line(1, "/op sekrit")[..],
-            [Output::ToConn {
+        let outs = h.line(1, "/op sekrit");
+        assert!(outs.iter().any(|o| matches!(
+            o,
+            Output::ToConn {
                 event: Event::Info(Info::NowOperator),
                 ..
-            }]
-        ));
+            }
+        )));
+        assert!(
+            outs.iter()
+                .any(|o| matches!(o, Output::Keep(kept::Kept::Grant(g)) if g.nick_key == "alice")),
+            "the operator is kept for its return: {outs:?}"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! caller owns and reuses.
 
 use super::event::{Bye, Event, HistoryQuery};
+use super::kept::Kept;
 use super::ConnId;
 use crate::codec::file::Keep;
 
@@ -26,6 +27,9 @@ pub enum Output {
     ReceiveFile { conn: ConnId, size: u64, keep: Keep },
     /// Keep this room event in the history (only emitted when history is on).
     Store(Event),
+    /// Keep this change to the bans, topics or operators across a restart (emitted whether or
+    /// not history is on; dropped when nothing is kept on disk).
+    Keep(Kept),
     /// Ask the history for lines; the answer comes back through `Chat::history_answer`.
     Query { conn: ConnId, query: HistoryQuery },
 }

@@ -28,8 +28,16 @@ pub struct ChatSettings {
     pub node_id: u16,
     /// `/schedule HH:MM` means UTC rather than server-local time.
     pub utc: bool,
-    /// The key `/op` wants; `None` makes the first user of an empty server operator.
+    /// The key `/op` wants (configured or generated at start); `None` only with
+    /// `--first-user-op` and no key, when `/op` is refused.
     pub admin_key: Option<String>,
+    /// The first user of an empty server, with no operator kept from before, is operator
+    /// (`--first-user-op`).
+    pub first_user_op: bool,
+    /// Most operator grants kept (`--max-op-grants`).
+    pub max_op_grants: usize,
+    /// Most closed rooms' topics kept (`--max-kept-topics`).
+    pub max_kept_topics: usize,
     /// Names refused at login and `/nick` (`--reserved-nicks`), compiled once at start.
     pub reserved_nicks: Arc<ReservedNicks>,
     pub max_schedules: usize,
@@ -51,7 +59,8 @@ pub struct ChatSettings {
     pub hint_interval: Duration,
     /// How long an invitation stays open.
     pub invite_ttl: Duration,
-    /// Room events are stored and `/history`, `/search` work (off with `--no-history`).
+    /// Room events are stored and `/history`, `/search` work (off with `--no-history` and
+    /// `--ephemeral`).
     pub history_enabled: bool,
     /// History lines shown on login and `/join` (`--backlog-lines`).
     pub backlog_lines: usize,
@@ -87,7 +96,10 @@ impl ChatSettings {
             rules: Arc::from(cfg.rules_text()),
             node_id: 0,
             utc: cfg.utc,
-            admin_key: cfg.admin_key.clone().filter(|k| !k.is_empty()),
+            admin_key: cfg.effective_admin_key().map(str::to_string),
+            first_user_op: cfg.first_user_op,
+            max_op_grants: cfg.max_op_grants,
+            max_kept_topics: cfg.max_kept_topics,
             reserved_nicks: Arc::new(cfg.reserved_nicks.clone()),
             max_schedules: cfg.max_schedules,
             schedule_horizon: Duration::from_secs(cfg.schedule_horizon),
@@ -100,7 +112,7 @@ impl ChatSettings {
             words: Arc::new(WordBank::builtin()),
             hint_interval: Duration::from_secs(cfg.hint_interval.max(1)),
             invite_ttl: Duration::from_secs(cfg.invite_ttl),
-            history_enabled: !cfg.no_history,
+            history_enabled: !cfg.no_history && !cfg.ephemeral,
             backlog_lines: cfg.backlog_lines,
             history_budget: cfg.max_queue / 4,
             presence_max_room: usize::try_from(cfg.presence_max_room).unwrap_or(usize::MAX),
@@ -136,4 +148,8 @@ pub struct ChatStats {
     pub files_offered: u64,
     pub files_refused: u64,
     pub files_sent: u64,
+    /// Closed rooms' topics forgotten past `--max-kept-topics`.
+    pub topics_dropped: u64,
+    /// Operator grants dropped past `--max-op-grants`.
+    pub grants_dropped: u64,
 }

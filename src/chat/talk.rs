@@ -129,6 +129,10 @@ impl Chat {
             return cx.refuse(refusal);
         }
         let new: Arc<str> = Arc::from(new);
+        let old_key = self.sessions[cx.sid].key().to_string();
+        if self.sessions[cx.sid].is_op() {
+            self.grant_follows_rename(&old_key, &key, cx.out);
+        }
         let old = self.sessions.rename(cx.sid, new.clone(), key);
         let room = self.sessions[cx.sid].room();
         log::info!(old:% = old, new:% = new; "renamed");

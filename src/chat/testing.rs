@@ -18,6 +18,9 @@ pub fn settings() -> ChatSettings {
         max_schedules: 2,
         utc: true,
         history_enabled: false,
+        // Most tests need an operator: the first user is one, as with --first-user-op.
+        first_user_op: true,
+        admin_key: None,
         ..ChatSettings::default()
     }
 }

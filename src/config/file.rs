@@ -215,7 +215,7 @@ fn blame(path: &Path, text: &str, flags: &[(String, String)], e: &clap::Error) -
 
 /// A file that holds a secret must not be readable by others: mode 0600 or stricter, or an ACL
 /// that lets in only its owner and the user the server runs as (a systemd credential).
-fn refuse_if_others_can_read(path: &Path, key: &str) -> Result<(), LoadError> {
+pub(super) fn refuse_if_others_can_read(path: &Path, key: &str) -> Result<(), LoadError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -1,6 +1,7 @@
 //! Every flag and limit of the server, its default, and why it has that value; [`file`] loads
 //! the same settings from a TOML file (`--config`).
 
+pub mod admin_key;
 pub mod file;
 pub mod reload;
 
@@ -302,7 +303,9 @@ pub struct Config {
     #[arg(long, default_value_t = 256)]
     pub accept_batch: usize,
 
-    /// The key `/op KEY` wants. Without one, the first user to log in to an empty server is operator.
+    /// The key `/op KEY` wants (and `GET /status`). Without one (and without --admin-key-file),
+    /// the server makes a random key on first start and keeps it in DATA_DIR/admin-key (mode
+    /// 0600; the log says where, never the key), or, with --ephemeral, only in memory, logged once.
     #[arg(long, env = "REACTOR_CHAT_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
 
@@ -310,6 +313,18 @@ pub struct Config {
     /// the machine can see it); the file must not be readable by others.
     #[arg(long, value_name = "FILE")]
     pub admin_key_file: Option<PathBuf>,
+
+    /// The first user to log in to an empty server (no sessions and no operator kept from before
+    /// a restart) becomes operator, without a key: for a private server. Off by default, as on a
+    /// public server that user is whoever connects first.
+    #[arg(long)]
+    pub first_user_op: bool,
+
+    /// Operators kept across restarts and reconnects (each by its nickname and a hash of its
+    /// resume key), the oldest dropped first past this: a server has a few operators, and the
+    /// list lives in memory and on disk.
+    #[arg(long, default_value_t = 1000)]
+    pub max_op_grants: usize,
 
     /// Nicknames nobody may take, comma-separated; the list replaces the default, and '' reserves
     /// nothing. A user's chat line is just `[12:34] nick: text`, so by default the names a user
@@ -398,15 +413,28 @@ pub struct Config {
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub clock_offset: i64,
 
-    /// Directory of the chat history database (created on first start). History is on by default
-    /// so that /history works without any set-up. When $STATE_DIRECTORY is set, as systemd sets it
+    /// Directory of the chat history database, which also keeps the bans, topics and operators
+    /// across restarts, and of the generated admin key (created on first start). History is on
+    /// by default so that /history works without any set-up. When $STATE_DIRECTORY is set, as systemd sets it
     /// for a unit's StateDirectory=, that directory is the default (the first, if it lists several).
     #[arg(long, default_value = "./reactor-chat-data")]
     pub data_dir: PathBuf,
 
-    /// Keep no history: nothing is written to disk and /history, /search answer "history-off".
+    /// Keep no chat history: no line is stored and /history, /search answer "history-off". Bans,
+    /// topics, operators and the generated admin key are still kept in --data-dir.
     #[arg(long)]
     pub no_history: bool,
+
+    /// Write nothing to disk at all: no --data-dir is created, no history, no bans, topics or
+    /// operators kept across a restart; a generated admin key lives in memory and is logged once.
+    #[arg(long)]
+    pub ephemeral: bool,
+
+    /// Topics (and topic locks) of rooms nobody is in that are kept, in memory and in --data-dir,
+    /// for the room's return; the oldest set is dropped first past this. Anyone can make rooms,
+    /// so this bounds what they can make the server keep (a topic costs well under 1 KiB).
+    #[arg(long, default_value_t = 10_000)]
+    pub max_kept_topics: usize,
 
     /// Most milliseconds between a line reaching its room and its commit to disk. Lines are
     /// committed in batches (one transaction each), so a crash (kill -9) loses at most this much.
@@ -421,6 +449,11 @@ pub struct Config {
     /// --backlog, which is the listen backlog.
     #[arg(long, default_value_t = 10)]
     pub backlog_lines: usize,
+
+    /// The admin key the server made itself (see `admin_key::resolve`), when none is configured:
+    /// not a flag, so a reload keeps it.
+    #[arg(skip)]
+    pub generated_admin_key: Option<String>,
 }
 
 /// The variable systemd sets to the directories of a unit's `StateDirectory=` (under /var/lib,
@@ -443,9 +476,11 @@ const RESERVED_FDS: u64 = 64;
 /// A task the binary does instead of serving.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Task {
-    /// Copy the history database (in --data-dir) to FILE, a consistent snapshot even while a
-    /// server is running on it, then exit. Restore: stop the server, put the copy in place of
-    /// DATA_DIR/history.sqlite3 (removing history.sqlite3-wal and -shm), start it.
+    /// Copy the history database (in --data-dir, with the bans, topics and operators it keeps)
+    /// to FILE, a consistent snapshot even while a server is running on it, then exit. Restore:
+    /// stop the server, put the copy in place of DATA_DIR/history.sqlite3 (removing
+    /// history.sqlite3-wal and -shm), start it. A generated admin key is DATA_DIR/admin-key:
+    /// copy that file too.
     Backup {
         /// Where the copy goes; it must not exist yet.
         file: PathBuf,
@@ -505,6 +540,19 @@ impl Config {
             (None, Lang::En) => "be kind; no flooding, no spam.".to_string(),
             (None, Lang::Ko) => "서로 존중해 주세요. 도배와 스팸은 금지입니다.".to_string(),
         }
+    }
+
+    /// The key `/op` and `GET /status` want: the configured one, else the generated one.
+    pub fn effective_admin_key(&self) -> Option<&str> {
+        self.admin_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .or(self.generated_admin_key.as_deref())
+    }
+
+    /// Whether anything is kept on disk (history, bans, topics, operators, the admin key).
+    pub fn keeps_state(&self) -> bool {
+        !self.ephemeral
     }
 
     /// Whether `ip` is a trusted proxy's address (`--trusted-proxy`).

@@ -73,6 +73,8 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         accept_batch,
         admin_key,
         admin_key_file,
+        first_user_op,
+        max_op_grants,
         reserved_nicks,
         max_schedules,
         schedule_horizon,
@@ -93,9 +95,13 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         clock_offset,
         data_dir,
         no_history,
+        ephemeral,
+        max_kept_topics,
         flush_ms,
         history_days,
         backlog_lines,
+        // Made at start when no key is configured: the running value stays.
+        generated_admin_key: _,
     } = reloaded;
     macro_rules! live {
         ($($field:ident => $key:literal),* $(,)?) => {$(
@@ -151,6 +157,7 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         accept_batch => "accept-batch",
         admin_key => "admin-key",
         admin_key_file => "admin-key-file",
+        first_user_op => "first-user-op",
         reserved_nicks => "reserved-nicks",
         max_schedules => "max-schedules",
         schedule_horizon => "schedule-horizon",
@@ -183,6 +190,9 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         clock_offset => "clock-offset",
         data_dir => "data-dir",
         no_history => "no-history",
+        ephemeral => "ephemeral",
+        max_kept_topics => "max-kept-topics",
+        max_op_grants => "max-op-grants",
         flush_ms => "flush-ms",
         history_days => "history-days",
     }

@@ -112,7 +112,7 @@ pub struct Reactor {
     clock: Clock,
     conns: Slab<Conn>,
     chat: Chat,
-    /// The storage thread, unless history is off.
+    /// The storage thread, unless nothing is kept on disk (`--ephemeral`).
     storage: Option<Storage>,
     outbox: Outbox,
     renderer: Renderer,
@@ -187,16 +187,42 @@ struct Parts {
     words: Option<std::sync::Arc<WordBank>>,
     /// What the rooms' recent lines start from (read from the history before its thread runs).
     from_disk: crate::chat::RecentRooms,
+    /// The bans, topics and operators kept from before (read likewise).
+    kept: crate::chat::kept::KeptState,
+}
+
+/// The present as the chat core sees it at start (`--clock-offset` applied to the wall clock).
+fn wall_now(cfg: &Config) -> Now {
+    let now = Now::system();
+    Now {
+        wall: now
+            .wall
+            .saturating_add_signed(cfg.clock_offset.saturating_mul(1000)),
+        ..now
+    }
+}
+
+/// What the load of kept state keeps: bans not yet over, grants of the admin key in use, the
+/// newest topics and grants within their limits.
+fn kept_limits(cfg: &Config) -> crate::storage::store::KeptLimits {
+    crate::storage::store::KeptLimits {
+        now: wall_now(cfg).wall,
+        fingerprint: crate::chat::kept::fingerprint(cfg.effective_admin_key()),
+        topics: cfg.max_kept_topics,
+        grants: cfg.max_op_grants,
+    }
 }
 
 impl Reactor {
     /// Binds the listening socket (SO_REUSEADDR, the configured backlog) and sets up the loop,
-    /// without history (see `bind_with_store`).
+    /// keeping nothing on disk (see `bind_with_store`).
     pub fn bind(cfg: Config) -> io::Result<Reactor> {
         Reactor::bind_with_store(cfg, None)
     }
 
-    /// As `bind`, and starts the storage thread on `store` (history is off when it is `None`).
+    /// As `bind`, and starts the storage thread on `store`: with one, the bans, topics and
+    /// operators kept in it come back, and history is on unless `--no-history`; without one
+    /// nothing is kept.
     pub fn bind_with_store(cfg: Config, mut store: Option<Store>) -> io::Result<Reactor> {
         let poll = Poll::new()?;
         let listener = accept::bind_listener(cfg.bind, cfg.backlog)?;
@@ -206,11 +232,25 @@ impl Reactor {
         // The rooms' recent lines start from the history, so the first backlogs and `/history N`
         // after a restart come from memory too (read here, before the storage thread owns it).
         let mut from_disk = match &mut store {
-            Some(store) => store
+            Some(store) if !cfg.no_history => store
                 .recent_rooms(cfg.recent_rooms, cfg.replay_max)
                 .map_err(|e| io::Error::other(e.to_string()))?,
-            None => crate::chat::RecentRooms::default(),
+            _ => crate::chat::RecentRooms::default(),
         };
+        let kept = match &mut store {
+            Some(store) => store
+                .load_kept(&kept_limits(&cfg))
+                .map_err(|e| io::Error::other(e.to_string()))?,
+            None => crate::chat::kept::KeptState::default(),
+        };
+        if !kept.bans.is_empty() || !kept.topics.is_empty() || !kept.grants.is_empty() {
+            log::info!(
+                "kept from before: {} bans, {} room topics, {} operators",
+                kept.bans.len(),
+                kept.topics.len(),
+                kept.grants.len()
+            );
+        }
         if let Some(keep) = cfg.history_retention() {
             // The storage thread prunes these from the disk as it starts: memory must not
             // show them either.
@@ -231,6 +271,7 @@ impl Reactor {
             storage,
             words: None,
             from_disk,
+            kept,
         };
         Reactor::assemble(cfg, parts)
     }
@@ -246,6 +287,7 @@ impl Reactor {
             storage,
             words,
             from_disk,
+            kept,
         } = parts;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -260,7 +302,7 @@ impl Reactor {
             kick_after: cfg.flood_kick(),
         };
         let mut chat_settings = ChatSettings::from_config(&cfg);
-        chat_settings.history_enabled = storage.is_some();
+        chat_settings.history_enabled = storage.is_some() && !cfg.no_history;
         chat_settings.words = match words {
             Some(words) => words,
             None => std::sync::Arc::new(
@@ -271,6 +313,7 @@ impl Reactor {
         let tls_config = load_tls(&cfg)?;
         let mut chat = Chat::new(chat_settings);
         chat.load_recent(from_disk);
+        chat.load_kept(kept, wall_now(&cfg));
         let nofile = rlimit::Resource::NOFILE
             .get()
             .map_or(1024, |(soft, _)| soft);

@@ -50,6 +50,7 @@ impl Reactor {
                     }
                 }
                 Output::Store(event) => self.store(event),
+                Output::Keep(change) => self.keep(change),
                 Output::Query { conn, query } => self.query(conn.0, query),
             }
         }

@@ -52,7 +52,7 @@ impl Reactor {
         self.apply_limits();
         self.reload_certificates();
         let mut settings = ChatSettings::from_config(&self.cfg);
-        settings.history_enabled = self.storage.is_some();
+        settings.history_enabled = self.storage.is_some() && !self.cfg.no_history;
         settings.words = words;
         self.chat.replace_settings(settings);
         self.stats.reloads += 1;

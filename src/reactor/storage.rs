@@ -1,19 +1,20 @@
-//! The storage thread's link: starting it, the room events and history queries the chat core
-//! produces (gathered into one batch a turn), and its answers, which come back through a
-//! `mio::Waker`.
+//! The storage thread's link: starting it, the room events, history queries and changes to what
+//! is kept (bans, topics, operators) the chat core produces (gathered into one batch a turn),
+//! and its answers, which come back through a `mio::Waker`.
 
 use std::io;
 
 use mio::Poll;
 
 use super::{Reactor, STORAGE};
+use crate::chat::kept::Kept;
 use crate::chat::{ConnId, Event, HistoryQuery};
 use crate::config::Config;
 use crate::storage::store::Store;
 use crate::storage::{Storage, StorageSettings};
 
 /// Starts the storage thread on `store`, waking the reactor's poll when it has answers; none
-/// when history is off.
+/// when nothing is kept on disk (`--ephemeral`).
 pub(super) fn start(
     store: Option<Store>,
     cfg: &Config,
@@ -37,6 +38,14 @@ impl Reactor {
     pub(super) fn store(&mut self, event: Event) {
         if let Some(storage) = self.storage.as_mut().filter(|_| !self.shutting_down) {
             storage.store(event);
+        }
+    }
+
+    /// A change to the bans, topics or operators, kept across a restart (with `--ephemeral`,
+    /// there is no storage thread and it is dropped).
+    pub(super) fn keep(&mut self, change: Kept) {
+        if let Some(storage) = &mut self.storage {
+            storage.keep(change);
         }
     }
 

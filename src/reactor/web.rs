@@ -308,11 +308,12 @@ impl Reactor {
     /// `/status`: rooms and users as JSON, for operators: only with the admin key, given as
     /// `Authorization: Bearer KEY` or `?key=KEY`.
     fn status_reply(&self, req: &HttpRequest) -> (u16, &'static str, Vec<u8>) {
-        let Some(admin_key) = self.cfg.admin_key.as_deref().filter(|k| !k.is_empty()) else {
+        // The configured key, or the one the server made at start.
+        let Some(admin_key) = self.cfg.effective_admin_key() else {
             return (
                 404,
                 "text/plain",
-                b"/status needs the server's --admin-key\n".to_vec(),
+                b"/status needs an admin key (there is none with --first-user-op)\n".to_vec(),
             );
         };
         let given = req

@@ -1,4 +1,5 @@
-//! The storage thread: chat history on disk without the reactor ever waiting for the disk.
+//! The storage thread: chat history, and the bans, topics and operators kept across restarts,
+//! on disk without the reactor ever waiting for the disk.
 //!
 //! The reactor collects what the chat core asks for in one loop turn (room events to store and
 //! history queries) and sends them as one batch over a channel ([`Storage::send_batch`]). The
@@ -24,6 +25,7 @@ use log::{debug, error, info, warn};
 use mio::Waker;
 
 use crate::chat::event::{HistoryAnswer, HistoryError, HistoryQuery};
+use crate::chat::kept::Kept;
 use crate::chat::Event;
 use store::Store;
 
@@ -48,6 +50,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 #[derive(Debug)]
 pub enum Request {
     Store(Event),
+    /// A change to the bans, topics or operators, written in the same transactions as lines.
+    Keep(Kept),
     /// A query for the connection `conn`; `serial` tells a reused slab key from the asker.
     Query {
         conn: usize,
@@ -85,6 +89,9 @@ pub struct StorageStats {
     pub commits: u64,
     pub queries: u64,
     pub failed_lines: u64,
+    /// Changes to the bans, topics and operators written, and those that failed.
+    pub kept: u64,
+    pub failed_kept: u64,
     pub failed_queries: u64,
     pub pruned: u64,
     /// CPU time the storage thread used, in milliseconds (what history costs the machine).
@@ -166,6 +173,13 @@ impl Storage {
             self.batch_since = Some(Instant::now());
         }
         self.batch.push(Request::Store(event));
+    }
+
+    /// Queues a change to what is kept for this turn's batch. These are few (operators' and
+    /// topic setters' actions), so they are never dropped for being behind.
+    pub fn keep(&mut self, change: Kept) {
+        self.batch_since.get_or_insert_with(Instant::now);
+        self.batch.push(Request::Keep(change));
     }
 
     /// Queues a query for this turn's batch.
@@ -316,6 +330,7 @@ impl Worker {
         for request in requests {
             match request {
                 Request::Store(event) => self.insert(&event),
+                Request::Keep(change) => self.keep(&change),
                 Request::Query {
                     conn,
                     serial,
@@ -358,6 +373,26 @@ impl Worker {
         match self.store.insert(event) {
             Ok(_) => self.uncommitted += 1,
             Err(e) => self.fail_line(&e),
+        }
+    }
+
+    /// Writes a change to what is kept in the open transaction (opening one if need be), so it
+    /// is committed with the lines, within `--flush-ms`.
+    fn keep(&mut self, change: &Kept) {
+        if self.batch_started.is_none() {
+            if let Err(e) = self.store.begin() {
+                error!("storage: cannot keep {change:?}: {e}");
+                self.stats.failed_kept += 1;
+                return;
+            }
+            self.batch_started = Some(Instant::now());
+        }
+        match self.store.keep(change) {
+            Ok(()) => self.stats.kept += 1,
+            Err(e) => {
+                error!("storage: cannot keep {change:?}: {e}");
+                self.stats.failed_kept += 1;
+            }
         }
     }
 

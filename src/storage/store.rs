@@ -1,4 +1,6 @@
-//! The history database: SQLite through rusqlite, and nothing else.
+//! The history database: SQLite through rusqlite, and nothing else. It also holds what the chat
+//! core keeps across restarts besides lines (bans, topics, operator grants; see [`kept`]), so one
+//! file, one transaction a flush, and one backup cover everything a server keeps.
 //!
 //! Pure storage code with no threads or channels, so it is unit-tested against an in-memory
 //! database or a temporary directory. One table `lines` holds every room event with its global
@@ -24,7 +26,10 @@ use crate::chat::id::MsgId;
 use crate::chat::{room_key, RecentRooms};
 use rows::{event_of_row, RowData};
 
+mod kept;
 mod rows;
+
+pub use kept::KeptLimits;
 
 /// The database file inside `--data-dir`.
 pub const FILE_NAME: &str = "history.sqlite3";
@@ -54,6 +59,29 @@ const MIGRATIONS: &[&str] = &[
      CREATE VIRTUAL TABLE lines_fts USING fts5(
          text, content = 'lines', content_rowid = 'id', detail = none, columnsize = 0,
          tokenize = \"unicode61 categories 'L* N* Co M* So'\"
+     );",
+    // 2: what is kept across restarts besides lines (see `kept`): bans, topics, operators.
+    "CREATE TABLE bans (
+         name_key TEXT    NOT NULL, -- the banned nickname's collision key
+         ip       TEXT    NOT NULL, -- the banned address
+         until_ms INTEGER NOT NULL, -- Unix milliseconds
+         by_nick  TEXT    NOT NULL,
+         reason   TEXT
+     );
+     CREATE TABLE topics (
+         room     TEXT    PRIMARY KEY, -- the room's key (lower-cased name)
+         name     TEXT    NOT NULL,    -- the name as spelled when set
+         topic    TEXT,                -- NULL: only locked
+         set_by   TEXT,
+         locked   INTEGER NOT NULL,
+         changed  INTEGER NOT NULL     -- Unix milliseconds of the last change
+     );
+     CREATE INDEX topics_changed ON topics(changed);
+     CREATE TABLE op_grants (
+         nick_key    TEXT    PRIMARY KEY,
+         key_hash    TEXT    NOT NULL, -- of the session's resume key, never the key
+         fingerprint TEXT    NOT NULL, -- of the admin key it was granted under
+         granted     INTEGER NOT NULL  -- Unix milliseconds
      );",
 ];
 

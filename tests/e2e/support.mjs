@@ -23,12 +23,15 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 /**
  * A running `reactor-chat --bind 127.0.0.1:0 ARGS...`; `stop()` kills it. History stays on, as
  * users run it, but in a data directory of its own: the default (`./reactor-chat-data`) is the
- * developer's own server's history, which tests must neither write to nor read from.
+ * developer's own server's history, which tests must neither write to nor read from. The first
+ * user is operator (`--first-user-op`), as the tests expect, unless ARGS give an admin key.
  */
 export async function startServer(args = []) {
   if (!BIN) throw new Error("set REACTOR_CHAT_BIN to the reactor-chat binary (cargo test does)");
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "reactor-chat-e2e-"));
-  const child = spawn(BIN, ["--bind", "127.0.0.1:0", "--data-dir", dataDir, ...args], {
+  const ownKey = args.some((a) => a.startsWith("--admin-key"));
+  const firstUserOp = ownKey ? [] : ["--first-user-op"];
+  const child = spawn(BIN, ["--bind", "127.0.0.1:0", "--data-dir", dataDir, ...firstUserOp, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, REACTOR_CHAT_ADMIN_KEY: "" },
   });

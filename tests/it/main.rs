@@ -24,6 +24,7 @@ mod operators;
 mod presence;
 mod proxy;
 mod relay;
+mod restart;
 mod rooms;
 mod schedule;
 mod talk;

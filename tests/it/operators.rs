@@ -25,6 +25,11 @@ fn the_first_user_of_an_empty_server_is_operator() {
     let n = welcome.len();
     assert!(n >= 2, "{welcome:?}");
     assert_eq!(welcome[n - 2], "-- You are now an operator.", "{welcome:?}");
+    let key = welcome[n - 1]
+        .strip_prefix("-- Resume key: ")
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the resume key line")
+        .to_string();
     let (mut bob, welcome) = login_welcome(&server, "bob");
     assert!(
         !welcome.iter().any(|l| l.contains("operator")),
@@ -36,20 +41,27 @@ fn the_first_user_of_an_empty_server_is_operator() {
     // Without a key configured, /op cannot make anyone else an operator.
     bob.send("/op letmein");
     bob.expect_next("no-admin-key", |l| {
-        l == "! no-admin-key: this server has no admin key; the first user of an empty server is operator"
+        l == "! no-admin-key: this server has no admin key (--first-user-op): the first user of an empty server is operator"
     });
     bob.send("/users");
     bob.expect_exact("-- 2 users in lobby: alice (op), bob");
-    // The server empties (alice quits, bob quits): the next first user is operator again.
+    // The server empties (alice quits, bob quits), but alice may come back with her resume
+    // key: the next user to arrive is not operator.
     alice.send("/quit");
     alice.expect_closed();
     bob.send("/quit");
     bob.expect_closed();
-    let (_carol, welcome) = login_welcome(&server, "carol");
+    let (mut carol, welcome) = login_welcome(&server, "carol");
+    assert!(
+        !welcome.iter().any(|l| l.contains("operator")),
+        "{welcome:?}"
+    );
+    let (_alice, welcome) = login_welcome(&server, &format!("alice {key}"));
     assert!(
         welcome.contains(&"-- You are now an operator.".to_string()),
         "{welcome:?}"
     );
+    carol.expect_stamped("* alice joined");
 }
 
 #[test]

@@ -26,9 +26,17 @@ pub struct ServerBuilder {
     envs: Vec<(String, String)>,
     nofile: Option<u64>,
     bind: Option<String>,
+    first_user_op: bool,
 }
 
 impl ServerBuilder {
+    /// Starts the server as deployed: without `--first-user-op`, which the harness otherwise
+    /// adds so that the first user of a test is operator.
+    pub fn without_first_user_op(mut self) -> Self {
+        self.first_user_op = false;
+        self
+    }
+
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
         self
@@ -63,17 +71,27 @@ impl ServerBuilder {
     /// Starts the binary on 127.0.0.1 port 0 (or `bind`'s address) and waits for it to print the
     /// address it bound.
     pub fn start(self) -> Server {
-        // History is off unless the test asks for it with its own --data-dir, or with the
-        // STATE_DIRECTORY systemd would set, which the server takes as its --data-dir: a server
-        // started by the tests must never write ./reactor-chat-data into the working directory.
+        // Nothing is written to disk (--ephemeral) unless the test asks for it with its own
+        // --data-dir, or with the STATE_DIRECTORY systemd would set,
+        // which the server takes as its --data-dir: a server started by the tests must never
+        // write ./reactor-chat-data into the working directory (even --no-history keeps bans
+        // and the admin key there).
         let mut args = self.args;
+        let has = |args: &[String], flag: &str| {
+            args.iter()
+                .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+        };
         let state_directory = self.envs.iter().any(|(k, _)| k == "STATE_DIRECTORY");
-        if !state_directory
-            && !args
-                .iter()
-                .any(|a| a == "--data-dir" || a == "--no-history")
-        {
-            args.push("--no-history".into());
+        if !state_directory && !has(&args, "--data-dir") && !has(&args, "--ephemeral") {
+            args.push("--ephemeral".into());
+        }
+        // Most tests need an operator: the first user is one, unless the test gives its own
+        // admin key (then /op is how) or asks for the server as deployed.
+        let own_key = has(&args, "--admin-key")
+            || has(&args, "--admin-key-file")
+            || self.envs.iter().any(|(k, _)| k == "REACTOR_CHAT_ADMIN_KEY");
+        if self.first_user_op && !own_key && !has(&args, "--first-user-op") {
+            args.push("--first-user-op".into());
         }
         let bind = self.bind.unwrap_or_else(|| "127.0.0.1:0".into());
         Server::spawn(&bind, args, self.envs, self.nofile)
@@ -92,6 +110,7 @@ impl Server {
             envs: Vec::new(),
             nofile: None,
             bind: None,
+            first_user_op: true,
         }
     }
 

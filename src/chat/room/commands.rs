@@ -7,7 +7,7 @@ use super::room_key;
 use crate::chat::context::Cx;
 use crate::chat::event::{Departure, Event, Info, Refusal, UserEntry};
 use crate::chat::nick::cmp_nicks;
-use crate::chat::Chat;
+use crate::chat::{Chat, Output};
 
 /// Longest room name, in characters.
 pub const MAX_ROOM_CHARS: usize = 32;
@@ -50,7 +50,7 @@ impl Chat {
             },
         };
         self.announce_presence(old, None, left, now, cx.out);
-        self.drop_room_if_empty(old);
+        self.drop_room_if_empty(old, cx.out);
         self.rooms.enter(new, sid, &mut self.sessions);
         self.ask_backlog(cx.conn, sid, cx.now, cx.out);
         let joined = Event::Joined {
@@ -128,7 +128,8 @@ impl Chat {
             return cx.refuse(Refusal::TopicLocked { room });
         }
         let topic: Arc<str> = Arc::from(text);
-        room.set_topic(topic.clone(), s.nick().clone());
+        let kept = room.set_topic(topic.clone(), s.nick().clone(), cx.now.wall);
+        cx.out.items.push(Output::Keep(kept));
         let event = Event::TopicSet {
             id: self.ids.next(cx.now.wall),
             at: cx.now.wall,
@@ -146,7 +147,8 @@ impl Chat {
             return cx.refuse(Refusal::NotOperator);
         }
         let room = &mut self.rooms[s.room()];
-        room.lock_topic(locked);
+        let kept = room.lock_topic(locked, cx.now.wall);
+        cx.out.items.push(Output::Keep(kept));
         let info = Info::TopicLock {
             room: room.name().clone(),
             locked,

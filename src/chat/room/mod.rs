@@ -8,6 +8,7 @@
 
 mod commands;
 pub mod recent;
+mod topics;
 
 #[cfg(test)]
 mod tests;
@@ -18,9 +19,11 @@ use std::sync::Arc;
 use slab::Slab;
 
 use super::event::Event;
+use super::kept::{Kept, KeptTopic};
 use super::session::{Membership, Sessions};
-use super::{Chat, Outbox, Output, RoomId, SessionId};
+use super::{Chat, Outbox, Output, RoomId, SessionId, UnixMillis};
 use recent::Recent;
+use topics::KeptTopics;
 
 pub use commands::{valid_room_name, MAX_ROOM_CHARS};
 
@@ -37,6 +40,8 @@ pub struct Room {
     /// The topic and who set it.
     topic: Option<(Arc<str>, Arc<str>)>,
     topic_locked: bool,
+    /// When the topic or its lock last changed (what `--max-kept-topics` drops by).
+    topic_changed: UnixMillis,
     /// What the room was told lately: the one copy replays read.
     recent: Recent,
 }
@@ -57,16 +62,38 @@ impl Room {
         self.topic.as_ref()
     }
 
-    pub fn set_topic(&mut self, topic: Arc<str>, by: Arc<str>) {
+    /// Sets the topic; returns the change to keep.
+    pub fn set_topic(&mut self, topic: Arc<str>, by: Arc<str>, at: UnixMillis) -> Kept {
         self.topic = Some((topic, by));
+        self.topic_changed = at;
+        Kept::Topic(self.kept_topic())
     }
 
     pub fn topic_locked(&self) -> bool {
         self.topic_locked
     }
 
-    pub fn lock_topic(&mut self, locked: bool) {
+    /// Locks or unlocks the topic; returns the change to keep.
+    pub fn lock_topic(&mut self, locked: bool, at: UnixMillis) -> Kept {
         self.topic_locked = locked;
+        self.topic_changed = at;
+        Kept::Topic(self.kept_topic())
+    }
+
+    /// The topic and lock as kept across a restart.
+    fn kept_topic(&self) -> KeptTopic {
+        KeptTopic {
+            room: room_key(&self.name),
+            name: self.name.clone(),
+            topic: self.topic.clone(),
+            locked: self.topic_locked,
+            changed: self.topic_changed,
+        }
+    }
+
+    /// Whether there is a topic or lock to keep when the room closes.
+    fn has_topic(&self) -> bool {
+        self.topic.is_some() || self.topic_locked
     }
 
     /// What the room was told lately (see [`recent`]).
@@ -96,16 +123,27 @@ pub struct Rooms {
     /// the room has spoken before): their rings start incomplete.
     on_disk: HashSet<String>,
     history_enabled: bool,
+    /// Topics of closed rooms, for their return (`--max-kept-topics`).
+    topics: KeptTopics,
 }
 
 crate::chat::index_by_id!(Rooms, RoomId, Room);
 
 impl Rooms {
-    pub fn new(history_enabled: bool, idle_max: usize) -> Self {
+    pub fn new(history_enabled: bool, idle_max: usize, max_topics: usize) -> Self {
         Rooms {
             history_enabled,
             idle_max,
+            topics: KeptTopics::new(max_topics),
             ..Rooms::default()
+        }
+    }
+
+    /// The topics kept from before a restart: every room is closed then, so each waits for its
+    /// room to open. (The store loads at most `--max-kept-topics`, newest first.)
+    pub fn load_topics(&mut self, kept: Vec<KeptTopic>) {
+        for topic in kept {
+            self.topics.keep(topic);
         }
     }
 
@@ -172,11 +210,13 @@ impl Rooms {
             return id;
         }
         let recent = self.ring_for(&key);
+        let kept = self.topics.take(&key);
         let id = self.slab.insert(Room {
             name: Arc::from(name),
             members: Vec::new(),
-            topic: None,
-            topic_locked: false,
+            topic: kept.as_ref().and_then(|k| k.topic.clone()),
+            topic_locked: kept.as_ref().is_some_and(|k| k.locked),
+            topic_changed: kept.as_ref().map_or(0, |k| k.changed),
             recent,
         });
         self.by_key.insert(key, id);
@@ -211,16 +251,22 @@ impl Rooms {
         }
     }
 
-    /// Removes a room that has no members left; returns whether it did.
-    fn close_if_empty(&mut self, room: RoomId) -> bool {
+    /// Removes a room that has no members left, keeping its topic for its return; returns
+    /// whether it did, and the rooms whose kept topics were dropped to make room.
+    fn close_if_empty(&mut self, room: RoomId) -> Option<Vec<String>> {
         if !self.slab[room].members.is_empty() {
-            return false;
+            return None;
         }
         let room = self.slab.remove(room);
         let key = room_key(&room.name);
         self.by_key.remove(&key);
+        let forgotten = if room.has_topic() {
+            self.topics.keep(room.kept_topic())
+        } else {
+            Vec::new()
+        };
         self.keep_ring(key, room.recent);
-        true
+        Some(forgotten)
     }
 
     /// The rooms' state against the invariants (for `Chat::check_invariants`): every member
@@ -322,10 +368,15 @@ impl Chat {
 
     /// A room with nobody left goes away, and with it its round of the game and its pending
     /// presence summary.
-    pub(super) fn drop_room_if_empty(&mut self, room: RoomId) {
-        if self.rooms.close_if_empty(room) {
+    pub(super) fn drop_room_if_empty(&mut self, room: RoomId, out: &mut Outbox) {
+        if let Some(forgotten) = self.rooms.close_if_empty(room) {
             self.games.room_closed(room);
             self.presence.room_closed(room);
+            for room in forgotten {
+                log::info!("the topic of room {room} is forgotten (--max-kept-topics)");
+                self.stats.topics_dropped += 1;
+                out.items.push(Output::Keep(Kept::TopicForgotten { room }));
+            }
         }
     }
 }

@@ -146,7 +146,7 @@ impl Chat {
             } else {
                 self.announce_presence(room.room, None, event, now, out);
             }
-            self.drop_room_if_empty(room.room);
+            self.drop_room_if_empty(room.room, out);
         }
     }
 }

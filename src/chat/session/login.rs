@@ -50,7 +50,7 @@ impl Chat {
             return self.refuse_login(conn, Refusal::NickBanned { nick, minutes_left }, out);
         }
         let Some(sid) = self.sessions.by_key(&collision) else {
-            return self.new_session(conn, ip, name, collision, now, out);
+            return self.new_session(conn, ip, name, collision, key, now, out);
         };
         let s = &self.sessions[sid];
         let key_ok = key.is_some_and(|k| k == &*s.resume_key);
@@ -97,22 +97,40 @@ impl Chat {
         out.send(conn, Event::Info(Info::NickPrompt));
     }
 
+    /// A session for a name nobody holds. `key` is the resume key the login gave: it is kept
+    /// only when it is an operator's grant coming back (after a restart, or after its session
+    /// ended), so that operator's client resumes as before and is operator again.
+    #[allow(clippy::too_many_arguments)]
     fn new_session(
         &mut self,
         conn: ConnId,
         ip: IpAddr,
         name: &str,
         collision: String,
+        key: Option<&str>,
         now: Now,
         out: &mut Outbox,
     ) {
         let room = self.rooms.open(LOBBY);
         let nick: Arc<str> = Arc::from(name);
-        // Without an admin key somebody must be able to moderate: the first user of an empty server.
-        let op = self.settings.admin_key.is_none() && self.sessions.is_empty();
-        let sid = self
-            .sessions
-            .insert(conn, ip, nick.clone(), collision, op, now.mono);
+        let granted = key.filter(|k| self.granted_op(&collision, k, out));
+        let first = granted.is_none() && self.first_user_op();
+        let sid = self.sessions.insert(
+            conn,
+            ip,
+            nick.clone(),
+            collision,
+            granted.is_some() || first,
+            granted,
+            now.mono,
+        );
+        if granted.is_some() {
+            info!("{nick} is an operator again (kept grant)");
+        }
+        if first {
+            info!("{nick} is operator: the first user of an empty server (--first-user-op)");
+            self.record_grant(sid, now, out);
+        }
         self.rooms.enter(room, sid, &mut self.sessions);
         self.stats.logins += 1;
         info!("{nick} logged in from {ip}");

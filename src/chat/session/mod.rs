@@ -124,6 +124,12 @@ impl Session {
         self.ip
     }
 
+    /// The secret that resumes the session (and, for an operator, is what its grant keeps a
+    /// hash of).
+    pub fn resume_key(&self) -> &str {
+        &self.resume_key
+    }
+
     /// The nickname's collision key.
     pub fn key(&self) -> &str {
         &self.key
@@ -430,7 +436,9 @@ impl Sessions {
 
     // ----- sessions ----------------------------------------------------------------------------
 
-    /// A new session for `nick`, connected on `conn`, in no room yet.
+    /// A new session for `nick`, connected on `conn`, in no room yet, with a new resume key or
+    /// (an operator coming back by its grant) the one it gave.
+    #[allow(clippy::too_many_arguments)]
     pub fn insert(
         &mut self,
         conn: ConnId,
@@ -438,6 +446,7 @@ impl Sessions {
         nick: Arc<str>,
         key: String,
         op: bool,
+        resume_key: Option<&str>,
         now: Instant,
     ) -> SessionId {
         self.next_uid += 1;
@@ -448,7 +457,7 @@ impl Sessions {
             last_active: now,
             nick,
             key: key.clone(),
-            resume_key: Arc::from(new_resume_key()),
+            resume_key: resume_key.map_or_else(|| Arc::from(new_resume_key()), Arc::from),
             rooms: SmallVec::new(),
             conn: None,
             ip,

@@ -105,6 +105,7 @@ impl Reactor {
             storage: None,
             words,
             from_disk: crate::chat::RecentRooms::default(),
+            kept: crate::chat::kept::KeptState::default(),
         };
         Reactor::assemble(cfg, parts)
     }

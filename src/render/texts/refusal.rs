@@ -95,8 +95,8 @@ texts! {
         ko: "관리자 키가 틀렸습니다",
     }
     no_admin_key() {
-        en: "this server has no admin key; the first user of an empty server is operator",
-        ko: "관리자 키가 설정되지 않았습니다. 빈 서버에 처음 들어온 사람이 운영자가 됩니다",
+        en: "this server has no admin key (--first-user-op): the first user of an empty server is operator",
+        ko: "이 서버에는 관리자 키가 없습니다(--first-user-op). 빈 서버에 처음 들어온 사람이 운영자가 됩니다",
     }
     bad_time(horizon: &'a str) {
         en: "give HH:MM, or a delay such as +90s, +10m, +2h, at most {horizon} ahead",
