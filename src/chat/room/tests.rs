@@ -151,3 +151,73 @@ fn leaving_one_room_keeps_every_other_members_place() {
         "his only room is now his current one"
     );
 }
+
+#[test]
+fn a_closed_rooms_topic_and_lock_come_back_when_it_opens_again() {
+    let mut h = Harness::new();
+    h.login(1, "alice");
+    h.login(2, "bob");
+    h.line(1, "/join games");
+    let outs = h.line(1, "/topic chess at 8");
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Keep(kept::Kept::Topic(t)) if t.room == "games" && !t.locked
+    )));
+    let outs = h.line(1, "/topiclock on");
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Keep(kept::Kept::Topic(t)) if t.locked
+    )));
+    h.line(1, "/part");
+    assert!(h.chat.rooms.find("games").is_none(), "the room closed");
+    h.line(2, "/join GAMES");
+    let room = h.chat.rooms.find("games").expect("open again");
+    let room = &h.chat.rooms[room];
+    assert_eq!(room.topic().map(|(t, _)| &**t), Some("chess at 8"));
+    assert!(room.topic_locked());
+}
+
+#[test]
+fn kept_topics_wait_for_their_rooms_and_the_oldest_is_forgotten_past_the_cap() {
+    let mut h = Harness::with(ChatSettings {
+        max_kept_topics: 1,
+        ..settings()
+    });
+    let topic = |room: &str, changed| kept::KeptTopic {
+        room: room.into(),
+        name: room.into(),
+        topic: Some((format!("about {room}").into(), "alice".into())),
+        locked: false,
+        changed,
+    };
+    h.chat.load_kept(
+        kept::KeptState {
+            topics: vec![topic("old", 1), topic("new", 2)],
+            ..Default::default()
+        },
+        h.now,
+    );
+    h.login(1, "alice");
+    h.line(1, "/join old");
+    assert_eq!(
+        h.chat.rooms[h.chat.rooms.find("old").unwrap()].topic(),
+        None
+    );
+    h.line(1, "/join new");
+    let outs = h.line(1, "/join other");
+    assert!(
+        !outs
+            .iter()
+            .any(|o| matches!(o, Output::Keep(kept::Kept::TopicForgotten { .. }))),
+        "new had its topic back and kept it: {outs:?}"
+    );
+    let new = h.chat.rooms.find("new");
+    assert!(new.is_none());
+    // "new" closed with its topic: the only one kept. A second closed topic pushes it out.
+    h.line(1, "/topic mine");
+    let outs = h.line(1, "/join lobby");
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Keep(kept::Kept::TopicForgotten { room }) if room == "new"
+    )));
+}
