@@ -100,6 +100,9 @@ impl Sim {
             presence_rate: 6,
             max_uploads: 2,
             max_uploads_per_ip: 1,
+            // An operator among the clients (the first to log in), so kicks, bans, topic locks
+            // and their kept state are exercised too.
+            first_user_op: true,
             ..ChatSettings::default()
         };
         Sim {

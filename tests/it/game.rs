@@ -72,7 +72,9 @@ fn bad_word_files_are_refused_at_start_with_the_line() {
     let words = dir.path().join("bad.tsv");
     std::fs::write(&words, "pets\tcat\npets dog\n").unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
-        .args(["--bind", "127.0.0.1:0", "--words", words.to_str().unwrap()])
+        // --ephemeral: a server started here must not write ./reactor-chat-data.
+        .args(["--bind", "127.0.0.1:0", "--ephemeral"])
+        .args(["--words", words.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(!out.status.success());
