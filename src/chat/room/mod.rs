@@ -73,11 +73,18 @@ impl Room {
         self.topic_locked
     }
 
-    /// Locks or unlocks the topic; returns the change to keep.
+    /// Locks or unlocks the topic; returns the change to keep (unlocking a room without a
+    /// topic leaves nothing to keep).
     pub fn lock_topic(&mut self, locked: bool, at: UnixMillis) -> Kept {
         self.topic_locked = locked;
         self.topic_changed = at;
-        Kept::Topic(self.kept_topic())
+        if self.has_topic() {
+            Kept::Topic(self.kept_topic())
+        } else {
+            Kept::TopicForgotten {
+                room: room_key(&self.name),
+            }
+        }
     }
 
     /// The topic and lock as kept across a restart.
@@ -142,7 +149,7 @@ impl Rooms {
     /// The topics kept from before a restart: every room is closed then, so each waits for its
     /// room to open. (The store loads at most `--max-kept-topics`, newest first.)
     pub fn load_topics(&mut self, kept: Vec<KeptTopic>) {
-        for topic in kept {
+        for topic in kept.into_iter().filter(|t| t.topic.is_some() || t.locked) {
             self.topics.keep(topic);
         }
     }

@@ -221,3 +221,19 @@ fn kept_topics_wait_for_their_rooms_and_the_oldest_is_forgotten_past_the_cap() {
         Output::Keep(kept::Kept::TopicForgotten { room }) if room == "new"
     )));
 }
+
+#[test]
+fn unlocking_a_room_without_a_topic_leaves_nothing_kept() {
+    let mut h = Harness::new();
+    h.login(1, "alice");
+    h.line(1, "/join games");
+    let outs = h.line(1, "/topiclock on");
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Keep(kept::Kept::Topic(t)) if t.locked && t.topic.is_none())));
+    let outs = h.line(1, "/topiclock off");
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Keep(kept::Kept::TopicForgotten { room }) if room == "games"
+    )));
+}
