@@ -444,6 +444,29 @@ mod tests {
     }
 
     #[test]
+    fn grants_past_the_cap_drop_the_oldest_and_a_regrant_takes_no_new_place() {
+        let grant = |nick: &str, granted| kept::KeptGrant {
+            nick_key: nick.into(),
+            key_hash: "h".into(),
+            fingerprint: "f".into(),
+            granted,
+        };
+        let mut grants = super::Grants::new(2);
+        assert_eq!(grants.grant(grant("a", 1)).len(), 1);
+        assert_eq!(grants.grant(grant("b", 2)).len(), 1);
+        assert_eq!(grants.grant(grant("a", 3)).len(), 1, "a again: no drop");
+        let changes = grants.grant(grant("c", 4));
+        assert_eq!(
+            changes[0],
+            kept::Kept::GrantRevoked {
+                nick_key: "b".into()
+            }
+        );
+        assert_eq!(changes.len(), 2);
+        assert!(super::Grants::new(0).grant(grant("a", 1)).is_empty());
+    }
+
+    #[test]
     fn a_kept_ban_comes_back_until_its_wall_clock_end() {
         let mut h = Harness::new();
         let now = h.now;

@@ -343,3 +343,51 @@ fn ephemeral_writes_nothing_and_logs_its_key_once() {
         "nothing was written"
     );
 }
+
+#[test]
+fn a_grant_follows_a_rename_a_kick_takes_it_and_max_op_grants_bounds_them() {
+    let dir = TempDir::new("restart-grant-life");
+    let server = start(&dir, &["--admin-key", "k1"]);
+    let mut keys = Vec::new();
+    let mut clients = Vec::new();
+    for nick in ["alice", "bob", "carol"] {
+        let (mut c, lines) = welcome(&server, nick, nick);
+        keys.push(resume_key(&lines));
+        c.send("/op k1");
+        c.expect_exact("-- You are now an operator.");
+        clients.push(c);
+    }
+    let [alice, bob, _carol] = &mut clients[..] else {
+        unreachable!()
+    };
+    alice.send("/nick alicia");
+    alice.expect_prefix("-- You are now known as alicia");
+    alice.nick = "alicia".into();
+    alice.send("/kick bob");
+    bob.expect_closed();
+    stop(server);
+
+    let server = start(&dir, &["--admin-key", "k1"]);
+    let (_alicia, lines) = welcome(&server, "alicia", &format!("alicia {}", keys[0]));
+    assert!(is_op(&lines), "the grant followed the rename: {lines:?}");
+    let (_bob, lines) = welcome(&server, "bob", &format!("bob {}", keys[1]));
+    assert!(
+        !is_op(&lines),
+        "a kicked operator is one no more: {lines:?}"
+    );
+    let (_carol, lines) = welcome(&server, "carol", &format!("carol {}", keys[2]));
+    assert!(is_op(&lines), "{lines:?}");
+    stop(server);
+
+    // With room for one, the start keeps the newest grant (carol's), and a new operator pushes
+    // it out.
+    let server = start(&dir, &["--admin-key", "k1", "--max-op-grants", "1"]);
+    let (mut dave, _) = welcome(&server, "dave", "dave");
+    dave.send("/op k1");
+    dave.expect_exact("-- You are now an operator.");
+    server.wait_for_log("is dropped (--max-op-grants)");
+    stop(server);
+    let server = start(&dir, &["--admin-key", "k1", "--max-op-grants", "1"]);
+    let (_carol, lines) = welcome(&server, "carol", &format!("carol {}", keys[2]));
+    assert!(!is_op(&lines), "{lines:?}");
+}
