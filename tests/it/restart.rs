@@ -391,3 +391,50 @@ fn a_grant_follows_a_rename_a_kick_takes_it_and_max_op_grants_bounds_them() {
     let (_carol, lines) = welcome(&server, "carol", &format!("carol {}", keys[2]));
     assert!(!is_op(&lines), "{lines:?}");
 }
+
+#[test]
+fn a_backup_restores_bans_and_topics_too() {
+    let dir = TempDir::new("restart-backup");
+    let server = start(&dir, &[]);
+    let mut alice = server.login("alice");
+    alice.send("/topic kept in the backup");
+    alice.expect_stamped("* alice set the topic: kept in the backup");
+    let mut mallory = server.connect_from(7);
+    mallory.login("mallory");
+    alice.expect_stamped("* mallory joined");
+    alice.send("/ban mallory 5");
+    mallory.expect_closed();
+    stop(server);
+    let copy = dir.path().join("copy.sqlite3");
+    let out = Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
+        .args(["--data-dir", &data_dir(&dir), "backup"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The restore recipe, into a fresh data directory.
+    let restored = TempDir::new("restart-restored");
+    let target = restored.path().join("data");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::copy(&copy, target.join("history.sqlite3")).unwrap();
+    let server = start(&restored, &[]);
+    let mut again = server.connect_from(7);
+    again.send("innocent");
+    let lines = again.expect_closed();
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("-- bye final: you are banned for ")),
+        "{lines:?}"
+    );
+    let (_bob, lines) = welcome(&server, "bob", "bob");
+    assert!(
+        lines.contains(&"-- Topic: kept in the backup".to_string()),
+        "{lines:?}"
+    );
+}
