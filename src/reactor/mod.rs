@@ -19,8 +19,9 @@
 //!    queued output writes it with vectored writes, up to a budget.
 //! 7. **Reap** (`reap`): connections marked dead are told to the chat core (whose notices are
 //!    queued for the next flush) and removed. Nothing is freed in the middle of the work above.
-//! 8. **Storage** (`send_to_storage`): the room events and queries the chat core produced this turn
-//!    go to the storage thread as one batch (one channel send per turn, never a wait on the disk).
+//! 8. **Storage** (`send_to_storage`): the room events, kept-state changes and queries the chat
+//!    core produced this turn go to the storage thread as one batch (one channel send per turn,
+//!    never a wait on the disk).
 //!    Its answers come back through a `mio::Waker` (token `STORAGE`) and are handed to the chat
 //!    core in step 2.
 //!

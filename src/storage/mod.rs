@@ -1,8 +1,8 @@
 //! The storage thread: chat history, and the bans, topics and operators kept across restarts,
 //! on disk without the reactor ever waiting for the disk.
 //!
-//! The reactor collects what the chat core asks for in one loop turn (room events to store and
-//! history queries) and sends them as one batch over a channel ([`Storage::send_batch`]). The
+//! The reactor collects what the chat core asks for in one loop turn (room events to store,
+//! changes to the bans, topics and operators it keeps, and history queries) and sends them as one batch over a channel ([`Storage::send_batch`]). The
 //! storage thread owns the database ([`store::Store`]): it inserts events as they arrive into an
 //! open transaction and commits it at most `--flush-ms` after its first line, so a line reaches the
 //! disk within `--flush-ms` and each commit (one fsync) covers many lines. Queries run on the same
@@ -175,8 +175,9 @@ impl Storage {
         self.batch.push(Request::Store(event));
     }
 
-    /// Queues a change to what is kept for this turn's batch. These are few (operators' and
-    /// topic setters' actions), so they are never dropped for being behind.
+    /// Queues a change to what is kept for this turn's batch. Never dropped for being behind, as
+    /// lines are past `MAX_IN_FLIGHT`: a lost change is a ban or an operator forgotten. They come
+    /// from operators' actions and `/topic`, which flood control paces like any line.
     pub fn keep(&mut self, change: Kept) {
         self.batch_since.get_or_insert_with(Instant::now);
         self.batch.push(Request::Keep(change));
