@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use log::info;
 
-use super::{is_resume_key_shaped, Held};
+use super::{is_resume_key_shaped, Held, NewSession};
 use crate::chat::event::{Bye, Event, Info, Refusal};
 use crate::chat::nick::{self, cmp_nicks};
 use crate::chat::{Chat, ConnId, Now, Outbox, Output, SessionId, LOBBY, WELCOME_NAMES_MAX};
@@ -50,7 +50,14 @@ impl Chat {
             return self.refuse_login(conn, Refusal::NickBanned { nick, minutes_left }, out);
         }
         let Some(sid) = self.sessions.by_key(&collision) else {
-            return self.new_session(conn, ip, name, collision, key, now, out);
+            let new = NewSession {
+                conn,
+                ip,
+                nick: Arc::from(name),
+                key: collision,
+                resume_key: key,
+            };
+            return self.new_session(new, now, out);
         };
         let s = &self.sessions[sid];
         let key_ok = key.is_some_and(|k| k == &*s.resume_key);
@@ -97,34 +104,17 @@ impl Chat {
         out.send(conn, Event::Info(Info::NickPrompt));
     }
 
-    /// A session for a name nobody holds. `key` is the resume key the login gave: it is kept
-    /// only when it is an operator's grant coming back (after a restart, or after its session
-    /// ended), so that operator's client resumes as before and is operator again.
-    #[allow(clippy::too_many_arguments)]
-    fn new_session(
-        &mut self,
-        conn: ConnId,
-        ip: IpAddr,
-        name: &str,
-        collision: String,
-        key: Option<&str>,
-        now: Now,
-        out: &mut Outbox,
-    ) {
+    /// A session for a name nobody holds. The resume key the login gave is kept only when it is
+    /// an operator's grant coming back (after a restart, or after its session ended), so that
+    /// operator's client resumes as before and is operator again.
+    fn new_session(&mut self, mut new: NewSession<'_>, now: Now, out: &mut Outbox) {
         let room = self.rooms.open(LOBBY);
-        let nick: Arc<str> = Arc::from(name);
-        let granted = key.filter(|k| self.granted_op(&collision, k, out));
-        let first = granted.is_none() && self.first_user_op();
-        let sid = self.sessions.insert(
-            conn,
-            ip,
-            nick.clone(),
-            collision,
-            granted.is_some() || first,
-            granted,
-            now.mono,
-        );
-        if granted.is_some() {
+        let (conn, ip, nick) = (new.conn, new.ip, new.nick.clone());
+        new.resume_key = new.resume_key.filter(|k| self.granted_op(&new.key, k, out));
+        let granted = new.resume_key.is_some();
+        let first = !granted && self.first_user_op();
+        let sid = self.sessions.insert(new, granted || first, now.mono);
+        if granted {
             info!("{nick} is an operator again (kept grant)");
         }
         if first {

@@ -194,6 +194,18 @@ impl Held {
     }
 }
 
+/// A session about to be made: its connection, its name, and the resume key it keeps: a new one,
+/// or (an operator coming back by its grant) the one it gave.
+#[derive(Debug)]
+pub struct NewSession<'a> {
+    pub conn: ConnId,
+    pub ip: IpAddr,
+    pub nick: Arc<str>,
+    /// The nickname's collision key.
+    pub key: String,
+    pub resume_key: Option<&'a str>,
+}
+
 /// A connection as the core knows it: where it comes from and, once logged in, its session.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnEntry {
@@ -436,19 +448,15 @@ impl Sessions {
 
     // ----- sessions ----------------------------------------------------------------------------
 
-    /// A new session for `nick`, connected on `conn`, in no room yet, with a new resume key or
-    /// (an operator coming back by its grant) the one it gave.
-    #[allow(clippy::too_many_arguments)]
-    pub fn insert(
-        &mut self,
-        conn: ConnId,
-        ip: IpAddr,
-        nick: Arc<str>,
-        key: String,
-        op: bool,
-        resume_key: Option<&str>,
-        now: Instant,
-    ) -> SessionId {
+    /// A new session, connected, in no room yet.
+    pub fn insert(&mut self, new: NewSession<'_>, op: bool, now: Instant) -> SessionId {
+        let NewSession {
+            conn,
+            ip,
+            nick,
+            key,
+            resume_key,
+        } = new;
         self.next_uid += 1;
         let sid = self.slab.insert(Session {
             uid: self.next_uid,
