@@ -287,7 +287,9 @@ impl Chat {
         if let Some(length) = ban {
             self.bans
                 .add(t.key().to_string(), t.ip(), now.mono + length, now.mono);
-            let until = now.wall + u64::try_from(length.as_millis()).unwrap_or(u64::MAX);
+            let until = now
+                .wall
+                .saturating_add(u64::try_from(length.as_millis()).unwrap_or(u64::MAX));
             cx.out.items.push(Output::Keep(Kept::Ban(KeptBan {
                 name_key: t.key().to_string(),
                 ip: t.ip(),
