@@ -17,7 +17,8 @@
 //!   `reactor::sim` (tests and the `sim` feature) is a simulated kernel the same loop runs on.
 //!   `admission` budgets the connections still waiting to log in.
 //! - [`codec`]: sans-IO decoders (bytes in, frames out): [`codec::line`] the telnet-friendly line
-//!   decoder, [`codec::file`] file uploads, [`codec::http`], [`codec::websocket`].
+//!   decoder, [`codec::file`] file uploads, [`codec::http`], [`codec::websocket`];
+//!   [`codec::forwarded`] reads who a proxied request is from (`Forwarded`, `X-Forwarded-For`).
 //! - [`chat`]: the chat core; it never sees a socket and never formats a line. One module per
 //!   feature, each owning its state, commands and tests: `session` (login, resume, grace),
 //!   `room` (a `Room`, its members and its recent lines: the one copy that replays, backlogs

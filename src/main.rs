@@ -72,17 +72,18 @@ fn run(mut cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         }
         Some(store)
     };
-    let bind = cfg.bind;
-    let mut reactor = Reactor::bind_with_store(cfg, store).map_err(|e| match e.kind() {
-        // A bad flag value (a --words file), not a socket problem.
-        std::io::ErrorKind::InvalidInput => e.to_string(),
-        _ => format!("cannot listen on {bind}: {e}"),
-    })?;
-    let addr = reactor.local_addr()?;
-    info!("listening on {addr}");
-    // Scripts and tests read this line to learn the port when --bind asks for port 0.
+    // A bind error names the listener and its address (`reactor::listen`).
+    let mut reactor = Reactor::bind_with_store(cfg, store).map_err(|e| e.to_string())?;
+    let listening = reactor.listening();
+    for (kind, addr) in &listening {
+        info!("listening kind={kind} address={addr}");
+    }
+    // Scripts and tests read the first line to learn the chat port when --bind asks for port 0:
+    // it is always a chat listener's.
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "reactor-chat listening on {addr}")?;
+    for (_, addr) in &listening {
+        writeln!(stdout, "reactor-chat listening on {addr}")?;
+    }
     stdout.flush()?;
     reactor.run()?;
     info!("stopped: {}", reactor.stats);

@@ -7,6 +7,7 @@
 //! decoder buffer without bound. Each decoder's tests feed every split point of their samples.
 
 pub mod file;
+pub mod forwarded;
 pub mod http;
 pub mod line;
 pub mod websocket;

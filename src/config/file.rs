@@ -3,7 +3,9 @@
 //!
 //! The flags are the one definition: a file's entries become flags placed *before* the command
 //! line's, and clap parses both with later occurrences overriding earlier ones, so a flag given on
-//! the command line always wins and every value is checked by the same parser. `$STATE_DIRECTORY`
+//! the command line always wins and every value is checked by the same parser. A repeatable flag
+//! (`bind`, `listen`, `trusted-proxy`) is a list in the file (`bind = [":8080", "[::1]:9000"]`;
+//! `listen` as `[[listen]]` tables); given on the command line, its list replaces the file's. `$STATE_DIRECTORY`
 //! (systemd's `StateDirectory=`) becomes a `--data-dir` placed before both, the default that a
 //! file or the command line overrides, and that `--print-config` shows. A file is first
 //! parsed on its own, so a bad value is reported with the file, line and key rather than as a
@@ -66,7 +68,10 @@ where
     T: Into<OsString> + Clone,
 {
     let cli: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let first = Config::try_parse_from_args(&cli).map_err(LoadError::Cli)?;
+    let on_cli = command()
+        .try_get_matches_from(&cli)
+        .map_err(LoadError::Cli)?;
+    let first = Config::from_arg_matches(&on_cli).map_err(LoadError::Cli)?;
     let mut file_args = Vec::new();
     if let Some(path) = &first.config {
         let text = std::fs::read_to_string(path)
@@ -78,6 +83,9 @@ where
         if let Err(e) = command().try_get_matches_from(&alone) {
             return Err(LoadError::File(blame(path, &text, &file_args, &e)));
         }
+        // A repeatable flag adds up its occurrences: given on the command line, its list
+        // replaces the file's, as any other flag's value does.
+        file_args.retain(|(key, _)| !given_on_command_line(&on_cli, key));
     }
     let mut argv = vec![cli
         .first()
@@ -118,11 +126,16 @@ pub enum LoadError {
     File(String),
 }
 
-impl Config {
-    fn try_parse_from_args(args: &[OsString]) -> Result<Config, clap::Error> {
-        let matches = command().try_get_matches_from(args)?;
-        Config::from_arg_matches(&matches)
-    }
+/// Whether the command line (parsed alone) gives the flag named `long`.
+fn given_on_command_line(on_cli: &ArgMatches, long: &str) -> bool {
+    let cmd = Config::command();
+    let given = cmd
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))
+        .is_some_and(|a| {
+            on_cli.value_source(a.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine)
+        });
+    given
 }
 
 /// The flags' definition, with a flag given twice taking its last value (the file's come first).
@@ -162,6 +175,27 @@ fn flags_of(path: &Path, text: &str) -> Result<Vec<(String, String)>, LoadError>
         }
         let bad =
             |what: &str| LoadError::File(format!("{}:{line}: {name}: {what}", path.display()));
+        if name == "listen" && is_array_of_tables(value.get_ref()) {
+            flags.extend(
+                listen_flags(path, text)?
+                    .into_iter()
+                    .map(|f| (name.to_string(), f)),
+            );
+            continue;
+        }
+        if let (toml::Value::Array(items), ArgAction::Append) = (value.get_ref(), arg.get_action())
+        {
+            // A repeatable flag: each item is one occurrence (`bind = [":8080", "[::1]:9000"]`).
+            for item in items {
+                let item = match item {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(n) => n.to_string(),
+                    _ => return Err(bad("expected strings or numbers in the list")),
+                };
+                flags.push((name.to_string(), format!("--{name}={item}")));
+            }
+            continue;
+        }
         let flag = match (value.get_ref(), arg.get_action()) {
             (toml::Value::Boolean(on), ArgAction::SetTrue) => on.then(|| format!("--{name}")),
             (_, ArgAction::SetTrue) => return Err(bad("expected true or false")),
@@ -174,6 +208,68 @@ fn flags_of(path: &Path, text: &str) -> Result<Vec<(String, String)>, LoadError>
         if let Some(flag) = flag {
             flags.push((name.to_string(), flag));
         }
+    }
+    Ok(flags)
+}
+
+fn is_array_of_tables(value: &toml::Value) -> bool {
+    matches!(value, toml::Value::Array(items) if !items.is_empty() && items.iter().all(toml::Value::is_table))
+}
+
+/// A `[[listen]]` table's keys, with their spans for errors that name the line.
+type SpannedTable = BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>;
+
+/// The file's `[[listen]]` tables, read again with their spans (the first reading keeps only
+/// the top-level keys').
+#[derive(serde::Deserialize)]
+struct ListenTables {
+    #[serde(default)]
+    listen: Vec<toml::Spanned<SpannedTable>>,
+}
+
+/// Each `[[listen]]` table (`kind = "metrics"`, `address = "127.0.0.1:9100"`) as a
+/// `--listen=KIND=ADDRESS`, its kind and address checked here so a mistake names its line.
+fn listen_flags(path: &Path, text: &str) -> Result<Vec<String>, LoadError> {
+    let at = |offset: usize| line_of(text, offset);
+    let fail = |line: usize, what: String| {
+        LoadError::File(format!("{}:{line}: listen: {what}", path.display()))
+    };
+    let tables: ListenTables =
+        toml::from_str(text).map_err(|e| LoadError::File(format!("{}: {e}", path.display())))?;
+    let mut flags = Vec::new();
+    for table in tables.listen {
+        let mut kind = None;
+        let mut address = None;
+        for (key, value) in table.get_ref() {
+            let line = at(value.span().start);
+            let slot = match key.get_ref().as_str() {
+                "kind" => &mut kind,
+                "address" => &mut address,
+                other => {
+                    let line = at(key.span().start);
+                    return Err(fail(
+                        line,
+                        format!("unknown key `{other}` (a [[listen]] has kind and address)"),
+                    ));
+                }
+            };
+            let Some(text) = value.get_ref().as_str() else {
+                return Err(fail(line, format!("{}: expected a string", key.get_ref())));
+            };
+            *slot = Some((text.to_string(), line));
+        }
+        // The table's own span may start after its header: name the line before its first key.
+        let table_line = at(table.span().start);
+        let (kind, kind_line) =
+            kind.ok_or_else(|| fail(table_line, "a [[listen]] without kind".into()))?;
+        let (address, address_line) =
+            address.ok_or_else(|| fail(table_line, "a [[listen]] without address".into()))?;
+        kind.parse::<super::ListenKind>()
+            .map_err(|e| fail(kind_line, format!("kind: {e}")))?;
+        address
+            .parse::<super::ListenAddr>()
+            .map_err(|e| fail(address_line, format!("address: {e}")))?;
+        flags.push(format!("--listen={kind}={address}"));
     }
     Ok(flags)
 }
@@ -315,6 +411,27 @@ fn effective(matches: &ArgMatches, cfg: &Config) -> String {
             ArgAction::SetTrue => {
                 let _ = writeln!(out, "{long} = {}", matches.get_flag(id));
             }
+            // Tables go after every top-level key (below).
+            _ if long == "listen" => {}
+            ArgAction::Append => {
+                let raws: Vec<String> = matches
+                    .get_raw(id)
+                    .into_iter()
+                    .flatten()
+                    .map(|raw| toml_value(&raw.to_string_lossy()))
+                    .collect();
+                match raws.as_slice() {
+                    [] => {
+                        let _ = writeln!(out, "# {long} = (not set)");
+                    }
+                    [one] => {
+                        let _ = writeln!(out, "{long} = {one}");
+                    }
+                    many => {
+                        let _ = writeln!(out, "{long} = [{}]", many.join(", "));
+                    }
+                }
+            }
             _ => match matches.get_raw(id).and_then(|mut v| v.next()) {
                 Some(raw) => {
                     let raw = raw.to_string_lossy();
@@ -325,6 +442,14 @@ fn effective(matches: &ArgMatches, cfg: &Config) -> String {
                 }
             },
         }
+    }
+    for listen in &cfg.listen {
+        let _ = write!(
+            out,
+            "\n[[listen]]\nkind = {}\naddress = {}\n",
+            toml_value(listen.kind.name()),
+            toml_value(&listen.address.to_string())
+        );
     }
     out
 }
@@ -338,8 +463,21 @@ pub fn example() -> String {
          # Use it with `reactor-chat --config FILE`; flags on the command line override it.\n\
          # Generated from the flags' definitions (`reactor-chat --help` says the same).\n",
     );
+    let mut tables = String::new();
     for arg in keys(&cmd) {
         let long = arg.get_long().unwrap_or_default();
+        if long == "listen" {
+            // Tables come after every top-level key, in a file as here.
+            tables.push('\n');
+            for line in wrap(&summary(arg), 98) {
+                let _ = writeln!(tables, "# {line}");
+            }
+            tables.push_str(
+                "# [[listen]]\n# kind = \"chat\"\n# address = \":8080\"\n#\n\
+                 # [[listen]]\n# kind = \"metrics\"\n# address = \"127.0.0.1:9100\"\n",
+            );
+            continue;
+        }
         out.push('\n');
         for line in wrap(&summary(arg), 98) {
             let _ = writeln!(out, "# {line}");
@@ -347,7 +485,9 @@ pub fn example() -> String {
         let default = arg
             .get_default_values()
             .first()
-            .map(|v| v.to_string_lossy().to_string());
+            .map(|v| v.to_string_lossy().to_string())
+            // --bind's default is not clap's: it gives way to a chat --listen.
+            .or_else(|| (long == "bind").then(|| super::default_bind().to_string()));
         match (arg.get_action(), default) {
             (ArgAction::SetTrue, _) => {
                 let _ = writeln!(out, "#{long} = false");
@@ -364,6 +504,7 @@ pub fn example() -> String {
             }
         }
     }
+    out.push_str(&tables);
     out
 }
 

@@ -3,16 +3,17 @@
 
 pub mod admin_key;
 pub mod file;
+pub mod listen;
 pub mod reload;
 
 use std::ffi::OsStr;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::chat::nick::{ReservedNicks, DEFAULT_RESERVED};
+pub use listen::{ListenAddr, ListenKind, ListenSpec};
 
 /// The language of every notice the server writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,9 +91,26 @@ pub struct Config {
     #[arg(long)]
     pub print_config: bool,
 
-    /// Address to listen on. Port 0 picks a free port; the chosen address is printed on stdout.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub bind: SocketAddr,
+    /// A chat listener's address (repeatable): `:PORT` is every interface (IPv6 and IPv4),
+    /// `localhost:PORT` both 127.0.0.1 and ::1, or an IP and a port (`[::]:8080`). Default:
+    /// 127.0.0.1:8080, unless --listen names a chat listener. Port 0 picks a free port; each
+    /// address bound is printed on stdout, a chat listener's first.
+    #[arg(long, value_name = "ADDRESS")]
+    pub bind: Vec<ListenAddr>,
+
+    /// A listener as KIND=ADDRESS (repeatable, added to --bind's): `chat` (the line protocol,
+    /// HTTP and WebSocket, as --bind) or `metrics` (only /metrics, /status and /healthz over
+    /// HTTP, to whoever reaches the address: bind it where only the scraper does). Addresses
+    /// as for --bind. In a file: [[listen]] tables with `kind` and `address`.
+    #[arg(long, value_name = "KIND=ADDRESS")]
+    pub listen: Vec<ListenSpec>,
+
+    /// Who may read /metrics and /status on a chat listener besides loopback: CIDR blocks,
+    /// comma-separated (`10.0.0.0/8`). Judged by the real client address (behind a trusted
+    /// proxy, the one it names), so a proxied Internet client is not taken for loopback. A
+    /// metrics listener serves everyone who reaches it; /healthz is open everywhere.
+    #[arg(long, value_delimiter = ',', value_name = "CIDR")]
+    pub metrics_allow: Vec<ipnet::IpNet>,
 
     /// The certificate chain (PEM, the server's certificate first) that turns TLS on: a
     /// connection whose first byte starts a TLS handshake is served inside TLS, any other as
@@ -172,7 +190,8 @@ pub struct Config {
 
     /// Proxies whose connections may begin with a PROXY protocol header (v1 or v2, as HAProxy,
     /// nginx's stream module and load balancers send it) naming the real client, and whose
-    /// X-Forwarded-For names it on a WebSocket: CIDR blocks, comma-separated
+    /// Forwarded (RFC 7239) or X-Forwarded-For names it on HTTP and WebSocket requests (the
+    /// rightmost address that is not itself a trusted proxy): CIDR blocks, comma-separated
     /// (`127.0.0.1/32,10.0.0.0/8`). Every per-address rule then uses the real address. From
     /// anyone else such a header is refused.
     #[arg(long, value_delimiter = ',', value_name = "CIDR")]
@@ -386,8 +405,9 @@ pub struct Config {
     pub auto_accept_max: u64,
 
     /// The address users reach the chat port at, for the download links file offers carry
-    /// (`https://chat.example.org` behind a proxy). Default: `http://` and --bind, or, when bound
-    /// to every interface (0.0.0.0, ::), the address each user connected to.
+    /// (`https://chat.example.org` behind a proxy). Default: `http://` and the chat listener's
+    /// address, or, with several chat sockets or one on every interface (:PORT, 0.0.0.0, ::),
+    /// the address each user connected to.
     #[arg(long)]
     pub public_url: Option<String>,
 
@@ -454,6 +474,11 @@ pub struct Config {
     /// not a flag, so a reload keeps it.
     #[arg(skip)]
     pub generated_admin_key: Option<String>,
+}
+
+/// The chat listener when none is given: loopback only, so a first start exposes nothing.
+pub fn default_bind() -> ListenAddr {
+    ListenAddr::Ip(std::net::SocketAddr::from(([127, 0, 0, 1], 8080)))
 }
 
 /// The variable systemd sets to the directories of a unit's `StateDirectory=` (under /var/lib,
@@ -553,6 +578,35 @@ impl Config {
     /// Whether anything is kept on disk (history, bans, topics, operators, the admin key).
     pub fn keeps_state(&self) -> bool {
         !self.ephemeral
+    }
+
+    /// Every listener: --bind's (chat) and --listen's, in that order, with 127.0.0.1:8080 when
+    /// neither names a chat listener.
+    pub fn listeners(&self) -> Vec<ListenSpec> {
+        let mut all: Vec<ListenSpec> = self
+            .bind
+            .iter()
+            .map(|&address| ListenSpec {
+                kind: ListenKind::Chat,
+                address,
+            })
+            .chain(self.listen.iter().copied())
+            .collect();
+        if !all.iter().any(|l| l.kind == ListenKind::Chat) {
+            all.insert(
+                0,
+                ListenSpec {
+                    kind: ListenKind::Chat,
+                    address: default_bind(),
+                },
+            );
+        }
+        all
+    }
+
+    /// Whether `ip` may read /metrics and /status on a chat listener (loopback, --metrics-allow).
+    pub fn metrics_allowed(&self, ip: std::net::IpAddr) -> bool {
+        ip.is_loopback() || self.metrics_allow.iter().any(|net| net.contains(&ip))
     }
 
     /// Whether `ip` is a trusted proxy's address (`--trusted-proxy`).

@@ -34,6 +34,8 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         tls_only,
         tls_handshake_timeout,
         max_tls_handshakes,
+        listen,
+        metrics_allow,
         log_level,
         log_format,
         log_file,
@@ -134,6 +136,7 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         max_output_memory => "max-output-memory",
         max_per_ip => "max-per-ip",
         trusted_proxy => "trusted-proxy",
+        metrics_allow => "metrics-allow",
         proxy_protocol => "proxy-protocol",
         limit_loopback => "limit-loopback",
         max_line => "max-line",
@@ -178,6 +181,7 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
     // and what every rendered line already depends on.
     restart! {
         bind => "bind",
+        listen => "listen",
         lang => "lang",
         utc => "utc",
         replay_max => "replay-max",
@@ -230,7 +234,7 @@ mod tests {
         assert!((running.rate - 5.0).abs() < f64::EPSILON);
         assert_eq!(running.rules.as_deref(), Some("new rules"));
         assert_eq!(
-            running.bind.to_string(),
+            running.bind[0].to_string(),
             "127.0.0.1:8080",
             "kept until a restart"
         );

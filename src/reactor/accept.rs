@@ -1,12 +1,12 @@
-//! Accepting: the listening socket, the bounded accept batch, admission against the connection
-//! limits, and refusals (a connection refused still reads why before it is closed).
+//! Accepting: the bounded accept batch of each listening socket (`listen` binds them),
+//! admission against the connection limits, and refusals (a connection refused still reads why
+//! before it is closed).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
-use mio::net::TcpListener;
 use mio::{Interest, Token};
 
 use super::admission::Admission;
@@ -15,6 +15,7 @@ use super::net::Stream;
 use super::timers::ReactorTimer;
 use super::Reactor;
 use crate::chat::{Bye, ConnId, Event, Peer};
+use crate::config::ListenKind;
 
 /// What a connection is registered for. Priority readiness reports TCP urgent data (telnet sends
 /// Ctrl-C's IAC DM as urgent), which stops a `read` at its mark with more data behind it: such
@@ -31,30 +32,28 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Refused connections linger to read their reason; beyond this many extra, they are just closed.
 pub(super) const REFUSED_SLACK: usize = 256;
 
-/// Binds with SO_REUSEADDR (restarts must not wait for TIME_WAIT) and an explicit backlog.
-pub(super) fn bind_listener(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(backlog)?;
-    Ok(TcpListener::from_std(socket.into()))
-}
-
 impl Reactor {
-    /// Accepts up to `--accept-batch` connections.
-    pub(super) fn accept_batch(&mut self) {
-        self.accept_more = false;
+    /// Accepts up to `--accept-batch` connections from listening socket `index`.
+    pub(super) fn accept_batch(&mut self, index: usize) {
+        let Some(bound) = self.listeners.get_mut(index) else {
+            return; // shutting down: the listeners are gone
+        };
+        bound.more = false;
+        let kind = bound.kind;
         if self.accept_paused || self.shutting_down {
             return;
         }
         for _ in 0..self.cfg.accept_batch {
-            let Some(listener) = &self.listener else {
+            let Some(bound) = self.listeners.get(index) else {
                 return;
             };
-            match listener.accept() {
-                Ok((stream, addr)) => self.admit(stream, addr),
+            match bound.listener.accept() {
+                // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d: every rule
+                // (loopback, --trusted-proxy, bans) must see them as the IPv4 address they are.
+                Ok((stream, addr)) => {
+                    let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+                    self.admit(stream, addr, kind);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_out_of_fds(&e) => {
@@ -74,19 +73,35 @@ impl Reactor {
         }
         // The batch ran out with connections possibly still waiting; edge-triggered readiness will
         // not report them again, so come back next turn.
-        self.accept_more = true;
+        if let Some(bound) = self.listeners.get_mut(index) {
+            bound.more = true;
+            self.accept_more = true;
+        }
     }
 
-    /// Loop step 4: a batch that ran out last time goes on.
+    /// Loop step 4: the batches that ran out last time go on.
     pub(super) fn leftover_accepts(&mut self) {
-        if self.accept_more {
-            self.accept_batch();
+        if std::mem::take(&mut self.accept_more) {
+            for index in 0..self.listeners.len() {
+                if self.listeners[index].more {
+                    self.accept_batch(index);
+                }
+            }
+        }
+    }
+
+    /// Every listening socket accepts again (after the accept pause: any may have a backlog).
+    pub(super) fn accept_on_all(&mut self) {
+        for index in 0..self.listeners.len() {
+            self.accept_batch(index);
         }
     }
 
     /// Registers an accepted connection, then either tells the chat core of it and greets it
-    /// (now or after `--greet-delay-ms`), or queues its refusal and closes it.
-    fn admit(&mut self, mut stream: Stream, addr: SocketAddr) {
+    /// (now or after `--greet-delay-ms`), or queues its refusal and closes it. A metrics
+    /// listener's connection is never a chat user: it is neither told to the chat core nor
+    /// greeted, and its first bytes must be an HTTP request (`web`).
+    fn admit(&mut self, mut stream: Stream, addr: SocketAddr, via: ListenKind) {
         let now = self.clock.now();
         let (refusal, displace) = match self.refusal_for(addr.ip(), now) {
             Ok(displace) => (None, displace),
@@ -121,6 +136,7 @@ impl Reactor {
             stream,
             serial,
             addr,
+            via,
             self.cfg.max_login_line,
             &self.flood,
             now,
@@ -145,6 +161,10 @@ impl Reactor {
         if self.cfg.is_trusted_proxy(addr.ip()) {
             // Its first bytes may be a PROXY header naming the client (`proxy`).
             self.conns[key].proxy_header = Some(Box::default());
+        }
+        if via == ListenKind::Metrics {
+            info!("metrics connection from {addr} ({} clients)", self.served);
+            return;
         }
         self.chat.connect(ConnId(key), Peer { ip: addr.ip() });
         info!("connection from {addr} ({} clients)", self.served);

@@ -121,8 +121,8 @@ impl Reactor {
             .unwrap_or("?");
         info!(signal, connections = self.conns.len(); "shutting down");
         self.shutting_down = true;
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+        for mut bound in std::mem::take(&mut self.listeners) {
+            let _ = self.poll.registry().deregister(&mut bound.listener);
         }
         let close_at = self.clock.now() + self.cfg.shutdown_timeout();
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();

@@ -15,6 +15,7 @@ use crate::codec::file::FileDecoder;
 use crate::codec::http::HttpDecoder;
 use crate::codec::line::LineDecoder;
 use crate::codec::websocket::WsDecoder;
+use crate::config::ListenKind;
 
 /// Where a connection is in its life. Transitions only go down this list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +87,11 @@ pub struct Conn {
     /// connection that is gone never fires on its successor.
     pub serial: u64,
     pub peer: SocketAddr,
+    /// The kind of listener it came in on: what it may ask for.
+    pub via: ListenKind,
+    /// A trusted proxy's PROXY header has said who the client is (its address, or that the
+    /// connection is the proxy's own): `peer` is then the client's, even when it is the proxy's.
+    pub client_named: bool,
     pub decoder: LineDecoder,
     pub out: OutQueue,
     pub phase: Phase,
@@ -140,6 +146,7 @@ impl Conn {
         stream: Stream,
         serial: u64,
         peer: SocketAddr,
+        via: ListenKind,
         max_line: usize,
         flood: &FloodLimits,
         now: Instant,
@@ -149,6 +156,8 @@ impl Conn {
             stream,
             serial,
             peer,
+            via,
+            client_named: false,
             decoder: LineDecoder::new(max_line),
             out: OutQueue::new(),
             phase: Phase::Open,

@@ -27,6 +27,9 @@ pub struct ReactorStats {
     pub reloads: u64,
     /// Connections closed for their PROXY header (bad, missing when required, or untrusted).
     pub proxy_refused: u64,
+    /// `/metrics` and `/status` requests refused on a chat listener (not loopback nor
+    /// --metrics-allow).
+    pub metrics_refused: u64,
     pub refused_dropped: u64,
     pub refused_banned: u64,
     pub login_timeouts: u64,
@@ -68,7 +71,7 @@ impl std::fmt::Display for ReactorStats {
     /// One line of `key=value` fields (the log line a shutdown writes), the disconnects as
     /// `disconnects.REASON=N`: parseable, unlike a `Debug` dump.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let fields: [(&str, u64); 32] = [
+        let fields: [(&str, u64); 33] = [
             ("accepted", self.accepted),
             ("refused_full", self.refused_full),
             ("refused_per_ip", self.refused_per_ip),
@@ -95,6 +98,7 @@ impl std::fmt::Display for ReactorStats {
             ("files_busy", self.files_busy),
             ("http_requests", self.http_requests),
             ("ws_upgrades", self.ws_upgrades),
+            ("metrics_refused", self.metrics_refused),
             ("telnet_binary", self.telnet_binary),
             ("tls_handshakes", self.tls_handshakes),
             ("tls_errors", self.tls_errors),
@@ -164,7 +168,7 @@ pub fn render(reactor: &Reactor) -> String {
         "Open connections by protocol.",
         &proto_labels,
     );
-    let plain: [(&str, &str, &str, f64); 35] = [
+    let plain: [(&str, &str, &str, f64); 36] = [
         ("reactor_chat_users_online", "gauge", "Users logged in with a live connection.", reactor.chat.online() as f64),
         ("reactor_chat_rooms", "gauge", "Rooms that exist now.", reactor.chat.room_count() as f64),
         ("reactor_chat_file_store_bytes", "gauge", "Bytes held for open file offers.", reactor.chat.file_store_bytes() as f64),
@@ -187,7 +191,8 @@ pub fn render(reactor: &Reactor) -> String {
         ("reactor_chat_flood_throttles_total", "counter", "Times flood control started delaying a client.", stats.flood_throttles as f64),
         ("reactor_chat_file_offers_total", "counter", "Files offered to rooms.", chat.files_offered as f64),
         ("reactor_chat_files_sent_total", "counter", "File deliveries queued.", stats.files_out as f64),
-        ("reactor_chat_http_requests_total", "counter", "HTTP requests served on the chat port.", stats.http_requests as f64),
+        ("reactor_chat_http_requests_total", "counter", "HTTP requests served (chat and metrics listeners).", stats.http_requests as f64),
+        ("reactor_chat_metrics_refused_total", "counter", "/metrics and /status requests refused on a chat listener (not loopback nor --metrics-allow).", stats.metrics_refused as f64),
         ("reactor_chat_websocket_upgrades_total", "counter", "WebSocket connections opened.", stats.ws_upgrades as f64),
         ("reactor_chat_telnet_binary_requests_total", "counter", "Telnet clients asked for 8-bit input (RFC 856 BINARY).", stats.telnet_binary as f64),
         ("reactor_chat_tls_connections", "gauge", "Connections inside TLS.", reactor.conns.iter().filter(|(_, c)| c.tls.is_some()).count() as f64),

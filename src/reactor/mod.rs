@@ -53,6 +53,7 @@ pub mod broadcast;
 mod close;
 pub mod conn;
 pub mod flood;
+mod listen;
 pub mod metrics;
 pub mod net;
 mod output;
@@ -84,7 +85,7 @@ use slab::Slab;
 
 use crate::chat::game::words::WordBank;
 use crate::chat::{Chat, ChatSettings, Now, Outbox};
-use crate::config::Config;
+use crate::config::{Config, ListenAddr, ListenKind};
 use crate::render::line::Renderer;
 use crate::storage::store::Store;
 use crate::storage::Storage;
@@ -98,15 +99,16 @@ use outqueue::QueueLimits;
 use timers::{ReactorTimer, SWEEP_EVERY};
 use worklist::WorkList;
 
-const LISTENER: Token = Token(usize::MAX - 1);
+// The listening sockets' tokens are `listen::token(i)`, below these.
 const SIGNALS: Token = Token(usize::MAX - 2);
 const STORAGE: Token = Token(usize::MAX - 3);
 
-/// The server: a listener, its connections and the chat core, driven by one poll loop.
+/// The server: its listeners, their connections and the chat core, driven by one poll loop.
 pub struct Reactor {
     cfg: Config,
     poll: Poller,
-    listener: Option<Listener>,
+    /// The listening sockets, registered with `listen::token(index)`; empty once shutting down.
+    listeners: Vec<listen::Bound>,
     /// SIGINT and SIGTERM; none in a simulation, which has no signals.
     signals: Option<Signals>,
     /// Every `Instant` the reactor reads, and the wall clock it gives the chat core.
@@ -138,8 +140,8 @@ pub struct Reactor {
     output_bytes: usize,
     /// Connections that have not logged in yet, against `--max-unregistered`.
     unregistered: admission::Unregistered,
-    /// Download links start with the address each user connected to (bound to every interface
-    /// and no `--public-url`); otherwise with `renderer.link_base`.
+    /// Download links start with the address each user connected to (several chat sockets or
+    /// one on every interface, and no `--public-url`); otherwise with `renderer.link_base`.
     links_per_conn: bool,
     /// When the current loop turn began: the time output caps are checked against, so queueing a
     /// line reads no clock per recipient.
@@ -149,6 +151,7 @@ pub struct Reactor {
     /// Connections that stopped reading at their budget, read again in step 3.
     ready_reads: WorkList,
     doomed: Vec<usize>,
+    /// Some listener's accept batch ran out (`listen::Bound::more` says which).
     accept_more: bool,
     accept_paused: bool,
     next_sweep: Instant,
@@ -179,7 +182,8 @@ fn load_tls(cfg: &Config) -> io::Result<Option<std::sync::Arc<rustls::ServerConf
 /// The operating system a reactor runs on: real sockets, or the simulation's.
 struct Parts {
     poll: Poller,
-    listener: Listener,
+    /// Each listening socket with the kind and address of its listener.
+    listeners: Vec<(ListenKind, ListenAddr, Listener)>,
     signals: Option<Signals>,
     clock: Clock,
     storage: Option<Storage>,
@@ -215,7 +219,7 @@ fn kept_limits(cfg: &Config) -> crate::storage::store::KeptLimits {
 }
 
 impl Reactor {
-    /// Binds the listening socket (SO_REUSEADDR, the configured backlog) and sets up the loop,
+    /// Binds the listening sockets (SO_REUSEADDR, the configured backlog) and sets up the loop,
     /// keeping nothing on disk (see `bind_with_store`).
     pub fn bind(cfg: Config) -> io::Result<Reactor> {
         Reactor::bind_with_store(cfg, None)
@@ -226,7 +230,7 @@ impl Reactor {
     /// nothing is kept.
     pub fn bind_with_store(cfg: Config, mut store: Option<Store>) -> io::Result<Reactor> {
         let poll = Poll::new()?;
-        let listener = accept::bind_listener(cfg.bind, cfg.backlog)?;
+        let listeners = listen::bind_all(&cfg.listeners(), cfg.backlog)?;
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
@@ -266,7 +270,10 @@ impl Reactor {
         let storage = storage::start(store, &cfg, &poll)?;
         let parts = Parts {
             poll: Poller::Mio(poll),
-            listener: Listener::Tcp(listener),
+            listeners: listeners
+                .into_iter()
+                .map(|(kind, asked, l)| (kind, asked, Listener::Tcp(l)))
+                .collect(),
             signals: Some(signals),
             clock: Clock::System,
             storage,
@@ -277,12 +284,12 @@ impl Reactor {
         Reactor::assemble(cfg, parts)
     }
 
-    /// The reactor on the operating system `parts` stand for: registers the listener, sets up
+    /// The reactor on the operating system `parts` stand for: registers the listeners, sets up
     /// the limits and the chat core.
     fn assemble(cfg: Config, parts: Parts) -> io::Result<Reactor> {
         let Parts {
             poll,
-            mut listener,
+            listeners,
             signals,
             clock,
             storage,
@@ -290,8 +297,20 @@ impl Reactor {
             from_disk,
             kept,
         } = parts;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut bound = Vec::with_capacity(listeners.len());
+        for (index, (kind, asked, mut listener)) in listeners.into_iter().enumerate() {
+            poll.registry()
+                .register(&mut listener, listen::token(index), Interest::READABLE)?;
+            // The port actually bound (an address may ask for port 0).
+            let addr = listener.local_addr()?;
+            bound.push(listen::Bound {
+                kind,
+                asked,
+                addr,
+                listener,
+                more: false,
+            });
+        }
         let limits = QueueLimits {
             hard: cfg.max_queue,
             soft: cfg.soft_queue,
@@ -329,19 +348,17 @@ impl Reactor {
             cfg.max_unregistered.min(max_clients)
         );
         let mut renderer = Renderer::new(cfg.lang, cfg.utc);
-        let links_per_conn = match &cfg.public_url {
-            Some(url) => {
+        let links_per_conn = match (&cfg.public_url, listen::common_link_base(&bound)) {
+            (Some(url), _) => {
                 renderer.link_base = std::sync::Arc::from(url.trim_end_matches('/'));
                 false
             }
             // With TLS a link's scheme follows the connection's (https inside TLS).
-            None if cfg.bind.ip().is_unspecified() || tls_config.is_some() => true,
-            None => {
-                // The port actually bound (`--bind` may ask for port 0).
-                let bound = listener.local_addr().unwrap_or(cfg.bind);
-                renderer.link_base = std::sync::Arc::from(format!("http://{bound}"));
+            (None, Some(base)) if tls_config.is_none() => {
+                renderer.link_base = std::sync::Arc::from(base);
                 false
             }
+            (None, _) => true,
         };
         Ok(Reactor {
             chat,
@@ -351,7 +368,7 @@ impl Reactor {
             clock_offset_ms: cfg.clock_offset.saturating_mul(1000),
             renderer,
             poll,
-            listener: Some(listener),
+            listeners: bound,
             signals,
             conns: Slab::new(),
             outbox: Outbox::default(),
@@ -388,12 +405,21 @@ impl Reactor {
         })
     }
 
-    /// The address actually bound (useful with port 0).
+    /// The first chat listener's address as bound (useful with port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        match &self.listener {
-            Some(l) => l.local_addr(),
-            None => Err(io::ErrorKind::NotConnected.into()),
-        }
+        self.listeners
+            .iter()
+            .find(|b| b.kind == ListenKind::Chat)
+            .map(|b| b.addr)
+            .ok_or_else(|| io::ErrorKind::NotConnected.into())
+    }
+
+    /// Every listening socket's kind and address as bound, chat listeners first (in the order
+    /// they were given), then the others.
+    pub fn listening(&self) -> Vec<(ListenKind, SocketAddr)> {
+        let mut all: Vec<_> = self.listeners.iter().map(|b| (b.kind, b.addr)).collect();
+        all.sort_by_key(|&(kind, _)| kind != ListenKind::Chat);
+        all
     }
 
     /// Runs until a shutdown signal has been handled and every connection is flushed or timed out.
@@ -446,10 +472,12 @@ impl Reactor {
     #[inline]
     fn dispatch_one(&mut self, event: &impl Readiness) {
         match event.token() {
-            LISTENER => self.accept_batch(),
             SIGNALS => self.on_signal(),
             STORAGE => self.on_storage_answers(),
-            Token(key) => self.on_readiness(key, event),
+            token => match listen::index(token, self.listeners.len()) {
+                Some(index) => self.accept_batch(index),
+                None => self.on_readiness(token.0, event),
+            },
         }
     }
 

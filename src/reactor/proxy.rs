@@ -1,6 +1,7 @@
 //! Real client addresses behind a proxy: the PROXY protocol header (v1 text, v2 binary, parsed
-//! by the `ppp` crate) that a trusted proxy puts before its client's bytes, and a WebSocket's
-//! `X-Forwarded-For` from a trusted proxy.
+//! by the `ppp` crate) that a trusted proxy puts before its client's bytes, and the `Forwarded`
+//! (RFC 7239) or `X-Forwarded-For` header of a trusted proxy's HTTP request (`codec::forwarded`):
+//! a WebSocket's user moves to the address it names, and `/metrics` is judged by it.
 //!
 //! A connection from a `--trusted-proxy` address is admitted under the proxy's address, exempt
 //! from the per-address rules, and waits for its header before anything else is read; the
@@ -12,12 +13,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use log::{info, warn};
+use log::{debug, info, warn};
 use ppp::{v1, v2, HeaderResult, PartialResult};
 
 use super::Reactor;
 use crate::chat::{Bye, ConnId, Event, Peer};
-use crate::config::ProxyProtocol;
+use crate::codec::forwarded::{self, Malformed};
+use crate::codec::http::HttpRequest;
+use crate::config::{ListenKind, ProxyProtocol};
 
 /// The v2 header's signature.
 const V2_SIGNATURE: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
@@ -99,6 +102,7 @@ impl Reactor {
             Err(why) => self.refuse_proxied(key, &why),
             Ok(Some((ip, consumed))) => {
                 let held = *self.conns[key].proxy_header.take().unwrap_or_default();
+                self.conns[key].client_named = true;
                 if let Some(ip) = ip {
                     if let Err(bye) = self.move_peer(key, ip) {
                         info!(ip:% = ip, through:% = self.conns[key].peer, bye = bye.code(); "refused");
@@ -174,10 +178,57 @@ impl Reactor {
         let conn = &mut self.conns[key];
         info!("{} is {ip}, through a trusted proxy", conn.peer);
         conn.peer = SocketAddr::new(ip, conn.peer.port());
-        if !self.chat.is_logged_in(ConnId(key)) {
+        if conn.via == ListenKind::Chat && !self.chat.is_logged_in(ConnId(key)) {
             self.chat.connect(ConnId(key), Peer { ip });
         }
         Ok(())
+    }
+
+    /// The client a trusted proxy's HTTP request names: its `Forwarded` header, or without one
+    /// (or with one that does not parse) its `X-Forwarded-For`. `None` from anyone else, whose
+    /// headers could claim any address, and when the header names nobody.
+    pub(super) fn forwarded_client(&self, key: usize, req: &HttpRequest) -> Option<IpAddr> {
+        let peer = self.conns[key].peer;
+        if !self.cfg.is_trusted_proxy(peer.ip()) {
+            return None;
+        }
+        let trusted = |ip| self.cfg.is_trusted_proxy(ip);
+        // Several lines of one header are one value joined with commas (RFC 9110 §5.3).
+        let joined = |name: &str| {
+            let values: Vec<&str> = req
+                .headers
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            (!values.is_empty()).then(|| values.join(","))
+        };
+        if let Some(value) = joined("forwarded") {
+            match forwarded::parse_forwarded(&value) {
+                Ok(nodes) => return forwarded::client(&nodes, trusted),
+                Err(Malformed(why)) => debug!("{peer}: Forwarded header ignored: {why}"),
+            }
+        }
+        if let Some(value) = joined("x-forwarded-for") {
+            match forwarded::parse_x_forwarded_for(&value) {
+                Ok(nodes) => return forwarded::client(&nodes, trusted),
+                Err(Malformed(why)) => debug!("{peer}: X-Forwarded-For header ignored: {why}"),
+            }
+        }
+        None
+    }
+
+    /// Who an HTTP request is from, as far as can be told: the connection's address, unless it
+    /// is a trusted proxy's, which must name its client (a header, or its PROXY header). `None`
+    /// for a trusted proxy's request that names nobody: it may be forwarding anyone.
+    pub(super) fn request_client(&self, key: usize, req: &HttpRequest) -> Option<IpAddr> {
+        let conn = &self.conns[key];
+        let peer = conn.peer.ip();
+        if !self.cfg.is_trusted_proxy(peer) {
+            return Some(peer);
+        }
+        self.forwarded_client(key, req)
+            .or_else(|| conn.client_named.then_some(peer))
     }
 }
 

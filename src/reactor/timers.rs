@@ -70,7 +70,7 @@ impl Reactor {
                 }
                 ReactorTimer::ResumeAccepting => {
                     self.accept_paused = false;
-                    self.accept_batch();
+                    self.accept_on_all();
                 }
             }
         }

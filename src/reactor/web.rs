@@ -1,5 +1,11 @@
-//! The chat port's other protocols: HTTP requests (the web client, `/healthz`, `/metrics`,
-//! `/status`) and WebSocket connections that carry the line protocol to browsers.
+//! The chat listener's other protocols: HTTP requests (the web client, `/healthz`, `/metrics`,
+//! `/status`) and WebSocket connections that carry the line protocol to browsers; and the
+//! metrics listener's requests (`/metrics`, `/status`, `/healthz` only).
+//!
+//! On a chat listener, `/metrics` and `/status` are answered only to loopback and
+//! `--metrics-allow`, judged by the real client (`proxy::request_client`); others get `403`
+//! saying how to allow them. A metrics listener answers whoever reaches it: its address is the
+//! operator's choice. `/healthz` is open everywhere, for load balancers.
 //!
 //! A new connection is *sniffed*: until it is greeted, its first bytes are held while they could
 //! still be an HTTP method and a space, such as `GET ` (which no nickname can start with,
@@ -17,6 +23,7 @@ use crate::chat::{ConnId, Event, FileNotice, LostReason, Peer};
 use crate::codec::http::{HttpDecoder, HttpRequest};
 use crate::codec::websocket::{self, close_code, WsDecoder, WsMessage};
 use crate::codec::{CodecError, Decoded};
+use crate::config::ListenKind;
 
 /// HTTP methods: a connection whose first bytes start with one is HTTP (only GET and HEAD are
 /// served; the others get `405`).
@@ -136,6 +143,12 @@ impl Reactor {
         } else if HTTP_METHODS.iter().any(|m| m.starts_with(&all)) {
             // "GE", "HEA": too early to tell, and at most a few bytes to hold.
             self.conns[key].set_proto(Proto::Sniffing(all));
+        } else if self.conns[key].via == ListenKind::Metrics {
+            self.conns[key].greeted = true;
+            self.conns[key].set_proto(Proto::Http(HttpDecoder::new(self.cfg.max_http_head)));
+            let why =
+                "this is a metrics listener: it speaks HTTP only (GET /metrics, /status, /healthz)";
+            self.http_reply(key, 400, why, false);
         } else {
             // It spoke first; greet before answering so replies always follow the prompt.
             self.greet(key);
@@ -175,7 +188,24 @@ impl Reactor {
         if self.cfg.tls_only && self.conns[key].tls.is_none() {
             return self.redirect_to_https(key, &req, head);
         }
+        let metrics_listener = self.conns[key].via == ListenKind::Metrics;
         let (status, ctype, body): (u16, &str, Vec<u8>) = match req.path() {
+            "/metrics" | "/status" if !self.may_read_metrics(key, &req) => {
+                self.metrics_refusal(key, &req)
+            }
+            "/healthz" => (200, "text/plain", b"ok\n".to_vec()),
+            "/metrics" => (
+                200,
+                "text/plain; version=0.0.4",
+                metrics::render(self).into_bytes(),
+            ),
+            "/status" => self.status_reply(&req),
+            _ if metrics_listener => (
+                404,
+                "text/plain",
+                b"not found: this is a metrics listener; it serves /metrics, /status and /healthz\n"
+                    .to_vec(),
+            ),
             "/ws" if req.is_websocket_upgrade() => return self.upgrade(key, &req, rest),
             "/ws" => (
                 426,
@@ -185,13 +215,6 @@ impl Reactor {
             "/" | "/index.html" => (200, "text/html; charset=utf-8", INDEX_HTML.into()),
             "/app.js" => (200, "text/javascript; charset=utf-8", APP_JS.into()),
             "/style.css" => (200, "text/css; charset=utf-8", STYLE_CSS.into()),
-            "/healthz" => (200, "text/plain", b"ok\n".to_vec()),
-            "/metrics" => (
-                200,
-                "text/plain; version=0.0.4",
-                metrics::render(self).into_bytes(),
-            ),
-            "/status" => self.status_reply(&req),
             path if path.starts_with("/files/") => return self.download(key, &req, head),
             _ => (404, "text/plain", b"not found\n".to_vec()),
         };
@@ -305,6 +328,47 @@ impl Reactor {
         self.end_http(key);
     }
 
+    /// Whether the request may read `/metrics` and `/status`: anyone on a metrics listener; on
+    /// a chat listener, loopback and `--metrics-allow` by the real client's address. A trusted
+    /// proxy's request that names no client passes only if the proxy's own address is in
+    /// `--metrics-allow`: being loopback, as a local proxy is, says nothing of its client.
+    fn may_read_metrics(&self, key: usize, req: &HttpRequest) -> bool {
+        let conn = &self.conns[key];
+        if conn.via == ListenKind::Metrics {
+            return true;
+        }
+        match self.request_client(key, req) {
+            Some(ip) => self.cfg.metrics_allowed(ip),
+            None => self
+                .cfg
+                .metrics_allow
+                .iter()
+                .any(|net| net.contains(&conn.peer.ip())),
+        }
+    }
+
+    /// The `403` for `/metrics` or `/status` from a client not allowed them: why, and how to
+    /// allow it.
+    fn metrics_refusal(&mut self, key: usize, req: &HttpRequest) -> (u16, &'static str, Vec<u8>) {
+        self.stats.metrics_refused += 1;
+        let who = match self.request_client(key, req) {
+            Some(ip) => format!("your address {ip} is not"),
+            None => "a request through a trusted proxy that names no client is not".to_string(),
+        };
+        info!(
+            "{}: {} refused: {who} allowed",
+            self.conns[key].peer,
+            req.path()
+        );
+        let body = format!(
+            "{} is served on this listener only to loopback and to --metrics-allow addresses; \
+             {who}. Add its network to --metrics-allow (CIDR), or scrape a metrics listener \
+             (--listen metrics=ADDRESS).\n",
+            req.path()
+        );
+        (403, "text/plain", body.into_bytes())
+    }
+
     /// `/status`: rooms and users as JSON, for operators: only with the admin key, given as
     /// `Authorization: Bearer KEY` or `?key=KEY`.
     fn status_reply(&self, req: &HttpRequest) -> (u16, &'static str, Vec<u8>) {
@@ -351,13 +415,9 @@ impl Reactor {
             self.queue_raw(key, Bytes::from(bytes));
             return self.end_http(key);
         }
-        // Behind a trusted HTTP proxy, the client is the last address its X-Forwarded-For adds.
-        let forwarded = req
-            .header("x-forwarded-for")
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
-            .filter(|_| self.cfg.is_trusted_proxy(self.conns[key].peer.ip()));
-        if let Some(ip) = forwarded {
+        // Behind a trusted HTTP proxy, the client is the one its Forwarded or X-Forwarded-For
+        // names (the rightmost address that is not itself a trusted proxy).
+        if let Some(ip) = self.forwarded_client(key, req) {
             if let Err(bye) = self.move_peer(key, ip) {
                 info!(ip:% = ip, through:% = self.conns[key].peer, bye = bye.code(); "refused");
                 return self.http_reply(key, 403, "refused for your address", false);

@@ -163,3 +163,49 @@ fn sighup_reloads_the_file_mid_chat_without_dropping_anyone() {
     bob.send("and me");
     alice.expect_stamped("bob: and me");
 }
+
+#[test]
+fn listen_tables_in_the_file_start_their_listeners_and_print_back() {
+    let dir = TempDir::new("config-listen");
+    let file = write(
+        &dir,
+        "chat.toml",
+        "grace = 7\n\n[[listen]]\nkind = \"metrics\"\naddress = \"127.0.0.1:0\"\n",
+    );
+    let server = Server::builder().arg(format!("--config={file}")).start();
+    server.wait_for_log("listening kind=metrics address=127.0.0.1:");
+    server.login("alice");
+    let out = server_bin()
+        .args([&format!("--config={file}"), "--print-config"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        printed.ends_with("\n[[listen]]\nkind = \"metrics\"\naddress = \"127.0.0.1:0\"\n"),
+        "{printed}"
+    );
+    let again = write(&dir, "printed.toml", &printed);
+    let server = Server::builder()
+        .arg(format!("--config={again}"))
+        .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
+        .start();
+    server.wait_for_log("listening kind=metrics address=127.0.0.1:");
+    // A bad kind is named with the file and its line.
+    let bad = write(
+        &dir,
+        "bad.toml",
+        "grace = 7\n[[listen]]\nkind = \"irc\"\naddress = \":6667\"\n",
+    );
+    let out = server_bin()
+        .arg(format!("--config={bad}"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{bad}:3: listen: kind: unknown listener kind `irc`"
+        )),
+        "{err}"
+    );
+}

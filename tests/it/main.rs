@@ -19,6 +19,7 @@ mod help;
 mod history;
 mod lifecycle;
 mod limits;
+mod listen;
 mod login;
 mod operators;
 mod presence;

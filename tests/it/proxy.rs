@@ -100,3 +100,37 @@ fn x_forwarded_for_from_a_trusted_proxy_names_a_websocket_users_address() {
     one.expect(|l| l.starts_with("-- Welcome, plain!"));
     assert!(!untrusted.log().contains("through a trusted proxy"));
 }
+
+#[test]
+fn forwarded_from_a_trusted_proxy_names_a_websocket_users_address() {
+    let server = proxied_server(&["--log-level", "debug"]);
+    // Two proxies: the client's own entry (left) is not believed past the rightmost
+    // address that is not a trusted proxy.
+    let chain = "for=192.0.2.1, for=\"[2001:db8::7]:4711\";proto=https, for=127.0.0.1";
+    let mut web = WsUser::connect_with(&server, &[("forwarded", chain)])
+        .expect("the first from that address");
+    web.send("webby");
+    web.expect(|l| l.starts_with("-- Welcome, webby!"));
+    server.wait_for_log("is 2001:db8::7, through a trusted proxy");
+    // --max-per-ip 1 counts 2001:db8::7: a second from it is refused.
+    let second = WsUser::connect_with(&server, &[("forwarded", "for=\"[2001:db8::7]\"")]);
+    assert!(
+        second.is_err(),
+        "a second WebSocket from 2001:db8::7 was let in"
+    );
+    // A malformed header is ignored (logged), the connection judged as the proxy's.
+    let mut odd = WsUser::connect_with(&server, &[("forwarded", "for=\"[2001:db8::7")])
+        .expect("a malformed Forwarded is ignored");
+    odd.send("odd");
+    odd.expect(|l| l.starts_with("-- Welcome, odd!"));
+    server.wait_for_log("Forwarded header ignored");
+    // From an untrusted peer the header means nothing.
+    let untrusted = Server::builder()
+        .args(["--max-per-ip", "1", "--limit-loopback"])
+        .start();
+    let mut one = WsUser::connect_with(&untrusted, &[("forwarded", "for=203.0.113.60")])
+        .expect("the header is ignored");
+    one.send("plain");
+    one.expect(|l| l.starts_with("-- Welcome, plain!"));
+    assert!(!untrusted.log().contains("through a trusted proxy"));
+}

@@ -14,9 +14,15 @@ use crate::support::{unstamp, Server, WAIT};
 
 /// One plain HTTP/1.1 request; returns (status, headers, body).
 pub(crate) fn http(server: &Server, request: &str) -> (u16, String, Vec<u8>) {
-    let mut stream = TcpStream::connect(server.addr).unwrap();
+    http_to(server.addr, request.as_bytes())
+}
+
+/// One request's bytes (a PROXY header may come first) sent to `addr`; returns (status,
+/// headers, body).
+pub(crate) fn http_to(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(request).unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     let split = raw

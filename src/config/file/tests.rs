@@ -194,3 +194,102 @@ fn the_checked_in_sample_is_the_one_the_flags_generate() {
     let cfg = run(&[&file.arg()]);
     assert_eq!(cfg.grace, 120);
 }
+
+#[test]
+fn listen_tables_become_listeners_and_the_command_lines_lists_replace_the_files() {
+    use crate::config::{ListenAddr, ListenKind};
+    let file = TempFile::new(
+        "listen",
+        "bind = [\":8080\", \"localhost:8081\"]\n\n[[listen]]\nkind = \"metrics\"\naddress = \"127.0.0.1:9100\"\n\n[[listen]]\naddress = \"[::]:8082\"\nkind = \"chat\"\n",
+    );
+    let cfg = run(&[&file.arg()]);
+    assert_eq!(
+        cfg.bind,
+        [ListenAddr::Any(8080), ListenAddr::Localhost(8081)]
+    );
+    let listen: Vec<String> = cfg.listen.iter().map(ToString::to_string).collect();
+    assert_eq!(listen, ["metrics=127.0.0.1:9100", "chat=[::]:8082"]);
+    // A list on the command line replaces the file's; one not given there keeps the file's.
+    let cfg = run(&[&file.arg(), "--listen", "metrics=:9101"]);
+    assert_eq!(cfg.listen.len(), 1);
+    assert_eq!(cfg.listen[0].kind, ListenKind::Metrics);
+    assert_eq!(cfg.bind.len(), 2);
+    let cfg = run(&[&file.arg(), "--bind", "127.0.0.1:0"]);
+    assert_eq!(cfg.bind.len(), 1);
+    assert_eq!(cfg.listen.len(), 2);
+    // With no chat listener anywhere, the default one is there.
+    let cfg = run(&["--listen", "metrics=127.0.0.1:9100"]);
+    let all: Vec<String> = cfg.listeners().iter().map(ToString::to_string).collect();
+    assert_eq!(all, ["chat=127.0.0.1:8080", "metrics=127.0.0.1:9100"]);
+}
+
+#[test]
+fn a_bad_listen_table_names_its_line() {
+    let file = TempFile::new(
+        "listen-kind",
+        "grace = 3\n[[listen]]\nkind = \"irc\"\naddress = \":6667\"\n",
+    );
+    let why = refusal(&[&file.arg()]);
+    assert!(
+        why.contains(":3: listen: kind: unknown listener kind `irc`"),
+        "{why}"
+    );
+    let file = TempFile::new(
+        "listen-addr",
+        "[[listen]]\nkind = \"chat\"\n\n[[listen]]\nkind = \"metrics\"\naddress = \"example.org:9100\"\n",
+    );
+    let why = refusal(&[&file.arg()]);
+    assert!(
+        why.contains(":2: listen: a [[listen]] without address")
+            || why.contains(":1: listen: a [[listen]] without address"),
+        "{why}"
+    );
+    let file = TempFile::new(
+        "listen-addr2",
+        "[[listen]]\nkind = \"metrics\"\naddress = \"example.org:9100\"\n",
+    );
+    let why = refusal(&[&file.arg()]);
+    assert!(
+        why.contains(":3: listen: address: `example.org:9100` is not an address"),
+        "{why}"
+    );
+    let file = TempFile::new("listen-key", "[[listen]]\nkind = \"chat\"\nport = 8080\n");
+    assert!(refusal(&[&file.arg()]).contains(":3: listen: unknown key `port`"));
+    let file = TempFile::new("bind-bad", "bind = \"nowhere\"\n");
+    let why = refusal(&[&file.arg()]);
+    assert!(
+        why.contains(":1: bind: ") && why.contains("`nowhere`"),
+        "{why}"
+    );
+}
+
+#[test]
+fn print_config_prints_listeners_that_load_back() {
+    let printed = match load([
+        "reactor-chat",
+        "--bind",
+        ":8080",
+        "--bind",
+        "localhost:8081",
+        "--listen",
+        "metrics=127.0.0.1:9100",
+        "--metrics-allow",
+        "10.0.0.0/8,192.0.2.0/24",
+        "--print-config",
+    ]) {
+        Ok(Loaded::Print(text)) => text,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        printed.contains("bind = [\":8080\", \"localhost:8081\"]\n")
+            && printed.contains("metrics-allow = [\"10.0.0.0/8\", \"192.0.2.0/24\"]\n")
+            && printed
+                .ends_with("\n[[listen]]\nkind = \"metrics\"\naddress = \"127.0.0.1:9100\"\n"),
+        "{printed}"
+    );
+    let again = TempFile::new("listen-again", &printed);
+    let cfg = run(&[&again.arg()]);
+    assert_eq!(cfg.bind.len(), 2);
+    assert_eq!(cfg.listen.len(), 1);
+    assert_eq!(cfg.metrics_allow.len(), 2);
+}

@@ -71,7 +71,7 @@ use clap::Parser;
 use super::net::{Clock, Events, Listener, Poller, Stream};
 use super::{Parts, Reactor};
 use crate::chat::game::words::WordBank;
-use crate::config::Config;
+use crate::config::{Config, ListenAddr, ListenKind};
 use client::{chat_text, excused, Client, Excused, Presence, State};
 use entropy::Entropy;
 use kernel::{Faults, Kernel, SimHandle};
@@ -99,7 +99,11 @@ impl Reactor {
     ) -> io::Result<Reactor> {
         let parts = Parts {
             poll: Poller::Sim(kernel.clone()),
-            listener: Listener::Sim(kernel.clone()),
+            listeners: vec![(
+                ListenKind::Chat,
+                ListenAddr::Ip(kernel.borrow().local_addr()),
+                Listener::Sim(kernel.clone()),
+            )],
             signals: None,
             clock: Clock::Sim(kernel.clone()),
             storage: None,

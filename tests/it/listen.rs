@@ -1,0 +1,208 @@
+//! Several listeners: chat and metrics listeners side by side, addresses as people type them
+//! (`:PORT`, `localhost:PORT`), and /metrics on a chat listener only for loopback and
+//! --metrics-allow, judged by the real client behind a trusted proxy.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+
+use crate::support::{Client, Server};
+use crate::web::http_to;
+
+/// The addresses the server says it listens on for `kind` (its "listening" log lines), once
+/// `count` of them are logged.
+fn listening(server: &Server, kind: &str, count: usize) -> Vec<SocketAddr> {
+    let marker = format!("listening kind={kind} address=");
+    let found = || -> Vec<SocketAddr> {
+        server
+            .log()
+            .lines()
+            .filter_map(|l| l.split_once(&marker))
+            .map(|(_, addr)| addr.trim().parse().expect("an address"))
+            .collect()
+    };
+    server.wait_for_log(&marker);
+    let deadline = std::time::Instant::now() + crate::support::WAIT;
+    while found().len() < count && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let all = found();
+    assert_eq!(all.len(), count, "{}", server.log());
+    all
+}
+
+/// Whether this host has ::1 (a container may have no IPv6).
+fn has_ipv6_loopback() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
+}
+
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (status, _, body) = http_to(addr, format!("GET {path} HTTP/1.1\r\n\r\n").as_bytes());
+    (status, String::from_utf8_lossy(&body).to_string())
+}
+
+/// A request through "a proxy" on 127.0.0.1 whose PROXY v1 header says the client is `ip`.
+fn get_as(addr: SocketAddr, ip: &str, path: &str) -> (u16, String) {
+    let request = format!("PROXY TCP4 {ip} 127.0.0.1 40000 8080\r\nGET {path} HTTP/1.1\r\n\r\n");
+    let (status, _, body) = http_to(addr, request.as_bytes());
+    (status, String::from_utf8_lossy(&body).to_string())
+}
+
+#[test]
+fn a_metrics_listener_serves_only_metrics_and_the_chat_stays_on_its_own() {
+    let server = Server::builder()
+        .args(["--listen", "metrics=127.0.0.1:0"])
+        .args(["--trusted-proxy", "127.0.0.1/32"])
+        .start();
+    let chat = listening(&server, "chat", 1);
+    assert_eq!(
+        chat,
+        [server.addr],
+        "stdout's first line is the chat listener"
+    );
+    let metrics = listening(&server, "metrics", 1)[0];
+    assert_ne!(metrics, server.addr);
+    let (status, body) = get(metrics, "/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("reactor_chat_users_online"), "{body}");
+    assert_eq!(get(metrics, "/healthz"), (200, "ok\n".to_string()));
+    // Served to whoever reaches it: its address is the operator's choice.
+    assert_eq!(get_as(metrics, "203.0.113.7", "/metrics").0, 200);
+    for path in ["/", "/ws", "/app.js", "/files/1/x?key=y"] {
+        assert_eq!(get(metrics, path).0, 404, "{path}");
+    }
+    // A line-protocol login is refused there, with no greeting.
+    let mut nc = Client::connect(metrics);
+    nc.send("alice");
+    let lines = nc.expect_closed();
+    assert!(
+        lines.first().is_some_and(|l| l.starts_with("HTTP/1.1 400")),
+        "{lines:?}"
+    );
+    assert!(!nc.transcript().contains("nickname"), "{}", nc.transcript());
+    // The chat listener is the chat.
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.send("hello");
+    bob.expect("alice: hello");
+}
+
+#[test]
+fn localhost_is_a_chat_listener_on_both_loopbacks() {
+    let server = Server::builder().bind("localhost:0").start();
+    let expected = if has_ipv6_loopback() { 2 } else { 1 };
+    let chat = listening(&server, "chat", expected);
+    assert_eq!(chat[0], server.addr);
+    assert!(server.addr.ip().is_loopback() && server.addr.is_ipv4());
+    let mut alice = server.login("alice");
+    if expected == 2 {
+        assert_eq!(
+            chat[1],
+            SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], server.addr.port()))
+        );
+        let mut bob = Client::connect(chat[1]);
+        bob.login("bob");
+        bob.send("over ::1");
+        alice.expect("bob: over ::1");
+    }
+}
+
+#[test]
+fn every_interface_is_reached_on_ipv4_and_ipv6_loopback_as_the_address_it_is() {
+    let server = Server::builder()
+        .bind(":0")
+        .args(["--max-per-ip", "1", "--limit-loopback"])
+        .start();
+    let port = server.addr.port();
+    assert_eq!(listening(&server, "chat", 1).len(), 1);
+    let mut alice = Client::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    alice.login("alice");
+    // An IPv4 client of the dual-stack socket is 127.0.0.1, not ::ffff:127.0.0.1: its rules
+    // (here --max-per-ip) are 127.0.0.1's.
+    server.wait_for_log("connection from 127.0.0.1:");
+    let mut again = Client::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    again.expect_prefix("-- bye final: too many connections from your address (1)");
+    if has_ipv6_loopback() {
+        let mut bob = Client::connect(SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], port)));
+        bob.login("bob");
+        bob.send("via v6");
+        alice.expect("bob: via v6");
+    }
+}
+
+#[test]
+fn a_bind_that_fails_or_is_not_an_address_is_named() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
+        .args(["--no-history", "--listen", &format!("metrics={addr}")])
+        .args(["--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on metrics={addr} ({addr}): ")),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
+        .args(["--no-history", "--bind", "chat.example.org:80"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`chat.example.org:80` is not an address to listen on"),
+        "{err}"
+    );
+}
+
+#[test]
+fn metrics_on_a_chat_listener_are_for_loopback_and_allowed_real_addresses_only() {
+    // Plain loopback: served, as before.
+    let plain = Server::start();
+    assert_eq!(get(plain.addr, "/metrics").0, 200);
+    // Behind a trusted proxy on 127.0.0.1, the client it names is judged, not the proxy.
+    let proxied = Server::builder()
+        .args(["--trusted-proxy", "127.0.0.1/32"])
+        .start();
+    let (status, body) = get_as(proxied.addr, "203.0.113.7", "/metrics");
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("203.0.113.7") && body.contains("--metrics-allow"),
+        "{body}"
+    );
+    assert_eq!(get_as(proxied.addr, "203.0.113.7", "/status").0, 403);
+    assert_eq!(get_as(proxied.addr, "203.0.113.7", "/healthz").0, 200);
+    // The same through an HTTP proxy's Forwarded header.
+    let forwarded = b"GET /metrics HTTP/1.1\r\nForwarded: for=203.0.113.7\r\n\r\n";
+    assert_eq!(http_to(proxied.addr, forwarded).0, 403);
+    // A trusted proxy's request that names nobody may be anyone's.
+    let (status, body) = get(proxied.addr, "/metrics");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("names no client"), "{body}");
+    // A client the proxy names as loopback is loopback.
+    assert_eq!(get_as(proxied.addr, "127.0.0.1", "/metrics").0, 200);
+    let refused = get(proxied.addr, "/metrics");
+    assert_eq!(refused.0, 403);
+    let metrics = String::from_utf8_lossy(
+        &http_to(
+            proxied.addr,
+            b"PROXY TCP4 127.0.0.1 127.0.0.1 1 2\r\nGET /metrics HTTP/1.1\r\n\r\n",
+        )
+        .2,
+    )
+    .to_string();
+    assert!(
+        metrics.contains("reactor_chat_metrics_refused_total 5"),
+        "{metrics}"
+    );
+    // --metrics-allow lets that network in.
+    let allowed = Server::builder()
+        .args(["--trusted-proxy", "127.0.0.1/32"])
+        .args(["--metrics-allow", "198.51.100.0/24,203.0.113.0/24"])
+        .start();
+    let (status, body) = get_as(allowed.addr, "203.0.113.7", "/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("reactor_chat_users_online"), "{body}");
+    assert_eq!(get_as(allowed.addr, "192.0.2.1", "/metrics").0, 403);
+}
