@@ -3,14 +3,16 @@
 //! # Layout
 //! - [`config`]: every flag and limit, with its default and the reason for it
 //!   ([`config::admin_key`] makes and keeps the admin key when none is configured);
+//!   [`config::listen`] reads listener addresses as people type them (`:8080`, `localhost:8080`),
 //!   [`config::file`] loads them from a TOML file (`--config`), [`config::reload`] says which a
 //!   SIGHUP may change while serving (the reactor's `reload` step applies them).
 //! - [`reactor`]: the poll loop that owns every socket; `Reactor::run` is one loop turn, each
-//!   step in its own file: accepting and refusing (`accept`), reading and decoding (`read`, with
+//!   step in its own file: the listening sockets (`listen`: chat and metrics listeners, each
+//!   connection remembering its listener's kind), accepting and refusing (`accept`), reading and decoding (`read`, with
 //!   [`reactor::flood`]'s token bucket and `throttle`'s pauses), applying the chat core's outbox
 //!   (`output`, through `wire`: one rendering per wire format), writing (`write`), closing and
 //!   reaping (`close`), timers and the sweep (`timers`), the storage thread's link (`storage`),
-//!   HTTP and WebSocket on the same port (`web`). [`reactor::conn`] is one connection,
+//!   HTTP and WebSocket on the same port (`web`), real client addresses behind a proxy (`proxy`). [`reactor::conn`] is one connection,
 //!   [`reactor::outqueue`] its bounded output queue, [`reactor::broadcast`] the shared blocks
 //!   broadcasts are rendered into, [`reactor::metrics`] the counters and `GET /metrics`.
 //!   [`reactor::net`] is its seam to the operating system (sockets, poller, clock); behind it,

@@ -98,7 +98,7 @@ pub struct Config {
     #[arg(long, value_name = "ADDRESS")]
     pub bind: Vec<ListenAddr>,
 
-    /// A listener as KIND=ADDRESS (repeatable, added to --bind's): `chat` (the line protocol,
+    /// A listener as KIND=ADDRESS (repeatable, in addition to --bind): `chat` (the line protocol,
     /// HTTP and WebSocket, as --bind) or `metrics` (only /metrics, /status and /healthz over
     /// HTTP, to whoever reaches the address: bind it where only the scraper does). Addresses
     /// as for --bind. In a file: [[listen]] tables with `kind` and `address`.

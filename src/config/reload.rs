@@ -238,6 +238,26 @@ mod tests {
             "127.0.0.1:8080",
             "kept until a restart"
         );
+        // Listeners are sockets (a restart); who may read /metrics is live.
+        let merged = merge(
+            &mut running,
+            cfg(&[
+                "--rate",
+                "5",
+                "--rules",
+                "new rules",
+                "--bind",
+                "127.0.0.1:8080",
+                "--listen",
+                "metrics=127.0.0.1:9100",
+                "--metrics-allow",
+                "10.0.0.0/8",
+            ]),
+        );
+        assert_eq!(merged.applied, ["metrics-allow"]);
+        assert_eq!(merged.need_restart, ["listen"]);
+        assert_eq!(running.metrics_allow.len(), 1);
+        assert!(running.listen.is_empty(), "kept until a restart");
         let unchanged = merge(&mut running.clone(), running.clone());
         assert_eq!(unchanged, Merged::default());
     }

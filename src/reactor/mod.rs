@@ -4,14 +4,14 @@
 //! Each step is one call in [`Reactor::run`], the method named after the step.
 //! 1. **Poll** (`poll_events`) with a timeout taken from the nearest deadline (zero when work is
 //!    left over).
-//! 2. **Dispatch** (`dispatch`) each event by token: the listener accepts (a bounded batch), the
-//!    signal source starts a shutdown, a connection reads until a short read, `WouldBlock` or its
+//! 2. **Dispatch** (`dispatch`) each event by token: a listening socket accepts (a bounded batch;
+//!    each socket has its own token and batch), the signal source starts a shutdown, a connection reads until a short read, `WouldBlock` or its
 //!    per-turn budget, decoding lines and handing them to the chat core; writable readiness puts
 //!    it on the write list.
 //! 3. **Leftover reads** (`leftover_reads`): connections that hit the read budget last turn read
 //!    again (edge-triggered readiness will not wake them twice).
-//! 4. **Leftover accepts** (`leftover_accepts`): an accept batch that ran out accepts again, for
-//!    the same reason.
+//! 4. **Leftover accepts** (`leftover_accepts`): each listening socket whose accept batch ran out
+//!    accepts again, for the same reason.
 //! 5. **Timers** (`run_timers`): the reactor's (greeting, close deadlines, flood control's pauses,
 //!    accept pause) and the chat core's (reconnect grace), then the once-a-second sweep (login and
 //!    idle timeouts, soft-queue limits).
@@ -36,13 +36,14 @@
 //! *marked* dead and removed in step 7.
 //!
 //! # Where each step lives
-//! `accept.rs` (the listener, admission and refusals; `admission.rs` the budget of connections
-//! still waiting to log in), `read.rs` (readiness, reads, the
-//! ready-to-read list, decoding, the greeting), `flood.rs` (the token bucket) and `throttle.rs`
+//! `listen.rs` (binding the listeners, their tokens), `accept.rs` (accept batches, admission and
+//! refusals; `admission.rs` the budget of connections still waiting to log in), `read.rs`
+//! (readiness, reads, the ready-to-read list, decoding, the greeting), `flood.rs` (the token bucket) and `throttle.rs`
 //! (the pauses it causes), `output.rs` (the chat core's outbox, queueing, output caps), `wire.rs`
 //! (each wire format's bytes for one event), `write.rs` (the write list and flushing), `close.rs`
 //! (closing, reaping, goodbyes, shutdown), `timers.rs` (timers and the sweep), `storage.rs` (the
-//! storage thread's link), `web.rs` (HTTP and WebSocket); `conn.rs` is one connection,
+//! storage thread's link), `web.rs` (HTTP and WebSocket, the metrics listener's requests),
+//! `proxy.rs` (real client addresses behind a proxy); `conn.rs` is one connection,
 //! `outqueue.rs` its output queue, `worklist.rs` the lists of connections with work left in the
 //! turn. `net.rs` is the seam to the operating system (`mio`'s sockets and poller, the clock):
 //! the server runs on the real ones, the tests also on the simulated kernel of `sim/`.

@@ -103,7 +103,8 @@ impl Reactor {
             Ok(Some((ip, consumed))) => {
                 let held = *self.conns[key].proxy_header.take().unwrap_or_default();
                 self.conns[key].client_named = true;
-                if let Some(ip) = ip {
+                // An IPv4 client may come as ::ffff:a.b.c.d from an IPv6 proxy.
+                if let Some(ip) = ip.map(|ip| ip.to_canonical()) {
                     if let Err(bye) = self.move_peer(key, ip) {
                         info!(ip:% = ip, through:% = self.conns[key].peer, bye = bye.code(); "refused");
                         self.queue_event(key, &Event::Bye(bye));
