@@ -77,6 +77,8 @@ impl Reactor {
         }
         let conn = self.conns.get(key)?;
         let reached = conn.stream.local_addr().ok()?;
+        // On a dual-stack socket an IPv4 user reached ::ffff:a.b.c.d: its link names a.b.c.d.
+        let reached = std::net::SocketAddr::new(reached.ip().to_canonical(), reached.port());
         let scheme = if conn.tls.is_some() { "https" } else { "http" };
         Some(Arc::from(format!("{scheme}://{reached}")))
     }

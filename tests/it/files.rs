@@ -411,4 +411,30 @@ fn download_links_start_with_the_public_url_or_the_address_each_user_reached() {
         to_carol.starts_with(&format!("http://127.0.0.3:{port}/files/1/")),
         "{to_carol}"
     );
+    // `:PORT` (IPv6 and IPv4 on one socket): an IPv4 user's link names its IPv4 address, not
+    // the IPv4-mapped IPv6 form the dual-stack socket reports; an IPv6 user's, its own.
+    let server = Server::builder().bind(":0").start();
+    let port = server.addr.port();
+    let mut alice = Client::connect(([127, 0, 0, 1], port).into());
+    alice.login("alice");
+    let mut bob = Client::connect(([127, 0, 0, 2], port).into());
+    bob.login("bob");
+    alice.send("/file a.txt 2");
+    alice.send_raw(b"hi");
+    let to_bob = offer_link(&mut bob, "alice");
+    assert!(
+        to_bob.starts_with(&format!("http://127.0.0.2:{port}/files/1/a.txt?key=")),
+        "{to_bob}"
+    );
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        let mut dave = Client::connect(([0u16, 0, 0, 0, 0, 0, 0, 1], port).into());
+        dave.login("dave");
+        alice.send("/file b.txt 2");
+        alice.send_raw(b"ho");
+        let to_dave = offer_link(&mut dave, "alice");
+        assert!(
+            to_dave.starts_with(&format!("http://[::1]:{port}/files/2/b.txt?key=")),
+            "{to_dave}"
+        );
+    }
 }
