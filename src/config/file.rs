@@ -28,6 +28,9 @@ use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches};
 use super::Config;
 
 mod acl;
+mod tables;
+
+use tables::{is_array_of_tables, listen_flags};
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -208,68 +211,6 @@ fn flags_of(path: &Path, text: &str) -> Result<Vec<(String, String)>, LoadError>
         if let Some(flag) = flag {
             flags.push((name.to_string(), flag));
         }
-    }
-    Ok(flags)
-}
-
-fn is_array_of_tables(value: &toml::Value) -> bool {
-    matches!(value, toml::Value::Array(items) if !items.is_empty() && items.iter().all(toml::Value::is_table))
-}
-
-/// A `[[listen]]` table's keys, with their spans for errors that name the line.
-type SpannedTable = BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>;
-
-/// The file's `[[listen]]` tables, read again with their spans (the first reading keeps only
-/// the top-level keys').
-#[derive(serde::Deserialize)]
-struct ListenTables {
-    #[serde(default)]
-    listen: Vec<toml::Spanned<SpannedTable>>,
-}
-
-/// Each `[[listen]]` table (`kind = "metrics"`, `address = "127.0.0.1:9100"`) as a
-/// `--listen=KIND=ADDRESS`, its kind and address checked here so a mistake names its line.
-fn listen_flags(path: &Path, text: &str) -> Result<Vec<String>, LoadError> {
-    let at = |offset: usize| line_of(text, offset);
-    let fail = |line: usize, what: String| {
-        LoadError::File(format!("{}:{line}: listen: {what}", path.display()))
-    };
-    let tables: ListenTables =
-        toml::from_str(text).map_err(|e| LoadError::File(format!("{}: {e}", path.display())))?;
-    let mut flags = Vec::new();
-    for table in tables.listen {
-        let mut kind = None;
-        let mut address = None;
-        for (key, value) in table.get_ref() {
-            let line = at(value.span().start);
-            let slot = match key.get_ref().as_str() {
-                "kind" => &mut kind,
-                "address" => &mut address,
-                other => {
-                    let line = at(key.span().start);
-                    return Err(fail(
-                        line,
-                        format!("unknown key `{other}` (a [[listen]] has kind and address)"),
-                    ));
-                }
-            };
-            let Some(text) = value.get_ref().as_str() else {
-                return Err(fail(line, format!("{}: expected a string", key.get_ref())));
-            };
-            *slot = Some((text.to_string(), line));
-        }
-        // The table's own span may start after its header: name the line before its first key.
-        let table_line = at(table.span().start);
-        let (kind, kind_line) =
-            kind.ok_or_else(|| fail(table_line, "a [[listen]] without kind".into()))?;
-        let (address, address_line) =
-            address.ok_or_else(|| fail(table_line, "a [[listen]] without address".into()))?;
-        kind.parse::<super::ListenKind>()
-            .map_err(|e| fail(kind_line, format!("kind: {e}")))?;
-        address
-            .parse::<super::ListenAddr>()
-            .map_err(|e| fail(address_line, format!("address: {e}")))?;
-        flags.push(format!("--listen={kind}={address}"));
     }
     Ok(flags)
 }

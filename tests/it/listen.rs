@@ -206,3 +206,25 @@ fn metrics_on_a_chat_listener_are_for_loopback_and_allowed_real_addresses_only()
     assert!(body.contains("reactor_chat_users_online"), "{body}");
     assert_eq!(get_as(allowed.addr, "192.0.2.1", "/metrics").0, 403);
 }
+
+#[test]
+fn a_shutdown_closes_every_listener() {
+    let mut server = Server::builder()
+        .bind("localhost:0")
+        .args(["--listen", "metrics=127.0.0.1:0"])
+        .start();
+    let metrics = listening(&server, "metrics", 1)[0];
+    let chat = listening(&server, "chat", 1 + usize::from(has_ipv6_loopback()));
+    // A user with nothing to say keeps the server in its shutdown until it has read its bye.
+    let mut alice = server.login("alice");
+    server.signal("TERM");
+    alice.expect_prefix("-- bye");
+    server.wait_for_log("shutting down");
+    for addr in chat.iter().chain([&metrics]) {
+        assert!(
+            std::net::TcpStream::connect(addr).is_err(),
+            "{addr} still accepts after the shutdown began"
+        );
+    }
+    assert!(server.wait_exit(crate::support::WAIT).success());
+}
