@@ -8,6 +8,8 @@
 //! that wrote it does not know the client either, and what lies left of it is not to be believed.
 //!
 //! A malformed header is an error the caller logs and ignores; nothing here panics on input.
+//! What to do when a request carries both headers is the caller's (`reactor::proxy`: they must
+//! agree).
 //!
 //! Parsed by hand: of the two crates for `Forwarded`, `rfc7239` is archived and
 //! `forwarded-header-value` splits on `,` and `;` without regard to quoted strings (so

@@ -185,13 +185,22 @@ impl Reactor {
         Ok(())
     }
 
-    /// The client a trusted proxy's HTTP request names: its `Forwarded` header, or without one
-    /// (or with one that does not parse) its `X-Forwarded-For`. `None` from anyone else, whose
-    /// headers could claim any address, and when the header names nobody.
-    pub(super) fn forwarded_client(&self, key: usize, req: &HttpRequest) -> Option<IpAddr> {
+    /// The client a trusted proxy's HTTP request names: its `Forwarded` header and its
+    /// `X-Forwarded-For` (one that does not parse is ignored). `Ok(None)` from anyone else, whose
+    /// headers could claim any address, and when they name nobody.
+    ///
+    /// # Errors
+    ///
+    /// Both headers are there and name different clients: most proxies write one of them and
+    /// pass the other on as the client sent it, so which to believe cannot be told, and neither is.
+    pub(super) fn forwarded_client(
+        &self,
+        key: usize,
+        req: &HttpRequest,
+    ) -> Result<Option<IpAddr>, String> {
         let peer = self.conns[key].peer;
         if !self.cfg.is_trusted_proxy(peer.ip()) {
-            return None;
+            return Ok(None);
         }
         let trusted = |ip| self.cfg.is_trusted_proxy(ip);
         // Several lines of one header are one value joined with commas (RFC 9110 §5.3).
@@ -204,19 +213,33 @@ impl Reactor {
                 .collect();
             (!values.is_empty()).then(|| values.join(","))
         };
-        if let Some(value) = joined("forwarded") {
-            match forwarded::parse_forwarded(&value) {
-                Ok(nodes) => return forwarded::client(&nodes, trusted),
-                Err(Malformed(why)) => debug!("{peer}: Forwarded header ignored: {why}"),
-            }
-        }
-        if let Some(value) = joined("x-forwarded-for") {
+        let standard =
+            joined("forwarded").and_then(|value| match forwarded::parse_forwarded(&value) {
+                Ok(nodes) => Some(forwarded::client(&nodes, trusted)),
+                Err(Malformed(why)) => {
+                    debug!("{peer}: Forwarded header ignored: {why}");
+                    None
+                }
+            });
+        let legacy = joined("x-forwarded-for").and_then(|value| {
             match forwarded::parse_x_forwarded_for(&value) {
-                Ok(nodes) => return forwarded::client(&nodes, trusted),
-                Err(Malformed(why)) => debug!("{peer}: X-Forwarded-For header ignored: {why}"),
+                Ok(nodes) => Some(forwarded::client(&nodes, trusted)),
+                Err(Malformed(why)) => {
+                    debug!("{peer}: X-Forwarded-For header ignored: {why}");
+                    None
+                }
             }
+        });
+        let name = |ip: Option<IpAddr>| ip.map_or("nobody".to_string(), |ip| ip.to_string());
+        match (standard, legacy) {
+            (Some(a), Some(b)) if a != b => Err(format!(
+                "its Forwarded names {} and its X-Forwarded-For {}",
+                name(a),
+                name(b)
+            )),
+            (Some(client), _) | (None, Some(client)) => Ok(client),
+            (None, None) => Ok(None),
         }
-        None
     }
 
     /// Who an HTTP request is from, as far as can be told: the connection's address, unless it
@@ -228,8 +251,14 @@ impl Reactor {
         if !self.cfg.is_trusted_proxy(peer) {
             return Some(peer);
         }
-        self.forwarded_client(key, req)
-            .or_else(|| conn.client_named.then_some(peer))
+        match self.forwarded_client(key, req) {
+            Ok(Some(ip)) => Some(ip),
+            Ok(None) => conn.client_named.then_some(peer),
+            Err(why) => {
+                info!("{}: proxy headers not believed: {why}", conn.peer);
+                None
+            }
+        }
     }
 }
 

@@ -416,11 +416,20 @@ impl Reactor {
             return self.end_http(key);
         }
         // Behind a trusted HTTP proxy, the client is the one its Forwarded or X-Forwarded-For
-        // names (the rightmost address that is not itself a trusted proxy).
-        if let Some(ip) = self.forwarded_client(key, req) {
-            if let Err(bye) = self.move_peer(key, ip) {
-                info!(ip:% = ip, through:% = self.conns[key].peer, bye = bye.code(); "refused");
-                return self.http_reply(key, 403, "refused for your address", false);
+        // names (the rightmost address that is not itself a trusted proxy). Headers that
+        // disagree are refused: taken as the proxy's own connection, the client would escape
+        // every per-address rule.
+        match self.forwarded_client(key, req) {
+            Ok(Some(ip)) => {
+                if let Err(bye) = self.move_peer(key, ip) {
+                    info!(ip:% = ip, through:% = self.conns[key].peer, bye = bye.code(); "refused");
+                    return self.http_reply(key, 403, "refused for your address", false);
+                }
+            }
+            Ok(None) => {}
+            Err(why) => {
+                let why = format!("the proxy's headers disagree: {why}");
+                return self.http_reply(key, 400, &why, false);
             }
         }
         let accept = websocket::accept_key(req.header("sec-websocket-key").unwrap_or_default());

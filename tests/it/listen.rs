@@ -176,6 +176,11 @@ fn metrics_on_a_chat_listener_are_for_loopback_and_allowed_real_addresses_only()
     // The same through an HTTP proxy's Forwarded header.
     let forwarded = b"GET /metrics HTTP/1.1\r\nForwarded: for=203.0.113.7\r\n\r\n";
     assert_eq!(http_to(proxied.addr, forwarded).0, 403);
+    // A proxy that sets X-Forwarded-For and passes on the client's own Forwarded: the two
+    // disagree, and neither makes the client loopback.
+    let spoofed = b"GET /metrics HTTP/1.1\r\nForwarded: for=127.0.0.1\r\n\
+                    X-Forwarded-For: 203.0.113.7\r\n\r\n";
+    assert_eq!(http_to(proxied.addr, spoofed).0, 403);
     // A trusted proxy's request that names nobody may be anyone's.
     let (status, body) = get(proxied.addr, "/metrics");
     assert_eq!(status, 403, "{body}");
@@ -193,7 +198,7 @@ fn metrics_on_a_chat_listener_are_for_loopback_and_allowed_real_addresses_only()
     )
     .to_string();
     assert!(
-        metrics.contains("reactor_chat_metrics_refused_total 5"),
+        metrics.contains("reactor_chat_metrics_refused_total 6"),
         "{metrics}"
     );
     // --metrics-allow lets that network in.

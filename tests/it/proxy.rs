@@ -124,6 +124,24 @@ fn forwarded_from_a_trusted_proxy_names_a_websocket_users_address() {
     odd.send("odd");
     odd.expect(|l| l.starts_with("-- Welcome, odd!"));
     server.wait_for_log("Forwarded header ignored");
+    // Forwarded and X-Forwarded-For together must name the same client: a proxy that writes
+    // one passes the other on as the client sent it, so when they differ neither is believed.
+    let both = [
+        ("forwarded", "for=198.51.100.20"),
+        ("x-forwarded-for", "198.51.100.20"),
+    ];
+    let mut agreed = WsUser::connect_with(&server, &both).expect("the headers agree");
+    agreed.send("agreed");
+    agreed.expect(|l| l.starts_with("-- Welcome, agreed!"));
+    server.wait_for_log("is 198.51.100.20, through a trusted proxy");
+    let split = [
+        ("forwarded", "for=198.51.100.30"),
+        ("x-forwarded-for", "198.51.100.31"),
+    ];
+    assert!(WsUser::connect_with(&server, &split).is_err());
+    server.wait_for_log(
+        "the proxy's headers disagree: its Forwarded names 198.51.100.30 and its X-Forwarded-For 198.51.100.31",
+    );
     // From an untrusted peer the header means nothing.
     let untrusted = Server::builder()
         .args(["--max-per-ip", "1", "--limit-loopback"])
