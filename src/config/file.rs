@@ -25,7 +25,7 @@ use std::path::Path;
 
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches};
 
-use super::Config;
+use super::{Config, ListenKind};
 
 mod acl;
 mod tables;
@@ -362,6 +362,13 @@ fn effective(matches: &ArgMatches, cfg: &Config) -> String {
                     .map(|raw| toml_value(&raw.to_string_lossy()))
                     .collect();
                 match raws.as_slice() {
+                    [] if long == "bind"
+                        && cfg.listen.iter().all(|l| l.kind != ListenKind::Chat) =>
+                    {
+                        let default = super::default_bind();
+                        let _ =
+                            writeln!(out, "# {long} = (not set: the chat listens on {default})");
+                    }
                     [] => {
                         let _ = writeln!(out, "# {long} = (not set)");
                     }
