@@ -5,13 +5,13 @@
 //! line's, and clap parses both with later occurrences overriding earlier ones, so a flag given on
 //! the command line always wins and every value is checked by the same parser. A repeatable flag
 //! (`bind`, `listen`, `trusted-proxy`) is a list in the file (`bind = [":8080", "[::1]:9000"]`;
-//! `listen` as `[[listen]]` tables); given on the command line, its list replaces the file's. `$STATE_DIRECTORY`
-//! (systemd's `StateDirectory=`) becomes a `--data-dir` placed before both, the default that a
-//! file or the command line overrides, and that `--print-config` shows. A file is first
-//! parsed on its own, so a bad value is reported with the file, line and key rather than as a
-//! flag the user never typed. `--print-config` prints the effective configuration in the same
-//! form (it loads back), and [`example`] renders the commented sample `reactor-chat.example.toml`
-//! from the flags' own help and defaults (a test keeps the checked-in file equal to it).
+//! `listen` as `[[listen]]` tables); given on the command line, its list replaces the file's.
+//! `$STATE_DIRECTORY` (systemd's `StateDirectory=`) becomes a `--data-dir` placed before both, the
+//! default that a file or the command line overrides, and that `--print-config` shows. A file is
+//! first parsed on its own, so a bad value is reported with the file, line and key rather than as a
+//! flag the user never typed. `--print-config` prints the effective configuration in the same form
+//! (it loads back), and [`example`] renders the commented sample `reactor-chat.example.toml` from
+//! the flags' own help and defaults (a test keeps the checked-in file equal to it).
 //!
 //! Secrets (`admin-key`) can come from a file (`--admin-key-file`) or the environment
 //! (`REACTOR_CHAT_ADMIN_KEY`) instead of argv; a configuration file that holds one and that

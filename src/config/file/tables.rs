@@ -9,7 +9,10 @@ use super::{line_of, LoadError};
 
 /// Whether a value was written as `[[key]]` tables.
 pub(super) fn is_array_of_tables(value: &toml::Value) -> bool {
-    matches!(value, toml::Value::Array(items) if !items.is_empty() && items.iter().all(toml::Value::is_table))
+    match value {
+        toml::Value::Array(items) => !items.is_empty() && items.iter().all(toml::Value::is_table),
+        _ => false,
+    }
 }
 
 /// A `[[listen]]` table's keys, with their spans for errors that name the line.
