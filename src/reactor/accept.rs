@@ -145,8 +145,12 @@ impl Reactor {
         if let Some(bye) = refusal {
             info!(peer:% = addr, bye = bye.code(); "refused");
             self.conns[key].greeted = true;
-            self.conns[key].set_proto(Proto::Line);
-            self.queue_event(key, &Event::Bye(bye));
+            if via == ListenKind::Metrics {
+                self.refuse_http(key, bye);
+            } else {
+                self.conns[key].set_proto(Proto::Line);
+                self.queue_event(key, &Event::Bye(bye));
+            }
             self.begin_close(key, now + self.cfg.linger());
             return;
         }

@@ -155,7 +155,7 @@ impl Reactor {
     /// Renders output for one connection (or a file's header line) into a block shared with the
     /// other recent lines: one allocation serves many lines, each `Bytes` keeps only its block
     /// alive. Blocks are sized as broadcast blocks are, for the same reason.
-    fn render(&mut self, event: &Event) -> Bytes {
+    pub(super) fn render(&mut self, event: &Event) -> Bytes {
         if self.render_buf.capacity() - self.render_buf.len() < broadcast::MIN_ROOM {
             self.render_buf.reserve(broadcast::BLOCK_SIZE);
         }

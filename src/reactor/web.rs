@@ -19,7 +19,7 @@ use log::{debug, info};
 
 use super::conn::Proto;
 use super::{metrics, Reactor};
-use crate::chat::{ConnId, Event, FileNotice, LostReason, Peer};
+use crate::chat::{Bye, ConnId, Event, FileNotice, LostReason, Peer};
 use crate::codec::http::{HttpDecoder, HttpRequest};
 use crate::codec::websocket::{self, close_code, WsDecoder, WsMessage};
 use crate::codec::{CodecError, Decoded};
@@ -68,6 +68,7 @@ fn response(status: u16, content_type: &str, body: &[u8], head_only: bool) -> By
         413 => "Content Too Large",
         426 => "Upgrade Required",
         431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
         _ => "Error",
     };
     let mut out = format!(
@@ -390,6 +391,17 @@ impl Reactor {
         let status = self.chat.status();
         let body = serde_json::to_vec_pretty(&status).unwrap_or_default();
         (200, "application/json", body)
+    }
+
+    /// A metrics listener's connection refused at accept (server full, too many from its
+    /// address): the reason the line protocol's bye gives, as the `503` a scraper reports.
+    pub(super) fn refuse_http(&mut self, key: usize, bye: Bye) {
+        let body = self.render(&Event::Bye(bye));
+        self.conns[key].set_proto(Proto::Http(HttpDecoder::new(self.cfg.max_http_head)));
+        self.queue_raw(
+            key,
+            response(503, "text/plain; charset=utf-8", &body, false),
+        );
     }
 
     fn http_reply(&mut self, key: usize, status: u16, why: &str, head: bool) {

@@ -233,3 +233,19 @@ fn a_shutdown_closes_every_listener() {
     }
     assert!(server.wait_exit(crate::support::WAIT).success());
 }
+
+#[test]
+fn a_full_server_tells_a_scraper_why_in_http() {
+    let server = Server::builder()
+        .args(["--listen", "metrics=127.0.0.1:0", "--max-clients", "1"])
+        .start();
+    let metrics = listening(&server, "metrics", 1)[0];
+    let _alice = server.login("alice");
+    // The line protocol's refusal, as a 503 a scraper reports rather than a line it cannot read.
+    let (status, body) = get(metrics, "/metrics");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.starts_with("-- bye reconnect: server full (1 clients)"),
+        "{body}"
+    );
+}
