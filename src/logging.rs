@@ -56,6 +56,29 @@ pub fn init(level: LevelFilter, file: Option<&Path>, format: LogFormat) -> std::
     Ok(())
 }
 
+/// Logs `msg` at info level with fields whose names are known only at run time (counters by
+/// name: the shutdown statistics), where `info!` wants names written in the source.
+pub fn info_fields(msg: &str, fields: &[(String, u64)]) {
+    struct Pairs<'a>(&'a [(String, u64)]);
+    impl kv::Source for Pairs<'_> {
+        fn visit<'kvs>(&'kvs self, visitor: &mut dyn VisitSource<'kvs>) -> Result<(), kv::Error> {
+            for (key, value) in self.0 {
+                visitor.visit_pair(kv::Key::from_str(key), kv::Value::from(*value))?;
+            }
+            Ok(())
+        }
+    }
+    if log::Level::Info <= log::max_level() {
+        log::logger().log(
+            &Record::builder()
+                .level(log::Level::Info)
+                .args(format_args!("{msg}"))
+                .key_values(&Pairs(fields))
+                .build(),
+        );
+    }
+}
+
 struct Logger;
 
 impl Log for Logger {

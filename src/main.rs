@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     match run(cfg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            error!("{e}");
+            error!(error:% = e; "stopped with an error");
             eprintln!("reactor-chat: {e}");
             ExitCode::FAILURE
         }
@@ -60,15 +60,9 @@ fn run(mut cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("cannot open the history in {}: {e}", dir.display()))?;
         let file = dir.join(storage::store::FILE_NAME);
         if cfg.no_history {
-            info!(
-                "no history (--no-history); bans, topics and operators kept in {}",
-                file.display()
-            );
+            info!(file:% = file.display(); "no history (--no-history); bans, topics and operators kept");
         } else {
-            info!(
-                "history in {} (with the bans, topics and operators kept across restarts)",
-                file.display()
-            );
+            info!(file:% = file.display(); "history (with the bans, topics and operators kept across restarts)");
         }
         Some(store)
     };
@@ -76,7 +70,7 @@ fn run(mut cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     let mut reactor = Reactor::bind_with_store(cfg, store).map_err(|e| e.to_string())?;
     let listening = reactor.listening();
     for (kind, addr) in &listening {
-        info!("listening kind={kind} address={addr}");
+        info!(kind:% = kind, address:% = addr; "listening");
     }
     // Scripts and tests read the first line to learn the chat port when --bind asks for port 0:
     // it is always a chat listener's.
@@ -86,7 +80,7 @@ fn run(mut cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     stdout.flush()?;
     reactor.run()?;
-    info!("stopped: {}", reactor.stats);
+    reactor_chat::logging::info_fields("stopped", &reactor.stats.fields());
     Ok(())
 }
 
@@ -99,13 +93,13 @@ fn log_admin_key(cfg: &Config, origin: config::admin_key::Origin) {
             info!("operators: no admin key; the first user of an empty server is operator (--first-user-op)")
         }
         Origin::Created(path) => info!(
-            "operators: a new admin key is in {} (/op KEY; give --admin-key to choose one)",
-            path.display()
+            file:% = path.display();
+            "operators: a new admin key (/op KEY; --admin-key chooses one)"
         ),
-        Origin::Reused(path) => info!("operators: the admin key is in {}", path.display()),
+        Origin::Reused(path) => info!(file:% = path.display(); "operators: the admin key"),
         Origin::InMemory => log::warn!(
-            "operators: the admin key until this server stops (--ephemeral keeps it nowhere): {}",
-            cfg.generated_admin_key.as_deref().unwrap_or_default()
+            admin_key = cfg.generated_admin_key.as_deref().unwrap_or_default();
+            "operators: the admin key until this server stops (--ephemeral keeps it nowhere)"
         ),
     }
 }

@@ -71,6 +71,20 @@ pub enum Kept {
     },
 }
 
+impl Kept {
+    /// What kind of change it is, for the log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Kept::Ban(_) => "ban",
+            Kept::Topic(_) => "topic",
+            Kept::TopicForgotten { .. } => "topic_forgotten",
+            Kept::Grant(_) => "grant",
+            Kept::GrantRevoked { .. } => "grant_revoked",
+            Kept::GrantMoved { .. } => "grant_moved",
+        }
+    }
+}
+
 /// Everything kept, as loaded at start.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeptState {

@@ -186,12 +186,12 @@ impl Chat {
             None => Event::Refused(Refusal::NoAdminKey),
             Some(admin) if same_key(admin, key) => {
                 s.make_op();
-                log::info!("{} is now an operator", s.nick());
+                log::info!(nick:% = s.nick(); "now an operator");
                 self.record_grant(cx.sid, cx.now, cx.out);
                 Event::Info(Info::NowOperator)
             }
             Some(_) => {
-                log::warn!("{} gave a wrong admin key", s.nick());
+                log::warn!(nick:% = s.nick(); "wrong admin key");
                 Event::Refused(Refusal::BadKey)
             }
         };
@@ -219,7 +219,7 @@ impl Chat {
         };
         for change in self.grants.grant(grant) {
             if let Kept::GrantRevoked { nick_key } = &change {
-                log::info!("the operator grant of {nick_key} is dropped (--max-op-grants)");
+                log::info!(nick:% = nick_key; "operator grant dropped (--max-op-grants)");
                 self.stats.grants_dropped += 1;
             }
             out.items.push(Output::Keep(change));
@@ -237,7 +237,7 @@ impl Chat {
         let fingerprint = self.op_fingerprint();
         let (granted, revoked) = self.grants.check(nick_key, resume_key, &fingerprint);
         if let Some(revoked) = revoked {
-            log::info!("the operator grant of {nick_key} is void: the admin key changed");
+            log::info!(nick:% = nick_key; "operator grant void: the admin key changed");
             out.items.push(Output::Keep(revoked));
         }
         granted
@@ -280,9 +280,10 @@ impl Chat {
         let reason: Option<Arc<str>> = reason.map(Arc::from);
         let t = &self.sessions[target];
         log::info!(
-            "{} was kicked by {by} ({})",
-            t.nick(),
-            reason.as_deref().unwrap_or("")
+            nick:% = t.nick(),
+            by:% = by,
+            reason = reason.as_deref().unwrap_or("");
+            "kicked"
         );
         if let Some(length) = ban {
             self.bans

@@ -59,7 +59,7 @@ impl Reactor {
                 Err(e) if is_out_of_fds(&e) => {
                     // Retrying at once would spin: the pending connection stays in the backlog
                     // until descriptors free up.
-                    warn!("accept: {e}; pausing accepts for {ACCEPT_PAUSE:?}");
+                    warn!(error:% = e, ms = ACCEPT_PAUSE.as_millis() as u64; "accept failed: pausing accepts");
                     self.stats.accept_pauses += 1;
                     self.accept_paused = true;
                     self.timers.insert(
@@ -68,7 +68,7 @@ impl Reactor {
                     );
                     return;
                 }
-                Err(e) => debug!("accept: {e}"), // e.g. the peer reset before we got to it
+                Err(e) => debug!(error:% = e; "accept failed"), // e.g. the peer reset before we got to it
             }
         }
         // The batch ran out with connections possibly still waiting; edge-triggered readiness will
@@ -127,7 +127,7 @@ impl Reactor {
             .registry()
             .register(&mut stream, Token(key), CONN_INTEREST)
         {
-            warn!("register {addr}: {e}");
+            warn!(peer:% = addr, error:% = e; "cannot register a connection");
             return;
         }
         self.next_serial += 1;
@@ -167,11 +167,11 @@ impl Reactor {
             self.conns[key].proxy_header = Some(Box::default());
         }
         if via == ListenKind::Metrics {
-            info!("metrics connection from {addr} ({} clients)", self.served);
+            info!(peer:% = addr, clients = self.served; "metrics connection");
             return;
         }
         self.chat.connect(ConnId(key), Peer { ip: addr.ip() });
-        info!("connection from {addr} ({} clients)", self.served);
+        info!(peer:% = addr, clients = self.served; "connection");
         if self.cfg.greet_delay_ms == 0 {
             self.greet(key);
         } else {
@@ -238,10 +238,7 @@ impl Reactor {
         self.stats.displaced_unregistered += 1;
         self.stop_waiting(key);
         self.uncount(key);
-        info!(
-            "{}: displaced while waiting to log in",
-            self.conns[key].peer
-        );
+        info!(peer:% = self.conns[key].peer; "displaced while waiting to log in");
         self.queue_event(key, &Event::Bye(Bye::TooManyWaiting));
         self.begin_close(key, self.clock.now() + self.cfg.linger());
     }

@@ -69,11 +69,11 @@ pub(super) fn bind_all(
                 (Ok(l), _) => l,
                 (Err(e), Optional::FallBackToV4) if family_missing(&e) => {
                     let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
-                    info!("{spec}: no IPv6 ({e}); listening on {v4} only");
+                    info!(listener:% = spec, error:% = e, address:% = v4; "no IPv6: listening on IPv4 only");
                     bind_one(v4, backlog).map_err(|e| named(e, v4))?
                 }
                 (Err(e), Optional::SkipIfMissing) if family_missing(&e) => {
-                    info!("{spec}: {addr} is not on this host ({e}); skipped");
+                    info!(listener:% = spec, address:% = addr, error:% = e; "address not on this host, skipped");
                     continue;
                 }
                 (Err(e), _) => return Err(named(e, addr)),

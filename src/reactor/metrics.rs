@@ -67,10 +67,9 @@ pub struct ReactorStats {
     pub disconnects: BTreeMap<&'static str, u64>,
 }
 
-impl std::fmt::Display for ReactorStats {
-    /// One line of `key=value` fields (the log line a shutdown writes), the disconnects as
-    /// `disconnects.REASON=N`: parseable, unlike a `Debug` dump.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl ReactorStats {
+    /// Every counter by name, the disconnects as `disconnects.REASON`: the shutdown's log line.
+    pub fn fields(&self) -> Vec<(String, u64)> {
         let fields: [(&str, u64); 33] = [
             ("accepted", self.accepted),
             ("refused_full", self.refused_full),
@@ -109,13 +108,22 @@ impl std::fmt::Display for ReactorStats {
                 u64::try_from(self.busy.as_millis()).unwrap_or(u64::MAX),
             ),
         ];
+        let mut all: Vec<(String, u64)> = fields.iter().map(|&(k, v)| (k.to_string(), v)).collect();
+        for (reason, n) in &self.disconnects {
+            all.push((format!("disconnects.{reason}"), *n));
+        }
+        all
+    }
+}
+
+impl std::fmt::Display for ReactorStats {
+    /// One line of `key=value` fields, the disconnects as `disconnects.REASON=N`: parseable,
+    /// unlike a `Debug` dump.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut sep = "";
-        for (key, value) in fields {
+        for (key, value) in self.fields() {
             write!(f, "{sep}{key}={value}")?;
             sep = " ";
-        }
-        for (reason, n) in &self.disconnects {
-            write!(f, " disconnects.{reason}={n}")?;
         }
         Ok(())
     }

@@ -251,10 +251,10 @@ impl Reactor {
         };
         if !kept.bans.is_empty() || !kept.topics.is_empty() || !kept.grants.is_empty() {
             log::info!(
-                "kept from before: {} bans, {} room topics, {} operators",
-                kept.bans.len(),
-                kept.topics.len(),
-                kept.grants.len()
+                bans = kept.bans.len(),
+                topics = kept.topics.len(),
+                operators = kept.grants.len();
+                "kept from before"
             );
         }
         if let Some(keep) = cfg.history_retention() {
@@ -340,13 +340,11 @@ impl Reactor {
             .map_or(1024, |(soft, _)| soft);
         let max_clients = cfg.max_clients_for(nofile, accept::REFUSED_SLACK);
         log::info!(
-            "serving at most {max_clients} connections ({}), {} of them waiting to log in",
-            if cfg.max_clients.is_some() {
-                "--max-clients".to_string()
-            } else {
-                format!("from the open-files limit {nofile}")
-            },
-            cfg.max_unregistered.min(max_clients)
+            max_clients,
+            from = if cfg.max_clients.is_some() { "--max-clients" } else { "open-files limit" },
+            open_files = nofile,
+            max_unregistered = cfg.max_unregistered.min(max_clients);
+            "serving"
         );
         let mut renderer = Renderer::new(cfg.lang, cfg.utc);
         let links_per_conn = match (&cfg.public_url, listen::common_link_base(&bound)) {

@@ -120,7 +120,7 @@ impl Reactor {
     }
 
     fn refuse_proxied(&mut self, key: usize, why: &str) {
-        warn!("{}: {why}; closed", self.conns[key].peer);
+        warn!(peer:% = self.conns[key].peer, why; "proxy header refused, closed");
         self.stats.proxy_refused += 1;
         let close_at = self.clock.now();
         self.begin_close(key, close_at);
@@ -177,7 +177,7 @@ impl Reactor {
             *self.per_ip.entry(ip).or_insert(0) += 1;
         }
         let conn = &mut self.conns[key];
-        info!("{} is {ip}, through a trusted proxy", conn.peer);
+        info!(peer:% = conn.peer, client:% = ip; "client through a trusted proxy");
         conn.peer = SocketAddr::new(ip, conn.peer.port());
         if conn.via == ListenKind::Chat && !self.chat.is_logged_in(ConnId(key)) {
             self.chat.connect(ConnId(key), Peer { ip });
@@ -217,7 +217,7 @@ impl Reactor {
             joined("forwarded").and_then(|value| match forwarded::parse_forwarded(&value) {
                 Ok(nodes) => Some(forwarded::client(&nodes, trusted)),
                 Err(Malformed(why)) => {
-                    debug!("{peer}: Forwarded header ignored: {why}");
+                    debug!(peer:% = peer, why:% = why; "Forwarded header ignored");
                     None
                 }
             });
@@ -225,7 +225,7 @@ impl Reactor {
             match forwarded::parse_x_forwarded_for(&value) {
                 Ok(nodes) => Some(forwarded::client(&nodes, trusted)),
                 Err(Malformed(why)) => {
-                    debug!("{peer}: X-Forwarded-For header ignored: {why}");
+                    debug!(peer:% = peer, why:% = why; "X-Forwarded-For header ignored");
                     None
                 }
             }
@@ -255,7 +255,7 @@ impl Reactor {
             Ok(Some(ip)) => Some(ip),
             Ok(None) => conn.client_named.then_some(peer),
             Err(why) => {
-                info!("{}: proxy headers not believed: {why}", conn.peer);
+                info!(peer:% = conn.peer, why:% = why; "proxy headers not believed");
                 None
             }
         }

@@ -96,7 +96,7 @@ impl Reactor {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    debug!("read from {}: {e}", conn.peer);
+                    debug!(peer:% = conn.peer, error:% = e; "read failed");
                     self.mark_dead(key, lost_reason_for(&e, LostReason::ReadError));
                     break;
                 }
@@ -192,7 +192,7 @@ impl Reactor {
                         continue;
                     }
                     Err(e) => {
-                        debug!("{}: {e}", conn.peer);
+                        debug!(peer:% = conn.peer, error:% = e; "bad input");
                         self.mark_dead(key, LostReason::ReadError);
                         return;
                     }
@@ -218,7 +218,7 @@ impl Reactor {
                     self.on_frame(key, frame);
                 }
                 Err(e) => {
-                    debug!("{}: {e}", conn.peer);
+                    debug!(peer:% = conn.peer, error:% = e; "bad input");
                     self.mark_dead(key, LostReason::ReadError);
                     return;
                 }
@@ -279,10 +279,7 @@ impl Reactor {
                 self.apply_outbox();
             }
             FileFrame::Discarded { size } => {
-                debug!(
-                    "{}: skipped {size} bytes of a refused upload",
-                    self.conns[key].peer
-                );
+                debug!(peer:% = self.conns[key].peer, size; "skipped a refused upload");
             }
         }
     }

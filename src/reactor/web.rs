@@ -184,7 +184,7 @@ impl Reactor {
 
     fn on_request(&mut self, key: usize, req: HttpRequest, rest: &[u8]) {
         self.stats.http_requests += 1;
-        debug!("{}: {} {}", self.conns[key].peer, req.method, req.target);
+        debug!(peer:% = self.conns[key].peer, method:% = req.method, target:% = req.target; "HTTP request");
         let head = req.method == "HEAD";
         if self.cfg.tls_only && self.conns[key].tls.is_none() {
             return self.redirect_to_https(key, &req, head);
@@ -356,11 +356,7 @@ impl Reactor {
             Some(ip) => format!("your address {ip} is not"),
             None => "a request through a trusted proxy that names no client is not".to_string(),
         };
-        info!(
-            "{}: {} refused: {who} allowed",
-            self.conns[key].peer,
-            req.path()
-        );
+        info!(peer:% = self.conns[key].peer, path = req.path(), who:% = who; "metrics refused: not allowed");
         let body = format!(
             "{} is served on this listener only to loopback and to --metrics-allow addresses; \
              {who}. Add its network to --metrics-allow (CIDR), or scrape a metrics listener \
@@ -405,7 +401,7 @@ impl Reactor {
     }
 
     fn http_reply(&mut self, key: usize, status: u16, why: &str, head: bool) {
-        info!("{}: HTTP {status}: {why}", self.conns[key].peer);
+        info!(peer:% = self.conns[key].peer, status, why; "HTTP error");
         let body = format!("{why}\n");
         self.queue_raw(key, response(status, "text/plain", body.as_bytes(), head));
         self.end_http(key);
@@ -455,7 +451,7 @@ impl Reactor {
         let peer = self.conns[key].peer;
         self.conns[key].set_proto(Proto::WebSocket(Box::new(WsDecoder::new(max))));
         self.chat.connect(ConnId(key), Peer { ip: peer.ip() });
-        info!("{peer}: WebSocket");
+        info!(peer:% = peer; "WebSocket");
         self.queue_event(key, &Event::Info(crate::chat::Info::Greeting));
         if !rest.is_empty() {
             self.on_ws_bytes(key, rest);
@@ -484,7 +480,7 @@ impl Reactor {
                         CodecError::WebSocket { close_code, why } => (close_code, why),
                         _ => (close_code::PROTOCOL_ERROR, "protocol error"),
                     };
-                    info!("{}: WebSocket error {code}: {why}", self.conns[key].peer);
+                    info!(peer:% = self.conns[key].peer, code, why:% = why; "WebSocket error");
                     self.ws_close(key, code, why);
                     return;
                 }

@@ -44,7 +44,7 @@ impl Reactor {
                     }
                 }
                 Err(e) => {
-                    debug!("write to {}: {e}", conn.peer);
+                    debug!(peer:% = conn.peer, error:% = e; "write failed");
                     self.mark_dead(key, lost_reason_for(&e, LostReason::WriteError));
                 }
             }

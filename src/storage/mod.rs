@@ -98,6 +98,37 @@ pub struct StorageStats {
     pub cpu_ms: u64,
 }
 
+impl StorageStats {
+    /// Every counter by name, for the log line the thread's end writes.
+    pub fn fields(&self) -> Vec<(String, u64)> {
+        let StorageStats {
+            stored,
+            commits,
+            queries,
+            failed_lines,
+            kept,
+            failed_kept,
+            failed_queries,
+            pruned,
+            cpu_ms,
+        } = *self;
+        [
+            ("stored", stored),
+            ("commits", commits),
+            ("queries", queries),
+            ("failed_lines", failed_lines),
+            ("kept", kept),
+            ("failed_kept", failed_kept),
+            ("failed_queries", failed_queries),
+            ("pruned", pruned),
+            ("cpu_ms", cpu_ms),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
 /// The reactor's handle on the storage thread.
 pub struct Storage {
     tx: Sender<Message>,
@@ -161,9 +192,7 @@ impl Storage {
     pub fn store(&mut self, event: Event) {
         if self.in_flight.load(Ordering::Relaxed) >= MAX_IN_FLIGHT {
             if self.dropped.is_multiple_of(10_000) {
-                warn!(
-                    "history: storage is {MAX_IN_FLIGHT} lines behind; lines are not being stored"
-                );
+                warn!(behind = MAX_IN_FLIGHT; "history: storage is behind, lines are not being stored");
             }
             self.dropped += 1;
             return;
@@ -239,7 +268,11 @@ impl Storage {
         self.send_batch();
         let _ = self.tx.send(Message::Shutdown);
         match thread.join() {
-            Ok(stats) => info!("history: stopped; {stats:?}, {} dropped", self.dropped),
+            Ok(stats) => {
+                let mut fields = stats.fields();
+                fields.push(("dropped".to_string(), self.dropped));
+                crate::logging::info_fields("history: stopped", &fields);
+            }
             Err(_) => error!("history: the storage thread panicked"),
         }
     }
@@ -340,7 +373,7 @@ impl Worker {
                     self.stats.queries += 1;
                     let result = self.store.query(&query).map_err(|e| {
                         self.stats.failed_queries += 1;
-                        warn!("history: query {query:?} failed: {e}");
+                        warn!(error:% = e; "history: a query failed");
                         HistoryError::Failed
                     });
                     let answer = HistoryAnswer { query, result };
@@ -357,7 +390,7 @@ impl Worker {
         }
         if answered {
             if let Err(e) = self.waker.wake() {
-                error!("history: cannot wake the reactor: {e}");
+                error!(error:% = e; "history: cannot wake the reactor");
             }
         }
     }
@@ -382,7 +415,7 @@ impl Worker {
     fn keep(&mut self, change: &Kept) {
         if self.batch_started.is_none() {
             if let Err(e) = self.store.begin() {
-                error!("storage: cannot keep {change:?}: {e}");
+                error!(change = change.kind(), error:% = e; "storage: a kept change failed");
                 self.stats.failed_kept += 1;
                 return;
             }
@@ -391,7 +424,7 @@ impl Worker {
         match self.store.keep(change) {
             Ok(()) => self.stats.kept += 1,
             Err(e) => {
-                error!("storage: cannot keep {change:?}: {e}");
+                error!(change = change.kind(), error:% = e; "storage: a kept change failed");
                 self.stats.failed_kept += 1;
             }
         }
@@ -399,7 +432,7 @@ impl Worker {
 
     fn fail_line(&mut self, e: &store::StoreError) {
         if self.stats.failed_lines.is_multiple_of(1000) {
-            error!("history: a line could not be stored: {e}");
+            error!(error:% = e; "history: a line could not be stored");
         }
         self.stats.failed_lines += 1;
     }
@@ -415,7 +448,7 @@ impl Worker {
                 self.stats.stored += lines as u64;
             }
             Err(e) => {
-                error!("history: commit of {lines} lines failed: {e}");
+                error!(lines, error:% = e; "history: a commit failed");
                 self.store.rollback();
                 self.stats.failed_lines += lines as u64;
             }
@@ -435,12 +468,9 @@ impl Worker {
             Ok(0) => {}
             Ok(n) => {
                 self.stats.pruned += n as u64;
-                info!(
-                    "history: pruned {n} lines older than {} days",
-                    keep.as_secs() / 86_400
-                );
+                info!(lines = n, days = keep.as_secs() / 86_400; "history: pruned");
             }
-            Err(e) => error!("history: pruning failed: {e}"),
+            Err(e) => error!(error:% = e; "history: pruning failed"),
         }
     }
 }

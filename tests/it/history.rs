@@ -123,10 +123,7 @@ fn without_a_data_dir_the_history_is_kept_in_systemds_state_directory() {
             .start()
     };
     let server = start();
-    server.wait_for_log(&format!(
-        "history in {}",
-        state.join("history.sqlite3").display()
-    ));
+    server.wait_for_log(&format!("file={}", state.join("history.sqlite3").display()));
     let mut alice = server.login("alice");
     let mut bob = server.login("bob");
     alice.expect_stamped("* bob joined");

@@ -94,6 +94,10 @@ fn log_format_json_writes_one_object_per_line_with_the_events_fields() {
     let shutdown = lines.iter().find(|l| l["msg"] == "shutting down").unwrap();
     assert_eq!(shutdown["signal"], "SIGTERM");
     assert!(shutdown["connections"].is_u64(), "{shutdown}");
+    // The statistics at the end are fields too, numbers in JSON.
+    let stopped = lines.iter().find(|l| l["msg"] == "stopped").unwrap();
+    assert_eq!(stopped["accepted"], 1, "{stopped}");
+    assert!(stopped["bytes_in"].as_u64() > Some(0), "{stopped}");
 }
 
 #[test]
@@ -143,7 +147,7 @@ fn the_activity_log_goes_to_the_log_file_too() {
     let deadline = std::time::Instant::now() + crate::support::WAIT;
     loop {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        if text.contains("alice logged in") && text.contains("msg=quit nick=alice") {
+        if text.contains("msg=\"logged in\" nick=alice") && text.contains("msg=quit nick=alice") {
             assert!(text.contains("open-files limit"), "{text}");
             break;
         }

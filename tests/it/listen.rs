@@ -118,7 +118,7 @@ fn every_interface_is_reached_on_ipv4_and_ipv6_loopback_as_the_address_it_is() {
     alice.login("alice");
     // An IPv4 client of the dual-stack socket is 127.0.0.1, not ::ffff:127.0.0.1: its rules
     // (here --max-per-ip) are 127.0.0.1's.
-    server.wait_for_log("connection from 127.0.0.1:");
+    server.wait_for_log("msg=connection peer=127.0.0.1:");
     let mut again = Client::connect(SocketAddr::from(([127, 0, 0, 1], port)));
     again.expect_prefix("-- bye final: too many connections from your address (1)");
     if has_ipv6_loopback() {

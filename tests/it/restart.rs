@@ -149,7 +149,7 @@ fn max_kept_topics_forgets_the_oldest_closed_rooms_topic() {
     // Leaving second closes it: now two closed rooms have topics, one too many.
     alice.send("/part");
     alice.expect_exact("-- 1 user in lobby: alice (op)");
-    server.wait_for_log("the topic of room first is forgotten (--max-kept-topics)");
+    server.wait_for_log("msg=\"topic forgotten (--max-kept-topics)\" room=first");
     stop(server);
 
     let server = start(&dir, &["--max-kept-topics", "1"]);
@@ -179,7 +179,10 @@ fn without_a_key_one_is_generated_private_kept_and_never_logged() {
     assert_eq!(mode & 0o777, 0o600);
     let key = std::fs::read_to_string(&file).unwrap().trim().to_string();
     assert!(key.len() >= 40, "{key}");
-    server.wait_for_log(&format!("a new admin key is in {}", file.display()));
+    server.wait_for_log(&format!(
+        "msg=\"operators: a new admin key (/op KEY; --admin-key chooses one)\" file={}",
+        file.display()
+    ));
     assert!(!server.log().contains(&key), "the key is never logged");
     // Being first makes nobody an operator; the key does.
     let (mut alice, lines) = welcome(&server, "alice", "alice");
@@ -196,7 +199,10 @@ fn without_a_key_one_is_generated_private_kept_and_never_logged() {
         .args(["--data-dir", &data_dir(&dir)])
         .without_first_user_op()
         .start();
-    server.wait_for_log(&format!("the admin key is in {}", file.display()));
+    server.wait_for_log(&format!(
+        "msg=\"operators: the admin key\" file={}",
+        file.display()
+    ));
     assert_eq!(
         std::fs::read_to_string(&file).unwrap().trim(),
         key,
@@ -314,7 +320,7 @@ fn ephemeral_writes_nothing_and_logs_its_key_once() {
         .args(["--data-dir", &data_dir(&dir), "--ephemeral"])
         .without_first_user_op()
         .start();
-    let needle = "the admin key until this server stops (--ephemeral keeps it nowhere): ";
+    let needle = "(--ephemeral keeps it nowhere)\" admin_key=";
     server.wait_for_log(needle);
     let log = server.log();
     let key = log
@@ -385,7 +391,7 @@ fn a_grant_follows_a_rename_a_kick_takes_it_and_max_op_grants_bounds_them() {
     let (mut dave, _) = welcome(&server, "dave", "dave");
     dave.send("/op k1");
     dave.expect_exact("-- You are now an operator.");
-    server.wait_for_log("is dropped (--max-op-grants)");
+    server.wait_for_log("operator grant dropped (--max-op-grants)");
     stop(server);
     let server = start(&dir, &["--admin-key", "k1", "--max-op-grants", "1"]);
     let (_carol, lines) = welcome(&server, "carol", &format!("carol {}", keys[2]));

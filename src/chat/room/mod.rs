@@ -380,7 +380,7 @@ impl Chat {
             self.games.room_closed(room);
             self.presence.room_closed(room);
             for room in forgotten {
-                log::info!("the topic of room {room} is forgotten (--max-kept-topics)");
+                log::info!(room:% = room; "topic forgotten (--max-kept-topics)");
                 self.stats.topics_dropped += 1;
                 out.items.push(Output::Keep(Kept::TopicForgotten { room }));
             }

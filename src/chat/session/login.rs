@@ -27,7 +27,7 @@ impl Chat {
             _ => (line, None),
         };
         if let Some(minutes_left) = self.bans.address_banned(ip, now.mono) {
-            info!("refused a login from banned address {ip}");
+            info!(ip:% = ip; "login refused: banned address");
             self.sessions.forget_conn(conn);
             let bye = Some(Bye::Banned { minutes_left });
             out.items.push(Output::Close { conn, bye });
@@ -40,7 +40,7 @@ impl Chat {
         // Before the session lookup: a reserved name can never be held, so refusing it first
         // also refuses "server <key>" without looking for a session that cannot exist.
         if self.settings.reserved_nicks.reserves(&collision) {
-            info!("refused the reserved nickname {name} at login from {ip}");
+            info!(nick = name, ip:% = ip; "login refused: reserved nickname");
             self.stats.reserved_nicks += 1;
             let nick = Arc::from(name);
             return self.refuse_login(conn, Refusal::NickReserved { nick }, out);
@@ -76,10 +76,7 @@ impl Chat {
             }
             (Some(old), _) if key_ok => {
                 // The old connection is probably dead and not yet noticed: the key holder takes over.
-                info!(
-                    "{} resumed from a new connection; closing the old one",
-                    s.nick
-                );
+                info!(nick:% = s.nick; "resumed from a new connection, closing the old one");
                 self.sessions.detach_conn(old);
                 out.items.push(Output::Close {
                     conn: old,
@@ -115,15 +112,15 @@ impl Chat {
         let first = !granted && self.first_user_op();
         let sid = self.sessions.insert(new, granted || first, now.mono);
         if granted {
-            info!("{nick} is an operator again (kept grant)");
+            info!(nick:% = nick; "operator again (kept grant)");
         }
         if first {
-            info!("{nick} is operator: the first user of an empty server (--first-user-op)");
+            info!(nick:% = nick; "operator: the first user of an empty server (--first-user-op)");
             self.record_grant(sid, now, out);
         }
         self.rooms.enter(room, sid, &mut self.sessions);
         self.stats.logins += 1;
-        info!("{nick} logged in from {ip}");
+        info!(nick:% = nick, ip:% = ip; "logged in");
         out.items.push(Output::LoggedIn { conn });
         out.send(conn, Event::Info(self.welcome(sid, false)));
         self.ask_backlog(conn, sid, now, out);
@@ -140,7 +137,7 @@ impl Chat {
         let held = self.sessions.attach(conn, sid, ip);
         self.stats.resumes += 1;
         let nick = self.sessions[sid].nick.clone();
-        info!("{nick} reconnected from {ip}");
+        info!(nick:% = nick, ip:% = ip; "reconnected");
         out.items.push(Output::LoggedIn { conn });
         out.send(conn, Event::Info(self.welcome(sid, true)));
         // A returning page or client shows the room as a fresh login does: its recent lines up
