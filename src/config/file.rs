@@ -273,6 +273,11 @@ pub(super) fn refuse_if_others_can_read(path: &Path, key: &str) -> Result<(), Lo
 
 /// Settings that are each good but cannot go together.
 fn check_combinations(cfg: &Config) -> Result<(), LoadError> {
+    if cfg.tls_cert.is_none() && cfg.listen.iter().any(|l| l.kind == ListenKind::Tls) {
+        return Err(LoadError::File(
+            "a tls listener needs a certificate: give --tls-cert and --tls-key".into(),
+        ));
+    }
     if cfg.tls_cert.is_some() && cfg.greet_delay_ms == 0 {
         // A TLS client speaks first; greeting at once would put clear text before its handshake.
         return Err(LoadError::File(
@@ -362,9 +367,7 @@ fn effective(matches: &ArgMatches, cfg: &Config) -> String {
                     .map(|raw| toml_value(&raw.to_string_lossy()))
                     .collect();
                 match raws.as_slice() {
-                    [] if long == "bind"
-                        && cfg.listen.iter().all(|l| l.kind != ListenKind::Chat) =>
-                    {
+                    [] if long == "bind" && cfg.listen.iter().all(|l| !l.kind.is_chat()) => {
                         let default = super::default_bind();
                         let _ =
                             writeln!(out, "# {long} = (not set: the chat listens on {default})");

@@ -20,6 +20,9 @@ pub enum ListenKind {
     /// Only `/metrics`, `/status` and `/healthz` over HTTP, to whoever reaches it (Prometheus's
     /// convention of a port of its own, bound where only the scraper reaches it).
     Metrics,
+    /// The chat inside TLS only (the 6697/443 convention): a connection that does not start a
+    /// TLS handshake is refused as with `--tls-only`. Needs `--tls-cert`.
+    Tls,
 }
 
 impl ListenKind {
@@ -28,15 +31,22 @@ impl ListenKind {
         match self {
             ListenKind::Chat => "chat",
             ListenKind::Metrics => "metrics",
+            ListenKind::Tls => "tls",
         }
+    }
+
+    /// Whether it serves the chat (in clear and TLS, or in TLS only).
+    pub fn is_chat(self) -> bool {
+        matches!(self, ListenKind::Chat | ListenKind::Tls)
     }
 
     fn parse(text: &str) -> Result<ListenKind, String> {
         match text {
             "chat" => Ok(ListenKind::Chat),
             "metrics" => Ok(ListenKind::Metrics),
+            "tls" => Ok(ListenKind::Tls),
             other => Err(format!(
-                "unknown listener kind `{other}` (the kinds are chat and metrics)"
+                "unknown listener kind `{other}` (the kinds are chat, tls and metrics)"
             )),
         }
     }

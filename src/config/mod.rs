@@ -99,9 +99,11 @@ pub struct Config {
     pub bind: Vec<ListenAddr>,
 
     /// A listener as KIND=ADDRESS (repeatable, in addition to --bind): `chat` (the line protocol,
-    /// HTTP and WebSocket, as --bind) or `metrics` (only /metrics, /status and /healthz over
-    /// HTTP, to whoever reaches the address: bind it where only the scraper does). Addresses
-    /// as for --bind. In a file: [[listen]] tables with `kind` and `address`.
+    /// HTTP and WebSocket, in clear and, with --tls-cert, in TLS, as --bind), `tls` (the same
+    /// inside TLS only, the 6697/443 convention; needs --tls-cert) or `metrics` (only /metrics,
+    /// /status and /healthz over HTTP, to whoever reaches the address: bind it where only the
+    /// scraper does). Addresses as for --bind. In a file: [[listen]] tables with `kind` and
+    /// `address`.
     #[arg(long, value_name = "KIND=ADDRESS")]
     pub listen: Vec<ListenSpec>,
 
@@ -592,7 +594,7 @@ impl Config {
             })
             .chain(self.listen.iter().copied())
             .collect();
-        if !all.iter().any(|l| l.kind == ListenKind::Chat) {
+        if !all.iter().any(|l| l.kind.is_chat()) {
             all.insert(
                 0,
                 ListenSpec {

@@ -121,7 +121,7 @@ fn bind_one(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
 /// The base of download links when one fits every chat user: `None` when links must name the
 /// address each user reached (several chat sockets, or one on every interface).
 pub(super) fn common_link_base(bound: &[Bound]) -> Option<String> {
-    let mut chat = bound.iter().filter(|b| b.kind == ListenKind::Chat);
+    let mut chat = bound.iter().filter(|b| b.kind.is_chat());
     let only = chat.next()?;
     if chat.next().is_some() || only.asked.is_every_interface() || only.addr.ip().is_unspecified() {
         return None;

@@ -408,7 +408,7 @@ impl Reactor {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listeners
             .iter()
-            .find(|b| b.kind == ListenKind::Chat)
+            .find(|b| b.kind.is_chat())
             .map(|b| b.addr)
             .ok_or_else(|| io::ErrorKind::NotConnected.into())
     }
@@ -417,7 +417,7 @@ impl Reactor {
     /// they were given), then the others.
     pub fn listening(&self) -> Vec<(ListenKind, SocketAddr)> {
         let mut all: Vec<_> = self.listeners.iter().map(|b| (b.kind, b.addr)).collect();
-        all.sort_by_key(|&(kind, _)| kind != ListenKind::Chat);
+        all.sort_by_key(|&(kind, _)| !kind.is_chat());
         all
     }
 

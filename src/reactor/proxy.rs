@@ -20,7 +20,7 @@ use super::Reactor;
 use crate::chat::{Bye, ConnId, Event, Peer};
 use crate::codec::forwarded::{self, Malformed};
 use crate::codec::http::HttpRequest;
-use crate::config::{ListenKind, ProxyProtocol};
+use crate::config::ProxyProtocol;
 
 /// The v2 header's signature.
 const V2_SIGNATURE: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
@@ -179,7 +179,7 @@ impl Reactor {
         let conn = &mut self.conns[key];
         info!(peer:% = conn.peer, client:% = ip; "client through a trusted proxy");
         conn.peer = SocketAddr::new(ip, conn.peer.port());
-        if conn.via == ListenKind::Chat && !self.chat.is_logged_in(ConnId(key)) {
+        if conn.via.is_chat() && !self.chat.is_logged_in(ConnId(key)) {
             self.chat.connect(ConnId(key), Peer { ip });
         }
         Ok(())

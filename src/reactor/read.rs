@@ -140,16 +140,16 @@ impl Reactor {
         }
         let first = !conn.greeted && matches!(&conn.proto, Proto::Sniffing(b) if b.is_empty());
         if first && !data.is_empty() {
-            if let Some(config) = self.tls_config.clone() {
-                if data[0] == super::tls::HANDSHAKE_RECORD {
+            if data[0] == super::tls::HANDSHAKE_RECORD {
+                if let Some(config) = self.tls_config.clone() {
                     if self.start_tls(key, config) {
                         self.on_tls_bytes(key, data);
                     }
                     return;
                 }
-                if self.cfg.tls_only && !super::web::may_be_http(data) {
-                    return self.refuse_clear_text(key);
-                }
+            }
+            if self.clear_text_refused(key) && !super::web::may_be_http(data) {
+                return self.refuse_clear_text(key);
             }
         }
         self.on_clear_bytes(key, data);

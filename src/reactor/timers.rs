@@ -45,7 +45,7 @@ impl Reactor {
                         && matches!(&self.conns[key].proto, Proto::Sniffing(b) if b.is_empty())
                         && self.greet_due(&self.conns[key], now.mono)
                     {
-                        if self.cfg.tls_only && self.conns[key].tls.is_none() {
+                        if self.clear_text_refused(key) && self.conns[key].tls.is_none() {
                             // Silent and clear: a telnet waiting for a prompt it cannot have.
                             self.refuse_clear_text(key);
                         } else {

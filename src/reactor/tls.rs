@@ -254,6 +254,11 @@ impl Reactor {
         }
     }
 
+    /// Whether clear text is refused on this connection: `--tls-only`, or a `tls` listener's.
+    pub(super) fn clear_text_refused(&self, key: usize) -> bool {
+        self.cfg.tls_only || self.conns[key].via == crate::config::ListenKind::Tls
+    }
+
     /// `--tls-only`: a clear-text line connection is told to use TLS and let go (an HTTP
     /// request is redirected to https:// when it has been read, see `web`).
     pub(super) fn refuse_clear_text(&mut self, key: usize) {

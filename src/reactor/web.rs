@@ -119,7 +119,7 @@ fn content_disposition(name: &str) -> String {
 impl Reactor {
     /// The first bytes of a connection not yet greeted: HTTP, or the line protocol?
     pub(super) fn sniff(&mut self, key: usize, data: &[u8]) {
-        if self.cfg.tls_only && self.conns[key].tls.is_none() && !may_be_http(data) {
+        if self.clear_text_refused(key) && self.conns[key].tls.is_none() && !may_be_http(data) {
             // A clear line connection under --tls-only whose first bytes came in pieces.
             return self.refuse_clear_text(key);
         }
@@ -186,7 +186,7 @@ impl Reactor {
         self.stats.http_requests += 1;
         debug!(peer:% = self.conns[key].peer, method:% = req.method, target:% = req.target; "HTTP request");
         let head = req.method == "HEAD";
-        if self.cfg.tls_only && self.conns[key].tls.is_none() {
+        if self.clear_text_refused(key) && self.conns[key].tls.is_none() {
             return self.redirect_to_https(key, &req, head);
         }
         let metrics_listener = self.conns[key].via == ListenKind::Metrics;

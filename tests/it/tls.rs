@@ -524,3 +524,49 @@ fn a_flood_of_client_hellos_costs_chat_nothing_and_memory_stays_bounded() {
     );
     drop(flood);
 }
+
+#[test]
+fn a_tls_listener_serves_only_tls_beside_a_chat_port_that_serves_both() {
+    let dir = TempDir::new("tls-listener");
+    let (cert, key) = certificate(dir.path(), "server");
+    let server = Server::builder()
+        .args(["--tls-cert", cert.to_str().unwrap()])
+        .args(["--tls-key", key.to_str().unwrap()])
+        .args(["--listen", "tls=127.0.0.1:0"])
+        .start();
+    server.wait_for_log("msg=listening kind=tls address=127.0.0.1:");
+    let log = server.log();
+    let tls_addr: SocketAddr = log
+        .lines()
+        .find_map(|l| l.split_once("msg=listening kind=tls address="))
+        .map(|(_, a)| a.trim().parse().unwrap())
+        .unwrap();
+    // On the tls listener: TLS works, clear text is told to use TLS.
+    let mut alice = TlsUser::login(tls_addr, &cert, "alice");
+    let mut telnet = Client::connect(tls_addr);
+    telnet.expect_prefix("-- bye final: this server speaks only TLS");
+    // On the chat listener both work, into the same rooms.
+    let mut bob = server.login("bob");
+    alice.expect("* bob joined");
+    let mut carol = TlsUser::login(server.addr, &cert, "carol");
+    bob.expect_stamped("* carol joined");
+    carol.send("hello from 8080 inside TLS");
+    alice.expect("carol: hello from 8080 inside TLS");
+}
+
+#[test]
+fn a_tls_listener_without_a_certificate_is_refused_at_start() {
+    let out = Command::new(crate::support::bin(crate::support::SERVER))
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--ephemeral",
+            "--listen",
+            "tls=127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a tls listener needs a certificate"), "{err}");
+}
