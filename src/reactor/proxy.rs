@@ -102,7 +102,9 @@ impl Reactor {
             Err(why) => self.refuse_proxied(key, &why),
             Ok(Some((ip, consumed))) => {
                 let held = *self.conns[key].proxy_header.take().unwrap_or_default();
-                self.conns[key].client_named = true;
+                // Only a header that names an address names a client: v1 UNKNOWN, or v2 with
+                // no IP address, leaves the connection as the proxy's own.
+                self.conns[key].client_named = ip.is_some();
                 // An IPv4 client may come as ::ffff:a.b.c.d from an IPv6 proxy.
                 if let Some(ip) = ip.map(|ip| ip.to_canonical()) {
                     if let Err(bye) = self.move_peer(key, ip) {
@@ -213,23 +215,29 @@ impl Reactor {
                 .collect();
             (!values.is_empty()).then(|| values.join(","))
         };
-        let standard =
-            joined("forwarded").and_then(|value| match forwarded::parse_forwarded(&value) {
-                Ok(nodes) => Some(forwarded::client(&nodes, trusted)),
-                Err(Malformed(why)) => {
-                    debug!(peer:% = peer, why:% = why; "Forwarded header ignored");
-                    None
-                }
-            });
-        let legacy = joined("x-forwarded-for").and_then(|value| {
-            match forwarded::parse_x_forwarded_for(&value) {
-                Ok(nodes) => Some(forwarded::client(&nodes, trusted)),
-                Err(Malformed(why)) => {
-                    debug!(peer:% = peer, why:% = why; "X-Forwarded-For header ignored");
-                    None
-                }
-            }
+        let standard = joined("forwarded").map(|value| {
+            forwarded::parse_forwarded(&value).map(|nodes| forwarded::client(&nodes, trusted))
         });
+        let legacy = joined("x-forwarded-for").map(|value| {
+            forwarded::parse_x_forwarded_for(&value).map(|nodes| forwarded::client(&nodes, trusted))
+        });
+        let (standard, legacy) = match (standard, legacy) {
+            // Beside the other header a malformed one is not ignored: a proxy that appends its
+            // hop to the client's own `Forwarded: x` makes the whole value malformed, and the
+            // client's X-Forwarded-For, passed on untouched, would decide alone.
+            (Some(Err(Malformed(why))), Some(_)) | (Some(_), Some(Err(Malformed(why)))) => {
+                return Err(format!("a malformed header beside the other: {why}"));
+            }
+            (Some(Err(Malformed(why))), None) => {
+                debug!(peer:% = peer, why:% = why; "Forwarded header ignored");
+                (None, None)
+            }
+            (None, Some(Err(Malformed(why)))) => {
+                debug!(peer:% = peer, why:% = why; "X-Forwarded-For header ignored");
+                (None, None)
+            }
+            (standard, legacy) => (standard.and_then(Result::ok), legacy.and_then(Result::ok)),
+        };
         let name = |ip: Option<IpAddr>| ip.map_or("nobody".to_string(), |ip| ip.to_string());
         match (standard, legacy) {
             (Some(a), Some(b)) if a != b => Err(format!(

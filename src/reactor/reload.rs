@@ -15,6 +15,7 @@ use super::outqueue::QueueLimits;
 use super::{accept, Reactor};
 use crate::chat::game::words::WordBank;
 use crate::chat::ChatSettings;
+use crate::config::admin_key::Origin;
 use crate::config::file::{self, LoadError, Loaded};
 use crate::config::reload;
 
@@ -41,6 +42,20 @@ impl Reactor {
         };
         let mut cfg = self.cfg.clone();
         let merged = reload::merge(&mut cfg, reloaded);
+        if cfg.effective_admin_key().is_none() && !cfg.first_user_op {
+            // The configured key was taken away: somebody must still be able to become an
+            // operator, with the generated key (made, or read from the data dir, as at start).
+            match crate::config::admin_key::resolve(&mut cfg) {
+                Ok(Origin::Created(file) | Origin::Reused(file)) => {
+                    info!(file:% = file.display(); "reload: the admin key is the generated one");
+                }
+                Ok(_) => warn!(
+                    admin_key = cfg.generated_admin_key.as_deref().unwrap_or_default();
+                    "reload: the admin key until this server stops (--ephemeral keeps it nowhere)"
+                ),
+                Err(e) => return warn!(why:% = e; "reload refused, nothing changed"),
+            }
+        }
         if let Err(e) = crate::logging::reopen(
             cfg.log_file.as_deref(),
             cfg.log_level.to_filter(),
@@ -68,7 +83,13 @@ impl Reactor {
     /// that cannot be used leaves the old certificate in place.
     fn reload_certificates(&mut self) {
         match super::load_tls(&self.cfg) {
-            Ok(config) => self.tls_config = config,
+            Ok(config) => {
+                if config.is_some() && self.cfg.public_url.is_none() {
+                    // TLS turned on by this reload: links follow each connection's scheme.
+                    self.links_per_conn = true;
+                }
+                self.tls_config = config;
+            }
             Err(e) => warn!(error:% = e; "TLS certificate not reloaded; the old one stays"),
         }
     }

@@ -45,10 +45,10 @@ impl Reactor {
                         && matches!(&self.conns[key].proto, Proto::Sniffing(b) if b.is_empty())
                         && self.greet_due(&self.conns[key], now.mono)
                     {
-                        if self.clear_text_refused(key) && self.conns[key].tls.is_none() {
-                            // Silent and clear: a telnet waiting for a prompt it cannot have.
-                            self.refuse_clear_text(key);
-                        } else {
+                        // Where only TLS is served, a silent connection may be a TLS client that
+                        // is slow to say so: it is refused at the handshake's deadline instead
+                        // (`silent_overdue`), never greeted.
+                        if !(self.clear_text_refused(key) && self.conns[key].tls.is_none()) {
                             self.greet(key);
                         }
                     }
@@ -133,6 +133,9 @@ impl Reactor {
         }
         for key in login_keys {
             self.login_timeout(key, now);
+        }
+        for key in self.silent_overdue(now.mono) {
+            self.refuse_clear_text(key);
         }
         for key in self.handshakes_overdue(now.mono) {
             info!(peer:% = self.conns[key].peer, secs = self.cfg.tls_handshake_timeout; "TLS handshake timeout");

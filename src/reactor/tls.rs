@@ -164,7 +164,9 @@ impl Reactor {
                     self.on_clear_bytes(key, &plain);
                 }
                 if received.peer_closed {
-                    // close_notify: the client is done; what it sent has been handled.
+                    // close_notify: the client is done; what it sent has been handled, and it
+                    // gets one back before the socket closes (RFC 8446 §6.1).
+                    self.close_notify(key);
                     self.mark_dead(key, LostReason::Closed);
                 }
             }
@@ -225,19 +227,33 @@ impl Reactor {
         self.conns
             .iter()
             .filter(|(_, c)| c.dead.is_none())
-            .filter(|(_, c)| c.tls.as_ref().is_some_and(|t| t.session.is_handshaking()))
+            .filter(|(_, c)| c.tls.as_ref().is_some_and(|t| t.established.is_none()))
             .filter(|(_, c)| now.saturating_duration_since(c.timeout_from) >= limit)
             .map(|(key, _)| key)
             .collect()
     }
 
-    /// A connection that is going away: one still in its handshake gives its place back.
+    /// Where only TLS is served: connections that said nothing for `--tls-handshake-timeout`
+    /// (a telnet waiting for a prompt it cannot have), to be told to use TLS.
+    pub(super) fn silent_overdue(&self, now: Instant) -> Vec<usize> {
+        let limit = self.cfg.tls_handshake_timeout();
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.dead.is_none() && c.phase == super::conn::Phase::Open)
+            .filter(|(_, c)| c.tls.is_none() && !c.greeted)
+            .filter(|(_, c)| matches!(&c.proto, Proto::Sniffing(b) if b.is_empty()))
+            .filter(|(_, c)| now.saturating_duration_since(c.timeout_from) >= limit)
+            .map(|(key, _)| key)
+            .filter(|&key| self.clear_text_refused(key))
+            .collect()
+    }
+
+    /// A connection that is going away: one whose handshake was never established gives its
+    /// place back. Asked of `established`, not of rustls: a Finished followed by a bad record in
+    /// one read ends the handshake inside rustls and fails the read, so neither
+    /// `tls_established` ran nor is the session still handshaking.
     pub(super) fn forget_tls(&mut self, conn: &Conn) {
-        if conn
-            .tls
-            .as_ref()
-            .is_some_and(|t| t.session.is_handshaking())
-        {
+        if conn.tls.as_ref().is_some_and(|t| t.established.is_none()) {
             self.tls_handshakes = self.tls_handshakes.saturating_sub(1);
         }
     }

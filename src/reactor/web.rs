@@ -119,15 +119,16 @@ fn content_disposition(name: &str) -> String {
 impl Reactor {
     /// The first bytes of a connection not yet greeted: HTTP, or the line protocol?
     pub(super) fn sniff(&mut self, key: usize, data: &[u8]) {
-        if self.clear_text_refused(key) && self.conns[key].tls.is_none() && !may_be_http(data) {
-            // A clear line connection under --tls-only whose first bytes came in pieces.
-            return self.refuse_clear_text(key);
-        }
         let Proto::Sniffing(held) = &mut self.conns[key].proto else {
             return;
         };
         let mut all = std::mem::take(held);
         all.extend_from_slice(data);
+        if self.clear_text_refused(key) && self.conns[key].tls.is_none() && !may_be_http(&all) {
+            // Clear text where only TLS is served, its first bytes perhaps come in pieces
+            // (`G`, `G`, `alice`): judged on all of them, not on the last read.
+            return self.refuse_clear_text(key);
+        }
         if super::proxy::may_be_header(&all) {
             // Not a trusted proxy's connection (those read their header first): a header would
             // claim another address. Held while it may still be one, as a method is.
@@ -184,7 +185,8 @@ impl Reactor {
 
     fn on_request(&mut self, key: usize, req: HttpRequest, rest: &[u8]) {
         self.stats.http_requests += 1;
-        debug!(peer:% = self.conns[key].peer, method:% = req.method, target:% = req.target; "HTTP request");
+        // The path only: a query may hold the admin key (`/status?key=`) or a download key.
+        debug!(peer:% = self.conns[key].peer, method:% = req.method, path = req.path(); "HTTP request");
         let head = req.method == "HEAD";
         if self.clear_text_refused(key) && self.conns[key].tls.is_none() {
             return self.redirect_to_https(key, &req, head);

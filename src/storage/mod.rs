@@ -172,6 +172,7 @@ impl Storage {
             stats: StorageStats::default(),
             batch_started: None,
             uncommitted: 0,
+            uncommitted_kept: 0,
         };
         let thread = std::thread::Builder::new()
             .name("history".into())
@@ -295,6 +296,8 @@ struct Worker {
     /// When the open transaction got its first line.
     batch_started: Option<Instant>,
     uncommitted: usize,
+    /// Kept changes in the open transaction.
+    uncommitted_kept: u64,
 }
 
 impl Worker {
@@ -422,7 +425,8 @@ impl Worker {
             self.batch_started = Some(Instant::now());
         }
         match self.store.keep(change) {
-            Ok(()) => self.stats.kept += 1,
+            // Counted once committed: a rolled-back batch takes it with its lines.
+            Ok(()) => self.uncommitted_kept += 1,
             Err(e) => {
                 error!(change = change.kind(), error:% = e; "storage: a kept change failed");
                 self.stats.failed_kept += 1;
@@ -442,15 +446,20 @@ impl Worker {
             return;
         }
         let lines = std::mem::take(&mut self.uncommitted);
+        let kept = std::mem::take(&mut self.uncommitted_kept);
         match self.store.commit() {
             Ok(()) => {
                 self.stats.commits += 1;
                 self.stats.stored += lines as u64;
+                self.stats.kept += kept;
             }
             Err(e) => {
-                error!(lines, error:% = e; "history: a commit failed");
+                // Kept changes (bans, topics, operators) are named apart: losing one matters
+                // more than losing a line.
+                error!(lines, kept, error:% = e; "history: a commit failed, its lines and kept changes are lost");
                 self.store.rollback();
                 self.stats.failed_lines += lines as u64;
+                self.stats.failed_kept += kept;
             }
         }
     }

@@ -14,10 +14,11 @@ use std::sync::Arc;
 
 use rustls::{ServerConfig, ServerConnection};
 
-/// Most encrypted bytes a session buffers for the socket before [`TlsSession::send`] takes no
-/// more: a few full records, so a write never waits for encryption, and a connection that stops
-/// reading keeps its backlog in the reactor's queue, where the output caps apply.
-pub const SEND_BUFFER: usize = 64 * 1024;
+/// Most bytes a session buffers for the socket before [`TlsSession::send`] takes no more: one
+/// full record, so a connection that stops reading keeps its backlog in the reactor's queue,
+/// where the per-connection and global output caps apply (what the session holds is outside
+/// them: at most this much per connection).
+pub const SEND_BUFFER: usize = 16 * 1024;
 
 /// What one [`TlsSession::receive`] call found besides plaintext.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -249,3 +249,18 @@ fn a_full_server_tells_a_scraper_why_in_http() {
         "{body}"
     );
 }
+
+#[test]
+fn a_malformed_forwarded_beside_an_x_forwarded_for_names_nobody() {
+    // A proxy that appends its hop to the client's own `Forwarded: x` makes the whole header
+    // malformed; the client's X-Forwarded-For, passed on untouched, must not decide alone.
+    let proxied = Server::builder()
+        .args(["--trusted-proxy", "127.0.0.1/32"])
+        .start();
+    let appended = b"GET /metrics HTTP/1.1\r\nForwarded: x, for=203.0.113.7\r\n\
+                     X-Forwarded-For: 127.0.0.1\r\n\r\n";
+    assert_eq!(crate::web::http_to(proxied.addr, appended).0, 403);
+    // A PROXY header that names no address (v1 UNKNOWN) is no loopback client either.
+    let unknown = b"PROXY UNKNOWN\r\nGET /metrics HTTP/1.1\r\n\r\n";
+    assert_eq!(crate::web::http_to(proxied.addr, unknown).0, 403);
+}

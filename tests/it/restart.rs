@@ -444,3 +444,31 @@ fn a_backup_restores_bans_and_topics_too() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_reload_that_takes_the_configured_key_away_falls_back_to_the_generated_one() {
+    let dir = TempDir::new("restart-reload-key");
+    let config = dir.path().join("reactor-chat.toml");
+    std::fs::write(&config, "").unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "configured-key\n").unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(
+        &config,
+        format!("admin-key-file = {:?}\n", key_file.display().to_string()),
+    )
+    .unwrap();
+    let server = Server::builder()
+        .args(["--data-dir", &data_dir(&dir)])
+        .args(["--config", config.to_str().unwrap()])
+        .without_first_user_op()
+        .start();
+    let mut alice = server.login("alice");
+    std::fs::write(&config, "").unwrap();
+    server.signal("HUP");
+    server.wait_for_log("reload: the admin key is the generated one");
+    let generated = std::fs::read_to_string(Path::new(&data_dir(&dir)).join("admin-key")).unwrap();
+    alice.send(&format!("/op {}", generated.trim()));
+    alice.expect_exact("-- You are now an operator.");
+}

@@ -313,11 +313,20 @@ fn the_handshake_budget_refuses_a_third_and_chat_goes_on() {
         .wait_for_log("TLS handshake refused: too many under way");
     bob.send("/users");
     bob.expect("bob");
+    // Once the stalled handshakes are gone, their places are free again.
+    drop(_stalled);
+    let deadline = Instant::now() + WAIT;
+    while tls_connect(tls.server.addr, &tls.cert, &[]).is_err() {
+        assert!(Instant::now() < deadline, "the places never came back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
 fn tls_only_tells_a_telnet_user_and_redirects_a_browser() {
-    let tls = tls_server(&["--tls-only"]);
+    let tls = tls_server(&["--tls-only", "--tls-handshake-timeout", "2"]);
+    // A telnet says nothing until prompted: it is told at the handshake deadline (a TLS client
+    // may be that slow to speak).
     let mut telnet = Client::connect(tls.server.addr);
     telnet.expect_exact(
         "-- bye final: this server speaks only TLS: connect with TLS (reactor-chat-client --tls, openssl s_client, https://)",
@@ -543,8 +552,9 @@ fn a_tls_listener_serves_only_tls_beside_a_chat_port_that_serves_both() {
         .unwrap();
     // On the tls listener: TLS works, clear text is told to use TLS.
     let mut alice = TlsUser::login(tls_addr, &cert, "alice");
-    let mut telnet = Client::connect(tls_addr);
-    telnet.expect_prefix("-- bye final: this server speaks only TLS");
+    let mut nc = Client::connect(tls_addr);
+    nc.send("mallory");
+    nc.expect_prefix("-- bye final: this server speaks only TLS");
     // On the chat listener both work, into the same rooms.
     let mut bob = server.login("bob");
     alice.expect("* bob joined");
@@ -569,4 +579,106 @@ fn a_tls_listener_without_a_certificate_is_refused_at_start() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("a tls listener needs a certificate"), "{err}");
+}
+
+#[test]
+fn a_bad_record_right_after_finished_gives_its_handshake_slot_back() {
+    let tls = tls_server(&["--max-tls-handshakes", "1"]);
+    let mut conn = ClientConnection::new(
+        client_config(&tls.cert, &[]),
+        ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let mut sock = TcpStream::connect(tls.server.addr).unwrap();
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    while conn.wants_write() {
+        conn.write_tls(&mut sock).unwrap();
+    }
+    while conn.is_handshaking() {
+        conn.read_tls(&mut sock).unwrap();
+        conn.process_new_packets().unwrap();
+    }
+    // The client's Finished and a record the server cannot decrypt, in one write: rustls ends
+    // the handshake and fails the read in the same call.
+    let mut last = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut last).unwrap();
+    }
+    last.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x20]);
+    last.extend_from_slice(&[0u8; 32]);
+    sock.write_all(&last).unwrap();
+    tls.server.wait_for_log("msg=\"TLS error\"");
+    drop(sock);
+    // The one slot is free again: a proper handshake gets in.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match tls_connect(tls.server.addr, &tls.cert, &[]) {
+            Ok(_) => break,
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "a slot leaked: {e}\n{}",
+                tls.server.log()
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn tls_only_judges_clear_text_on_all_its_first_bytes_not_the_last_piece() {
+    let tls = tls_server(&["--tls-only"]);
+    let mut sock = TcpStream::connect(tls.server.addr).unwrap();
+    sock.set_nodelay(true).unwrap();
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    // `G` alone may start `GET `; `GG` cannot.
+    for piece in [&b"G"[..], b"G", b"alice\n"] {
+        sock.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut got = Vec::new();
+    let _ = sock.read_to_end(&mut got);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("this server speaks only TLS"), "{text}");
+    assert!(!text.contains("Welcome"), "{text}");
+}
+
+#[test]
+fn tls_only_waits_for_a_slow_client_hello_and_tells_a_silent_telnet_at_the_deadline() {
+    let tls = tls_server(&["--tls-only", "--tls-handshake-timeout", "2"]);
+    // A TLS client that waits longer than the greeting delay before its ClientHello.
+    let conn = ClientConnection::new(
+        client_config(&tls.cert, &[]),
+        ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let sock = TcpStream::connect(tls.server.addr).unwrap();
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    let mut telnet = Client::connect(tls.server.addr);
+    std::thread::sleep(Duration::from_millis(600));
+    let mut slow = StreamOwned::new(conn, sock);
+    while slow.conn.is_handshaking() {
+        slow.conn
+            .complete_io(&mut slow.sock)
+            .expect("the slow client's handshake");
+    }
+    // The silent one is told at the handshake deadline, not at the greeting delay.
+    telnet.expect_prefix("-- bye final: this server speaks only TLS");
+}
+
+#[test]
+fn the_server_answers_a_clients_close_notify_with_its_own() {
+    let tls = tls_server(&[]);
+    let mut alice = TlsUser::login(tls.server.addr, &tls.cert, "alice");
+    let tls_stream = alice.reader.get_mut();
+    tls_stream.conn.send_close_notify();
+    tls_stream.flush().unwrap();
+    while tls_stream.conn.wants_write() {
+        tls_stream.conn.write_tls(&mut tls_stream.sock).unwrap();
+    }
+    let mut rest = String::new();
+    let end = alice.reader.read_to_string(&mut rest);
+    assert!(
+        end.is_ok(),
+        "{end:?} after {rest:?}: the server closed without close_notify"
+    );
 }
