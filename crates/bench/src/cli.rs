@@ -4,6 +4,7 @@
 //! `--preset saturate --duration 5s` is the saturate scenario, shorter.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -38,7 +39,7 @@ pub struct Args {
     #[arg(long)]
     pub rate: Option<f64>,
     /// Unpaced mode: messages a sender may have in flight (sent, not yet seen by its designated
-    /// receiver).
+    /// receiver). The handshakes preset: handshakes under way at once.
     #[arg(long)]
     pub inflight: Option<u32>,
     /// Bytes of message text (at least 29: the stamp).
@@ -86,6 +87,17 @@ pub struct Args {
     /// --spawn-server, PATH is a redis-server binary, started with persistence off.
     #[arg(long)]
     pub redis: bool,
+    /// Every connection (clients, joiners, file transfers, handshakes) through TLS. With
+    /// --spawn-server the bench makes a throw-away self-signed certificate, starts the server
+    /// with it and trusts only it; against another server give --ca.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls: the PEM certificate(s) to trust (the server's own, or its CA).
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    pub ca: Option<PathBuf>,
+    /// With --tls: the name sent by SNI and checked against the certificate.
+    #[arg(long, value_name = "NAME", requires = "tls", default_value = crate::tls::DEFAULT_NAME)]
+    pub tls_name: String,
     /// Print the report as JSON on stdout (the progress line stays on stderr).
     #[arg(long)]
     pub json: bool,
@@ -112,6 +124,9 @@ pub enum Preset {
     /// 20 chatters at 10 msg/s while 2,000 connections from 100 addresses are held open without
     /// logging in: the chatters' latency under an idle-connection flood.
     Idleflood,
+    /// Full TLS 1.3 handshakes, 64 under way at once (--inflight): connect, handshake,
+    /// close_notify, close, again, for --duration; handshakes/s and CPU per handshake. Needs --tls.
+    Handshakes,
 }
 
 /// Everything a run needs to know, presets and flags resolved.
@@ -136,6 +151,8 @@ pub struct Scenario {
     pub file_size: usize,
     /// What the server speaks.
     pub protocol: Protocol,
+    /// Every connection inside TLS (`--tls`).
+    pub tls: bool,
 }
 
 /// The server's protocol: reactor-chat's, or Redis pub/sub for comparison (`--redis`).
@@ -168,6 +185,7 @@ impl Scenario {
             files: 0,
             file_size: 4096,
             protocol: Protocol::ReactorChat,
+            tls: false,
         };
         let Some(preset) = preset else {
             return base;
@@ -220,6 +238,15 @@ impl Scenario {
                 idle_flood: 2000,
                 ..base
             },
+            // `clients` is how many connections are under way at once; nobody sends.
+            Preset::Handshakes => Scenario {
+                name,
+                clients: 64,
+                senders: 0,
+                duration: Duration::from_secs(5),
+                warmup: Duration::from_secs(1),
+                ..base
+            },
             Preset::Filefanout => Scenario {
                 name,
                 clients: 200,
@@ -249,6 +276,13 @@ impl Scenario {
         if args.redis {
             s.protocol = Protocol::Redis;
         }
+        s.tls = args.tls;
+        if s.name == "handshakes" {
+            // In flight is how many handshakes are under way at once, --clients as well.
+            s.clients = args.inflight.map_or(s.clients, |n| n as usize);
+            s.clients = args.clients.unwrap_or(s.clients);
+            s.senders = 0;
+        }
         s.validate()?;
         Ok(s)
     }
@@ -267,6 +301,20 @@ impl Scenario {
         }
         if self.protocol == Protocol::Redis && (self.files > 0 || self.name == "filefanout") {
             return Err("Redis pub/sub has no files: --redis runs chat loads only".into());
+        }
+        if self.tls && self.protocol == Protocol::Redis {
+            return Err(
+                "--redis does not take --tls: the bench speaks RESP to Redis in clear text \
+                        only (compare reactor-chat over TLS with reactor-chat in clear)"
+                    .into(),
+            );
+        }
+        if self.name == "handshakes" && !self.tls {
+            return Err("--preset handshakes measures TLS handshakes: add --tls".into());
+        }
+        if self.name == "handshakes" && self.clients > 1000 {
+            // The server's --max-unregistered (1,024) counts handshakes under way.
+            return Err("handshakes: at most 1000 under way at once (--inflight)".into());
         }
         if self.files > 0 && self.name == "filefanout" {
             return Err(
@@ -370,5 +418,22 @@ mod tests {
         );
         assert!(Scenario::from_args(&args(&["--senders", "101"])).is_err());
         assert!(Scenario::from_args(&args(&["--size", "9000"])).is_err());
+        assert!(Scenario::from_args(&args(&["--redis", "--tls"])).is_err());
+        assert!(Scenario::from_args(&args(&["--preset", "handshakes"])).is_err());
+    }
+
+    #[test]
+    fn handshakes_take_their_in_flight_from_inflight() {
+        let s = Scenario::from_args(&args(&["--preset", "handshakes", "--tls"])).unwrap();
+        assert_eq!((s.clients, s.senders, s.tls), (64, 0, true));
+        let s = Scenario::from_args(&args(&[
+            "--preset",
+            "handshakes",
+            "--tls",
+            "--inflight",
+            "8",
+        ]))
+        .unwrap();
+        assert_eq!(s.clients, 8);
     }
 }

@@ -9,6 +9,8 @@ use std::io::{self, Read, Write};
 
 use mio::net::TcpStream;
 
+use crate::tls::Link;
+
 use crate::filemix::Incoming;
 use crate::order::PairTrack;
 
@@ -46,7 +48,8 @@ pub struct ReadResult {
 
 #[derive(Debug)]
 pub struct Client {
-    pub stream: TcpStream,
+    /// The socket, inside TLS with `--tls`.
+    pub stream: Link<TcpStream>,
     pub state: State,
     /// Index of its room (0 is the lobby when there is one room).
     pub room: usize,
@@ -71,7 +74,7 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(stream: TcpStream, room: usize, joiner: bool) -> Client {
+    pub fn new(stream: Link<TcpStream>, room: usize, joiner: bool) -> Client {
         Client {
             stream,
             state: State::Connecting,
@@ -90,7 +93,7 @@ impl Client {
 
     /// Whether output is waiting for writable readiness.
     pub fn has_output(&self) -> bool {
-        self.out_pos < self.out.len()
+        self.out_pos < self.out.len() || self.stream.pending()
     }
 
     /// Writes queued output until done or the socket would block.
@@ -107,7 +110,8 @@ impl Client {
         // Keep the capacity: a sender refills this buffer all run long.
         self.out.clear();
         self.out_pos = 0;
-        Ok(())
+        // Records the TLS session still holds go when the socket takes them.
+        self.stream.push()
     }
 
     /// One `read` into `buf` behind the carried partial line. Returns how many bytes of `buf` hold
@@ -121,7 +125,13 @@ impl Client {
             Ok(n) => Ok(ReadResult {
                 len: carry + n,
                 eof: n == 0,
-                drained: n < room,
+                // A TLS read stops at a record's plaintext: the link knows whether the socket
+                // was emptied.
+                drained: if self.stream.is_tls() {
+                    self.stream.drained()
+                } else {
+                    n < room
+                },
             }),
             Err(e) => {
                 // Nothing read: put the carry back for next time.

@@ -6,6 +6,9 @@
 //! every byte against the pattern that was sent. The server holds the payload once and queues the
 //! same buffer to every receiver, so its peak resident memory should grow by about one payload,
 //! not by one per receiver: the report gives the growth beside the payload size.
+//!
+//! With `--tls` every connection, the sender's and the receivers', goes through a [`Link`]: the
+//! logins on blocking sockets, the fan-out on the mio loop, the same session throughout.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -15,6 +18,7 @@ use mio::net::TcpStream as MioStream;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::procstat::{self, Memory};
+use crate::tls::{Link, TlsClient};
 
 /// How long the whole fan-out may take before the run gives up.
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -22,6 +26,8 @@ const DEADLINE: Duration = Duration::from_secs(120);
 /// What one run measured.
 #[derive(Debug, serde::Serialize)]
 pub struct FileReport {
+    /// Every connection inside TLS (`--tls`).
+    pub tls: bool,
     pub receivers: usize,
     pub size: usize,
     pub seconds: f64,
@@ -37,9 +43,10 @@ impl FileReport {
     pub fn table(&self) -> String {
         let mib = |kib: u64| kib as f64 / 1024.0;
         let mut out = format!(
-            "file fan-out: {} receivers x {} bytes\n  time        {:.3} s\n  throughput  {:.1} MiB/s ({:.0} files/s)\n  corrupted   {}\n",
+            "file fan-out: {} receivers x {} bytes{}\n  time        {:.3} s\n  throughput  {:.1} MiB/s ({:.0} files/s)\n  corrupted   {}\n",
             self.receivers,
             self.size,
+            if self.tls { ", over TLS" } else { "" },
             self.seconds,
             self.bytes_per_sec / (1024.0 * 1024.0),
             self.files_per_sec,
@@ -63,18 +70,21 @@ fn pattern(offset: usize) -> u8 {
     (offset.wrapping_mul(31) ^ (offset >> 8)) as u8
 }
 
-/// Connects and logs in as `nick`, reading the welcome through its resume key line.
-fn login(addr: SocketAddr, nick: &str) -> io::Result<TcpStream> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+/// Connects (through TLS with `tls`) and logs in as `nick`, reading the welcome through its
+/// resume key line.
+fn login(addr: SocketAddr, nick: &str, tls: Option<&TlsClient>) -> io::Result<Link<TcpStream>> {
+    let socket = TcpStream::connect(addr)?;
+    socket.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut stream = Link::new(tls, socket)?;
     stream.write_all(format!("{nick}\n").as_bytes())?;
+    stream.flush()?;
     read_until(&mut stream, "-- Resume key: ")?;
     Ok(stream)
 }
 
 /// Reads lines until one starts with `prefix`; returns it. Byte by byte, so nothing after the
 /// line is consumed (only used before the measured part).
-fn read_until(stream: &mut TcpStream, prefix: &str) -> io::Result<String> {
+fn read_until(stream: &mut Link<TcpStream>, prefix: &str) -> io::Result<String> {
     let mut reader = BufReader::with_capacity(1, stream);
     let mut line = String::new();
     loop {
@@ -93,7 +103,7 @@ fn read_until(stream: &mut TcpStream, prefix: &str) -> io::Result<String> {
 
 /// One receiver's progress through its delivery.
 struct Receiver {
-    stream: MioStream,
+    stream: Link<MioStream>,
     header: Vec<u8>,
     /// Payload bytes checked so far, once the header is read.
     got: Option<usize>,
@@ -105,17 +115,19 @@ pub fn run(
     pid: Option<u32>,
     receivers: usize,
     size: usize,
+    tls: Option<&TlsClient>,
 ) -> io::Result<FileReport> {
-    let mut sender = login(addr, "filesender")?;
+    let mut sender = login(addr, "filesender", tls)?;
     let mut streams = Vec::with_capacity(receivers);
     for i in 0..receivers {
-        streams.push(login(addr, &format!("recv{i}"))?);
+        streams.push(login(addr, &format!("recv{i}"), tls)?);
     }
     // Before the upload: the growth then counts the payload the server holds, once.
     let server_before = pid.and_then(|p| procstat::memory(p).ok());
     let payload: Vec<u8> = (0..size).map(pattern).collect();
     sender.write_all(format!("/file bench.bin {size}\n").as_bytes())?;
     sender.write_all(&payload)?;
+    sender.flush()?;
     let offered = read_until(&mut sender, "-- Offered #")?;
     let id: String = offered["-- Offered #".len()..]
         .chars()
@@ -124,10 +136,15 @@ pub fn run(
     let mut poll = Poll::new()?;
     let mut rx: Vec<Receiver> = Vec::with_capacity(receivers);
     for (i, s) in streams.into_iter().enumerate() {
-        s.set_nonblocking(true)?;
-        let mut stream = MioStream::from_std(s);
-        poll.registry()
-            .register(&mut stream, Token(i), Interest::READABLE)?;
+        s.sock.set_nonblocking(true)?;
+        // The same session goes on over the non-blocking socket: what it already decrypted
+        // (lines after the welcome) is read first.
+        let mut stream = s.map_socket(MioStream::from_std);
+        poll.registry().register(
+            &mut stream.sock,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
         rx.push(Receiver {
             stream,
             header: Vec::new(),
@@ -138,7 +155,11 @@ pub fn run(
     let accept = format!("/accept {id}\n");
     let started = Instant::now();
     for r in &mut rx {
-        r.stream.write_all(accept.as_bytes())?;
+        // A few dozen bytes: a fresh socket takes them whole (with TLS, the record may wait in
+        // the session for a writable event).
+        if r.stream.write(accept.as_bytes())? != accept.len() {
+            return Err(io::Error::other("the accept line was not taken whole"));
+        }
     }
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 256 * 1024];
@@ -153,6 +174,7 @@ pub fn run(
         poll.poll(&mut events, Some(Duration::from_millis(100)))?;
         for event in events.iter() {
             let r = &mut rx[event.token().0];
+            r.stream.push()?;
             loop {
                 match r.stream.read(&mut buf) {
                     Ok(0) => {
@@ -175,6 +197,7 @@ pub fn run(
     let seconds = started.elapsed().as_secs_f64();
     let server_after = pid.and_then(|p| procstat::memory(p).ok());
     Ok(FileReport {
+        tls: tls.is_some(),
         receivers,
         size,
         seconds,
@@ -231,7 +254,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         Receiver {
-            stream: MioStream::from_std(stream),
+            stream: Link::clear(MioStream::from_std(stream)),
             header: Vec::new(),
             got: None,
             corrupted: false,

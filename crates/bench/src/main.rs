@@ -11,17 +11,23 @@
 //! ```sh
 //! reactor-chat-bench --spawn-server target/release/reactor-chat --preset saturate
 //! reactor-chat-bench --addr 127.0.0.1:8080 --server-pid 1234 --clients 200 --rate 5 --json
+//! reactor-chat-bench --spawn-server target/release/reactor-chat --tls --preset handshakes
 //! ```
+//!
+//! With `--tls` every connection goes through [`tls`]: a rustls session per connection, driven
+//! sans-IO by the same loop; [`handshakes`] measures full handshakes per second.
 
 mod cli;
 mod client;
 mod driver;
 mod filemix;
 mod files;
+mod handshakes;
 mod order;
 mod procstat;
 mod report;
 mod server;
+mod tls;
 mod units;
 mod wire;
 
@@ -50,14 +56,28 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Ok((_, hard)) = rlimit::Resource::NOFILE.get() {
         let _ = rlimit::increase_nofile_limit(hard);
     }
+    // --tls with --spawn-server: the certificate the bench makes and trusts.
+    let mut made_ca = None;
     let spawned = match &args.spawn_server {
         Some(path) => {
             // Room for every connection plus a margin for reconnects the server has not reaped.
-            let max_clients = scenario.clients + scenario.joiners + scenario.idle_flood + 100;
+            let mut max_clients = scenario.clients + scenario.joiners + scenario.idle_flood + 100;
+            if args.preset == Some(cli::Preset::Handshakes) {
+                // Closed connections the server has not reaped yet while new ones arrive.
+                max_clients += 2000;
+            }
             Some(match scenario.protocol {
                 Protocol::Redis => server::spawn_redis(path, max_clients, &args.server_arg)?,
                 Protocol::ReactorChat => {
-                    server::spawn(path, server::load_flags(max_clients, &args.server_arg))?
+                    let mut extra = Vec::new();
+                    if scenario.tls {
+                        let (cert, key) = tls::write_self_signed(&server::run_dir()?)?;
+                        extra.extend(["--tls-cert".into(), path_arg(&cert)]);
+                        extra.extend(["--tls-key".into(), path_arg(&key)]);
+                        made_ca = Some(cert);
+                    }
+                    extra.extend(args.server_arg.iter().cloned());
+                    server::spawn(path, server::load_flags(max_clients, &extra))?
                 }
             })
         }
@@ -67,8 +87,33 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(s) => (s.addr, Some(s.pid())),
         None => (args.addr, args.server_pid),
     };
+    let tls = match (scenario.tls, args.ca.as_ref().or(made_ca.as_ref())) {
+        (false, _) => None,
+        (true, Some(ca)) => Some(tls::TlsClient::new(ca, &args.tls_name)?),
+        (true, None) => {
+            return Err(
+                "--tls needs --ca FILE (the server's certificate, or its CA's), \
+                        or --spawn-server, which makes a certificate and trusts it"
+                    .into(),
+            )
+        }
+    };
+    if args.preset == Some(cli::Preset::Handshakes) {
+        let Some(tls) = tls else {
+            return Err("--preset handshakes needs --tls".into());
+        };
+        let mut report = handshakes::run(addr, pid, &scenario, &tls, !args.quiet)?;
+        report.server_flags = spawned.as_ref().map(|s| s.flags.clone());
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{}", report.table());
+        }
+        drop(spawned);
+        return Ok(());
+    }
     if args.preset == Some(cli::Preset::Filefanout) {
-        let report = files::run(addr, pid, scenario.clients, scenario.size)?;
+        let report = files::run(addr, pid, scenario.clients, scenario.size, tls.as_ref())?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
@@ -78,7 +123,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let rss_before = pid.and_then(|pid| procstat::memory(pid).ok());
-    let outcome = Driver::new(addr, scenario.clone(), pid, !args.quiet)?.run()?;
+    let outcome = Driver::new(addr, scenario.clone(), pid, !args.quiet, tls)?.run()?;
     let server = ServerInfo {
         addr: addr.to_string(),
         pid,
@@ -92,4 +137,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     drop(spawned);
     Ok(())
+}
+
+/// A path as a command-line argument.
+fn path_arg(path: &std::path::Path) -> String {
+    path.to_string_lossy().into_owned()
 }

@@ -182,7 +182,13 @@ impl Report {
         };
         rows.push((
             "scenario",
-            format!("{} ({load}, {} B, {} room(s))", s.name, s.size, s.rooms),
+            format!(
+                "{} ({load}, {} B, {} room(s)){}",
+                s.name,
+                s.size,
+                s.rooms,
+                if s.tls { ", over TLS" } else { "" }
+            ),
         ));
         let kind = match s.protocol {
             Protocol::ReactorChat => "reactor-chat",

@@ -147,6 +147,14 @@ pub fn spawn_redis(path: &str, max_clients: usize, extra: &[String]) -> io::Resu
     }
 }
 
+/// The run's temporary directory: the spawned server's working directory, where `--tls` also
+/// puts its throw-away certificate. Created if need be; removed when the server stops.
+pub fn run_dir() -> io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("reactor-chat-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 /// Starts `program` with `flags` in a fresh temporary working directory (so whatever it writes
 /// relative to it is the run's own), its output to `stdout`, its errors to ours.
 fn start_in_fresh_dir(
@@ -155,8 +163,7 @@ fn start_in_fresh_dir(
     flags: &[String],
     stdout: Stdio,
 ) -> io::Result<(Child, PathBuf)> {
-    let dir = std::env::temp_dir().join(format!("reactor-chat-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let dir = run_dir()?;
     let child = Command::new(program)
         .args(flags)
         .current_dir(&dir)

@@ -14,6 +14,16 @@ impl Driver {
         });
     }
 
+    /// Connections that may be logging in at once: [`MAX_PENDING`], or with TLS
+    /// [`MAX_PENDING_TLS`], so that no ClientHello meets the server's handshake cap.
+    pub(super) fn max_pending(&self) -> usize {
+        if self.tls.is_some() {
+            MAX_PENDING_TLS
+        } else {
+            MAX_PENDING
+        }
+    }
+
     /// Opened connections neither logged in nor failed.
     pub(super) fn pending(&self) -> u64 {
         self.counts.opened - self.counts.ready - self.counts.failed
@@ -39,7 +49,7 @@ impl Driver {
         while next < end
             && next < allowed
             && opened < OPEN_BATCH
-            && self.pending() < MAX_PENDING as u64
+            && self.pending() < self.max_pending() as u64
         {
             if let Err(e) = self.open(next, joiner) {
                 // A connect that fails at once (out of descriptors or ports) will fail again:
@@ -75,6 +85,7 @@ impl Driver {
             Token(idx),
             Interest::READABLE | Interest::WRITABLE,
         )?;
+        let stream = Link::new(self.tls.as_ref(), stream)?;
         let mut client = Client::new(stream, idx % self.sc.rooms, joiner);
         client.tracks = vec![
             if joiner {
@@ -98,7 +109,7 @@ const SOURCE_ADDRESSES: u32 = 128;
 
 /// A non-blocking connect to `addr`; to a loopback server, from one of [`SOURCE_ADDRESSES`] in
 /// 127.0.0.0/8 chosen by the client's index (Linux routes the whole block to loopback).
-fn connect_from(addr: SocketAddr, idx: usize) -> io::Result<TcpStream> {
+pub(crate) fn connect_from(addr: SocketAddr, idx: usize) -> io::Result<TcpStream> {
     use socket2::{Domain, Socket, Type};
     let std::net::IpAddr::V4(ip) = addr.ip() else {
         return TcpStream::connect(addr);
@@ -152,11 +163,11 @@ impl Driver {
 
     pub(super) fn on_connect_event(&mut self, idx: usize) {
         let client = &mut self.clients[idx];
-        match client.stream.take_error() {
+        match client.stream.sock.take_error() {
             Ok(None) => {}
             Ok(Some(e)) | Err(e) => return self.fail(idx, format!("connect: {e}")),
         }
-        match client.stream.peer_addr() {
+        match client.stream.sock.peer_addr() {
             Ok(_) => {}
             // Not connected yet: a spurious wake-up.
             Err(e) if e.kind() == io::ErrorKind::NotConnected => return,

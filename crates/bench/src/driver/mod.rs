@@ -42,7 +42,9 @@ use crate::cli::{Protocol, Scenario};
 use crate::client::{split_stream, Client, Piece, State};
 use crate::filemix::{self, Incoming};
 use crate::order::{PairTrack, Seen};
+use crate::tls::{Link, TlsClient};
 use crate::wire::{self, Stamp};
+pub(crate) use connect::connect_from;
 pub use outcome::{Counts, Outcome, Sample};
 use progress::Progress;
 
@@ -60,6 +62,9 @@ const READS_PER_TURN: usize = 4;
 const FEED_EVERY: usize = 128;
 /// Connections opened but not yet logged in, at most.
 pub const MAX_PENDING: usize = 1000;
+/// The same with `--tls`: each is a handshake under way until it logs in, and the server
+/// refuses a ClientHello past its `--max-tls-handshakes` (256 by default).
+pub const MAX_PENDING_TLS: usize = 256;
 /// Connections opened per loop turn, at most.
 const OPEN_BATCH: usize = 256;
 /// Longest the poll sleeps: the loop also has progress lines and deadlines to keep.
@@ -139,6 +144,8 @@ pub struct Driver {
     progress: Progress,
     /// The idle flood's connections (`--idle-flood`): held open, never read or written.
     idle: Vec<std::net::TcpStream>,
+    /// `--tls`: every client connection goes through a session made from it.
+    tls: Option<TlsClient>,
 }
 
 impl Driver {
@@ -147,6 +154,7 @@ impl Driver {
         sc: Scenario,
         server_pid: Option<u32>,
         progress: bool,
+        tls: Option<TlsClient>,
     ) -> io::Result<Driver> {
         let latency = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
             .map_err(|e| io::Error::other(e.to_string()))?;
@@ -170,6 +178,7 @@ impl Driver {
             opening: None,
             progress: Progress::new(progress),
             idle: Vec::new(),
+            tls,
             sc,
         })
     }
@@ -414,8 +423,8 @@ impl Driver {
         client.carry = Vec::new();
         client.out = Vec::new();
         client.out_pos = 0;
-        let _ = self.poll.registry().deregister(&mut client.stream);
-        let _ = client.stream.shutdown(std::net::Shutdown::Both);
+        let _ = self.poll.registry().deregister(&mut client.stream.sock);
+        let _ = client.stream.sock.shutdown(std::net::Shutdown::Both);
     }
 }
 

@@ -3,16 +3,19 @@
 //! prove the bench counts what it should (every message accounted for, the server's flags
 //! reported), not how fast anything is: speed is BENCHMARKS.md's business.
 
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use reactor_chat_testkit::{bin, SERVER};
+use reactor_chat_testkit::{bin, Server, TempDir, SERVER};
 use serde_json::Value;
 
 /// Runs the bench with `args` plus a short unpaced load, and returns its JSON report.
 fn bench(args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_reactor-chat-bench"))
-        .args(args)
-        .args([
+    run_bench(
+        args,
+        &[
             "--clients",
             "20",
             "--rate",
@@ -23,9 +26,16 @@ fn bench(args: &[&str]) -> Value {
             "200ms",
             "--duration",
             "1s",
-            "--json",
-            "--quiet",
-        ])
+        ],
+    )
+}
+
+/// Runs the bench with `args` then `load`, in JSON and quiet, and returns its report.
+fn run_bench(args: &[&str], load: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_reactor-chat-bench"))
+        .args(args)
+        .args(load)
+        .args(["--json", "--quiet"])
         .output()
         .expect("run reactor-chat-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -85,4 +95,96 @@ fn the_bench_drives_redis_pub_sub_the_same_way() {
     assert_eq!(report["scenario"]["protocol"], "redis");
     let flags = report["server"]["flags"].to_string();
     assert!(flags.contains(r#""--save","""#), "{flags}");
+}
+
+/// A self-signed certificate for `localhost` (rcgen's default key, ECDSA P-256) written as
+/// cert.pem and key.pem in `dir`, as the server's own TLS tests make theirs.
+fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let paths = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&paths.0, cert.pem()).unwrap();
+    std::fs::write(&paths.1, key.serialize_pem()).unwrap();
+    paths
+}
+
+/// The server's count of completed TLS handshakes, from `/metrics` asked in clear text.
+fn server_handshakes(addr: SocketAddr) -> u64 {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(reactor_chat_testkit::WAIT))
+        .unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut body = String::new();
+    let _ = stream.read_to_string(&mut body);
+    body.lines()
+        .find_map(|l| l.strip_prefix("reactor_chat_tls_handshakes_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no TLS handshake count in /metrics:\n{body}")) as u64
+}
+
+#[test]
+fn the_bench_loads_reactor_chat_over_tls_trusting_the_given_certificate() {
+    let dir = TempDir::new("bench-tls");
+    let (cert, key) = certificate(dir.path());
+    let server = Server::builder()
+        .args(["--tls-cert", cert.to_str().unwrap()])
+        .args(["--tls-key", key.to_str().unwrap()])
+        .args(["--rate", "0"])
+        .start();
+    let (addr, pid) = (server.addr.to_string(), server.pid().to_string());
+    let report = bench(&[
+        "--addr",
+        &addr,
+        "--server-pid",
+        &pid,
+        "--tls",
+        "--ca",
+        cert.to_str().unwrap(),
+    ]);
+    assert_every_message_accounted_for(&report);
+    assert_eq!(report["scenario"]["tls"], true, "{report:#}");
+    // Every client went through TLS: the server finished a handshake for each.
+    assert!(server_handshakes(server.addr) >= 20, "{}", server.log());
+}
+
+#[test]
+fn the_handshakes_preset_completes_full_handshakes_with_a_certificate_it_made() {
+    let server = bin(SERVER);
+    let report = run_bench(
+        &["--spawn-server", server.to_str().unwrap(), "--tls"],
+        &[
+            "--preset",
+            "handshakes",
+            "--inflight",
+            "8",
+            "--warmup",
+            "200ms",
+            "--duration",
+            "1s",
+        ],
+    );
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["first_error"], Value::Null, "{report:#}");
+    assert!(report["handshakes"].as_u64().unwrap() > 0, "{report:#}");
+    assert!(
+        report["server_cpu_us_per_handshake"].as_f64().unwrap() > 0.0,
+        "{report:#}"
+    );
+    let flags = report["server_flags"].to_string();
+    assert!(flags.contains("--tls-cert"), "{flags}");
+}
+
+#[test]
+fn redis_mode_refuses_tls_and_says_why() {
+    let out = Command::new(env!("CARGO_BIN_EXE_reactor-chat-bench"))
+        .args(["--redis", "--tls", "--addr", "127.0.0.1:1"])
+        .output()
+        .expect("run reactor-chat-bench");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--redis does not take --tls"), "{stderr}");
 }
