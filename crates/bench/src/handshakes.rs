@@ -58,6 +58,9 @@ pub struct HandshakeReport {
     pub bench_cpu_pct: f64,
     pub bench_cpu_us_per_handshake: f64,
     pub host_steal_pct: Option<f64>,
+    /// The share of the machine's CPU time nobody used during the window (`/proc/stat`): with
+    /// two cores, 0 means the server and the bench (and whatever else ran) took both.
+    pub host_idle_pct: Option<f64>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -131,6 +134,12 @@ impl HandshakeReport {
                 format!("{steal:.1}% of the machine's CPU time went to other guests"),
             );
         }
+        if let Some(idle) = self.host_idle_pct {
+            row(
+                "host idle",
+                format!("{idle:.1}% of the machine's CPU time was unused during the window"),
+            );
+        }
         if let Some(e) = &self.first_error {
             row("first error", e.clone());
         }
@@ -162,7 +171,9 @@ struct Loop<'a> {
     free: Vec<usize>,
     /// Connections opened so far: picks each one's source address.
     opened: usize,
+    /// Handshakes finished inside the window, and over the whole run (the progress line).
     done: u64,
+    finished: u64,
     failed: u64,
     first_error: Option<String>,
     latency: Histogram<u64>,
@@ -186,6 +197,7 @@ pub fn run(
         free: (0..in_flight).collect(),
         opened: 0,
         done: 0,
+        finished: 0,
         failed: 0,
         first_error: None,
         latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
@@ -217,7 +229,7 @@ pub fn run(
         lp.expire();
         let now = Instant::now();
         if progress && now >= next_progress {
-            let total = lp.done;
+            let total = lp.finished;
             let rate = (total - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
             eprintln!(
                 "[{:>6.1}s {}] handshakes {} ({}/s), failed {}",
@@ -281,6 +293,10 @@ pub fn run(
             (Some(a), Some(b)) => Some(procstat::steal_percent(a, b)),
             _ => None,
         },
+        host_idle_pct: match (before.host, after.host) {
+            (Some(a), Some(b)) => Some(procstat::idle_percent(a, b)),
+            _ => None,
+        },
     })
 }
 
@@ -322,6 +338,7 @@ impl Loop<'_> {
             Step::Waiting => {}
             Step::Done => {
                 let slot = self.close(idx);
+                self.finished += 1;
                 if self.recording {
                     self.done += 1;
                     let ns = slot.started.elapsed().as_nanos() as u64;

@@ -84,6 +84,8 @@ pub fn own_cpu_time() -> Duration {
 pub struct HostTicks {
     pub total: u64,
     pub steal: u64,
+    /// Idle and iowait: what nobody used.
+    pub idle: u64,
 }
 
 pub fn host_ticks() -> io::Result<HostTicks> {
@@ -104,6 +106,7 @@ fn parse_host_ticks(stat: &str) -> Option<HostTicks> {
     Some(HostTicks {
         total: ticks.iter().take(8).sum(),
         steal,
+        idle: ticks.get(3)? + ticks.get(4)?,
     })
 }
 
@@ -114,6 +117,17 @@ pub fn steal_percent(before: HostTicks, after: HostTicks) -> f64 {
         return 0.0;
     }
     100.0 * after.steal.saturating_sub(before.steal) as f64 / total as f64
+}
+
+/// The share of the machine's CPU time nobody used between two readings, in percent: on a
+/// machine shared with other work, what the server and the bench had to themselves is this
+/// plus their own use.
+pub fn idle_percent(before: HostTicks, after: HostTicks) -> f64 {
+    let total = after.total.saturating_sub(before.total);
+    if total == 0 {
+        return 0.0;
+    }
+    100.0 * after.idle.saturating_sub(before.idle) as f64 / total as f64
 }
 
 /// CPU use between two readings as a percentage of one core.
@@ -148,8 +162,11 @@ mod tests {
         let after = HostTicks {
             total: 1200,
             steal: 90,
+            idle: 860,
         };
         assert_eq!(steal_percent(before, after), 25.0);
+        assert_eq!(before.idle, 810);
+        assert_eq!(idle_percent(before, after), 25.0);
         assert_eq!(steal_percent(after, after), 0.0);
         assert!(parse_host_ticks("intr 1 2 3").is_none());
         assert!(host_ticks().is_ok());

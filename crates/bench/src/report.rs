@@ -38,6 +38,9 @@ pub struct Report {
     /// The share of the machine's CPU time its hypervisor gave to other guests during the
     /// window (`/proc/stat`); on a shared VM it moves latency more than the server does.
     pub host_steal_pct: Option<f64>,
+    /// The share of the machine's CPU time nobody used during the window (`/proc/stat`): with
+    /// two cores, 0 means the server and the bench (and whatever else ran) took both.
+    pub host_idle_pct: Option<f64>,
     pub server_memory: Option<Memory>,
     pub server_rss_before_kib: Option<u64>,
     /// (RSS at the end of the window - RSS before connecting) / connections.
@@ -146,6 +149,10 @@ impl Report {
             ),
             host_steal_pct: match (outcome.before.host, outcome.after.host) {
                 (Some(a), Some(b)) => Some(procstat::steal_percent(a, b)),
+                _ => None,
+            },
+            host_idle_pct: match (outcome.before.host, outcome.after.host) {
+                (Some(a), Some(b)) => Some(procstat::idle_percent(a, b)),
                 _ => None,
             },
             server_memory,
@@ -302,6 +309,12 @@ impl Report {
             rows.push((
                 "host steal",
                 format!("{steal:.1}% of the machine's CPU time went to other guests"),
+            ));
+        }
+        if let Some(idle) = self.host_idle_pct {
+            rows.push((
+                "host idle",
+                format!("{idle:.1}% of the machine's CPU time was unused during the window"),
             ));
         }
         if let Some(m) = &self.server_memory {
