@@ -69,6 +69,8 @@ pub struct Args {
     pub joiners: Option<usize>,
     /// Connections held open without ever logging in, from 100 loopback addresses, opened before
     /// the measurement (idleflood): what well-behaved users' latency is under such a flood.
+    /// They never send a byte, so with --tls they are what they are in clear: connections
+    /// that never start a handshake.
     #[arg(long)]
     pub idle_flood: Option<usize>,
     /// The server's pid, for its CPU time and resident memory from /proc.
