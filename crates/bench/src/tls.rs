@@ -192,8 +192,12 @@ impl<S: Read + Write> Read for Link<S> {
             return self.sock.read(buf);
         };
         match tls.reader().read(buf) {
-            // Ok(0) with room in `buf` is close_notify.
-            Ok(n) => return Ok(n),
+            // Ok(0) with room in `buf` is close_notify. A full `buf` may have left plaintext
+            // behind, which no socket event will announce: not drained.
+            Ok(n) => {
+                self.drained &= n < buf.len();
+                return Ok(n);
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
@@ -252,6 +256,7 @@ impl<S: Read + Write> Read for Link<S> {
             // Records without plaintext (a handshake flight) read the socket again: a
             // non-blocking one says `WouldBlock` when it is empty, a blocking one waits.
             if got > 0 || closed {
+                self.drained &= got < buf.len();
                 return Ok(got);
             }
         }
@@ -379,7 +384,11 @@ mod tests {
         loop {
             match link.read(&mut buf) {
                 Ok(0) => return,
-                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    // A full buffer may have left plaintext behind: never "drained" then.
+                    assert!(n < buf.len() || !link.drained());
+                    out.extend_from_slice(&buf[..n]);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if link.sock.pos == link.sock.input.len() {
                         return;
