@@ -189,7 +189,8 @@ impl Reactor {
             peer:% = conn.peer,
             sni = tls.session.sni().unwrap_or(""),
             alpn = tls.session.alpn().map(String::from_utf8_lossy).unwrap_or_default().as_ref(),
-            version = tls.session.version().map(|v| format!("{v:?}")).unwrap_or_default().as_str();
+            version = tls.session.version().map(|v| format!("{v:?}")).unwrap_or_default().as_str(),
+            suite = tls.session.suite().map(|s| format!("{s:?}")).unwrap_or_default().as_str();
             "TLS established"
         );
         let serial = conn.serial;

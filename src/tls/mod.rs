@@ -53,9 +53,26 @@ impl fmt::Display for CertError {
 
 impl std::error::Error for CertError {}
 
-/// The crypto provider every configuration is built on (see Cargo.toml for why ring).
+/// The crypto provider every configuration is built on (see Cargo.toml for why ring), with
+/// AES-128-GCM first: the server encrypts every delivery once per recipient, and AES-128 costs
+/// about a third less than AES-256 per byte for the same standing (TLS 1.3's mandatory suite,
+/// first in Mozilla's recommended order). ChaCha20 stays for clients without AES.
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    use rustls::crypto::ring::cipher_suite as suite;
+    Arc::new(rustls::crypto::CryptoProvider {
+        cipher_suites: vec![
+            suite::TLS13_AES_128_GCM_SHA256,
+            suite::TLS13_AES_256_GCM_SHA384,
+            suite::TLS13_CHACHA20_POLY1305_SHA256,
+            suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ],
+        ..rustls::crypto::ring::default_provider()
+    })
 }
 
 /// Reads a PEM certificate chain (the server's certificate first) and its private key (PKCS#8,
@@ -88,6 +105,8 @@ pub fn load(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, CertError> {
         .with_single_cert(chain, private)
         .map_err(refused)?;
     config.alpn_protocols = vec![ALPN_HTTP_1_1.to_vec()];
+    // The server's order, not the client's: rustls clients put AES-256 first.
+    config.ignore_client_order = true;
     Ok(Arc::new(config))
 }
 
@@ -135,6 +154,7 @@ mod tests {
         let (cert, key) = write_self_signed(dir.path(), &["localhost"]);
         let config = load(&cert, &key).unwrap();
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        assert!(config.ignore_client_order);
     }
 
     #[test]

@@ -137,6 +137,11 @@ impl TlsSession {
         self.conn.alpn_protocol()
     }
 
+    /// The cipher suite agreed on, for the log (`TLS13_AES_128_GCM_SHA256`).
+    pub fn suite(&self) -> Option<rustls::CipherSuite> {
+        self.conn.negotiated_cipher_suite().map(|s| s.suite())
+    }
+
     /// The protocol version agreed on, for the log (`TLSv1_3`).
     pub fn version(&self) -> Option<rustls::ProtocolVersion> {
         self.conn.protocol_version()
@@ -249,6 +254,11 @@ mod tests {
         let mut c = client(&config);
         handshake(&mut server, &mut c, usize::MAX);
         assert_eq!(server.alpn(), Some(&b"http/1.1"[..]));
+        // The server's order wins over rustls's client, which puts AES-256 first.
+        assert_eq!(
+            server.suite(),
+            Some(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256)
+        );
         c.send_close_notify();
         let mut plain = Vec::new();
         let got = server.receive(&client_flight(&mut c), &mut plain).unwrap();
