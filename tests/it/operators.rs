@@ -4,18 +4,7 @@ use crate::support::{Client, Server};
 
 /// Logs in and returns the whole welcome block (through the resume key line).
 fn login_welcome(server: &Server, nick: &str) -> (Client, Vec<String>) {
-    let mut c = server.connect();
-    c.nick = nick.to_string();
-    c.send(nick);
-    let mut lines = Vec::new();
-    loop {
-        let line = c.next_line();
-        let last = line.starts_with("-- Resume key: ");
-        lines.push(line);
-        if last {
-            return (c, lines);
-        }
-    }
+    crate::restart::welcome(server, nick, nick)
 }
 
 #[test]

@@ -31,8 +31,9 @@ fn stop(mut server: Server) {
     assert!(status.success(), "exit status {status:?}");
 }
 
-/// Logs in with `line` (a name, or a name and a resume key) and returns the welcome block.
-fn welcome(server: &Server, nick: &str, line: &str) -> (Client, Vec<String>) {
+/// Logs in with `line` (a name, or a name and a resume key) and returns the welcome block
+/// (through the resume key line).
+pub(crate) fn welcome(server: &Server, nick: &str, line: &str) -> (Client, Vec<String>) {
     let mut c = server.connect();
     c.nick = nick.to_string();
     c.send(line);
@@ -45,6 +46,19 @@ fn welcome(server: &Server, nick: &str, line: &str) -> (Client, Vec<String>) {
             return (c, lines);
         }
     }
+}
+
+/// A login from the banned address (…7) is turned away at once.
+fn expect_address_banned(server: &Server) {
+    let mut again = server.connect_from(7);
+    again.send("innocent");
+    let lines = again.expect_closed();
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("-- bye final: you are banned for ")),
+        "{lines:?}"
+    );
 }
 
 fn resume_key(welcome: &[String]) -> String {
@@ -75,15 +89,7 @@ fn bans_by_name_and_by_address_survive_a_restart_and_still_end() {
 
     let server = start(&dir, &[]);
     // The address: turned away at once.
-    let mut again = server.connect_from(7);
-    again.send("innocent");
-    let lines = again.expect_closed();
-    assert!(
-        lines
-            .last()
-            .is_some_and(|l| l.starts_with("-- bye final: you are banned for ")),
-        "{lines:?}"
-    );
+    expect_address_banned(&server);
     // The name, from anywhere.
     let mut other = server.connect_from(8);
     other.send("mallory");
@@ -299,15 +305,7 @@ fn no_history_keeps_no_lines_but_still_keeps_bans() {
     stop(server);
 
     let server = start(&dir, &["--no-history"]);
-    let mut again = server.connect_from(7);
-    again.send("innocent");
-    let lines = again.expect_closed();
-    assert!(
-        lines
-            .last()
-            .is_some_and(|l| l.starts_with("-- bye final: you are banned for ")),
-        "{lines:?}"
-    );
+    expect_address_banned(&server);
     let mut bob = server.login("bob");
     bob.send("/search mallory");
     bob.expect_prefix("! history-off: ");
@@ -429,15 +427,7 @@ fn a_backup_restores_bans_and_topics_too() {
     std::fs::create_dir_all(&target).unwrap();
     std::fs::copy(&copy, target.join("history.sqlite3")).unwrap();
     let server = start(&restored, &[]);
-    let mut again = server.connect_from(7);
-    again.send("innocent");
-    let lines = again.expect_closed();
-    assert!(
-        lines
-            .last()
-            .is_some_and(|l| l.starts_with("-- bye final: you are banned for ")),
-        "{lines:?}"
-    );
+    expect_address_banned(&server);
     let (_bob, lines) = welcome(&server, "bob", "bob");
     assert!(
         lines.contains(&"-- Topic: kept in the backup".to_string()),
