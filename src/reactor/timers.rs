@@ -7,6 +7,7 @@ use log::info;
 
 use super::conn::{Phase, Proto};
 use super::outqueue::QueueVerdict;
+use super::tls::{refuses_clear_text, TlsOverdue};
 use super::Reactor;
 use crate::chat::{Bye, LostReason, Now};
 
@@ -106,11 +107,21 @@ impl Reactor {
         let mut login_keys = Vec::new();
         let mut idle_keys = Vec::new();
         let mut over_soft = Vec::new();
+        let tls_deadline = self.cfg.tls_handshake_timeout();
+        let mut tls_keys = Vec::new();
         for (key, conn) in self.conns.iter_mut() {
             if conn.dead.is_some() || conn.phase != Phase::Open {
                 continue;
             }
             let waited = now.mono.duration_since(conn.timeout_from);
+            // Before the login timeout, which is longer: a handshake has its own deadline.
+            if waited >= tls_deadline {
+                let clear_refused = refuses_clear_text(&self.cfg, conn.via);
+                if let Some(what) = Reactor::tls_overdue(conn, clear_refused) {
+                    tls_keys.push((key, what));
+                    continue;
+                }
+            }
             if !conn.logged_in && waited >= login {
                 login_keys.push(key);
                 continue;
@@ -134,13 +145,15 @@ impl Reactor {
         for key in login_keys {
             self.login_timeout(key, now);
         }
-        for key in self.silent_overdue(now.mono) {
-            self.refuse_clear_text(key);
-        }
-        for key in self.handshakes_overdue(now.mono) {
-            info!(peer:% = self.conns[key].peer, secs = self.cfg.tls_handshake_timeout; "TLS handshake timeout");
-            self.stats.tls_refused += 1;
-            self.mark_dead(key, LostReason::PingTimeout);
+        for (key, what) in tls_keys {
+            match what {
+                TlsOverdue::Silent => self.refuse_clear_text(key),
+                TlsOverdue::Handshake => {
+                    info!(peer:% = self.conns[key].peer, secs = self.cfg.tls_handshake_timeout; "TLS handshake timeout");
+                    self.stats.tls_refused += 1;
+                    self.mark_dead(key, LostReason::PingTimeout);
+                }
+            }
         }
         give_back_freed_memory();
         for key in idle_keys {

@@ -26,6 +26,24 @@ use crate::tls::session::{TlsSession, SEND_BUFFER};
 /// The first byte of a TLS record carrying a handshake message: a ClientHello starts with it.
 pub(super) const HANDSHAKE_RECORD: u8 = 0x16;
 
+/// Whether connections from a listener of kind `via` must be TLS: `--tls-only`, or a `tls`
+/// listener.
+pub(super) fn refuses_clear_text(
+    cfg: &crate::config::Config,
+    via: crate::config::ListenKind,
+) -> bool {
+    cfg.tls_only || via == crate::config::ListenKind::Tls
+}
+
+/// What the sweep does with a connection past `--tls-handshake-timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TlsOverdue {
+    /// Its handshake did not finish in time: closed.
+    Handshake,
+    /// It said nothing where only TLS is served: told to use TLS.
+    Silent,
+}
+
 /// A connection's TLS: the session and where its handshake is.
 #[derive(Debug)]
 pub struct ConnTls {
@@ -222,31 +240,21 @@ impl Reactor {
         }
     }
 
-    /// The once-a-second sweep's part: handshakes older than `--tls-handshake-timeout` end.
-    pub(super) fn handshakes_overdue(&self, now: Instant) -> Vec<usize> {
-        let limit = self.cfg.tls_handshake_timeout();
-        self.conns
-            .iter()
-            .filter(|(_, c)| c.dead.is_none())
-            .filter(|(_, c)| c.tls.as_ref().is_some_and(|t| t.established.is_none()))
-            .filter(|(_, c)| now.saturating_duration_since(c.timeout_from) >= limit)
-            .map(|(key, _)| key)
-            .collect()
-    }
-
-    /// Where only TLS is served: connections that said nothing for `--tls-handshake-timeout`
-    /// (a telnet waiting for a prompt it cannot have), to be told to use TLS.
-    pub(super) fn silent_overdue(&self, now: Instant) -> Vec<usize> {
-        let limit = self.cfg.tls_handshake_timeout();
-        self.conns
-            .iter()
-            .filter(|(_, c)| c.dead.is_none() && c.phase == super::conn::Phase::Open)
-            .filter(|(_, c)| c.tls.is_none() && !c.greeted)
-            .filter(|(_, c)| matches!(&c.proto, Proto::Sniffing(b) if b.is_empty()))
-            .filter(|(_, c)| now.saturating_duration_since(c.timeout_from) >= limit)
-            .map(|(key, _)| key)
-            .filter(|&key| self.clear_text_refused(key))
-            .collect()
+    /// The once-a-second sweep's part, for a connection `--tls-handshake-timeout` old: a
+    /// handshake not yet established ends; where only TLS is served (`clear_refused`), a
+    /// connection that said nothing (a telnet waiting for a prompt it cannot have) is told to
+    /// use TLS.
+    pub(super) fn tls_overdue(conn: &Conn, clear_refused: bool) -> Option<TlsOverdue> {
+        match &conn.tls {
+            Some(tls) if tls.established.is_none() => Some(TlsOverdue::Handshake),
+            None if clear_refused
+                && !conn.greeted
+                && matches!(&conn.proto, Proto::Sniffing(b) if b.is_empty()) =>
+            {
+                Some(TlsOverdue::Silent)
+            }
+            _ => None,
+        }
     }
 
     /// A connection that is going away: one whose handshake was never established gives its
@@ -271,9 +279,9 @@ impl Reactor {
         }
     }
 
-    /// Whether clear text is refused on this connection: `--tls-only`, or a `tls` listener's.
+    /// Whether clear text is refused on this connection (see [`refuses_clear_text`]).
     pub(super) fn clear_text_refused(&self, key: usize) -> bool {
-        self.cfg.tls_only || self.conns[key].via == crate::config::ListenKind::Tls
+        refuses_clear_text(&self.cfg, self.conns[key].via)
     }
 
     /// `--tls-only`: a clear-text line connection is told to use TLS and let go (an HTTP

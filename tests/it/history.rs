@@ -439,6 +439,17 @@ fn a_reconnect_shows_the_room_as_it_was_left_then_what_was_missed() {
     drop(server);
 }
 
+/// `reactor-chat --data-dir DATA backup COPY`, run to its end.
+pub(crate) fn backup(data: &std::path::Path, copy: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
+        .arg("--data-dir")
+        .arg(data)
+        .arg("backup")
+        .arg(copy)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_backup_taken_while_chatting_restores_into_a_server_that_starts_on_it() {
     let dir = TempDir::new("history-backup");
@@ -457,13 +468,7 @@ fn a_backup_taken_while_chatting_restores_into_a_server_that_starts_on_it() {
         }
         alice
     });
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("backup")
-        .arg(&copy)
-        .output()
-        .unwrap();
+    let out = backup(dir.path(), &copy);
     assert!(
         out.status.success(),
         "{}",
@@ -478,13 +483,7 @@ fn a_backup_taken_while_chatting_restores_into_a_server_that_starts_on_it() {
     assert!(lines >= 51, "{said}"); // the join and the 50 lines before the backup at least
     drop(talker.join().unwrap());
     // A second backup to the same file is refused rather than overwriting it.
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("backup")
-        .arg(&copy)
-        .output()
-        .unwrap();
+    let again = backup(dir.path(), &copy);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("never overwrites"));
     stop(server);

@@ -410,11 +410,7 @@ fn a_backup_restores_bans_and_topics_too() {
     mallory.expect_closed();
     stop(server);
     let copy = dir.path().join("copy.sqlite3");
-    let out = Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
-        .args(["--data-dir", &data_dir(&dir), "backup"])
-        .arg(&copy)
-        .output()
-        .unwrap();
+    let out = crate::history::backup(Path::new(&data_dir(&dir)), &copy);
     assert!(
         out.status.success(),
         "{}",
