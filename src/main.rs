@@ -41,6 +41,16 @@ fn main() -> ExitCode {
 }
 
 fn run(mut cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(config::Task::HashPassword) = &cfg.task {
+        let mut password = String::new();
+        std::io::stdin().read_line(&mut password)?;
+        let password = password.trim_end_matches(['\r', '\n']);
+        if password.is_empty() {
+            return Err("no password on standard input".into());
+        }
+        println!("{}", config::hash_password(password)?);
+        return Ok(());
+    }
     if let Some(config::Task::Backup { file }) = &cfg.task {
         let lines = Store::backup(&cfg.data_dir, file)
             .map_err(|e| format!("cannot back up {}: {e}", cfg.data_dir.display()))?;

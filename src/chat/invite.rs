@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::context::Cx;
 use super::event::{Event, InviteNotice, Refusal};
-use super::room::{room_key, valid_room_name, MAX_ROOM_CHARS};
+use super::room::{valid_room_name, MAX_ROOM_CHARS};
 use super::{nick, Chat, ChatTimer, Now, Outbox};
 
 #[derive(Debug, Clone)]
@@ -119,7 +119,7 @@ impl Chat {
         if self.invites.refused_by.contains(&to_uid) {
             return cx.reply(Event::Invite(InviteNotice::Refuses { nick: to_nick }));
         }
-        if room_key(self.rooms[t.room()].name()) == room_key(&room) {
+        if self.rooms.find(&room).is_some_and(|r| t.is_in(r)) {
             let notice = InviteNotice::AlreadyThere {
                 nick: to_nick,
                 room,
@@ -153,7 +153,11 @@ impl Chat {
         };
         let s = &self.sessions[cx.sid];
         let by = s.nick().clone();
-        if room_key(self.rooms[s.room()].name()) != room_key(&invitation.room) {
+        if !self
+            .rooms
+            .find(&invitation.room)
+            .is_some_and(|r| s.is_in(r))
+        {
             self.join(cx, &invitation.room);
         }
         let accepted = InviteNotice::Accepted {

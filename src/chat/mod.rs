@@ -37,12 +37,14 @@ pub mod nick;
 pub mod status;
 pub mod text;
 
+mod channels;
 mod context;
 mod invariants;
 mod invite;
 mod ops;
 mod outbox;
 mod presence;
+pub mod request;
 mod room;
 mod schedule;
 mod session;
@@ -65,12 +67,13 @@ use session::Sessions;
 pub use crate::clock::Now;
 pub use event::{
     Bye, Departure, Event, FileEntry, FileNotice, GameNotice, HistoryAnswer, HistoryQuery, Info,
-    InviteNotice, LostReason, Peer, PresenceSummary, Refusal, ScheduleEntry, ScoreEntry,
+    InviteNotice, LostReason, Member, Peer, PresenceSummary, Refusal, ScheduleEntry, ScoreEntry,
     UnixMillis, UserEntry,
 };
 pub use outbox::{Outbox, Output};
+pub use request::Request;
 pub use room::recent::RecentRooms;
-pub use room::room_key;
+pub use room::{room_key, valid_room_name, MAX_ROOM_CHARS};
 pub use settings::{ChatSettings, ChatStats};
 
 /// The room everybody starts in.
@@ -136,6 +139,9 @@ pub struct Chat {
     files: files::Files,
     games: game::Games,
     invites: invite::Invites,
+    /// Nicknames and addresses of sessions that ended since the outbox was last applied: its
+    /// lines about them (a QUIT, a KICK) still show their hosts ([`Chat::address_of`]).
+    departed: Vec<(std::sync::Arc<str>, IpAddr)>,
     /// The delivery order of lines kept for replays (rooms' recent lines, held sessions' own
     /// lines): a replay from several sources is merged by it.
     order: u64,
@@ -162,6 +168,7 @@ impl Chat {
             games: game::Games::default(),
             invites: invite::Invites::default(),
             order: 0,
+            departed: Vec::new(),
             stats: ChatStats::default(),
         }
     }
@@ -220,6 +227,36 @@ impl Chat {
     /// Minutes left of a ban on `ip`, if it is banned: such a connection is refused at once.
     pub fn address_banned(&self, ip: IpAddr, now: Instant) -> Option<u64> {
         self.bans.address_banned(ip, now)
+    }
+
+    /// The address of the user called `nick` (online, held, or gone since the outbox was last
+    /// applied): what IRC shows, cloaked, as its host.
+    pub fn address_of(&self, nick: &str) -> Option<IpAddr> {
+        if let Some(sid) = self.sessions.find(nick) {
+            return Some(self.sessions[sid].ip());
+        }
+        self.departed
+            .iter()
+            .rev()
+            .find(|(n, _)| &**n == nick)
+            .map(|&(_, ip)| ip)
+    }
+
+    /// Forgets the departed kept for the outbox just applied.
+    pub fn forget_departed(&mut self) {
+        self.departed.clear();
+    }
+
+    /// The names of the rooms `conn`'s session is in.
+    pub fn rooms_of(&self, conn: ConnId) -> Vec<String> {
+        let Some(sid) = self.sessions.session_of(conn) else {
+            return Vec::new();
+        };
+        self.sessions[sid]
+            .memberships()
+            .iter()
+            .map(|m| self.rooms[m.room].name().to_string())
+            .collect()
     }
 
     /// Users logged in with a live connection.

@@ -78,7 +78,12 @@ pub fn collision_key(name: &str) -> String {
 }
 
 fn is_nick_char(c: char) -> bool {
-    matches!(c, '_' | '-' | '.') || (c.is_alphanumeric() && c.identifier_allowed())
+    // The punctuation RFC 2812 allows in IRC nicknames (`[ ] \ ` _ ^ { | }`) beside our `_ - .`, so
+    // an IRC user's usual name works from every protocol.
+    matches!(
+        c,
+        '_' | '-' | '.' | '[' | ']' | '{' | '}' | '\\' | '|' | '^' | '`'
+    ) || (c.is_alphanumeric() && c.identifier_allowed())
 }
 
 /// Case-insensitive order for user lists, ties broken by the exact text so the order is stable.

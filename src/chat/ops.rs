@@ -198,6 +198,16 @@ impl Chat {
         cx.reply(reply);
     }
 
+    /// A protocol checked the session's operator credentials (IRC's OPER): it is an operator as
+    /// after `/op`, kept across restarts the same way.
+    pub(super) fn become_op(&mut self, cx: &mut Cx<'_>) {
+        let s = &mut self.sessions[cx.sid];
+        s.make_op();
+        log::info!(nick:% = s.nick(); "now an operator (credentials)");
+        self.record_grant(cx.sid, cx.now, cx.out);
+        cx.info(Info::NowOperator);
+    }
+
     /// The admin key's fingerprint operators are granted under now.
     fn op_fingerprint(&self) -> String {
         kept::fingerprint(self.settings.admin_key.as_deref())
@@ -303,7 +313,7 @@ impl Chat {
         if let Some(revoked) = self.grants.revoke(t.key()) {
             cx.out.items.push(Output::Keep(revoked));
         }
-        let (target_conn, target_room) = (t.conn(), t.room());
+        let (target_conn, target_room) = (t.conn(), t.current_room());
         if let Some(target_conn) = target_conn {
             self.sessions.close_conn(target_conn);
             let bye = Some(Bye::Kicked {
@@ -317,7 +327,9 @@ impl Chat {
         }
         self.stats.kicks += 1;
         let how = Departure::Kicked { by, reason };
-        if self.sessions[cx.sid].room() != target_room {
+        if let Some(target_room) =
+            target_room.filter(|&r| self.sessions[cx.sid].current_room() != Some(r))
+        {
             // The kicker is elsewhere: show them what the target's room saw.
             let event = Event::Left {
                 id: self.ids.next(now.wall),

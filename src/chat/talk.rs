@@ -134,17 +134,19 @@ impl Chat {
             self.grant_follows_rename(&old_key, &key, cx.out);
         }
         let old = self.sessions.rename(cx.sid, new.clone(), key);
-        let room = self.sessions[cx.sid].room();
         log::info!(old:% = old, new:% = new; "renamed");
         cx.info(Info::NickChanged { nick: new.clone() });
-        let event = Event::Renamed {
-            id: self.ids.next(cx.now.wall),
-            at: cx.now.wall,
-            room: self.rooms[room].name().clone(),
-            old,
-            new,
-        };
-        self.broadcast(room, Some(cx.sid), event, cx.out);
+        // Every room the user is in is told (a session that keeps rooms may be in several).
+        for m in self.sessions[cx.sid].memberships().to_vec() {
+            let event = Event::Renamed {
+                id: self.ids.next(cx.now.wall),
+                at: cx.now.wall,
+                room: self.rooms[m.room].name().clone(),
+                old: old.clone(),
+                new: new.clone(),
+            };
+            self.broadcast(m.room, Some(cx.sid), event, cx.out);
+        }
     }
 
     /// `/away [message]`: sets the away message, or clears it when given without one.
@@ -173,7 +175,9 @@ impl Chat {
         let s = &self.sessions[target];
         let info = Info::Whois {
             nick: s.nick().clone(),
-            room: self.rooms[s.room()].name().clone(),
+            room: s
+                .current_room()
+                .map_or_else(|| Arc::from(""), |r| self.rooms[r].name().clone()),
             idle_secs: cx
                 .now
                 .mono

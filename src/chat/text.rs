@@ -43,6 +43,82 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// IRC's formatting codes (bold, colour, hex colour, reset, monospace, reverse, italic,
+/// strikethrough, underline): IRC clients show them as styles, so text from IRC keeps them for
+/// IRC users; every other renderer shows the text [`without_formatting`].
+const IRC_FORMATTING: [char; 9] = [
+    '\u{02}', '\u{03}', '\u{04}', '\u{0f}', '\u{11}', '\u{16}', '\u{1d}', '\u{1e}', '\u{1f}',
+];
+const IRC_COLOUR: char = '\u{03}';
+const IRC_HEX_COLOUR: char = '\u{04}';
+
+/// [`sanitize`] for text from an IRC client: IRC's formatting codes are kept (they are not
+/// terminal escapes: a raw terminal ignores them, and [`without_formatting`] takes them out for
+/// the line protocol and browsers); every other control character goes.
+pub fn sanitize_keeping_formatting(text: &str) -> Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && !IRC_FORMATTING.contains(&c))
+    {
+        return Cow::Borrowed(text.trim_end());
+    }
+    let mut kept = String::with_capacity(text.len());
+    for piece in text.split_inclusive(|c: char| IRC_FORMATTING.contains(&c)) {
+        let (body, code) = match piece.chars().last() {
+            Some(c) if IRC_FORMATTING.contains(&c) => {
+                (&piece[..piece.len() - c.len_utf8()], Some(c))
+            }
+            _ => (piece, None),
+        };
+        kept.push_str(&sanitize(body));
+        kept.extend(code);
+    }
+    let end = kept.trim_end().len();
+    kept.truncate(end);
+    Cow::Owned(kept)
+}
+
+/// The text with IRC's formatting codes (and a colour code's digits) taken out: what the line
+/// protocol and browsers show of a message written with colours in an IRC client. Borrowed, at
+/// the cost of one scan, when there are none (the usual case).
+pub fn without_formatting(text: &str) -> Cow<'_, str> {
+    if !text.bytes().any(|b| b < 0x20) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            IRC_COLOUR => skip_colour(&mut chars, |c| c.is_ascii_digit(), 2),
+            IRC_HEX_COLOUR => skip_colour(&mut chars, |c| c.is_ascii_hexdigit(), 6),
+            c if IRC_FORMATTING.contains(&c) => {}
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Skips a colour code's `FG[,BG]` (each up to `max` characters that `is_digit` accepts); a comma
+/// not followed by a colour is text.
+fn skip_colour(chars: &mut Peekable<Chars<'_>>, is_digit: fn(&char) -> bool, max: usize) {
+    let mut taken = 0;
+    while taken < max && chars.next_if(is_digit).is_some() {
+        taken += 1;
+    }
+    if taken == 0 || chars.peek() != Some(&',') {
+        return;
+    }
+    let mut ahead = chars.clone();
+    ahead.next();
+    if ahead.peek().is_some_and(is_digit) {
+        chars.next();
+        let mut taken = 0;
+        while taken < max && chars.next_if(is_digit).is_some() {
+            taken += 1;
+        }
+    }
+}
+
 /// Skips what follows an ESC that was just read.
 fn skip_escape(chars: &mut Peekable<Chars<'_>>) {
     // A loop rather than recursion: an OSC interrupted by another ESC starts a new sequence, and a
@@ -105,6 +181,21 @@ mod tests {
 
     fn clean(text: &str) -> String {
         sanitize(text).into_owned()
+    }
+
+    #[test]
+    fn irc_formatting_is_kept_for_irc_and_taken_out_for_the_others() {
+        let bold_red = "\u{02}hi\u{02} \u{03}4,12red\u{03} \u{04}ff0000hex\u{0f} 1,2";
+        assert_eq!(sanitize_keeping_formatting(bold_red), bold_red);
+        assert_eq!(without_formatting(bold_red), "hi red hex 1,2");
+        // A terminal escape is never formatting.
+        assert_eq!(
+            sanitize_keeping_formatting("\u{02}a\u{1b}[31mb\u{07}c "),
+            "\u{02}abc"
+        );
+        assert_eq!(without_formatting("\u{03}12,x"), ",x");
+        assert_eq!(without_formatting("\u{03},5"), ",5");
+        assert!(matches!(without_formatting("plain"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use std::path::Path;
 
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches};
 
-use super::{Config, ListenKind};
+use super::Config;
 
 mod acl;
 mod tables;
@@ -273,7 +273,7 @@ pub(super) fn refuse_if_others_can_read(path: &Path, key: &str) -> Result<(), Lo
 
 /// Settings that are each good but cannot go together.
 fn check_combinations(cfg: &Config) -> Result<(), LoadError> {
-    if cfg.tls_cert.is_none() && cfg.listen.iter().any(|l| l.kind == ListenKind::Tls) {
+    if cfg.tls_cert.is_none() && cfg.listen.iter().any(|l| l.kind.is_tls_only()) {
         return Err(LoadError::File(
             "a tls listener needs a certificate: give --tls-cert and --tls-key".into(),
         ));

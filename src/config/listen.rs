@@ -23,6 +23,11 @@ pub enum ListenKind {
     /// The chat inside TLS only (the 6697/443 convention): a connection that does not start a
     /// TLS handshake is refused as with `--tls-only`. Needs `--tls-cert`.
     Tls,
+    /// IRC only, in clear (the 6667 convention): every connection speaks IRC from its first
+    /// line, whatever it starts with.
+    Irc,
+    /// IRC only, inside TLS only (the 6697 convention). Needs `--tls-cert`.
+    Ircs,
 }
 
 impl ListenKind {
@@ -32,12 +37,24 @@ impl ListenKind {
             ListenKind::Chat => "chat",
             ListenKind::Metrics => "metrics",
             ListenKind::Tls => "tls",
+            ListenKind::Irc => "irc",
+            ListenKind::Ircs => "ircs",
         }
+    }
+
+    /// Whether it speaks IRC only.
+    pub fn is_irc_only(self) -> bool {
+        matches!(self, ListenKind::Irc | ListenKind::Ircs)
+    }
+
+    /// Whether it serves only TLS.
+    pub fn is_tls_only(self) -> bool {
+        matches!(self, ListenKind::Tls | ListenKind::Ircs)
     }
 
     /// Whether it serves the chat (in clear and TLS, or in TLS only).
     pub fn is_chat(self) -> bool {
-        matches!(self, ListenKind::Chat | ListenKind::Tls)
+        !matches!(self, ListenKind::Metrics)
     }
 
     fn parse(text: &str) -> Result<ListenKind, String> {
@@ -45,8 +62,10 @@ impl ListenKind {
             "chat" => Ok(ListenKind::Chat),
             "metrics" => Ok(ListenKind::Metrics),
             "tls" => Ok(ListenKind::Tls),
+            "irc" => Ok(ListenKind::Irc),
+            "ircs" => Ok(ListenKind::Ircs),
             other => Err(format!(
-                "unknown listener kind `{other}` (the kinds are chat, tls and metrics)"
+                "unknown listener kind `{other}` (the kinds are chat, tls, irc, ircs and metrics)"
             )),
         }
     }
@@ -314,10 +333,12 @@ mod tests {
         assert_eq!(spec.to_string(), "metrics=127.0.0.1:9100");
         let spec: ListenSpec = "chat=:8080".parse().unwrap();
         assert_eq!(spec.address, ListenAddr::Any(8080));
-        assert!("irc=:6667"
+        let spec: ListenSpec = "ircs=:6697".parse().unwrap();
+        assert!(spec.kind.is_irc_only() && spec.kind.is_tls_only() && spec.kind.is_chat());
+        assert!("gopher=:70"
             .parse::<ListenSpec>()
             .unwrap_err()
-            .contains("unknown listener kind `irc`"));
+            .contains("unknown listener kind `gopher`"));
         assert!("chat"
             .parse::<ListenSpec>()
             .unwrap_err()

@@ -406,6 +406,21 @@ pub struct Config {
     #[arg(long, default_value_t = 0)]
     pub auto_accept_max: u64,
 
+    /// The server's name as IRC clients see it: the source of its numerics and notices.
+    #[arg(long, default_value = "reactor-chat", value_name = "NAME")]
+    pub server_name: String,
+
+    /// The network's name IRC clients show (ISUPPORT's NETWORK, the welcome).
+    #[arg(long, default_value = "reactor-chat", value_name = "NAME")]
+    pub network_name: String,
+
+    /// IRC OPER credentials, NAME=HASH: a name and an argon2 hash of its password in PHC form
+    /// (`reactor-chat hash-password` makes one from a password on standard input), never the
+    /// password itself. Repeatable; a successful OPER makes the user an operator, as /op does.
+    /// Reloaded on SIGHUP.
+    #[arg(long, value_name = "NAME=HASH", value_parser = parse_irc_oper)]
+    pub irc_oper: Vec<IrcOper>,
+
     /// The address users reach the chat port at, for the download links file offers carry
     /// (`https://chat.example.org` behind a proxy). Default: `http://` and the chat listener's
     /// address, or, with several chat sockets or one on every interface (:PORT, 0.0.0.0, ::),
@@ -512,6 +527,9 @@ pub enum Task {
         /// Where the copy goes; it must not exist yet.
         file: PathBuf,
     },
+    /// Read a password from standard input (one line) and print its argon2 hash, for
+    /// `--irc-oper NAME=HASH`, then exit: the password itself never goes into argv or a file.
+    HashPassword,
 }
 
 impl Config {
@@ -644,4 +662,58 @@ mod tests {
         assert_eq!(from(Some(OsStr::new(""))), None);
         assert_eq!(from(Some(OsStr::new(":/var/lib/other"))), None);
     }
+}
+
+/// One `--irc-oper`: an OPER name and the argon2 hash its password must match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IrcOper {
+    pub name: String,
+    /// The PHC string (`$argon2id$v=19$...`), checked to parse when the flag is read.
+    pub hash: String,
+}
+
+impl IrcOper {
+    /// Whether `password` is this operator's.
+    pub fn verifies(&self, password: &str) -> bool {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        PasswordHash::new(&self.hash).is_ok_and(|hash| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+    }
+}
+
+impl std::fmt::Display for IrcOper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.name, self.hash)
+    }
+}
+
+fn parse_irc_oper(text: &str) -> Result<IrcOper, String> {
+    let (name, hash) = text
+        .split_once('=')
+        .ok_or("give NAME=HASH (make the hash with `reactor-chat hash-password`)")?;
+    if name.is_empty() || name.contains(' ') {
+        return Err("an OPER name is one word".into());
+    }
+    argon2::password_hash::PasswordHash::new(hash).map_err(|e| {
+        format!("{e}: the hash is an argon2 PHC string, as `reactor-chat hash-password` prints")
+    })?;
+    Ok(IrcOper {
+        name: name.to_string(),
+        hash: hash.to_string(),
+    })
+}
+
+/// An argon2id PHC hash of `password` with a random salt, for `--irc-oper`.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
 }

@@ -90,6 +90,9 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         file_ttl,
         auto_accept_max,
         public_url,
+        server_name,
+        network_name,
+        irc_oper,
         max_http_head,
         hint_interval,
         words,
@@ -176,6 +179,7 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         words => "words",
         invite_ttl => "invite-ttl",
         backlog_lines => "backlog-lines",
+        irc_oper => "irc-oper",
     }
     // Sockets, the data directory and its thread, the sizes of rings and stores already built,
     // and what every rendered line already depends on.
@@ -191,6 +195,8 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         max_file => "max-file",
         file_store => "file-store",
         public_url => "public-url",
+        server_name => "server-name",
+        network_name => "network-name",
         clock_offset => "clock-offset",
         data_dir => "data-dir",
         no_history => "no-history",

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::flood::{FloodLimits, TokenBucket};
+use super::irc::IrcConn;
 use super::net::Stream;
 use super::outqueue::{Flush, OutQueue};
 use super::tls::ConnTls;
@@ -54,6 +55,8 @@ pub enum Proto {
     /// WebSocket messages carry the line protocol (PROTOCOL.md, "WebSocket"). Boxed: every
     /// connection holds a `Proto`, few are browsers, and the decoder is the largest variant.
     WebSocket(Box<WsDecoder>),
+    /// IRC (PROTOCOL.md, "IRC"): lines through the same line decoder, parsed as IRC messages.
+    Irc(Box<IrcConn>),
 }
 
 impl Proto {
@@ -64,6 +67,7 @@ impl Proto {
             Proto::Line => "line",
             Proto::Http(_) => "http",
             Proto::WebSocket(_) => "websocket",
+            Proto::Irc(_) => "irc",
         }
     }
 
@@ -75,6 +79,7 @@ impl Proto {
             Proto::Sniffing(_) | Proto::Line => Some(Wire::Line),
             Proto::Http(_) => None,
             Proto::WebSocket(_) => Some(Wire::WebSocket),
+            Proto::Irc(irc) => Some(Wire::Irc(irc.caps())),
         }
     }
 }
@@ -187,6 +192,11 @@ impl Conn {
     pub fn set_proto(&mut self, proto: Proto) {
         self.wire = proto.wire();
         self.proto = proto;
+    }
+
+    /// Its wire after something that changes it besides the protocol (IRC capabilities).
+    pub(super) fn set_wire(&mut self, wire: Wire) {
+        self.wire = Some(wire);
     }
 
     /// How chat output for this connection is framed; `None` for an HTTP request.

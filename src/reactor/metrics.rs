@@ -51,6 +51,8 @@ pub struct ReactorStats {
     pub ws_upgrades: u64,
     /// Telnets asked for BINARY (their first line ended with `\r`).
     pub telnet_binary: u64,
+    /// Connections that spoke IRC.
+    pub irc_connections: u64,
     /// TLS handshakes completed.
     pub tls_handshakes: u64,
     /// TLS connections ended by a protocol error (a bad record, a failed handshake).
@@ -70,7 +72,7 @@ pub struct ReactorStats {
 impl ReactorStats {
     /// Every counter by name, the disconnects as `disconnects.REASON`: the shutdown's log line.
     pub fn fields(&self) -> Vec<(String, u64)> {
-        let fields: [(&str, u64); 33] = [
+        let fields: [(&str, u64); 34] = [
             ("accepted", self.accepted),
             ("refused_full", self.refused_full),
             ("refused_per_ip", self.refused_per_ip),
@@ -99,6 +101,7 @@ impl ReactorStats {
             ("ws_upgrades", self.ws_upgrades),
             ("metrics_refused", self.metrics_refused),
             ("telnet_binary", self.telnet_binary),
+            ("irc_connections", self.irc_connections),
             ("tls_handshakes", self.tls_handshakes),
             ("tls_errors", self.tls_errors),
             ("tls_refused", self.tls_refused),
@@ -176,7 +179,7 @@ pub fn render(reactor: &Reactor) -> String {
         "Open connections by protocol.",
         &proto_labels,
     );
-    let plain: [(&str, &str, &str, f64); 36] = [
+    let plain: [(&str, &str, &str, f64); 38] = [
         ("reactor_chat_users_online", "gauge", "Users logged in with a live connection.", reactor.chat.online() as f64),
         ("reactor_chat_rooms", "gauge", "Rooms that exist now.", reactor.chat.room_count() as f64),
         ("reactor_chat_file_store_bytes", "gauge", "Bytes held for open file offers.", reactor.chat.file_store_bytes() as f64),
@@ -203,6 +206,8 @@ pub fn render(reactor: &Reactor) -> String {
         ("reactor_chat_metrics_refused_total", "counter", "/metrics and /status requests refused on a chat listener (not loopback nor --metrics-allow).", stats.metrics_refused as f64),
         ("reactor_chat_websocket_upgrades_total", "counter", "WebSocket connections opened.", stats.ws_upgrades as f64),
         ("reactor_chat_telnet_binary_requests_total", "counter", "Telnet clients asked for 8-bit input (RFC 856 BINARY).", stats.telnet_binary as f64),
+        ("reactor_chat_irc_connections_total", "counter", "Connections that spoke IRC.", stats.irc_connections as f64),
+        ("reactor_chat_irc_connections", "gauge", "Connections speaking IRC now.", reactor.conns.iter().filter(|(_, c)| c.proto.name() == "irc").count() as f64),
         ("reactor_chat_tls_connections", "gauge", "Connections inside TLS.", reactor.conns.iter().filter(|(_, c)| c.tls.is_some()).count() as f64),
         ("reactor_chat_tls_handshakes_total", "counter", "TLS handshakes completed.", stats.tls_handshakes as f64),
         ("reactor_chat_tls_errors_total", "counter", "TLS connections ended by a protocol error.", stats.tls_errors as f64),

@@ -54,6 +54,7 @@ pub mod broadcast;
 mod close;
 pub mod conn;
 pub mod flood;
+pub mod irc;
 mod listen;
 pub mod metrics;
 pub mod net;
@@ -120,6 +121,8 @@ pub struct Reactor {
     storage: Option<Storage>,
     outbox: Outbox,
     renderer: Renderer,
+    /// IRC's renderer, beside the line protocol's.
+    irc_renderer: crate::render::irc::IrcRenderer,
     render_buf: BytesMut,
     /// Broadcast lines, rendered back to back so a recipient's run of them is one slice.
     broadcast: BroadcastBuf,
@@ -169,6 +172,26 @@ pub struct Reactor {
 
 /// `--tls-cert` and `--tls-key` read into a configuration, or `None` without them; a bad file
 /// is an error naming it.
+/// The IRC renderer for `cfg`: its names, and cloaks keyed by the admin key (or a random key
+/// for a server with none, whose cloaks then last as long as the process).
+fn irc_renderer(cfg: &Config) -> crate::render::irc::IrcRenderer {
+    let secret = match cfg.effective_admin_key() {
+        Some(key) => key.as_bytes().to_vec(),
+        None => {
+            let mut random = [0u8; 32];
+            let _ = getrandom::getrandom(&mut random);
+            random.to_vec()
+        }
+    };
+    crate::render::irc::IrcRenderer {
+        server: std::sync::Arc::from(cfg.server_name.as_str()),
+        network: std::sync::Arc::from(cfg.network_name.as_str()),
+        cloak: crate::render::irc::Cloak::new(&secret),
+        version: env!("CARGO_PKG_VERSION"),
+        max_text: cfg.max_line,
+    }
+}
+
 fn load_tls(cfg: &Config) -> io::Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
     let (Some(cert), Some(key)) = (&cfg.tls_cert, &cfg.tls_key) else {
         return Ok(None);
@@ -366,6 +389,7 @@ impl Reactor {
             flood,
             clock_offset_ms: cfg.clock_offset.saturating_mul(1000),
             renderer,
+            irc_renderer: irc_renderer(&cfg),
             poll,
             listeners: bound,
             signals,

@@ -11,7 +11,7 @@ use super::broadcast::{self, BroadcastBuf};
 use super::close::lost_reason_for;
 use super::conn::Conn;
 use super::outqueue::QueueVerdict;
-use super::wire::{LineBytes, Rendered};
+use super::wire::{LineBytes, Pushed, Rendered, Wire};
 use super::Reactor;
 use crate::chat::{ConnId, Event, FileNotice, LostReason, Output};
 use crate::codec::file::FileDecoder;
@@ -56,14 +56,20 @@ impl Reactor {
         }
         outbox.clear();
         self.outbox = outbox;
+        // Departed users' addresses were kept for rendering this outbox's lines about them.
+        self.chat.forget_departed();
     }
 
     /// Queues one event for one connection.
     pub(super) fn queue_event(&mut self, key: usize, event: &Event) {
         if self.conns.get(key).is_some_and(Conn::accepts_output) {
             self.stats.deliveries += 1;
+            if let Some(Wire::Irc(_)) = self.conns[key].wire() {
+                // Numerics name their recipient: rendered for it alone.
+                return self.queue_irc_event(key, event);
+            }
             let base = self.link_base_for(key, event);
-            let rendered = Rendered::new(self.render_with_base(event, base));
+            let rendered = Rendered::new(self.render_with_base(event, base), event);
             self.queue_for_each(&[ConnId(key)], rendered, file_payload(event));
         }
     }
@@ -112,20 +118,20 @@ impl Reactor {
                 }
             }
             for (base, conns) in by_base {
-                let rendered = Rendered::new(self.render_with_base(event, Some(base)));
+                let rendered = Rendered::new(self.render_with_base(event, Some(base)), event);
                 self.queue_for_each(&conns, rendered, None);
             }
             return;
         }
         match file_payload(event) {
             Some(payload) => {
-                let header = Rendered::new(self.render(event));
+                let header = Rendered::new(self.render(event), event);
                 self.queue_for_each(recipients, header, Some(payload));
             }
             None => {
                 let renderer = &self.renderer;
                 let line = self.broadcast.write(|buf| renderer.render(event, buf));
-                self.queue_for_each(recipients, Rendered::new(line), None);
+                self.queue_for_each(recipients, Rendered::new(line, event), None);
             }
         }
     }
@@ -135,7 +141,7 @@ impl Reactor {
     fn queue_for_each<L: LineBytes>(
         &mut self,
         recipients: &[ConnId],
-        mut rendered: Rendered<L>,
+        mut rendered: Rendered<'_, L>,
         payload: Option<&Bytes>,
     ) {
         match payload {
@@ -167,7 +173,12 @@ impl Reactor {
     /// A connection that still has `file_backlog` bytes of files on their way gets a refusal
     /// instead, so a client that takes files and never reads them cannot pin payload after
     /// payload in memory.
-    fn queue_file<L: LineBytes>(&mut self, key: usize, header: &mut Rendered<L>, payload: &Bytes) {
+    fn queue_file<L: LineBytes>(
+        &mut self,
+        key: usize,
+        header: &mut Rendered<'_, L>,
+        payload: &Bytes,
+    ) {
         let Some(conn) = self.conns.get(key) else {
             return;
         };
@@ -183,6 +194,9 @@ impl Reactor {
         let Some(wire) = conn.wire() else {
             return;
         };
+        if let Wire::Irc(_) = wire {
+            return; // IRC users take files by their download links
+        }
         self.queue_rendered(key, header);
         if let Some(head) = wire.payload_head(payload.len()) {
             self.queue_raw(key, head);
@@ -198,10 +212,26 @@ impl Reactor {
     /// Queues a rendered event for one connection in its wire format; nothing for an HTTP
     /// request (chat output never goes into an HTTP response).
     #[inline]
-    fn queue_rendered<L: LineBytes>(&mut self, key: usize, rendered: &mut Rendered<L>) {
+    fn queue_rendered<L: LineBytes>(&mut self, key: usize, rendered: &mut Rendered<'_, L>) {
+        let mut needs = None;
         self.queue_with(key, |conn, open| {
-            rendered.push_to(conn.wire(), &mut conn.out, open)
+            match rendered.push_to(conn.wire(), &mut conn.out, open) {
+                Pushed::Queued => true,
+                Pushed::Nothing => false,
+                Pushed::NeedsIrc(caps) => {
+                    needs = Some(caps);
+                    false
+                }
+            }
         });
+        if let Some(caps) = needs {
+            // The first IRC recipient with these capabilities: rendered once, shared after.
+            let bytes = self.render_irc_broadcast(rendered.event(), caps);
+            rendered.set_irc(caps, bytes);
+            self.queue_with(key, |conn, open| {
+                rendered.push_to(conn.wire(), &mut conn.out, open) == Pushed::Queued
+            });
+        }
     }
 
     /// Queues wire bytes for a connection and enforces the output limits.

@@ -165,6 +165,7 @@ impl Reactor {
             Proto::Line => self.feed_stream(key, data),
             Proto::Http(_) => self.on_http_bytes(key, data),
             Proto::WebSocket(_) => self.on_ws_bytes(key, data),
+            Proto::Irc(_) => self.feed_stream(key, data),
         }
     }
 
@@ -232,6 +233,31 @@ impl Reactor {
     }
 
     fn on_frame(&mut self, key: usize, frame: LineFrame) {
+        let conn = &self.conns[key];
+        let irc = matches!(conn.proto, Proto::Irc(_));
+        if !irc && !conn.logged_in && matches!(conn.proto, Proto::Line) {
+            if let LineFrame::Line(line) = &frame {
+                if super::irc::is_irc(line.as_bytes()) {
+                    // Greeted as a line client, but it speaks IRC: it does from now on.
+                    self.start_irc(key);
+                    return self.on_irc_line(key, line);
+                }
+            }
+        }
+        if irc {
+            return match frame {
+                LineFrame::Line(line) => self.on_irc_line(key, &line),
+                LineFrame::TooLong => {
+                    self.stats.lines_too_long += 1;
+                    let max = self.cfg.max_line;
+                    self.refuse_irc_line(key, Refusal::LineTooLong { max });
+                }
+                LineFrame::InvalidUtf8 => {
+                    self.stats.invalid_utf8 += 1;
+                    self.refuse_irc_line(key, Refusal::InvalidUtf8);
+                }
+            };
+        }
         match frame {
             LineFrame::Line(line) => {
                 let now = self.now();

@@ -54,6 +54,7 @@ impl Reactor {
     pub(super) fn query(&mut self, key: usize, query: HistoryQuery) {
         if let (Some(storage), Some(c)) = (&mut self.storage, self.conns.get(key)) {
             storage.query(key, c.serial, query);
+            self.irc_query_sent(key);
         }
     }
 
@@ -77,6 +78,7 @@ impl Reactor {
                 self.chat
                     .history_answer(ConnId(answer.conn), answer.answer, now, &mut self.outbox);
                 self.apply_outbox();
+                self.irc_query_answered(answer.conn);
             }
         }
     }

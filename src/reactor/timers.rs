@@ -45,6 +45,7 @@ impl Reactor {
                         && !self.conns[key].greeted
                         && matches!(&self.conns[key].proto, Proto::Sniffing(b) if b.is_empty())
                         && self.greet_due(&self.conns[key], now.mono)
+                        && !self.conns[key].via.is_irc_only()
                     {
                         // Where only TLS is served, a silent connection may be a TLS client that
                         // is slow to say so: it is refused at the handshake's deadline instead

@@ -32,7 +32,7 @@ pub(super) fn refuses_clear_text(
     cfg: &crate::config::Config,
     via: crate::config::ListenKind,
 ) -> bool {
-    cfg.tls_only || via == crate::config::ListenKind::Tls
+    cfg.tls_only || via.is_tls_only()
 }
 
 /// What the sweep does with a connection past `--tls-handshake-timeout`.

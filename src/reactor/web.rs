@@ -140,10 +140,16 @@ impl Reactor {
                 return;
             }
         }
-        if HTTP_METHODS.iter().any(|m| all.starts_with(m)) {
+        if self.conns[key].via.is_irc_only() {
+            self.start_irc(key);
+            self.feed_stream(key, &all);
+        } else if HTTP_METHODS.iter().any(|m| all.starts_with(m)) {
             self.start_http(key, &all);
-        } else if HTTP_METHODS.iter().any(|m| m.starts_with(&all)) {
-            // "GE", "HEA": too early to tell, and at most a few bytes to hold.
+        } else if super::irc::is_irc(&all) {
+            self.start_irc(key);
+            self.feed_stream(key, &all);
+        } else if HTTP_METHODS.iter().any(|m| m.starts_with(&all)) || super::irc::may_be_irc(&all) {
+            // "GE", "HEA", "NIC": too early to tell, and at most a few bytes to hold.
             self.conns[key].set_proto(Proto::Sniffing(all));
         } else if self.conns[key].via == ListenKind::Metrics {
             self.conns[key].greeted = true;

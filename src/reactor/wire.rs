@@ -16,7 +16,9 @@ use bytes::{Bytes, BytesMut};
 
 use super::broadcast::{BroadcastBuf, SharedLine};
 use super::outqueue::OutQueue;
+use crate::chat::Event;
 use crate::codec::websocket;
+use crate::render::irc::Caps;
 
 /// How the chat output of a connection is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +28,9 @@ pub(super) enum Wire {
     /// The line protocol inside WebSocket text messages, file payloads in binary messages (the
     /// browser client; PROTOCOL.md, "WebSocket").
     WebSocket,
+    /// IRC, rendered by `render::irc` for the capabilities negotiated: a broadcast's bytes
+    /// differ only by those that change them (`Caps::broadcast_key`).
+    Irc(Caps),
 }
 
 impl Wire {
@@ -33,7 +38,8 @@ impl Wire {
     /// buffer every recipient shares).
     pub fn payload_head(self, len: usize) -> Option<Bytes> {
         match self {
-            Wire::Line => None,
+            // IRC users get file offers as links; no payload goes to them.
+            Wire::Line | Wire::Irc(_) => None,
             // The payload travels as one binary message; only its frame head is new bytes.
             Wire::WebSocket => Some(binary_head(len)),
         }
@@ -72,19 +78,47 @@ impl LineBytes for Bytes {
 }
 
 /// One event's bytes in each wire format its recipients speak so far.
-pub(super) struct Rendered<L> {
+pub(super) struct Rendered<'e, L> {
     line: L,
     /// The lines in one WebSocket text message.
     websocket: Option<Bytes>,
+    /// The event itself, which IRC renders on its own (its lines are not the line protocol's).
+    event: &'e Event,
+    /// The IRC bytes for each combination of byte-changing capabilities met so far.
+    irc: [Option<Bytes>; Caps::BROADCAST_VARIANTS],
 }
 
-impl<L: LineBytes> Rendered<L> {
-    /// The event rendered in the line protocol; other formats are made from it on first need.
-    pub fn new(line: L) -> Self {
+/// What [`Rendered::push_to`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pushed {
+    Queued,
+    /// Nothing to queue: the connection takes no chat output (an HTTP request), or the event
+    /// has no bytes on its wire (an away change for IRC clients that did not ask).
+    Nothing,
+    /// The connection speaks IRC with these capabilities and the event has not been rendered
+    /// for them yet: render it ([`Rendered::set_irc`]) and push again.
+    NeedsIrc(Caps),
+}
+
+impl<'e, L: LineBytes> Rendered<'e, L> {
+    /// The event rendered in the line protocol; other formats are made from it, or from the
+    /// event, on first need.
+    pub fn new(line: L, event: &'e Event) -> Self {
         Rendered {
             line,
             websocket: None,
+            event,
+            irc: Default::default(),
         }
+    }
+
+    pub fn event(&self) -> &'e Event {
+        self.event
+    }
+
+    /// The event's IRC bytes for connections with `caps`.
+    pub fn set_irc(&mut self, caps: Caps, bytes: Bytes) {
+        self.irc[caps.broadcast_key()] = Some(bytes);
     }
 
     /// Queues the event in `wire`'s format; false, and nothing queued, for a connection with no
@@ -97,7 +131,7 @@ impl<L: LineBytes> Rendered<L> {
         wire: Option<Wire>,
         queue: &mut OutQueue,
         open: &BroadcastBuf,
-    ) -> bool {
+    ) -> Pushed {
         match wire {
             Some(Wire::Line) => self.line.push_to(queue),
             Some(Wire::WebSocket) => {
@@ -107,9 +141,14 @@ impl<L: LineBytes> Rendered<L> {
                     .get_or_insert_with(|| text_frame(line.bytes(open)));
                 queue.push(frame.clone());
             }
-            None => return false,
+            Some(Wire::Irc(caps)) => match &self.irc[caps.broadcast_key()] {
+                Some(bytes) if bytes.is_empty() => return Pushed::Nothing,
+                Some(bytes) => queue.push(bytes.clone()),
+                None => return Pushed::NeedsIrc(caps),
+            },
+            None => return Pushed::Nothing,
         }
-        true
+        Pushed::Queued
     }
 }
 
@@ -139,11 +178,12 @@ mod tests {
     }
 
     const FRAMED: &[u8] = b"\x81\x04hi\r\n";
+    static EVENT: Event = Event::Info(crate::chat::Info::Greeting);
 
     #[test]
     fn each_wire_gets_its_bytes_and_a_format_is_made_once() {
         let open = BroadcastBuf::new();
-        let mut rendered = Rendered::new(Bytes::from_static(b"hi\r\n"));
+        let mut rendered = Rendered::new(Bytes::from_static(b"hi\r\n"), &EVENT);
         let (mut line, mut browser, mut other_browser) =
             (OutQueue::new(), OutQueue::new(), OutQueue::new());
         rendered.push_to(Some(Wire::Line), &mut line, &open);
@@ -164,7 +204,7 @@ mod tests {
     fn a_broadcast_line_is_framed_from_the_open_block() {
         let mut open = BroadcastBuf::new();
         let shared = open.write(|buf| buf.extend_from_slice(b"hi\r\n"));
-        let mut rendered = Rendered::new(shared);
+        let mut rendered = Rendered::new(shared, &EVENT);
         let (mut line, mut browser) = (OutQueue::new(), OutQueue::new());
         rendered.push_to(Some(Wire::WebSocket), &mut browser, &open);
         rendered.push_to(Some(Wire::Line), &mut line, &open);

@@ -4,11 +4,13 @@
 //! - [`texts`]: every sentence in every language, as data, with no protocol framing. A wire
 //!   format chooses which sentence an event says; the table says it in the user's language.
 //! - [`line`](mod@line): the line protocol that telnet, nc, the line client and (inside
-//!   WebSocket text frames) the browser speak. A second wire format (IRC) is a sibling of `line`
-//!   that frames the same texts its own way.
+//!   WebSocket text frames) the browser speak.
+//! - [`irc`]: IRC, a sibling of `line`: room events as IRC commands, replies as numerics, and
+//!   the same texts as notices where IRC has nothing of its own.
 //! - [`stamp`] and [`human`]: times, durations and sizes as people read them, shared by all.
 
 pub mod human;
+pub mod irc;
 pub mod line;
 pub mod stamp;
 pub mod texts;

@@ -27,7 +27,7 @@ pub use invite::InviteNotice;
 pub use presence::PresenceSummary;
 pub use query::{HistoryAnswer, HistoryError, HistoryLines, HistoryQuery, HistoryWhat};
 pub use refusal::{Bye, Refusal};
-pub use reply::{Info, ScheduleEntry, UserEntry};
+pub use reply::{Info, Member, ScheduleEntry, UserEntry};
 
 use super::id::MsgId;
 
@@ -61,6 +61,8 @@ pub enum Departure {
     GraceExpired { grace_secs: u64 },
     /// `/join` or `/part` to another room.
     Moved { to: Arc<str> },
+    /// Left this room and kept its others (IRC's PART).
+    Parted { message: Option<Arc<str>> },
     /// An operator's `/kick` or `/ban`.
     Kicked {
         by: Arc<str>,
@@ -151,6 +153,13 @@ pub enum Event {
         by: Arc<str>,
         topic: Arc<str>,
     },
+    /// A user set or cleared an away message: shown only to clients that asked to see it (IRC's
+    /// away-notify); never kept or stored.
+    AwayChanged {
+        room: Arc<str>,
+        nick: Arc<str>,
+        message: Option<Arc<str>>,
+    },
     /// Joins and departures in a room over `--presence-max-room`, gathered into one line.
     Presence(PresenceSummary),
     /// A room event from the history (`/history`, `/search`, the backlog), shown as it was shown
@@ -194,6 +203,7 @@ impl Event {
                 | GameNotice::Stopped { at, .. },
             ) => Some(*at),
             Event::Info(_)
+            | Event::AwayChanged { .. }
             | Event::Refused(_)
             | Event::Bye(_)
             | Event::File(_)

@@ -151,4 +151,27 @@ pub enum Refusal {
     HistoryFailed,
     /// `/history` with something that is neither a count nor a `YYYY-MM-DD` date.
     BadDate,
+    /// A request about a room that does not exist.
+    NoSuchRoom {
+        room: Arc<str>,
+    },
+    /// A request about a room the asker is not in.
+    NotInRoom {
+        room: Arc<str>,
+    },
+    /// Kicking someone from a room they are not in.
+    TargetNotInRoom {
+        nick: Arc<str>,
+        room: Arc<str>,
+    },
+    /// Only the room's operators (and the server's) may do this.
+    NotRoomOperator {
+        room: Arc<str>,
+    },
+    /// A command that acts on "the current room" from a session that is in none.
+    NoRoomYet,
+    /// A command the asker's protocol cannot carry (a file upload over IRC).
+    NotOverThisProtocol {
+        command: Arc<str>,
+    },
 }

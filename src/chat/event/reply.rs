@@ -1,5 +1,6 @@
 //! Replies and notices addressed to one connection.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::query::HistoryWhat;
@@ -11,6 +12,19 @@ use crate::chat::help::HelpEntry;
 pub struct UserEntry {
     pub nick: Arc<str>,
     pub op: bool,
+    pub away: bool,
+}
+
+/// A member of a room as clients that list rooms' members with their addresses see it (IRC's
+/// NAMES, WHO, USERHOST). The address is the renderer's to show or cloak.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub nick: Arc<str>,
+    pub ip: IpAddr,
+    /// A server operator (an operator in every room).
+    pub op: bool,
+    /// An operator of the room the list is about (its first member, or made one there).
+    pub room_op: bool,
     pub away: bool,
 }
 
@@ -143,5 +157,71 @@ pub enum Info {
     /// The line that ends a history reply.
     HistoryEnd {
         what: HistoryWhat,
+    },
+
+    // ----- for sessions that keep several rooms (IRC) ------------------------------------------
+    /// A session that keeps several rooms has logged in (or resumed): it is in no room yet, or
+    /// in the rooms it kept.
+    Registered {
+        nick: Arc<str>,
+        rules: Arc<str>,
+        resumed: bool,
+        online_total: usize,
+        rooms_total: usize,
+        operators: usize,
+        op: bool,
+        resume_key: Arc<str>,
+        grace_secs: u64,
+    },
+    /// The asker is now in `room` (a join that kept its other rooms, or a resume): the room's
+    /// topic and members.
+    Entered {
+        room: Arc<str>,
+        topic: Option<(Arc<str>, Arc<str>)>,
+        topic_at: UnixMillis,
+        members: Vec<Member>,
+    },
+    /// The asker left `room` (and is still in its others).
+    Parted {
+        room: Arc<str>,
+        message: Option<Arc<str>>,
+    },
+    /// A room's members, with their addresses (IRC's NAMES).
+    Members {
+        room: Arc<str>,
+        members: Vec<Member>,
+    },
+    /// Every room with its count of connected members and its topic (IRC's LIST).
+    RoomList {
+        rooms: Vec<(Arc<str>, usize, Option<Arc<str>>)>,
+    },
+    /// A room's settings (IRC's channel modes): whether its topic is locked, since when it exists.
+    RoomModes {
+        room: Arc<str>,
+        topic_locked: bool,
+        opened_at: UnixMillis,
+    },
+    /// Users matching a WHO query; `reveal`: the asker is an operator and sees real addresses.
+    Who {
+        mask: Arc<str>,
+        users: Vec<(Member, Option<Arc<str>>)>,
+        reveal: bool,
+    },
+    /// `WHOIS`: one user, every room it is in.
+    WhoisUser {
+        member: Member,
+        rooms: Vec<(Arc<str>, bool)>,
+        idle_secs: u64,
+        away: Option<Arc<str>>,
+        reconnecting: bool,
+        reveal: bool,
+    },
+    /// Which of the asked names are online (IRC's ISON).
+    Online {
+        nicks: Vec<Arc<str>>,
+    },
+    /// The asked users with their addresses (IRC's USERHOST).
+    Userhosts {
+        users: Vec<Member>,
     },
 }

@@ -25,6 +25,10 @@ impl Chat {
     /// `/join ROOM` (and `/part`, which is `/join lobby`): the user leaves the current room for
     /// `name`, which is made if new.
     pub(in crate::chat) fn join(&mut self, cx: &mut Cx<'_>, name: &str) {
+        if self.sessions[cx.sid].keeps_rooms() {
+            // Its other rooms stay (IRC): the room is added.
+            return self.join_keeping(cx, name);
+        }
         if !valid_room_name(name) {
             return cx.refuse(Refusal::BadRoom {
                 max_chars: MAX_ROOM_CHARS,
@@ -51,7 +55,7 @@ impl Chat {
         };
         self.announce_presence(old, None, left, now, cx.out);
         self.drop_room_if_empty(old, cx.out);
-        self.rooms.enter(new, sid, &mut self.sessions);
+        self.rooms.enter(new, sid, &mut self.sessions, now.wall);
         self.ask_backlog(cx.conn, sid, cx.now, cx.out);
         let joined = Event::Joined {
             id: self.ids.next(now.wall),

@@ -44,6 +44,11 @@ pub struct Room {
     topic_changed: UnixMillis,
     /// What the room was told lately: the one copy replays read.
     recent: Recent,
+    /// The uids of the room's own operators: its first member, and whoever they make one.
+    /// Server operators are operators of every room without being listed.
+    room_ops: Vec<u64>,
+    /// When its first member came in (IRC's channel creation time).
+    opened_at: UnixMillis,
 }
 
 impl Room {
@@ -101,6 +106,21 @@ impl Room {
     /// Whether there is a topic or lock to keep when the room closes.
     fn has_topic(&self) -> bool {
         self.topic.is_some() || self.topic_locked
+    }
+
+    /// Whether the session with `uid` is one of the room's own operators.
+    pub fn is_room_op(&self, uid: u64) -> bool {
+        self.room_ops.contains(&uid)
+    }
+
+    /// When the topic or its lock last changed.
+    pub fn topic_changed(&self) -> UnixMillis {
+        self.topic_changed
+    }
+
+    /// When its first member came in.
+    pub fn opened_at(&self) -> UnixMillis {
+        self.opened_at
     }
 
     /// What the room was told lately (see [`recent`]).
@@ -225,13 +245,22 @@ impl Rooms {
             topic_locked: kept.as_ref().is_some_and(|k| k.locked),
             topic_changed: kept.as_ref().map_or(0, |k| k.changed),
             recent,
+            room_ops: Vec::new(),
+            opened_at: 0,
         });
         self.by_key.insert(key, id);
         id
     }
 
     /// Adds a session to a room's members; the room becomes its current one if it has none.
-    pub fn enter(&mut self, room: RoomId, sid: SessionId, sessions: &mut Sessions) {
+    /// The first member of a room that had none is its operator (IRC clients and bots expect
+    /// that of a channel they made), and the room counts as opened `at`.
+    pub fn enter(&mut self, room: RoomId, sid: SessionId, sessions: &mut Sessions, at: UnixMillis) {
+        let r = &mut self.slab[room];
+        if r.members.is_empty() {
+            r.room_ops = vec![sessions[sid].uid()];
+            r.opened_at = at;
+        }
         let members = &mut self.slab[room].members;
         let slot = members.len();
         members.push(sid);
@@ -248,6 +277,8 @@ impl Rooms {
             return;
         };
         let slot = memberships.remove(at).slot;
+        let uid = sessions[sid].uid();
+        self.slab[room].room_ops.retain(|&op| op != uid);
         let members = &mut self.slab[room].members;
         members.swap_remove(slot);
         if let Some(&moved) = members.get(slot) {
@@ -302,7 +333,7 @@ impl Rooms {
             }
         }
         for (sid, s) in sessions.iter() {
-            if s.memberships().is_empty() {
+            if s.memberships().is_empty() && !s.keeps_rooms() {
                 return Err(format!("{} is in no room", s.nick()));
             }
             for m in s.memberships() {

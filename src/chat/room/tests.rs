@@ -93,7 +93,7 @@ fn a_session_in_two_rooms_hears_both_and_is_missed_in_both() {
     h.line(3, "/join games");
     let alice = h.chat.sessions.session_of(ConnId(1)).unwrap();
     let games = h.chat.rooms.find("games").unwrap();
-    h.chat.rooms.enter(games, alice, &mut h.chat.sessions);
+    h.chat.rooms.enter(games, alice, &mut h.chat.sessions, 0);
     h.chat.check_invariants().unwrap();
     assert_eq!(h.chat.rooms[games].members().len(), 2);
 
@@ -132,7 +132,7 @@ fn leaving_one_room_keeps_every_other_members_place() {
     let side = h.chat.rooms.open("side");
     for conn in [2, 3, 4] {
         let s = sid(&h, conn);
-        h.chat.rooms.enter(side, s, &mut h.chat.sessions);
+        h.chat.rooms.enter(side, s, &mut h.chat.sessions, 0);
     }
     // bob leaves both lists from their middles: the sessions moved into his places still point
     // at where they are now.
@@ -141,7 +141,7 @@ fn leaving_one_room_keeps_every_other_members_place() {
     h.chat.rooms.leave(side, bob, &mut h.chat.sessions);
     h.chat.check_invariants().unwrap();
     h.chat.rooms.leave(lobby, bob, &mut h.chat.sessions);
-    h.chat.rooms.enter(side, bob, &mut h.chat.sessions);
+    h.chat.rooms.enter(side, bob, &mut h.chat.sessions, 0);
     h.chat.check_invariants().unwrap();
     assert_eq!(h.chat.rooms[lobby].members().len(), 3);
     assert_eq!(h.chat.rooms[side].members().len(), 3);

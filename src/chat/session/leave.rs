@@ -130,6 +130,7 @@ impl Chat {
             self.rooms.leave(room.room, sid, &mut self.sessions);
         }
         let s = self.sessions.remove(sid);
+        self.departed.push((s.nick.clone(), s.ip));
         self.invites.forget(s.uid);
         // Operator actions are announced on their own even in a big room.
         let kicked = matches!(how, Departure::Kicked { .. });

@@ -11,6 +11,15 @@ use crate::chat::event::{Bye, Event, Info, Refusal};
 use crate::chat::nick::{self, cmp_nicks};
 use crate::chat::{Chat, ConnId, Now, Outbox, Output, SessionId, LOBBY, WELCOME_NAMES_MAX};
 
+/// A login's connection, name and key, and whether its protocol keeps several rooms.
+struct Login<'a> {
+    conn: ConnId,
+    ip: IpAddr,
+    name: &'a str,
+    key: Option<&'a str>,
+    keeps_rooms: bool,
+}
+
 impl Chat {
     pub(in crate::chat) fn login(
         &mut self,
@@ -26,6 +35,52 @@ impl Chat {
             Some((name, key)) if is_resume_key_shaped(key) => (name, Some(key)),
             _ => (line, None),
         };
+        let login = Login {
+            conn,
+            ip,
+            name,
+            key,
+            keeps_rooms: false,
+        };
+        self.log_in(login, now, out);
+    }
+
+    /// A login by a protocol that names the nickname and the resume key apart (IRC's NICK and
+    /// PASS) and whose sessions keep several rooms: refused, new (in no room) or resumed as a
+    /// line login is.
+    pub fn register(
+        &mut self,
+        conn: ConnId,
+        name: &str,
+        key: Option<&str>,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        let Some(entry) = self.sessions.entry(conn) else {
+            return;
+        };
+        if entry.session.is_some() {
+            return;
+        }
+        let key = key.filter(|k| is_resume_key_shaped(k));
+        let login = Login {
+            conn,
+            ip: entry.ip,
+            name,
+            key,
+            keeps_rooms: true,
+        };
+        self.log_in(login, now, out);
+    }
+
+    fn log_in(&mut self, login: Login<'_>, now: Now, out: &mut Outbox) {
+        let Login {
+            conn,
+            ip,
+            name,
+            key,
+            keeps_rooms,
+        } = login;
         if let Some(minutes_left) = self.bans.address_banned(ip, now.mono) {
             info!(ip:% = ip; "login refused: banned address");
             self.sessions.forget_conn(conn);
@@ -56,6 +111,7 @@ impl Chat {
                 nick: Arc::from(name),
                 key: collision,
                 resume_key: key,
+                keeps_rooms,
             };
             return self.new_session(new, now, out);
         };
@@ -64,7 +120,7 @@ impl Chat {
         match (s.conn, s.held_secs_left(now.mono)) {
             (None, Some(secs_left)) => {
                 if key_ok || s.ip == ip {
-                    self.resume(conn, ip, sid, now, out);
+                    self.resume(conn, ip, sid, keeps_rooms, now, out);
                 } else {
                     let refusal = Refusal::NickHeld {
                         nick: s.nick.clone(),
@@ -82,7 +138,7 @@ impl Chat {
                     conn: old,
                     bye: Some(Bye::ResumedElsewhere),
                 });
-                self.resume(conn, ip, sid, now, out);
+                self.resume(conn, ip, sid, keeps_rooms, now, out);
             }
             _ => {
                 let lookalike = s.nick.to_lowercase() != name.to_lowercase();
@@ -105,8 +161,8 @@ impl Chat {
     /// an operator's grant coming back (after a restart, or after its session ended), so that
     /// operator's client resumes as before and is operator again.
     fn new_session(&mut self, mut new: NewSession<'_>, now: Now, out: &mut Outbox) {
-        let room = self.rooms.open(LOBBY);
         let (conn, ip, nick) = (new.conn, new.ip, new.nick.clone());
+        let keeps_rooms = new.keeps_rooms;
         new.resume_key = new.resume_key.filter(|k| self.granted_op(&new.key, k, out));
         let granted = new.resume_key.is_some();
         let first = !granted && self.first_user_op();
@@ -118,10 +174,16 @@ impl Chat {
             info!(nick:% = nick; "operator: the first user of an empty server (--first-user-op)");
             self.record_grant(sid, now, out);
         }
-        self.rooms.enter(room, sid, &mut self.sessions);
         self.stats.logins += 1;
         info!(nick:% = nick, ip:% = ip; "logged in");
         out.items.push(Output::LoggedIn { conn });
+        if keeps_rooms {
+            // In no room until it joins one, as IRC clients expect.
+            out.send(conn, Event::Info(self.registered(sid, false)));
+            return;
+        }
+        let room = self.rooms.open(LOBBY);
+        self.rooms.enter(room, sid, &mut self.sessions, now.wall);
         out.send(conn, Event::Info(self.welcome(sid, false)));
         self.ask_backlog(conn, sid, now, out);
         let event = Event::Joined {
@@ -133,21 +195,44 @@ impl Chat {
         self.announce_presence(room, Some(sid), event, now, out);
     }
 
-    fn resume(&mut self, conn: ConnId, ip: IpAddr, sid: SessionId, now: Now, out: &mut Outbox) {
+    fn resume(
+        &mut self,
+        conn: ConnId,
+        ip: IpAddr,
+        sid: SessionId,
+        keeps_rooms: bool,
+        now: Now,
+        out: &mut Outbox,
+    ) {
         let held = self.sessions.attach(conn, sid, ip);
         self.stats.resumes += 1;
         let nick = self.sessions[sid].nick.clone();
         info!(nick:% = nick, ip:% = ip; "reconnected");
         out.items.push(Output::LoggedIn { conn });
-        out.send(conn, Event::Info(self.welcome(sid, true)));
-        // A returning page or client shows the room as a fresh login does: its recent lines up
-        // to where this session left off, then what it missed since.
-        let room = self.sessions[sid].room();
-        let left_off = held
-            .as_ref()
-            .and_then(|h| h.since.iter().find(|&&(r, _)| r == room))
-            .map_or_else(|| self.rooms[room].recent().end(), |&(_, at)| at);
-        self.backlog_before(conn, sid, room, left_off, now, out);
+        self.sessions[sid].set_keeps_rooms(keeps_rooms);
+        if keeps_rooms {
+            // Its client learns the rooms it is still in as joins, then what it missed.
+            out.send(conn, Event::Info(self.registered(sid, true)));
+            for m in self.sessions[sid].memberships().to_vec() {
+                let entered = self.entered(m.room);
+                out.send(conn, Event::Info(entered));
+            }
+        } else {
+            if self.sessions[sid].current_room().is_none() {
+                // Back by the line protocol from a session that was in no room: the lobby.
+                let lobby = self.rooms.open(LOBBY);
+                self.rooms.enter(lobby, sid, &mut self.sessions, now.wall);
+            }
+            out.send(conn, Event::Info(self.welcome(sid, true)));
+            // A returning page or client shows the room as a fresh login does: its recent lines
+            // up to where this session left off, then what it missed since.
+            let room = self.sessions[sid].room();
+            let left_off = held
+                .as_ref()
+                .and_then(|h| h.since.iter().find(|&&(r, _)| r == room))
+                .map_or_else(|| self.rooms[room].recent().end(), |&(_, at)| at);
+            self.backlog_before(conn, sid, room, left_off, now, out);
+        }
         // A takeover of a live session has nothing to replay and nothing to announce.
         let Some(held) = held else {
             return;
@@ -189,6 +274,26 @@ impl Chat {
         let newest = lines.len().saturating_sub(self.settings.replay_max);
         let missed = lines[newest..].iter().map(|&(_, e)| e.clone()).collect();
         (missed, total)
+    }
+
+    /// What a session that keeps rooms is told when it logs in or resumes.
+    fn registered(&self, sid: SessionId, resumed: bool) -> Info {
+        let s = &self.sessions[sid];
+        Info::Registered {
+            nick: s.nick.clone(),
+            rules: self.settings.rules.clone(),
+            resumed,
+            online_total: self.sessions.live(),
+            rooms_total: self.rooms.len(),
+            operators: self
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.op && s.is_connected())
+                .count(),
+            op: s.op && !resumed,
+            resume_key: s.resume_key.clone(),
+            grace_secs: self.settings.grace.as_secs(),
+        }
     }
 
     fn welcome(&self, sid: SessionId, resumed: bool) -> Info {

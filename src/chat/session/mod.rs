@@ -58,6 +58,11 @@ pub struct Session {
     away: Option<Arc<str>>,
     /// When the user last typed a line, for `/whois` idle time.
     last_active: Instant,
+    /// Its protocol lets it sit in several rooms at once, and in none (IRC): a join keeps its
+    /// other rooms and a part leaves one. Line-protocol and browser sessions are always in
+    /// exactly one room, their current one. Follows the protocol of the connection it last
+    /// logged in or resumed from.
+    keeps_rooms: bool,
 }
 
 impl Session {
@@ -71,9 +76,37 @@ impl Session {
         &self.nick
     }
 
-    /// The room the session's plain lines go to.
+    /// The room the session's plain lines go to: its first. Commands that act on the current
+    /// room only run for a session in one (a session that keeps rooms may be in none: see
+    /// [`Session::current_room`]).
     pub fn room(&self) -> RoomId {
         self.rooms[0].room
+    }
+
+    /// The current room, if the session is in any.
+    pub fn current_room(&self) -> Option<RoomId> {
+        self.rooms.first().map(|m| m.room)
+    }
+
+    /// Whether it is in `room`.
+    pub fn is_in(&self, room: RoomId) -> bool {
+        self.rooms.iter().any(|m| m.room == room)
+    }
+
+    /// Whether its protocol lets it sit in several rooms (and in none).
+    pub fn keeps_rooms(&self) -> bool {
+        self.keeps_rooms
+    }
+
+    pub(in crate::chat) fn set_keeps_rooms(&mut self, keeps: bool) {
+        self.keeps_rooms = keeps;
+    }
+
+    /// Makes `room`, one of its rooms, its current one (the room a command without one acts on).
+    pub(in crate::chat) fn focus(&mut self, room: RoomId) {
+        if let Some(at) = self.rooms.iter().position(|m| m.room == room) {
+            self.rooms[..=at].rotate_right(1);
+        }
     }
 
     /// Every room the session is in, the current one first.
@@ -204,6 +237,8 @@ pub struct NewSession<'a> {
     /// The nickname's collision key.
     pub key: String,
     pub resume_key: Option<&'a str>,
+    /// See `Session::keeps_rooms`.
+    pub keeps_rooms: bool,
 }
 
 /// A connection as the core knows it: where it comes from and, once logged in, its session.
@@ -456,6 +491,7 @@ impl Sessions {
             nick,
             key,
             resume_key,
+            keeps_rooms,
         } = new;
         self.next_uid += 1;
         let sid = self.slab.insert(Session {
@@ -471,6 +507,7 @@ impl Sessions {
             ip,
             held: None,
             generation: 0,
+            keeps_rooms,
         });
         self.by_key.insert(key, sid);
         self.attach(conn, sid, ip);

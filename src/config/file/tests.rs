@@ -227,11 +227,11 @@ fn listen_tables_become_listeners_and_the_command_lines_lists_replace_the_files(
 fn a_bad_listen_table_names_its_line() {
     let file = TempFile::new(
         "listen-kind",
-        "grace = 3\n[[listen]]\nkind = \"irc\"\naddress = \":6667\"\n",
+        "grace = 3\n[[listen]]\nkind = \"gopher\"\naddress = \":70\"\n",
     );
     let why = refusal(&[&file.arg()]);
     assert!(
-        why.contains(":3: listen: kind: unknown listener kind `irc`"),
+        why.contains(":3: listen: kind: unknown listener kind `gopher`"),
         "{why}"
     );
     let file = TempFile::new(

@@ -85,6 +85,7 @@ impl Renderer {
         match event {
             // The relay's hot path: a chat line is copied in place, with no formatting.
             Event::Message { at, from, text, .. } => {
+                let text = crate::chat::text::without_formatting(text);
                 buf.reserve(10 + from.len() + text.len());
                 buf.put_slice(&self.stamper.stamp(*at));
                 buf.put_u8(b' ');
@@ -102,9 +103,11 @@ impl Renderer {
             Event::Presence(summary) => self.presence(buf, summary),
             Event::Invite(notice) => self.invite(buf, notice),
             Event::Action { at, from, text, .. } => {
+                let text = crate::chat::text::without_formatting(text);
                 self.notice(buf, *at, format_args!("{from} {text}"));
             }
             Event::Whisper { at, from, text, .. } => {
+                let text = crate::chat::text::without_formatting(text);
                 buf.put_slice(&self.stamper.stamp(*at));
                 line!(buf, " *{from}* {text}");
             }
@@ -123,6 +126,8 @@ impl Renderer {
                 self.notice(buf, *at, room::reconnected(lang, nick));
             }
             Event::Left { at, nick, how, .. } => self.departure(buf, *at, nick, how),
+            // Only IRC clients that asked for away-notify are told.
+            Event::AwayChanged { .. } => {}
         }
     }
 

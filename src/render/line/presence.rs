@@ -25,6 +25,10 @@ impl Renderer {
                 self.notice(buf, at, text::grace_expired(lang, nick, *grace_secs));
             }
             Departure::Moved { to } => self.notice(buf, at, text::moved(lang, nick, to)),
+            Departure::Parted { message: None } => self.notice(buf, at, text::parted(lang, nick)),
+            Departure::Parted { message: Some(m) } => {
+                self.notice(buf, at, text::parted_saying(lang, nick, m));
+            }
             Departure::Kicked { by, reason: None } => {
                 self.notice(buf, at, text::kicked(lang, nick, by));
             }

@@ -96,6 +96,28 @@ impl Renderer {
             Refusal::HistoryOff => refuse(buf, "history-off", text::history_off(lang)),
             Refusal::HistoryFailed => refuse(buf, "history-failed", text::history_failed(lang)),
             Refusal::BadDate => refuse(buf, "bad-date", text::bad_date(lang)),
+            Refusal::NoSuchRoom { room } => {
+                refuse(buf, "no-such-room", text::no_such_room(lang, room));
+            }
+            Refusal::NotInRoom { room } => {
+                refuse(buf, "not-in-room", text::not_in_room(lang, room));
+            }
+            Refusal::TargetNotInRoom { nick, room } => refuse(
+                buf,
+                "target-not-in-room",
+                text::target_not_in_room(lang, nick, room),
+            ),
+            Refusal::NotRoomOperator { room } => refuse(
+                buf,
+                "not-room-operator",
+                text::not_room_operator(lang, room),
+            ),
+            Refusal::NoRoomYet => refuse(buf, "no-room", text::no_room_yet(lang)),
+            Refusal::NotOverThisProtocol { command } => refuse(
+                buf,
+                "not-over-this-protocol",
+                text::not_over_this_protocol(lang, command),
+            ),
         }
     }
 

@@ -179,6 +179,58 @@ impl Renderer {
                 total,
             } => self.history_start(buf, room, what, *shown, *total),
             Info::HistoryEnd { what } => self.history_end(buf, what),
+            // What sessions that keep several rooms are told; their protocol (IRC) has its own
+            // renderer, and these lines are the line protocol's reading of the same events.
+            Info::Registered { nick, .. } => reply(buf, text::registered(lang, nick)),
+            Info::Entered { room, topic, .. } => {
+                reply(buf, text::now_in_room(lang, room));
+                if let Some((topic, _)) = topic {
+                    reply(buf, text::topic_on_join(lang, topic));
+                }
+            }
+            Info::Parted { room, .. } => reply(buf, text::left_room(lang, room)),
+            Info::Members { room, members } => {
+                let names = join_names(members.iter().map(|m| &*m.nick));
+                reply(buf, text::users_in(lang, room, members.len(), &names));
+            }
+            Info::RoomList { rooms } => {
+                let mut list = String::new();
+                for (i, (name, count, _)) in rooms.iter().enumerate() {
+                    if i > 0 {
+                        list.push_str(", ");
+                    }
+                    let _ = write!(list, "{name} ({count})");
+                }
+                reply(buf, text::rooms(lang, rooms.len(), &list));
+            }
+            Info::RoomModes {
+                room,
+                topic_locked: true,
+                ..
+            } => reply(buf, text::topic_locked(lang, room)),
+            Info::RoomModes { room, .. } => reply(buf, text::topic_unlocked(lang, room)),
+            Info::Who { users, .. } => {
+                let names = join_names(users.iter().map(|(m, _)| &*m.nick));
+                reply(buf, text::online_of(lang, &names));
+            }
+            Info::WhoisUser {
+                member,
+                rooms,
+                idle_secs,
+                ..
+            } => {
+                let idle = human_duration(*idle_secs);
+                let room = rooms.first().map_or("", |(r, _)| r);
+                reply(buf, text::whois(lang, &member.nick, room, &idle));
+            }
+            Info::Online { nicks } => {
+                let names = join_names(nicks.iter().map(|n| &**n));
+                reply(buf, text::online_of(lang, &names));
+            }
+            Info::Userhosts { users } => {
+                let names = join_names(users.iter().map(|m| &*m.nick));
+                reply(buf, text::online_of(lang, &names));
+            }
         }
     }
 
@@ -300,4 +352,16 @@ mod tests {
         assert_eq!(wrap("가나다라마 바", 10), ["가나다라마", "바"]);
         assert_eq!(wrap("", 10), [""]);
     }
+}
+
+/// Names separated by commas.
+fn join_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for (i, name) in names.enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(name);
+    }
+    out
 }

@@ -26,8 +26,8 @@ texts! {
         ko: "보이지 않는 문자({code_point})는 닉네임에 쓸 수 없습니다",
     }
     nick_not_allowed(shown: impl Display + 'a) {
-        en: "{shown} is not allowed: use letters, digits, _ - .",
-        ko: "{shown} 문자는 쓸 수 없습니다: 글자, 숫자, _ - . 만 쓸 수 있습니다",
+        en: "{shown} is not allowed: use letters, digits, _ - . [ ] {{ }} \\ | ^ `",
+        ko: "{shown} 문자는 쓸 수 없습니다: 글자, 숫자, _ - . [ ] {{ }} \\ | ^ ` 만 쓸 수 있습니다",
     }
 
     nick_taken(nick: &'a str) {
@@ -125,6 +125,30 @@ texts! {
     bad_date() {
         en: "give a count or a date as YYYY-MM-DD, e.g. /history 2024-05-17",
         ko: "줄 수나 YYYY-MM-DD 형식의 날짜를 주세요 (예: /history 2024-05-17)",
+    }
+    no_such_room(room: &'a str) {
+        en: "there is no room {room}",
+        ko: "{room} 방은 없습니다",
+    }
+    not_in_room(room: &'a str) {
+        en: "you are not in room {room}",
+        ko: "{room} 방에 있지 않습니다",
+    }
+    target_not_in_room(nick: &'a str, room: &'a str) {
+        en: "{nick} is not in room {room}",
+        ko: "{nick}님은 {room} 방에 없습니다",
+    }
+    not_room_operator(room: &'a str) {
+        en: "only operators of {room} may do that",
+        ko: "{room} 방 운영자만 할 수 있습니다",
+    }
+    no_room_yet() {
+        en: "join a room first",
+        ko: "먼저 방에 들어가세요",
+    }
+    not_over_this_protocol(command: &'a str) {
+        en: "{command} is not available over this protocol",
+        ko: "이 프로토콜에서는 {command} 명령을 쓸 수 없습니다",
     }
 
     // Goodbyes: why the server closes the connection.
@@ -254,7 +278,7 @@ mod tests {
         );
         assert_eq!(
             en(NickError::NotAllowed('@')),
-            "'@' is not allowed: use letters, digits, _ - ."
+            "'@' is not allowed: use letters, digits, _ - . [ ] { } \\ | ^ `"
         );
         assert!(en(NickError::NotAllowed('\u{1}')).starts_with("U+0001 "));
         assert!(ko(NickError::Invisible('\u{200B}')).contains("U+200B"));

@@ -140,6 +140,18 @@ texts! {
         ko: "재접속 대기 중",
     }
 
+    registered(nick: &'a str) {
+        en: "Welcome, {nick}. Join a room with /join ROOM.",
+        ko: "{nick}님, 환영합니다. /join 방이름 으로 방에 들어가세요.",
+    }
+    left_room(room: &'a str) {
+        en: "You left room {room}.",
+        ko: "{room} 방에서 나왔습니다.",
+    }
+    online_of(names: &'a str) {
+        en: "Online: {names}",
+        ko: "접속 중: {names}",
+    }
     now_in_room(room: &'a str) {
         en: "You are now in room {room}.",
         ko: "이제 {room} 방에 있습니다.",

@@ -30,6 +30,14 @@ texts! {
         en: "{nick} left",
         ko: "{nick}님이 퇴장하셨습니다.",
     }
+    parted(nick: &'a str) {
+        en: "{nick} left the room",
+        ko: "{nick}님이 방을 나가셨습니다.",
+    }
+    parted_saying(nick: &'a str, message: &'a str) {
+        en: "{nick} left the room ({message})",
+        ko: "{nick}님이 방을 나가셨습니다. ({message})",
+    }
     quit_saying(nick: &'a str, message: &'a str) {
         en: "{nick} left ({message})",
         ko: "{nick}님이 퇴장하셨습니다. ({message})",

@@ -106,6 +106,14 @@ impl<'a> RowData<'a> {
                     Cow::Owned(grace_secs.to_string()),
                 ),
                 Departure::Moved { to } => row(*id, room, *at, "moved", nick, Cow::Borrowed(to)),
+                Departure::Parted { message } => row(
+                    *id,
+                    room,
+                    *at,
+                    "part",
+                    nick,
+                    Cow::Borrowed(message.as_deref().unwrap_or("")),
+                ),
                 Departure::Kicked { by, reason } => RowData {
                     extra: Some(Cow::Borrowed(by)),
                     ..row(
@@ -154,6 +162,7 @@ impl<'a> RowData<'a> {
             | Event::Presence(_)
             | Event::Past { .. }
             | Event::Info(_)
+            | Event::AwayChanged { .. }
             | Event::Refused(_)
             | Event::Bye(_)
             | Event::File(_)
@@ -253,6 +262,7 @@ pub(super) fn event_of_row(r: &Row<'_>) -> rusqlite::Result<Option<Event>> {
             topic: Arc::from(text),
         },
         "quit" => left(Departure::Quit { message: opt(text) }),
+        "part" => left(Departure::Parted { message: opt(text) }),
         "lost" => left(Departure::Lost {
             reason: reason_of_code(&text),
         }),

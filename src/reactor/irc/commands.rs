@@ -1,0 +1,274 @@
+//! A registered IRC connection's commands, translated into requests to the chat core.
+//!
+//! `#room` is the room `room`. Commands IRC has and the line protocol has too are translated
+//! (`PRIVMSG`, `JOIN`, `PART`, `TOPIC`, `KICK`, `AWAY`, `NICK`, `QUIT`, `WHOIS`...); a command
+//! word that is a line-protocol command (`HISTORY 20`, `GAME start`, `SCHEDULE 5m hi`) runs as
+//! that command, in the room its first parameter names (`HISTORY #lobby 20`) or the user's
+//! current one (the room it last joined or spoke in); anything else is 421.
+
+use irc_proto::{ChannelMode, Command, Message, Mode};
+
+use crate::chat::{help, ConnId, Request};
+use crate::reactor::Reactor;
+use crate::render::irc::Caps;
+
+/// CTCP's delimiter: `\x01ACTION waves\x01` is a `/me`.
+const CTCP: char = '\u{1}';
+
+impl Reactor {
+    /// One command from a registered IRC connection.
+    pub(super) fn irc_command(&mut self, key: usize, message: Message) {
+        let echo = self
+            .irc(key)
+            .is_some_and(|i| i.caps.has(Caps::ECHO_MESSAGE));
+        match message.command {
+            Command::PRIVMSG(targets, text) | Command::NOTICE(targets, text) => {
+                self.irc_message(key, &targets, &text, echo);
+            }
+            Command::JOIN(rooms, _, _) => {
+                if rooms == "0" {
+                    // JOIN 0 leaves every room.
+                    let rooms = self.chat.rooms_of(ConnId(key));
+                    for room in rooms {
+                        self.irc_request(
+                            key,
+                            Request::Part {
+                                room: &room,
+                                message: None,
+                            },
+                        );
+                    }
+                    return;
+                }
+                for room in rooms.split(',').filter(|r| !r.is_empty()) {
+                    match room.strip_prefix('#') {
+                        Some(name) => self.irc_request(key, Request::Join { room: name }),
+                        None => self.irc_numeric(key, "403", &format!("{room} :No such channel")),
+                    }
+                }
+            }
+            Command::PART(rooms, message) => {
+                for room in rooms.split(',').filter(|r| !r.is_empty()) {
+                    let name = room.trim_start_matches('#');
+                    let message = message.as_deref();
+                    self.irc_request(
+                        key,
+                        Request::Part {
+                            room: name,
+                            message,
+                        },
+                    );
+                }
+            }
+            Command::TOPIC(room, text) => {
+                let room = room.trim_start_matches('#');
+                let text = text.as_deref();
+                self.irc_request(key, Request::Topic { room, text });
+            }
+            Command::NAMES(Some(rooms), _) => {
+                for room in rooms.split(',').filter(|r| !r.is_empty()) {
+                    let room = room.trim_start_matches('#');
+                    self.irc_request(key, Request::Names { room });
+                }
+            }
+            Command::NAMES(None, _) => self.irc_numeric(key, "366", "* :End of /NAMES list"),
+            Command::LIST(..) => self.irc_request(key, Request::List),
+            Command::ChannelMODE(room, modes) => self.irc_channel_mode(key, &room, &modes),
+            Command::UserMODE(nick, modes) => {
+                let me = self.irc(key).map(|i| i.nick.clone()).unwrap_or_default();
+                if !nick.eq_ignore_ascii_case(&me) {
+                    return self.irc_numeric(key, "502", ":Can't change mode for other users");
+                }
+                if modes.is_empty() {
+                    return self.irc_numeric(key, "221", "+");
+                }
+                // No user modes are kept: a client setting +i is told nothing changed.
+            }
+            Command::WHO(Some(mask), _) => self.irc_request(key, Request::Who { mask: &mask }),
+            Command::WHO(None, _) => self.irc_request(key, Request::Who { mask: "*" }),
+            Command::WHOIS(_, nicks) => {
+                for nick in nicks.split(',').filter(|n| !n.is_empty()) {
+                    self.irc_request(key, Request::Whois { nick });
+                }
+            }
+            Command::KICK(rooms, nicks, reason) => {
+                let room = rooms
+                    .split(',')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches('#');
+                for nick in nicks.split(',').filter(|n| !n.is_empty()) {
+                    let reason = reason.as_deref();
+                    self.irc_request(key, Request::Kick { room, nick, reason });
+                }
+            }
+            Command::AWAY(message) => {
+                self.irc_request(key, Request::Away(message.as_deref()));
+            }
+            Command::NICK(nick) => self.irc_request(key, Request::Nick(&nick)),
+            Command::QUIT(message) => self.irc_request(key, Request::Quit(message.as_deref())),
+            Command::USERHOST(nicks) => {
+                let nicks: Vec<&str> = nicks.iter().map(String::as_str).take(5).collect();
+                self.irc_request(key, Request::Userhosts(nicks));
+            }
+            Command::ISON(nicks) => {
+                let nicks: Vec<&str> = nicks
+                    .iter()
+                    .flat_map(|n| n.split(' '))
+                    .filter(|n| !n.is_empty())
+                    .take(100)
+                    .collect();
+                self.irc_request(key, Request::Online(nicks));
+            }
+            Command::PING(token, _) => self.irc_pong(key, token),
+            Command::PONG(..) => {}
+            Command::OPER(name, password) => self.irc_oper(key, &name, &password),
+            Command::CAP(_, sub, arg, last) => self.irc_cap(key, sub, arg, last),
+            Command::PASS(_) | Command::USER(..) => {
+                self.irc_numeric(key, "462", ":You may not reregister");
+            }
+            Command::INVITE(nick, room) => {
+                let line = format!("/invite {nick} {}", room.trim_start_matches('#'));
+                self.irc_request(
+                    key,
+                    Request::Command {
+                        room: None,
+                        line: &line,
+                    },
+                );
+            }
+            Command::Raw(word, args) => self.irc_other(key, &word, &args),
+            other => {
+                let word = String::from(&other);
+                let word = word.split(' ').next().unwrap_or("").to_string();
+                self.irc_other(key, &word, &[]);
+            }
+        }
+    }
+
+    /// PRIVMSG or NOTICE to rooms and users; CTCP ACTION is `/me`, other CTCP requests are
+    /// not relayed (a line user would see their bytes).
+    fn irc_message(&mut self, key: usize, targets: &str, text: &str, echo: bool) {
+        if targets.is_empty() {
+            return self.irc_numeric(key, "411", ":No recipient given (PRIVMSG)");
+        }
+        if text.is_empty() {
+            return self.irc_numeric(key, "412", ":No text to send");
+        }
+        let (text, action) = match text.strip_prefix(CTCP) {
+            Some(ctcp) => match ctcp.trim_end_matches(CTCP).strip_prefix("ACTION ") {
+                Some(action) => (action, true),
+                None => return,
+            },
+            None => (text, false),
+        };
+        for target in targets.split(',').filter(|t| !t.is_empty()) {
+            let request = match target.strip_prefix('#') {
+                Some(room) => Request::Say {
+                    room,
+                    text,
+                    action,
+                    echo,
+                },
+                None => Request::Whisper {
+                    to: target,
+                    text,
+                    action,
+                },
+            };
+            self.irc_request(key, request);
+        }
+    }
+
+    /// `MODE #room`: its modes; `MODE #room b`: its (empty) ban list, which clients ask for
+    /// after every join; `MODE #room +t`/`-t`: the topic lock.
+    fn irc_channel_mode(&mut self, key: usize, room: &str, modes: &[Mode<ChannelMode>]) {
+        let name = room.trim_start_matches('#');
+        if modes.is_empty() {
+            return self.irc_request(key, Request::Modes { room: name });
+        }
+        for mode in modes {
+            match mode {
+                Mode::NoPrefix(ChannelMode::Ban) | Mode::Plus(ChannelMode::Ban, None) => {
+                    // Bans are the server's (`/ban`), not a room's: the list is always empty.
+                    self.irc_numeric(key, "368", &format!("{room} :End of channel ban list"));
+                }
+                Mode::Plus(ChannelMode::ProtectedTopic, _) => {
+                    self.irc_request(
+                        key,
+                        Request::LockTopic {
+                            room: name,
+                            locked: true,
+                        },
+                    );
+                }
+                Mode::Minus(ChannelMode::ProtectedTopic, _) => {
+                    self.irc_request(
+                        key,
+                        Request::LockTopic {
+                            room: name,
+                            locked: false,
+                        },
+                    );
+                }
+                other => {
+                    let flag = other.flag();
+                    let flag = flag.trim_start_matches(['+', '-']);
+                    self.irc_numeric(
+                        key,
+                        "472",
+                        &format!("{flag} :is not a mode reactor-chat keeps"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A command IRC's parser did not type: a line-protocol command by the same name runs as
+    /// one; anything else is 421.
+    fn irc_other(&mut self, key: usize, word: &str, args: &[String]) {
+        let name = word.to_ascii_lowercase();
+        let known = help::find(&name).is_some() && !IRC_ONLY.contains(&name.as_str());
+        if !known {
+            return self.irc_numeric(key, "421", &format!("{word} :Unknown command"));
+        }
+        let (room, args) = match args.first().and_then(|a| a.strip_prefix('#')) {
+            Some(room) => (Some(room), &args[1..]),
+            None => (None, args),
+        };
+        let mut line = format!("/{name}");
+        for arg in args {
+            line.push(' ');
+            line.push_str(arg);
+        }
+        self.irc_request(key, Request::Command { room, line: &line });
+    }
+
+    /// `OPER name password`: checked against `--irc-oper` credentials (argon2 hashes).
+    fn irc_oper(&mut self, key: usize, name: &str, password: &str) {
+        if self
+            .cfg
+            .irc_oper
+            .iter()
+            .any(|o| o.name == name && o.verifies(password))
+        {
+            self.irc_request(key, Request::BecomeOperator);
+        } else {
+            log::warn!(peer:% = self.conns[key].peer, name; "wrong OPER credentials");
+            self.irc_numeric(key, "464", ":Password incorrect");
+        }
+    }
+
+    /// Runs a request for the connection and applies what the core says.
+    fn irc_request(&mut self, key: usize, request: Request<'_>) {
+        let now = self.now();
+        self.chat
+            .request(ConnId(key), request, now, &mut self.outbox);
+        self.apply_outbox();
+    }
+}
+
+/// Line-protocol commands IRC has its own way of saying, which are not run by name: `NICK`,
+/// `QUIT`, `AWAY`, `WHOIS` and the like are translated above; these have no IRC meaning as
+/// line commands.
+const IRC_ONLY: [&str; 3] = ["join", "part", "file"];
