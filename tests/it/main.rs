@@ -17,6 +17,7 @@ mod game;
 mod held;
 mod help;
 mod history;
+mod irc;
 mod lifecycle;
 mod limits;
 mod listen;

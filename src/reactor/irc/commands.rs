@@ -79,10 +79,10 @@ impl Reactor {
                 if !nick.eq_ignore_ascii_case(&me) {
                     return self.irc_numeric(key, "502", ":Can't change mode for other users");
                 }
-                if modes.is_empty() {
-                    return self.irc_numeric(key, "221", "+");
-                }
                 // No user modes are kept: a client setting +i is told nothing changed.
+                if modes.is_empty() {
+                    self.irc_numeric(key, "221", "+");
+                }
             }
             Command::WHO(Some(mask), _) => self.irc_request(key, Request::Who { mask: &mask }),
             Command::WHO(None, _) => self.irc_request(key, Request::Who { mask: "*" }),
@@ -107,11 +107,12 @@ impl Reactor {
             }
             Command::NICK(nick) => self.irc_request(key, Request::Nick(&nick)),
             Command::QUIT(message) => self.irc_request(key, Request::Quit(message.as_deref())),
-            Command::USERHOST(nicks) => {
+            // irc-proto 1.1 parses ISON as USERHOST: the command word tells them apart.
+            Command::USERHOST(nicks) if !self.answering_is(key, "ISON") => {
                 let nicks: Vec<&str> = nicks.iter().map(String::as_str).take(5).collect();
                 self.irc_request(key, Request::Userhosts(nicks));
             }
-            Command::ISON(nicks) => {
+            Command::ISON(nicks) | Command::USERHOST(nicks) => {
                 let nicks: Vec<&str> = nicks
                     .iter()
                     .flat_map(|n| n.split(' '))
@@ -139,9 +140,11 @@ impl Reactor {
             }
             Command::Raw(word, args) => self.irc_other(key, &word, &args),
             other => {
-                let word = String::from(&other);
-                let word = word.split(' ').next().unwrap_or("").to_string();
-                self.irc_other(key, &word, &[]);
+                // A command the parser typed but IRC's side does not serve (USERS, TIME, ...):
+                // its word and parameters, as the line protocol may know it by that name.
+                let text = String::from(&other);
+                let (word, args) = split_parameters(text.trim_end());
+                self.irc_other(key, word, &args);
             }
         }
     }
@@ -228,6 +231,17 @@ impl Reactor {
     /// one; anything else is 421.
     fn irc_other(&mut self, key: usize, word: &str, args: &[String]) {
         let name = word.to_ascii_lowercase();
+        if matches!(name.as_str(), "privmsg" | "notice") {
+            // The parser types PRIVMSG only with both its parameters.
+            return match args.len() {
+                0 => self.irc_numeric(key, "411", &format!(":No recipient given ({word})")),
+                _ => self.irc_numeric(key, "412", ":No text to send"),
+            };
+        }
+        if WITH_PARAMETERS.contains(&name.as_str()) {
+            let word = word.to_ascii_uppercase();
+            return self.irc_numeric(key, "461", &format!("{word} :Not enough parameters"));
+        }
         let known = help::find(&name).is_some() && !IRC_ONLY.contains(&name.as_str());
         if !known {
             return self.irc_numeric(key, "421", &format!("{word} :Unknown command"));
@@ -259,6 +273,12 @@ impl Reactor {
         }
     }
 
+    /// Whether the command being answered is `word`.
+    fn answering_is(&mut self, key: usize, word: &str) -> bool {
+        self.irc(key)
+            .is_some_and(|i| i.answering.split(' ').next() == Some(word))
+    }
+
     /// Runs a request for the connection and applies what the core says.
     fn irc_request(&mut self, key: usize, request: Request<'_>) {
         let now = self.now();
@@ -272,3 +292,40 @@ impl Reactor {
 /// `QUIT`, `AWAY`, `WHOIS` and the like are translated above; these have no IRC meaning as
 /// line commands.
 const IRC_ONLY: [&str; 3] = ["join", "part", "file"];
+
+/// IRC commands the parser leaves untyped when their parameters are missing: 461.
+const WITH_PARAMETERS: [&str; 12] = [
+    "join", "part", "topic", "kick", "nick", "user", "oper", "invite", "whois", "mode", "pass",
+    "ping",
+];
+
+/// A command line's word and parameters (the last one after ` :` may hold spaces).
+fn split_parameters(line: &str) -> (&str, Vec<String>) {
+    let (head, trailing) = match line.split_once(" :") {
+        Some((head, trailing)) => (head, Some(trailing)),
+        None => (line, None),
+    };
+    let mut words = head.split(' ').filter(|w| !w.is_empty());
+    let word = words.next().unwrap_or("");
+    let mut args: Vec<String> = words.map(str::to_string).collect();
+    args.extend(trailing.map(str::to_string));
+    (word, args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_parameters;
+
+    #[test]
+    fn parameters_are_split_as_irc_splits_them() {
+        assert_eq!(
+            split_parameters("USERS #side"),
+            ("USERS", vec!["#side".to_string()])
+        );
+        assert_eq!(
+            split_parameters("GAME  start :two words"),
+            ("GAME", vec!["start".to_string(), "two words".to_string()])
+        );
+        assert_eq!(split_parameters("TIME"), ("TIME", Vec::<String>::new()));
+    }
+}

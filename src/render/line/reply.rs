@@ -337,6 +337,18 @@ impl Renderer {
     }
 }
 
+/// Names separated by commas.
+fn join_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for (i, name) in names.enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(name);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,16 +364,4 @@ mod tests {
         assert_eq!(wrap("가나다라마 바", 10), ["가나다라마", "바"]);
         assert_eq!(wrap("", 10), [""]);
     }
-}
-
-/// Names separated by commas.
-fn join_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let mut out = String::new();
-    for (i, name) in names.enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(name);
-    }
-    out
 }
