@@ -133,15 +133,12 @@ impl Chat {
                 self.kick_from_room(cx, room, nick, reason.as_deref());
             }
             Request::Away(message) => {
+                // IRC's AWAY without a message clears it, even when none was set.
                 let message = message.map(plain).filter(|m| !m.is_empty());
-                let was = self.sessions[sid].away().cloned();
                 match message {
                     Some(m) => self.away(cx, Some(&m)),
-                    None if was.is_some() => self.away(cx, None),
-                    None => return cx.info(super::Info::AwayCleared),
-                }
-                if self.sessions[sid].away().cloned() != was {
-                    self.tell_away(cx);
+                    None if self.sessions[sid].away().is_some() => self.away(cx, None),
+                    None => cx.info(super::Info::AwayCleared),
                 }
             }
             Request::Nick(new) => self.rename(cx, new),

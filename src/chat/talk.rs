@@ -149,8 +149,17 @@ impl Chat {
         }
     }
 
-    /// `/away [message]`: sets the away message, or clears it when given without one.
+    /// `/away [message]`: sets the away message, or clears it when given without one. The
+    /// user's rooms are told (for the IRC clients there that asked: away-notify).
     pub(super) fn away(&mut self, cx: &mut Cx<'_>, message: Option<&str>) {
+        let before = self.sessions[cx.sid].away().cloned();
+        self.set_away(cx, message);
+        if self.sessions[cx.sid].away().cloned() != before {
+            self.tell_away(cx);
+        }
+    }
+
+    fn set_away(&mut self, cx: &mut Cx<'_>, message: Option<&str>) {
         let s = &mut self.sessions[cx.sid];
         let reply = match (message, s.away().is_some()) {
             (None, true) => {

@@ -77,7 +77,7 @@ impl Reactor {
     /// The address a download link in `event` must start with for connection `key`, when links
     /// follow the address each user connected to (and, with TLS, its scheme); `None` when the
     /// renderer's base serves.
-    fn link_base_for(&self, key: usize, event: &Event) -> Option<Arc<str>> {
+    pub(super) fn link_base_for(&self, key: usize, event: &Event) -> Option<Arc<str>> {
         if !self.links_per_conn || !carries_link(event) {
             return None;
         }
@@ -118,7 +118,8 @@ impl Reactor {
                 }
             }
             for (base, conns) in by_base {
-                let rendered = Rendered::new(self.render_with_base(event, Some(base)), event);
+                let line = self.render_with_base(event, Some(base.clone()));
+                let rendered = Rendered::new(line, event).with_link_base(Some(base));
                 self.queue_for_each(&conns, rendered, None);
             }
             return;
@@ -226,7 +227,8 @@ impl Reactor {
         });
         if let Some(caps) = needs {
             // The first IRC recipient with these capabilities: rendered once, shared after.
-            let bytes = self.render_irc_broadcast(rendered.event(), caps);
+            let base = rendered.link_base().cloned();
+            let bytes = self.render_irc_broadcast(rendered.event(), caps, base);
             rendered.set_irc(caps, bytes);
             self.queue_with(key, |conn, open| {
                 rendered.push_to(conn.wire(), &mut conn.out, open) == Pushed::Queued

@@ -86,6 +86,8 @@ pub(super) struct Rendered<'e, L> {
     event: &'e Event,
     /// The IRC bytes for each combination of byte-changing capabilities met so far.
     irc: [Option<Bytes>; Caps::BROADCAST_VARIANTS],
+    /// What download links start with for these recipients, when not the renderer's own.
+    link_base: Option<std::sync::Arc<str>>,
 }
 
 /// What [`Rendered::push_to`] did.
@@ -109,7 +111,18 @@ impl<'e, L: LineBytes> Rendered<'e, L> {
             websocket: None,
             event,
             irc: Default::default(),
+            link_base: None,
         }
+    }
+
+    /// For recipients whose download links start with `base` (see `Reactor::link_base_for`).
+    pub fn with_link_base(mut self, base: Option<std::sync::Arc<str>>) -> Self {
+        self.link_base = base;
+        self
+    }
+
+    pub fn link_base(&self) -> Option<&std::sync::Arc<str>> {
+        self.link_base.as_ref()
     }
 
     pub fn event(&self) -> &'e Event {

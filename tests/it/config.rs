@@ -194,7 +194,7 @@ fn listen_tables_in_the_file_start_their_listeners_and_print_back() {
     let bad = write(
         &dir,
         "bad.toml",
-        "grace = 7\n[[listen]]\nkind = \"irc\"\naddress = \":6667\"\n",
+        "grace = 7\n[[listen]]\nkind = \"gopher\"\naddress = \":70\"\n",
     );
     let out = server_bin()
         .arg(format!("--config={bad}"))
@@ -204,7 +204,7 @@ fn listen_tables_in_the_file_start_their_listeners_and_print_back() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(&format!(
-            "{bad}:3: listen: kind: unknown listener kind `irc`"
+            "{bad}:3: listen: kind: unknown listener kind `gopher`"
         )),
         "{err}"
     );

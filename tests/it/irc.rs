@@ -458,3 +458,47 @@ fn an_irc_listener_speaks_irc_from_the_first_line_and_never_greets() {
     c.send("user lower 0 * :x");
     c.expect(" 001 lower ");
 }
+
+#[test]
+fn irc_users_get_file_offers_as_links_and_away_changes_when_they_ask() {
+    let server = Server::start();
+    let mut alice = server.login("alice");
+    let mut bob = irc(&server, "bob", &["away-notify"]);
+    let mut carol = irc(&server, "carol", &[]);
+    join(&mut bob, "lobby");
+    join(&mut carol, "lobby");
+    alice.send("/file notes.txt 4");
+    alice.send_raw(b"data");
+    alice.expect_prefix("-- Offered #");
+    let offer = bob.expect("NOTICE #lobby :");
+    assert!(offer.contains("alice offers the file notes.txt"), "{offer}");
+    let link = offer.rsplit(": ").next().unwrap();
+    assert!(link.starts_with("http://127.0.0.1:"), "{offer}");
+    let (status, _, body) = crate::web::http_to(
+        server.addr,
+        format!(
+            "GET {} HTTP/1.1\r\n\r\n",
+            &link[link.find("/files/").unwrap()..]
+        )
+        .as_bytes(),
+    );
+    assert_eq!((status, &body[..]), (200, &b"data"[..]));
+
+    // `/file` cannot travel over IRC.
+    bob.send("FILE x.txt 4");
+    bob.expect("NOTICE bob :! not-over-this-protocol");
+
+    alice.send("/away lunch");
+    let away = bob.expect(" AWAY :lunch");
+    assert!(away.starts_with(":alice!alice@"), "{away}");
+    carol.send("AWAY :brb");
+    carol.expect(" 306 carol ");
+    bob.expect(" AWAY :brb");
+    carol.send("AWAY");
+    carol.expect(" 305 carol ");
+    bob.expect_where("AWAY without a message", |l| l.ends_with(" AWAY"));
+    // carol did not ask for away-notify.
+    carol.expect_none_within(std::time::Duration::from_millis(200), "an AWAY", |l| {
+        l.contains(" AWAY")
+    });
+}

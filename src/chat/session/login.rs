@@ -285,11 +285,15 @@ impl Chat {
             resumed,
             online_total: self.sessions.live(),
             rooms_total: self.rooms.len(),
-            operators: self
-                .sessions
-                .iter()
-                .filter(|(_, s)| s.op && s.is_connected())
-                .count(),
+            // Counted on small servers only: a crowd registering must not cost O(users²).
+            operators: if self.sessions.live() > self.settings.presence_max_room {
+                0
+            } else {
+                self.sessions
+                    .iter()
+                    .filter(|(_, s)| s.op && s.is_connected())
+                    .count()
+            },
             op: s.op && !resumed,
             resume_key: s.resume_key.clone(),
             grace_secs: self.settings.grace.as_secs(),

@@ -288,10 +288,9 @@ impl Reactor {
     }
 }
 
-/// Line-protocol commands IRC has its own way of saying, which are not run by name: `NICK`,
-/// `QUIT`, `AWAY`, `WHOIS` and the like are translated above; these have no IRC meaning as
-/// line commands.
-const IRC_ONLY: [&str; 3] = ["join", "part", "file"];
+/// Line-protocol commands that are not run by name: IRC's JOIN and PART (translated above)
+/// keep their IRC meaning. (`FILE` runs, to be told why an upload cannot travel over IRC.)
+const IRC_ONLY: [&str; 2] = ["join", "part"];
 
 /// IRC commands the parser leaves untyped when their parameters are missing: 461.
 const WITH_PARAMETERS: [&str; 12] = [

@@ -156,6 +156,8 @@ impl Reactor {
             irc.next_batch += 1;
             irc.batch = Some(format!("h{}", irc.next_batch));
         }
+        let base = self.link_base_for(key, event);
+        let usual = base.map(|b| std::mem::replace(&mut self.renderer.link_base, b));
         let mut buf = BytesMut::new();
         {
             let Proto::Irc(irc) = &self.conns[key].proto else {
@@ -169,6 +171,9 @@ impl Reactor {
             };
             self.irc_renderer
                 .render(&self.renderer, &self.chat, event, view, &mut buf);
+        }
+        if let Some(usual) = usual {
+            self.renderer.link_base = usual;
         }
         let irc = self.irc(key).expect("an IRC connection");
         match event {
@@ -186,15 +191,22 @@ impl Reactor {
     }
 
     /// A broadcast's IRC bytes for recipients with `caps` (rendered once per capability set).
-    pub(super) fn render_irc_broadcast(&self, event: &Event, caps: Caps) -> Bytes {
+    /// Download links in it start with `base` when given (links that follow each user's
+    /// address).
+    pub(super) fn render_irc_broadcast(
+        &mut self,
+        event: &Event,
+        caps: Caps,
+        base: Option<Arc<str>>,
+    ) -> Bytes {
+        let usual = base.map(|b| std::mem::replace(&mut self.renderer.link_base, b));
         let mut buf = BytesMut::new();
-        self.irc_renderer.render(
-            &self.renderer,
-            &self.chat,
-            event,
-            View::broadcast(caps),
-            &mut buf,
-        );
+        let view = View::broadcast(caps);
+        self.irc_renderer
+            .render(&self.renderer, &self.chat, event, view, &mut buf);
+        if let Some(usual) = usual {
+            self.renderer.link_base = usual;
+        }
         buf.freeze()
     }
 
