@@ -4,7 +4,10 @@
 //! The input is a script, one step per line, so seeds are written by hand and crashes read:
 //! `+N` connects client N (0-5; `+N.K` from address 10.0.0.K), `-N` drops it, `~N` reads all its
 //! output, `@S` lets S seconds pass, and `N text` sends a line from client N. Anything else is
-//! a line from client 0.
+//! a line from client 0. A line `N !X ...` is a request as the IRC layer makes them, from a
+//! session that keeps rooms: `!R nick` registers, `!J room`, `!P room`, `!S room text`,
+//! `!M nick text`, `!K room nick`, `!T room text`, `!N nick`, `!A [message]`, `!O` (OPER), `!C
+//! room|- line` (a line command in a room), `!W mask`, `!I nick` (WHOIS).
 //!
 //! After every step: the core's own invariants hold (room lists, sessions and indexes agree;
 //! nicknames unique; live count right), nothing is delivered to a connection the server already
@@ -19,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
+use reactor_chat::render::irc::{Caps, Cloak, Hosts, IrcRenderer, View};
 use reactor_chat::render::line::Renderer;
-use reactor_chat::chat::{Chat, ChatSettings, ConnId, LostReason, Now, Outbox, Output, Peer};
+use reactor_chat::chat::{Chat, ChatSettings, ConnId, LostReason, Now, Outbox, Output, Peer, Request};
 use reactor_chat::codec::file::Keep;
 use reactor_chat::config::Lang;
 use reactor_chat::reactor::outqueue::{OutQueue, QueueLimits, QueueVerdict};
@@ -71,6 +75,7 @@ struct Sim {
     out: Outbox,
     now: Now,
     renderer: Renderer,
+    irc: IrcRenderer,
     render_buf: BytesMut,
     queues: HashMap<u8, OutQueue>,
     connected: HashSet<u8>,
@@ -113,6 +118,13 @@ impl Sim {
                 wall: 1_704_112_496_000,
             },
             renderer: Renderer::new(Lang::En, true),
+            irc: IrcRenderer {
+                server: Arc::from("fuzz.test"),
+                network: Arc::from("fuzz"),
+                cloak: Cloak::new(b"fuzz"),
+                version: "0",
+                max_text: 512,
+            },
             render_buf: BytesMut::new(),
             queues: HashMap::new(),
             connected: HashSet::new(),
@@ -146,6 +158,12 @@ impl Sim {
                 }
                 _ => continue,
             };
+            // Every event renders for IRC too, with every capability set.
+            for caps in 0..8u16 {
+                let view = View { caps: Caps(caps | 0xf8), me: "me", batch: Some("b1"), command: "PRIVMSG x" };
+                self.irc.render(&self.renderer, &self.chat as &dyn Hosts, event, view, &mut self.render_buf);
+                self.render_buf.clear();
+            }
             self.renderer.render(event, &mut self.render_buf);
             let bytes: Bytes = self.render_buf.split().freeze();
             for conn in targets {
@@ -174,6 +192,34 @@ impl Sim {
         }
     }
 
+    /// A request as the IRC layer makes them (see the module doc).
+    fn request(&mut self, conn: ConnId, script: &str) {
+        let (op, rest) = script.split_at(script.char_indices().nth(1).map_or(script.len(), |(i, _)| i));
+        let rest = rest.trim_start();
+        let (first, second) = rest.split_once(' ').unwrap_or((rest, ""));
+        let opt = |s: &'_ str| (!s.is_empty()).then_some(s.to_string());
+        let (first, second, rest) = (first.to_string(), second.to_string(), rest.to_string());
+        let request = match op {
+            "R" => return self.chat.register(conn, &first, opt(&second).as_deref(), self.now, &mut self.out),
+            "J" => Request::Join { room: &first },
+            "P" => Request::Part { room: &first, message: None },
+            "S" => Request::Say { room: &first, text: &second, action: second.len() % 2 == 1, echo: true },
+            "M" => Request::Whisper { to: &first, text: &second, action: false },
+            "K" => Request::Kick { room: &first, nick: &second, reason: None },
+            "T" => Request::Topic { room: &first, text: opt(&second).as_deref().map(|_| second.as_str()) },
+            "N" => Request::Nick(&first),
+            "A" => Request::Away(opt(&rest).as_deref().map(|_| rest.as_str())),
+            "O" => Request::BecomeOperator,
+            "C" => Request::Command { room: (first != "-").then_some(first.as_str()), line: &second },
+            "W" => Request::Who { mask: &first },
+            "I" => Request::Whois { nick: &first },
+            "L" => Request::List,
+            "X" => Request::Quit(None),
+            _ => Request::Names { room: &first },
+        };
+        self.chat.request(conn, request, self.now, &mut self.out);
+    }
+
     fn drop_conn(&mut self, c: u8, reason: LostReason) {
         if self.connected.remove(&c) {
             self.queues.remove(&c);
@@ -196,7 +242,11 @@ impl Sim {
             Op::Line { conn, text } => {
                 let c = conn % CONNS;
                 if self.connected.contains(&c) {
-                    self.chat.line(ConnId(usize::from(c)), &text, self.now, &mut self.out);
+                    let id = ConnId(usize::from(c));
+                    match text.strip_prefix('!') {
+                        Some(request) => self.request(id, request),
+                        None => self.chat.line(id, &text, self.now, &mut self.out),
+                    }
                     self.apply(&before);
                 }
             }

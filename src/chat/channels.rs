@@ -83,6 +83,10 @@ impl Chat {
             });
         }
         let sid = cx.sid;
+        if !self.sessions[sid].keeps_rooms() {
+            // A line-protocol session is always in exactly one room: a join moves it.
+            return self.join(cx, name);
+        }
         if let Some(room) = self
             .rooms
             .find(name)
@@ -504,6 +508,110 @@ fn wildcard_match(mask: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::wildcard_match;
+    use crate::chat::testing::*;
+    use crate::chat::*;
+
+    fn say<'a>(room: &'a str, text: &'a str) -> Request<'a> {
+        Request::Say {
+            room,
+            text,
+            action: false,
+            echo: false,
+        }
+    }
+
+    #[test]
+    fn a_session_that_keeps_rooms_starts_in_none_and_joins_several() {
+        let mut h = Harness::new();
+        h.login(1, "alice");
+        h.register(2, "bob");
+        assert!(matches!(
+            h.delivered_to(2)[..],
+            [Event::Info(Info::Registered { .. })]
+        ));
+        h.request(2, Request::Join { room: "lobby" });
+        h.request(2, Request::Join { room: "side" });
+        assert!(h.delivered_to(2).iter().any(|e| matches!(e,
+            Event::Info(Info::Entered { room, members, .. }) if &**room == "side"
+                && members.len() == 1 && members[0].room_op)));
+        h.request(2, say("lobby", "to the lobby"));
+        assert!(h.delivered_to(1).iter().any(|e| is_message(e, "to the lobby")));
+        h.request(2, say("side", "to the side"));
+        assert!(h.delivered_to(1).is_empty());
+        // A line command runs in the room it names.
+        h.request(2, Request::Command { room: Some("side"), line: "/users" });
+        assert!(h.delivered_to(2).iter().any(|e| matches!(e,
+            Event::Info(Info::Users { room, .. }) if &**room == "side")));
+        h.request(2, Request::Part { room: "side", message: None });
+        h.request(2, Request::Part { room: "lobby", message: Some("bye") });
+        // In no room: commands that need one are refused, the others run.
+        assert_eq!(
+            refusal_of(&h.request(2, Request::Command { room: None, line: "/history" })),
+            Some(Refusal::NoRoomYet)
+        );
+        h.request(2, Request::Command { room: None, line: "/help" });
+        assert!(matches!(h.delivered_to(2)[..], [Event::Info(Info::Help)]));
+        h.line(1, "/whois bob");
+        h.request(2, Request::Nick("robert"));
+        h.request(2, Request::Away(Some("out")));
+        h.line(1, "/invite robert lobby");
+        h.request(2, Request::Command { room: None, line: "/accept-invite" });
+        h.request(2, say("lobby", "back via the invitation"));
+        assert!(h.delivered_to(1).iter().any(|e| is_message(e, "back via the invitation")));
+    }
+
+    #[test]
+    fn a_held_session_in_no_room_comes_back_by_either_protocol() {
+        let mut h = Harness::new();
+        h.login(1, "alice");
+        h.register(2, "bob");
+        h.disconnect(2);
+        // Back by the line protocol: a line user is always in a room, the lobby.
+        h.connect(3, ip(2));
+        h.line(3, "bob");
+        assert!(h.delivered_to(3).iter().any(|e| matches!(e, Event::Info(Info::Welcome { .. }))));
+        h.line(3, "now a line user");
+        assert!(h.delivered_to(1).iter().any(|e| is_message(e, "now a line user")));
+        // And by IRC again, keeping that room.
+        h.disconnect(3);
+        h.connect(4, ip(2));
+        h.out.clear();
+        h.chat.register(ConnId(4), "bob", None, h.now, &mut h.out);
+        h.chat.check_invariants().unwrap();
+        assert!(h.delivered_to(4).iter().any(|e| matches!(e,
+            Event::Info(Info::Entered { room, .. }) if &**room == "lobby")));
+    }
+
+    #[test]
+    fn a_room_kick_moves_a_line_user_and_only_room_operators_may() {
+        let mut h = Harness::new();
+        h.login(1, "op"); // a server operator (first user)
+        h.register(2, "bob");
+        h.request(2, Request::Join { room: "den" }); // bob: the den's operator
+        h.login(3, "carol");
+        h.line(3, "/join den");
+        h.register(4, "dave");
+        h.request(4, Request::Join { room: "den" });
+        let kick = |nick| Request::Kick { room: "den", nick, reason: None };
+        assert_eq!(
+            refusal_of(&h.request(4, kick("carol"))),
+            Some(Refusal::NotRoomOperator { room: "den".into() })
+        );
+        h.request(2, kick("carol"));
+        assert!(h.delivered_to(3).iter().any(|e| matches!(e, Event::Info(Info::NowInRoom { room }) if &**room == "lobby")));
+        h.request(2, kick("dave"));
+        // dave keeps the session, in no room now.
+        h.request(4, Request::Join { room: "den" });
+        // Kicked from the lobby, a line user has nowhere to go: disconnected.
+        h.register(5, "eve");
+        h.request(5, Request::Join { room: "lobby" });
+        h.line(1, "/join lobby");
+        let out = h.request(5, Request::Kick { room: "lobby", nick: "carol", reason: None });
+        assert_eq!(refusal_of(&out), Some(Refusal::NotRoomOperator { room: "lobby".into() }));
+        h.request(5, Request::BecomeOperator);
+        let out = h.request(5, Request::Kick { room: "lobby", nick: "carol", reason: None });
+        assert!(out.iter().any(|o| matches!(o, Output::Close { conn, .. } if conn.0 == 3)));
+    }
 
     #[test]
     fn masks_match_as_irc_servers_match_them() {

@@ -304,6 +304,10 @@ impl Chat {
                     now,
                     out,
                 };
+                if self.sessions[sid].keeps_rooms() {
+                    // In no room, or in several: run as its protocol's requests run.
+                    return self.command_in(&mut cx, None, &clean);
+                }
                 self.command(&mut cx, command::parse(&clean));
             }
         }

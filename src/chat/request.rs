@@ -155,7 +155,7 @@ impl Chat {
 
     /// A line-protocol command from a session that keeps rooms, in the room it names or its
     /// current one.
-    fn command_in(&mut self, cx: &mut Cx<'_>, room: Option<&str>, line: &str) {
+    pub(super) fn command_in(&mut self, cx: &mut Cx<'_>, room: Option<&str>, line: &str) {
         let clean = text::sanitize(line);
         let cmd = command::parse(&clean);
         if let command::Command::File { .. } = cmd {

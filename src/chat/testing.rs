@@ -74,6 +74,29 @@ impl Harness {
         );
     }
 
+    /// Logs `conn` in as a session that keeps rooms (IRC's registration).
+    pub fn register(&mut self, conn: usize, nick: &str) {
+        self.connect(conn, ip(conn as u8));
+        self.out.clear();
+        self.chat
+            .register(ConnId(conn), nick, None, self.now, &mut self.out);
+        self.chat.check_invariants().unwrap();
+        assert!(
+            self.out.items.contains(&Output::LoggedIn { conn: ConnId(conn) }),
+            "{:?}",
+            self.out.items
+        );
+    }
+
+    /// One request from `conn`, as the IRC layer makes them.
+    pub fn request(&mut self, conn: usize, request: Request<'_>) -> Vec<Output> {
+        self.out.clear();
+        self.chat
+            .request(ConnId(conn), request, self.now, &mut self.out);
+        self.chat.check_invariants().unwrap();
+        self.out.items.clone()
+    }
+
     /// The events delivered to `conn` by the last call, in order.
     pub fn delivered_to(&self, conn: usize) -> Vec<Event> {
         self.out
