@@ -51,9 +51,14 @@ pub struct Args {
     /// Load before measuring starts.
     #[arg(long, value_parser = parse_duration)]
     pub warmup: Option<Duration>,
-    /// New connections per second (0: as fast as they log in, at most 1,000 pending).
+    /// New connections per second (0: as fast as they log in, at most --max-pending pending).
     #[arg(long)]
     pub connect_rate: Option<f64>,
+    /// Connections opened and not yet logged in, at most (default 1,000; 256 with --tls, the
+    /// server's cap on handshakes under way). ngIRCd takes 10: its listen backlog is 10, and
+    /// connects past it have their SYNs dropped and retried seconds later.
+    #[arg(long)]
+    pub max_pending: Option<usize>,
     /// Spread clients over N rooms with /join (1: everybody stays in the lobby).
     #[arg(long)]
     pub rooms: Option<usize>,
@@ -84,6 +89,13 @@ pub struct Args {
     /// (with --redis, a redis-server flag).
     #[arg(long, allow_hyphen_values = true)]
     pub server_arg: Vec<String>,
+    /// What the clients speak. `line`: reactor-chat's line protocol. `irc`: IRC, to
+    /// reactor-chat's IRC front end or any IRC server (crates/bench/peers/ has ngIRCd and
+    /// InspIRCd configurations): NICK and USER, JOIN #r<room> (not in idle10k), PRIVMSG #r<room>,
+    /// every PING answered. With --spawn-server, PATH is still reactor-chat; start another IRC
+    /// server yourself and give --addr and --server-pid (scripts/irc-rounds.sh does).
+    #[arg(long, value_enum, default_value = "line")]
+    pub proto: Proto,
     /// The server is Redis, for side-by-side figures: each client subscribes to its room's
     /// channel and senders PUBLISH to it, on one RESP3 connection per client (HELLO 3). With
     /// --spawn-server, PATH is a redis-server binary, started with persistence off.
@@ -106,6 +118,15 @@ pub struct Args {
     /// No progress line.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// What the clients speak (`--proto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Proto {
+    /// reactor-chat's line protocol.
+    Line,
+    /// IRC (RFC 1459 registration, channels and PRIVMSG).
+    Irc,
 }
 
 /// The questions the presets answer (see BENCHMARKS.md for their figures).
@@ -145,6 +166,8 @@ pub struct Scenario {
     #[serde(serialize_with = "secs")]
     pub warmup: Duration,
     pub connect_rate: f64,
+    /// Connections logging in at once, at most (`--max-pending`).
+    pub max_pending: usize,
     pub rooms: usize,
     pub joiners: usize,
     pub idle_flood: usize,
@@ -157,11 +180,13 @@ pub struct Scenario {
     pub tls: bool,
 }
 
-/// The server's protocol: reactor-chat's, or Redis pub/sub for comparison (`--redis`).
+/// The server's protocol: reactor-chat's line protocol, IRC (`--proto irc`, to reactor-chat or
+/// another IRC server), or Redis pub/sub for comparison (`--redis`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Protocol {
     ReactorChat,
+    Irc,
     Redis,
 }
 
@@ -181,6 +206,7 @@ impl Scenario {
             duration: Duration::from_secs(10),
             warmup: Duration::from_secs(2),
             connect_rate: 0.0,
+            max_pending: crate::driver::MAX_PENDING,
             rooms: 1,
             joiners: 0,
             idle_flood: 0,
@@ -275,10 +301,23 @@ impl Scenario {
         s.idle_flood = args.idle_flood.unwrap_or(s.idle_flood);
         s.files = args.files.unwrap_or(s.files);
         s.file_size = args.file_size.unwrap_or(s.file_size);
-        if args.redis {
-            s.protocol = Protocol::Redis;
-        }
+        s.protocol = match (args.redis, args.proto) {
+            (false, Proto::Line) => Protocol::ReactorChat,
+            (false, Proto::Irc) => Protocol::Irc,
+            (true, Proto::Line) => Protocol::Redis,
+            (true, Proto::Irc) => {
+                return Err("--redis speaks RESP to Redis; --proto irc speaks IRC: \
+                            choose one of the two"
+                    .into())
+            }
+        };
         s.tls = args.tls;
+        let pending = if s.tls {
+            crate::driver::MAX_PENDING_TLS
+        } else {
+            crate::driver::MAX_PENDING
+        };
+        s.max_pending = args.max_pending.unwrap_or(pending);
         if s.name == "handshakes" {
             // In flight is how many handshakes are under way at once, --clients as well.
             s.clients = args.inflight.map_or(s.clients, |n| n as usize);
@@ -293,6 +332,9 @@ impl Scenario {
         if self.clients == 0 {
             return Err("--clients must be at least 1".into());
         }
+        if self.max_pending == 0 {
+            return Err("--max-pending must be at least 1".into());
+        }
         if self.senders > self.clients {
             return Err("--senders cannot exceed --clients".into());
         }
@@ -303,6 +345,9 @@ impl Scenario {
         }
         if self.protocol == Protocol::Redis && (self.files > 0 || self.name == "filefanout") {
             return Err("Redis pub/sub has no files: --redis runs chat loads only".into());
+        }
+        if self.protocol == Protocol::Irc {
+            self.validate_irc()?;
         }
         if self.tls && self.protocol == Protocol::Redis {
             return Err(
@@ -346,6 +391,39 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// What `--proto irc` cannot do, and why.
+    fn validate_irc(&self) -> Result<(), String> {
+        if self.files > 0 || self.name == "filefanout" {
+            return Err(
+                "IRC servers relay no files (DCC goes from client to client): \
+                        --proto irc runs chat loads only, without --files"
+                    .into(),
+            );
+        }
+        if self.tls {
+            return Err(
+                "--proto irc runs in clear text only (compare reactor-chat over TLS \
+                        with the line protocol)"
+                    .into(),
+            );
+        }
+        if self.size > crate::irc::MAX_SIZE {
+            return Err(format!(
+                "--proto irc: --size is limited to {} bytes (an IRC line, as the server \
+                 relays it with its prefix, is at most 512)",
+                crate::irc::MAX_SIZE
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether IRC clients join a channel: only when somebody sends. With nobody sending
+    /// (idle10k) they register and stay out of channels, so the server's memory per connection
+    /// is that of a registered client alone.
+    pub fn irc_joins(&self) -> bool {
+        self.senders > 0
     }
 
     /// Whether senders are paced (`--rate` > 0) rather than bounded by acknowledgements.
@@ -422,6 +500,52 @@ mod tests {
         assert!(Scenario::from_args(&args(&["--size", "9000"])).is_err());
         assert!(Scenario::from_args(&args(&["--redis", "--tls"])).is_err());
         assert!(Scenario::from_args(&args(&["--preset", "handshakes"])).is_err());
+    }
+
+    /// The message of the refusal of `flags`.
+    fn refusal(flags: &[&str]) -> String {
+        Scenario::from_args(&args(flags)).expect_err("refused")
+    }
+
+    #[test]
+    fn irc_runs_the_chat_presets() {
+        for preset in ["saturate", "room100", "idle10k", "fanout1k", "joinstorm"] {
+            let s = Scenario::from_args(&args(&["--proto", "irc", "--preset", preset])).unwrap();
+            assert_eq!(s.protocol, Protocol::Irc, "{preset}");
+            assert_eq!(s.irc_joins(), preset != "idle10k", "{preset}");
+        }
+        let s = Scenario::from_args(&args(&["--proto", "line"])).unwrap();
+        assert_eq!(s.protocol, Protocol::ReactorChat);
+        let s = Scenario::from_args(&args(&["--proto", "irc", "--size", "400"])).unwrap();
+        assert_eq!(s.size, crate::irc::MAX_SIZE);
+    }
+
+    #[test]
+    fn logins_under_way_default_by_transport() {
+        let s = Scenario::from_args(&args(&[])).unwrap();
+        assert_eq!(s.max_pending, crate::driver::MAX_PENDING);
+        let s = Scenario::from_args(&args(&["--tls"])).unwrap();
+        assert_eq!(s.max_pending, crate::driver::MAX_PENDING_TLS);
+        let s = Scenario::from_args(&args(&["--proto", "irc", "--max-pending", "10"])).unwrap();
+        assert_eq!(s.max_pending, 10);
+        assert!(Scenario::from_args(&args(&["--max-pending", "0"])).is_err());
+    }
+
+    #[test]
+    fn irc_refuses_what_it_cannot_do_and_says_why() {
+        let why = refusal(&["--proto", "irc", "--redis"]);
+        assert!(why.contains("choose one"), "{why}");
+        let why = refusal(&["--proto", "irc", "--files", "10"]);
+        assert!(why.contains("without --files"), "{why}");
+        let why = refusal(&["--proto", "irc", "--preset", "filefanout"]);
+        assert!(why.contains("chat loads only"), "{why}");
+        let why = refusal(&["--proto", "irc", "--tls"]);
+        assert!(why.contains("clear text only"), "{why}");
+        let why = refusal(&["--proto", "irc", "--preset", "handshakes", "--tls"]);
+        assert!(why.contains("clear text only"), "{why}");
+        let why = refusal(&["--proto", "irc", "--size", "401"]);
+        assert!(why.contains("512"), "{why}");
+        assert!(Args::try_parse_from(["reactor-chat-bench", "--proto", "resp"]).is_err());
     }
 
     #[test]

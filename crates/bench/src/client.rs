@@ -23,9 +23,11 @@ pub const MAX_CARRY: usize = 64 * 1024;
 pub enum State {
     /// Non-blocking connect in progress.
     Connecting,
-    /// Nickname sent; waiting for the `-- Resume key:` line that ends the welcome.
+    /// Nickname sent; waiting for the `-- Resume key:` line that ends the welcome (IRC: `NICK`
+    /// and `USER` sent, waiting for `001`).
     LoggingIn,
-    /// `/join` sent; waiting for `-- You are now in room`.
+    /// `/join` sent; waiting for `-- You are now in room` (IRC: `JOIN` sent, waiting for the
+    /// channel's `366`).
     Joining,
     /// Logged in (and in its room): delivered lines are bench messages.
     Ready,
@@ -38,6 +40,8 @@ pub enum State {
 pub struct ReadResult {
     /// Bytes now at the start of the buffer (an earlier read's unfinished tail included).
     pub len: usize,
+    /// Bytes this read brought (the tail excluded).
+    pub fresh: usize,
     /// The server closed its side.
     pub eof: bool,
     /// The socket gave less than there was room for, so it held no more at that moment: with
@@ -124,6 +128,7 @@ impl Client {
         match self.stream.read(&mut buf[carry..]) {
             Ok(n) => Ok(ReadResult {
                 len: carry + n,
+                fresh: n,
                 eof: n == 0,
                 // A TLS read stops at a record's plaintext: the link knows whether the socket
                 // was emptied.

@@ -12,10 +12,15 @@
 //! reactor-chat-bench --spawn-server target/release/reactor-chat --preset saturate
 //! reactor-chat-bench --addr 127.0.0.1:8080 --server-pid 1234 --clients 200 --rate 5 --json
 //! reactor-chat-bench --spawn-server target/release/reactor-chat --tls --preset handshakes
+//! reactor-chat-bench --proto irc --addr 127.0.0.1:6667 --server-pid 1234 --preset room100
 //! ```
 //!
 //! With `--tls` every connection goes through [`tls`]: a rustls session per connection, driven
 //! sans-IO by the same loop; [`handshakes`] measures full handshakes per second.
+//!
+//! With `--proto irc` the clients speak IRC instead ([`irc`]): to reactor-chat's IRC front end,
+//! or to ngIRCd and InspIRCd run with the configurations in `crates/bench/peers/`, side by side
+//! (`crates/bench/scripts/irc-rounds.sh`).
 
 mod cli;
 mod client;
@@ -23,6 +28,7 @@ mod driver;
 mod filemix;
 mod files;
 mod handshakes;
+mod irc;
 mod order;
 mod procstat;
 mod report;
@@ -68,7 +74,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             }
             Some(match scenario.protocol {
                 Protocol::Redis => server::spawn_redis(path, max_clients, &args.server_arg)?,
-                Protocol::ReactorChat => {
+                // reactor-chat serves IRC on its chat port; other IRC servers are started
+                // elsewhere (scripts/irc-rounds.sh) and given with --addr and --server-pid.
+                Protocol::ReactorChat | Protocol::Irc => {
                     let mut extra = Vec::new();
                     if scenario.tls {
                         let (cert, key) = tls::write_self_signed(&server::run_dir()?)?;

@@ -9,6 +9,10 @@ use crate::driver::Outcome;
 use crate::procstat::{self, Memory};
 use crate::units::si;
 
+/// The bench is one thread: past this share of one core it cannot drive more load, and the
+/// deliveries per second are its own limit, not the server's.
+pub const BENCH_LIMIT_PCT: f64 = 90.0;
+
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub scenario: Scenario,
@@ -29,12 +33,23 @@ pub struct Report {
     pub window_secs: f64,
     pub window_delivered: u64,
     pub delivered_per_sec: f64,
+    /// Bytes the clients read per second of the window: deliveries with their protocol's
+    /// framing, which differs between the line protocol and IRC.
+    pub delivered_bytes_per_sec: f64,
     /// Microseconds, deliveries to clients present from the start, inside the window.
     pub latency_us: Latency,
     pub connect_secs: f64,
     pub connect_per_sec: f64,
     pub server_cpu_pct: Option<f64>,
     pub bench_cpu_pct: f64,
+    /// The server's CPU time over the window per delivery in it (nanoseconds): what one
+    /// delivered message costs it, comparable across servers whatever their rate.
+    pub server_cpu_ns_per_delivery: Option<f64>,
+    /// The same for the bench.
+    pub bench_cpu_ns_per_delivery: Option<f64>,
+    /// Senders ran and the bench used at least [`BENCH_LIMIT_PCT`] of a core: the rate is the
+    /// bench's limit, and the server might have relayed more.
+    pub bench_is_limit: bool,
     /// The share of the machine's CPU time its hypervisor gave to other guests during the
     /// window (`/proc/stat`); on a shared VM it moves latency more than the server does.
     pub host_steal_pct: Option<f64>,
@@ -108,6 +123,11 @@ impl Report {
             _ => None,
         };
         let connect_secs = outcome.connect_time.as_secs_f64();
+        let own_cpu = outcome.after.own_cpu.saturating_sub(outcome.before.own_cpu);
+        let bench_cpu_pct = procstat::percent(own_cpu, wall);
+        let per_delivery = |cpu: std::time::Duration| {
+            (c.window_delivered > 0).then(|| cpu.as_nanos() as f64 / c.window_delivered as f64)
+        };
         Report {
             server,
             connections: c.ready,
@@ -128,6 +148,11 @@ impl Report {
             } else {
                 0.0
             },
+            delivered_bytes_per_sec: if wall.is_zero() {
+                0.0
+            } else {
+                c.window_bytes as f64 / wall.as_secs_f64()
+            },
             latency_us: Latency {
                 count: h.len(),
                 p50: q(0.5),
@@ -143,10 +168,14 @@ impl Report {
                 0.0
             },
             server_cpu_pct,
-            bench_cpu_pct: procstat::percent(
-                outcome.after.own_cpu.saturating_sub(outcome.before.own_cpu),
-                wall,
-            ),
+            bench_cpu_pct,
+            server_cpu_ns_per_delivery: match (outcome.before.server_cpu, outcome.after.server_cpu)
+            {
+                (Some(a), Some(b)) => per_delivery(b.saturating_sub(a)),
+                _ => None,
+            },
+            bench_cpu_ns_per_delivery: per_delivery(own_cpu),
+            bench_is_limit: scenario.senders > 0 && bench_cpu_pct >= BENCH_LIMIT_PCT,
             host_steal_pct: match (outcome.before.host, outcome.after.host) {
                 (Some(a), Some(b)) => Some(procstat::steal_percent(a, b)),
                 _ => None,
@@ -199,6 +228,7 @@ impl Report {
         ));
         let kind = match s.protocol {
             Protocol::ReactorChat => "reactor-chat",
+            Protocol::Irc => "irc",
             Protocol::Redis => "redis pub/sub",
         };
         rows.push((
@@ -260,6 +290,13 @@ impl Report {
                     self.window_secs
                 ),
             ));
+            rows.push((
+                "delivered bytes/s",
+                format!(
+                    "{}B/s (all the clients read, framing included)",
+                    si(self.delivered_bytes_per_sec)
+                ),
+            ));
             let l = &self.latency_us;
             rows.push((
                 "latency (us)",
@@ -292,19 +329,16 @@ impl Report {
                 ));
             }
         }
-        rows.push((
-            "cpu",
-            match self.server_cpu_pct {
-                Some(pct) => format!(
-                    "server {pct:.0}%, bench {:.0}% (of one core)",
-                    self.bench_cpu_pct
-                ),
-                None => format!(
-                    "bench {:.0}% (of one core); server: give --server-pid",
-                    self.bench_cpu_pct
-                ),
-            },
-        ));
+        rows.push(("cpu", self.cpu_row()));
+        if let Some(bench) = self.bench_cpu_ns_per_delivery {
+            rows.push((
+                "cpu per delivery",
+                match self.server_cpu_ns_per_delivery {
+                    Some(server) => format!("server {server:.0} ns, bench {bench:.0} ns"),
+                    None => format!("bench {bench:.0} ns; server: give --server-pid"),
+                },
+            ));
+        }
         if let Some(steal) = self.host_steal_pct {
             rows.push((
                 "host steal",
@@ -336,5 +370,112 @@ impl Report {
             let _ = writeln!(out, "{k:<width$}  {v}");
         }
         out
+    }
+
+    /// Both processes' CPU, and which of them set the pace.
+    fn cpu_row(&self) -> String {
+        let mut row = match self.server_cpu_pct {
+            Some(pct) => format!(
+                "server {pct:.0}%, bench {:.0}% (of one core)",
+                self.bench_cpu_pct
+            ),
+            None => format!(
+                "bench {:.0}% (of one core); server: give --server-pid",
+                self.bench_cpu_pct
+            ),
+        };
+        if self.bench_is_limit {
+            let _ = write!(
+                row,
+                "; the bench is the limit (its one thread near a full core)"
+            );
+        }
+        row
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::driver::{Counts, Sample};
+
+    /// A run whose window is `wall` long, with these CPU times used in it and `delivered`
+    /// deliveries of 100 bytes each.
+    fn report(wall: Duration, server_cpu: Duration, own_cpu: Duration, delivered: u64) -> Report {
+        let at = Instant::now();
+        let before = Sample {
+            at,
+            own_cpu: Duration::from_secs(1),
+            server_cpu: Some(Duration::from_secs(2)),
+            server_memory: None,
+            host: None,
+        };
+        let after = Sample {
+            at: at + wall,
+            own_cpu: before.own_cpu + own_cpu,
+            server_cpu: before.server_cpu.map(|c| c + server_cpu),
+            ..before
+        };
+        let mut counts = Counts::default();
+        counts.window_delivered = delivered;
+        counts.window_bytes = delivered * 100;
+        let outcome = Outcome {
+            counts,
+            lost: 0,
+            latency: hdrhistogram::Histogram::new(3).unwrap(),
+            connect_time: Duration::ZERO,
+            window: wall,
+            before,
+            after,
+            storm_complete: true,
+        };
+        let args = crate::cli::Args::parse_from(["reactor-chat-bench", "--preset", "saturate"]);
+        let scenario = Scenario::from_args(&args).unwrap();
+        let server = ServerInfo {
+            addr: "127.0.0.1:1".into(),
+            pid: Some(1),
+            flags: None,
+        };
+        Report::new(scenario, server, &outcome, None)
+    }
+
+    #[test]
+    fn cpu_per_delivery_and_who_set_the_pace() {
+        let r = report(
+            Duration::from_secs(2),
+            Duration::from_millis(1500),
+            Duration::from_millis(1900),
+            1_000_000,
+        );
+        assert_eq!(r.server_cpu_ns_per_delivery, Some(1500.0));
+        assert_eq!(r.bench_cpu_ns_per_delivery, Some(1900.0));
+        assert_eq!(r.delivered_bytes_per_sec, 50_000_000.0);
+        assert!(r.bench_is_limit, "95 % of a core is the bench's limit");
+        assert!(
+            r.table().contains("the bench is the limit"),
+            "{}",
+            r.table()
+        );
+
+        let r = report(
+            Duration::from_secs(2),
+            Duration::from_secs(2),
+            Duration::from_millis(600),
+            1_000_000,
+        );
+        assert!(!r.bench_is_limit);
+        assert!(!r.table().contains("the bench is the limit"));
+        assert!(
+            r.table().contains("server 2000 ns, bench 600 ns"),
+            "{}",
+            r.table()
+        );
+
+        let r = report(Duration::from_secs(1), Duration::ZERO, Duration::ZERO, 0);
+        assert_eq!(r.server_cpu_ns_per_delivery, None, "nothing delivered");
     }
 }

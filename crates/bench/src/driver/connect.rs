@@ -1,5 +1,5 @@
-//! Phase 1: opening the clients at `--connect-rate` with at most [`MAX_PENDING`] not yet logged
-//! in, and the connect event that sends each its nickname.
+//! Phase 1: opening the clients at `--connect-rate` with at most `--max-pending` (by default
+//! [`MAX_PENDING`]) not yet logged in, and the connect event that sends each its nickname.
 
 use super::*;
 
@@ -14,14 +14,10 @@ impl Driver {
         });
     }
 
-    /// Connections that may be logging in at once: [`MAX_PENDING`], or with TLS
-    /// [`MAX_PENDING_TLS`], so that no ClientHello meets the server's handshake cap.
+    /// Connections that may be logging in at once: `--max-pending`, by default [`MAX_PENDING`],
+    /// or with TLS [`MAX_PENDING_TLS`], so that no ClientHello meets the server's handshake cap.
     pub(super) fn max_pending(&self) -> usize {
-        if self.tls.is_some() {
-            MAX_PENDING_TLS
-        } else {
-            MAX_PENDING
-        }
+        self.sc.max_pending
     }
 
     /// Opened connections neither logged in nor failed.
@@ -73,8 +69,10 @@ impl Driver {
     pub(super) fn open(&mut self, idx: usize, joiner: bool) -> io::Result<()> {
         debug_assert_eq!(idx, self.clients.len());
         // Redis's protected mode takes only 127.0.0.1 for loopback; it has no login budget.
+        // IRC servers cap connections per address too (ngIRCd at 5, InspIRCd at 3 by default):
+        // spread, a run of up to 128 clients stays within even those defaults.
         let mut stream = match self.sc.protocol {
-            Protocol::ReactorChat => connect_from(self.addr, idx)?,
+            Protocol::ReactorChat | Protocol::Irc => connect_from(self.addr, idx)?,
             Protocol::Redis => TcpStream::connect(self.addr)?,
         };
         // Without it Nagle holds a sender's next write until the previous one is acknowledged,
@@ -179,6 +177,10 @@ impl Driver {
                 client.out.extend_from_slice(self.tag.as_bytes());
                 client.out.extend_from_slice(idx.to_string().as_bytes());
                 client.out.push(b'\n');
+            }
+            Protocol::Irc => {
+                let nick = format!("{}{idx}", self.tag);
+                crate::irc::encode_register(&mut client.out, &nick);
             }
             // RESP3, so that a subscribed connection may still PUBLISH.
             Protocol::Redis => {

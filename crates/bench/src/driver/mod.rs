@@ -1,9 +1,11 @@
 //! The load loop: one thread, one `mio::Poll`, every bench connection.
 //!
 //! # Phases
-//! 1. **Connect**: open the clients (at `--connect-rate`, at most [`MAX_PENDING`] not yet logged
-//!    in), send each its nickname at once (the server lets a client speak first), wait for the
-//!    `-- Resume key:` line that ends the welcome, `/join` its room when there are several.
+//! 1. **Connect**: open the clients (at `--connect-rate`, at most `--max-pending`, by default
+//!    [`MAX_PENDING`], not yet logged in), send each its nickname at once (the server lets a
+//!    client speak first), wait for the `-- Resume key:` line that ends the welcome, `/join` its
+//!    room when there are several. Over IRC: `NICK` and `USER`, `001`, then `JOIN` and `366`
+//!    ([`crate::irc`]).
 //! 2. **Warmup**: senders run; order is tracked but nothing is measured.
 //! 3. **Measure**: deliveries are counted and their latency recorded for `--duration`. In a
 //!    join storm the joiners connect now and the window ends when the last one is in.
@@ -159,7 +161,7 @@ impl Driver {
         let latency = Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
             .map_err(|e| io::Error::other(e.to_string()))?;
         let epoch = Instant::now();
-        let tag = run_tag();
+        let tag = run_tag(sc.protocol);
         Ok(Driver {
             poll: Poll::new()?,
             events: Events::with_capacity(4096),
@@ -437,19 +439,26 @@ fn schedule_time(count: usize, rate: f64) -> Duration {
     }
 }
 
-/// A short tag that differs between runs: `b` and four base-36 digits of the clock and pid.
-fn run_tag() -> String {
+/// A short tag that differs between runs: `b` and four base-36 digits of the clock and pid,
+/// then `_`. Over IRC, `b` and two digits: servers cap nicks at 9 bytes unless configured
+/// otherwise (RFC 2812), and the tag, fixed in width, plus up to five digits of client index
+/// make at most 8.
+fn run_tag(protocol: Protocol) -> String {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
         ^ u64::from(std::process::id()) << 20;
+    let (digits, end) = match protocol {
+        Protocol::Irc => (2, ""),
+        Protocol::ReactorChat | Protocol::Redis => (4, "_"),
+    };
     let mut tag = String::from("b");
     let mut v = seed;
-    for _ in 0..4 {
+    for _ in 0..digits {
         tag.push(char::from_digit((v % 36) as u32, 36).unwrap_or('0'));
         v /= 36;
     }
-    tag.push('_');
+    tag.push_str(end);
     tag
 }
 
@@ -460,10 +469,17 @@ mod tests {
 
     #[test]
     fn run_tags_make_valid_short_nicks() {
-        let tag = run_tag();
+        let tag = run_tag(Protocol::ReactorChat);
         let nick = format!("{tag}{}", 18_999);
         assert!(nick.len() <= 24);
         assert!(nick.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        // IRC: at most 9 bytes, a letter first, then letters and digits only.
+        let tag = run_tag(Protocol::Irc);
+        assert_eq!(tag.len(), 3);
+        let nick = format!("{tag}{}", crate::cli::MAX_CONNECTIONS);
+        assert!(nick.len() <= 9, "{nick}");
+        assert!(nick.starts_with('b'));
+        assert!(nick.chars().all(|c| c.is_ascii_alphanumeric()), "{nick}");
     }
 
     #[test]

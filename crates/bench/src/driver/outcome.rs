@@ -23,6 +23,10 @@ pub struct Counts {
     pub out_of_order: u64,
     /// Deliveries inside the measured window.
     pub window_delivered: u64,
+    /// Bytes the clients read inside the measured window: in a loaded run nearly all of them
+    /// deliveries, each with its protocol's framing (the line protocol's time and nick, IRC's
+    /// prefix and command), so protocols compare by what crossed the wire.
+    pub window_bytes: u64,
     /// Lines that were not bench messages (presence notices, welcomes of others, ...).
     pub other_lines: u64,
     pub ack_timeouts: u64,

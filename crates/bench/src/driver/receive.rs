@@ -20,6 +20,9 @@ impl Driver {
                 Err(e) => return self.closed(idx, format!("read: {e}")),
             };
             let now_ns = self.epoch.elapsed().as_nanos() as u64;
+            if self.recording {
+                self.counts.window_bytes += read.fresh as u64;
+            }
             let mut ctx = LineCtx {
                 idx,
                 sc: &self.sc,
@@ -88,8 +91,10 @@ impl LineCtx<'_> {
     }
 
     fn on_line(&mut self, client: &mut Client, line: &[u8], incoming: &mut Option<Incoming>) {
-        if self.sc.protocol == Protocol::Redis {
-            return self.on_redis_line(client, line);
+        match self.sc.protocol {
+            Protocol::Redis => return self.on_redis_line(client, line),
+            Protocol::Irc => return self.on_irc_line(client, line),
+            Protocol::ReactorChat => {}
         }
         match client.state {
             State::Ready if client.in_replay => {
@@ -152,6 +157,58 @@ impl LineCtx<'_> {
             State::Joining if line.starts_with(b":") => self.ready(client),
             _ => {}
         }
+    }
+
+    /// `--proto irc` (see [`crate::irc`]): `001` ends registration, then `JOIN` and that
+    /// channel's `366` make the client ready (no channel when nobody sends); a `PING` is
+    /// answered in every state; an error numeric or a line that is not IRC before ready, or
+    /// an `ERROR` at any time, ends the connection with the server's words.
+    fn on_irc_line(&mut self, client: &mut Client, line: &[u8]) {
+        use crate::irc::{self, Line};
+        if client.state == State::Ready {
+            // The one line of a loaded run, tried first.
+            if let Some(stamp) = irc::delivery(line) {
+                // Servers send nobody their own PRIVMSG (no echo-message asked for); a copy
+                // that came anyway is not a delivery, as with Redis.
+                if stamp.sender as usize == self.idx {
+                    self.counts.other_lines += 1;
+                } else {
+                    self.on_delivery(client, stamp);
+                }
+                return;
+            }
+        }
+        match irc::parse(line) {
+            Line::Ping(token) => irc::encode_pong(&mut client.out, token),
+            Line::Error(_) => self.failure = Some(String::from_utf8_lossy(line).into_owned()),
+            Line::Numeric { code, params } => match client.state {
+                State::LoggingIn if code == irc::RPL_WELCOME => {
+                    if self.sc.irc_joins() {
+                        irc::encode_join(&mut client.out, client.room);
+                        client.state = State::Joining;
+                    } else {
+                        self.ready(client);
+                    }
+                }
+                State::Joining
+                    if code == irc::RPL_ENDOFNAMES && irc::ends_names_of(params, client.room) =>
+                {
+                    self.ready(client)
+                }
+                State::LoggingIn | State::Joining if irc::is_refusal(code) => {
+                    self.failure = Some(String::from_utf8_lossy(line).into_owned())
+                }
+                _ => {}
+            },
+            Line::NotIrc if matches!(client.state, State::LoggingIn | State::Joining) => {
+                self.failure = Some(format!(
+                    "the server does not speak IRC: {:?}",
+                    String::from_utf8_lossy(line)
+                ))
+            }
+            Line::Privmsg { .. } | Line::Other | Line::NotIrc => {}
+        }
+        self.counts.other_lines += 1;
     }
 
     /// `--files`: accepts every offer, starts reading every delivery, counts refusals. False

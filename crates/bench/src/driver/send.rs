@@ -93,6 +93,12 @@ impl Driver {
                 };
                 match self.sc.protocol {
                     Protocol::ReactorChat => wire::encode(&mut client.out, stamp, self.sc.size),
+                    Protocol::Irc => crate::irc::encode_privmsg(
+                        &mut client.out,
+                        client.room,
+                        stamp,
+                        self.sc.size,
+                    ),
                     Protocol::Redis => {
                         wire::encode_publish(&mut client.out, client.room, stamp, self.sc.size)
                     }

@@ -188,3 +188,30 @@ fn redis_mode_refuses_tls_and_says_why() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--redis does not take --tls"), "{stderr}");
 }
+
+/// The bench's error for `flags`, which it must refuse before connecting anywhere.
+fn refusal(flags: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_reactor-chat-bench"))
+        .args(flags)
+        .args(["--addr", "127.0.0.1:1"])
+        .output()
+        .expect("run reactor-chat-bench");
+    assert!(!out.status.success(), "{flags:?} was not refused");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn irc_mode_refuses_redis_files_and_tls_and_says_why() {
+    let stderr = refusal(&["--proto", "irc", "--redis"]);
+    assert!(stderr.contains("--proto irc speaks IRC"), "{stderr}");
+    let stderr = refusal(&["--proto", "irc", "--files", "5"]);
+    assert!(stderr.contains("IRC servers relay no files"), "{stderr}");
+    let stderr = refusal(&["--proto", "irc", "--preset", "filefanout"]);
+    assert!(stderr.contains("IRC servers relay no files"), "{stderr}");
+    let stderr = refusal(&["--proto", "irc", "--tls"]);
+    assert!(stderr.contains("clear text only"), "{stderr}");
+    let stderr = refusal(&["--proto", "irc", "--size", "1000"]);
+    assert!(stderr.contains("512"), "{stderr}");
+    let stderr = refusal(&["--proto", "smtp"]);
+    assert!(stderr.contains("irc"), "the choices are named: {stderr}");
+}
