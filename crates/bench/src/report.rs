@@ -228,7 +228,9 @@ impl Report {
         ));
         let kind = match s.protocol {
             Protocol::ReactorChat => "reactor-chat",
-            Protocol::Irc => "irc",
+            // Spawned, the IRC server is reactor-chat's IRC side.
+            Protocol::Irc if self.server.flags.is_some() => "reactor-chat over IRC",
+            Protocol::Irc => "IRC server",
             Protocol::Redis => "redis pub/sub",
         };
         rows.push((
