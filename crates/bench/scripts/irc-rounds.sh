@@ -71,18 +71,22 @@ start() {
       # Flood control off (--rate 0), room for idle10k's connections; loopback is exempt from
       # --max-per-ip, and the bench spreads its logins over 128 addresses, under
       # --max-unregistered-per-ip. No history and nothing on disk.
-      "$S" --bind "127.0.0.1:$port" --rate 0 --max-clients $((IDLE_CLIENTS + 1000)) --log-level warn \
-        --no-history --ephemeral > "$log" 2>&1 &
+      "$S" --bind "127.0.0.1:$port" --rate 0 --max-clients $((IDLE_CLIENTS + 1000)) \
+        --log-level warn --no-history --ephemeral > "$log" 2>&1 &
       ;;
     ngircd)
-      command -v ngircd > /dev/null || { WHY="ngircd is not installed (apt-get install ngircd)"; return 1; }
+      if ! command -v ngircd > /dev/null; then
+        WHY="ngircd is not installed (apt-get install ngircd)"; return 1
+      fi
       conf=$OUT/ngircd.conf
       sed "s/^\([[:space:]]*Ports[[:space:]]*=\).*/\1 $port/" "$PEERS/ngircd.conf" > "$conf"
       # -n: in the foreground. As root it runs as nobody by itself.
       ngircd -n -f "$conf" > "$log" 2>&1 &
       ;;
     inspircd)
-      command -v inspircd > /dev/null || { WHY="inspircd is not installed (apt-get install inspircd)"; return 1; }
+      if ! command -v inspircd > /dev/null; then
+        WHY="inspircd is not installed (apt-get install inspircd)"; return 1
+      fi
       conf=$OUT/inspircd.conf
       sed "s/\(<bind address=\"127.0.0.1\" port=\"\)[0-9]*/\1$port/" "$PEERS/inspircd.conf" > "$conf"
       inspircd --config="$conf" --nofork --nopid --runasroot > "$log" 2>&1 &
@@ -139,21 +143,23 @@ cell() {
   rc=$?
   stop
   # (jq 1.6 accepts an empty file, hence -s.)
-  if [ $rc -ne 0 ] || [ ! -s "$OUT/$name.json" ] || ! jq -e .scenario "$OUT/$name.json" > /dev/null 2>&1; then
+  if [ $rc -ne 0 ] || [ ! -s "$OUT/$name.json" ] \
+    || ! jq -e .scenario "$OUT/$name.json" > /dev/null 2>&1; then
     why=$(tail -n 1 "$OUT/$name.err")
     [ $rc -eq 124 ] && why="timed out after 200 s"
     printf '%s\t%s\t%s\tfailed\t%s\n' "$r" "$p" "$t" "${why:-exit $rc}" >> "$OUT/cells.tsv"
     echo "  failed: ${why:-exit $rc}" | tee -a "$OUT/log"
     return
   fi
-  # Fields 5-18: deliveries/s, bytes/s, server ns per delivery, server %, bench %, bench the
-  # limit, p50 ms, p99 ms, connections, failed, bytes per connection, steal %, connects/s, and
-  # the first error.
+  # Fields 5-23: deliveries/s, bytes/s, server ns per delivery, server %, bench %, bench the
+  # limit, p50 ms, p99 ms, connections, failed, bytes per connection, steal %, connects/s,
+  # lost, duplicated, out of order, ack timeouts, closed by the server, and the first error.
   jq -r --arg r "$r" --arg p "$p" --arg t "$t" '[$r, $p, $t, "ok",
       .delivered_per_sec, .delivered_bytes_per_sec, (.server_cpu_ns_per_delivery // "-"),
       (.server_cpu_pct // "-"), .bench_cpu_pct, .bench_is_limit,
       (.latency_us.p50 / 1000), (.latency_us.p99 / 1000), .connections, .failed,
       (.server_rss_per_connection_bytes // "-"), (.host_steal_pct // "-"), .connect_per_sec,
+      .lost, .duplicated, .out_of_order, .ack_timeouts, .closed_by_server,
       (.first_error // "")] | @tsv' "$OUT/$name.json" >> "$OUT/cells.tsv"
 }
 
@@ -205,7 +211,11 @@ function show(m, v, limit, tried) {
 function median(list,   a, n, i, j, x) {
   n = split(list, a, " ")
   if (n == 0) return "-"
-  for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > x + 0; j--) a[j + 1] = a[j]; a[j + 1] = x }
+  for (i = 2; i <= n; i++) { # insertion sort: a few rounds
+    x = a[i]
+    for (j = i - 1; j >= 1 && a[j] + 0 > x + 0; j--) a[j + 1] = a[j]
+    a[j + 1] = x
+  }
   return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 { cells[$2, ++count[$2]] = $0 }
@@ -226,7 +236,10 @@ END {
         if (f[m] != "-") med[f[3], m] = med[f[3], m] " " f[m]
       }
       printf "\n"
-      if (f[18] != "") printf "%-17s first error: %s\n", "", f[18]
+      if (f[18] + f[19] + f[20] + f[21] + f[22] > 0)
+        printf "%-17s lost %d, duplicated %d, out of order %d, ack timeouts %d, closed by server %d\n", \
+          "", f[18], f[19], f[20], f[21], f[22]
+      if (f[23] != "") printf "%-17s first error: %s\n", "", f[23]
       if (f[10] == "true") lim[f[3]] = "true"
     }
     for (j = 1; j <= nt; j++) {
@@ -239,7 +252,8 @@ END {
   print "\ndeliv/s: deliveries a second; MB/s: what the clients read, framing included; srv ns/d:"
   print "server CPU per delivery; srv, bench: CPU as % of one core (! the bench was the limit, its"
   print "one thread at 90 % or more); conns: logged in (/ tried, if some failed); B/conn: server"
-  print "memory per idle connection; steal: the machine'"'"'s, over the window."
+  print "memory per idle connection; steal: the machine'"'"'s, over the window. A run with loss,"
+  print "duplicates, reordering, stalls or connections closed by the server says so under it."
 }' "$OUT/cells.tsv" | tee "$OUT/table.txt"
 echo | tee -a "$OUT/table.txt"
 awk -F'\t' '{ printf "round %s: %s s, host steal %s%%, idle %s%% of the machine'"'"'s CPU time\n", $1, $2, $3, $4 }' \

@@ -93,7 +93,7 @@ pub struct Args {
     /// reactor-chat's IRC front end or any IRC server (crates/bench/peers/ has ngIRCd and
     /// InspIRCd configurations): NICK and USER, JOIN #r<room> (not in idle10k), PRIVMSG #r<room>,
     /// every PING answered. With --spawn-server, PATH is still reactor-chat; start another IRC
-    /// server yourself and give --addr and --server-pid (scripts/irc-rounds.sh does).
+    /// server yourself and give --addr and --server-pid (crates/bench/scripts/irc-rounds.sh does).
     #[arg(long, value_enum, default_value = "line")]
     pub proto: Proto,
     /// The server is Redis, for side-by-side figures: each client subscribes to its room's

@@ -75,7 +75,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             Some(match scenario.protocol {
                 Protocol::Redis => server::spawn_redis(path, max_clients, &args.server_arg)?,
                 // reactor-chat serves IRC on its chat port; other IRC servers are started
-                // elsewhere (scripts/irc-rounds.sh) and given with --addr and --server-pid.
+                // elsewhere (crates/bench/scripts/irc-rounds.sh) and given with --addr and
+                // --server-pid.
                 Protocol::ReactorChat | Protocol::Irc => {
                     let mut extra = Vec::new();
                     if scenario.tls {
