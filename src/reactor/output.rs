@@ -11,7 +11,12 @@ use super::broadcast::{self, BroadcastBuf};
 use super::close::lost_reason_for;
 use super::conn::Conn;
 use super::outqueue::QueueVerdict;
+use super::broadcast::SharedLine;
 use super::wire::{LineBytes, Pushed, Rendered, Wire};
+use crate::chat::Chat;
+use crate::render::irc::IrcRenderer;
+use crate::render::line::Renderer;
+use bytes::BytesMut;
 use super::Reactor;
 use crate::chat::{ConnId, Event, FileNotice, LostReason, Output};
 use crate::codec::file::FileDecoder;
@@ -130,16 +135,16 @@ impl Reactor {
                 self.queue_for_each(recipients, header, Some(payload));
             }
             None => {
-                let renderer = &self.renderer;
-                let line = self.broadcast.write(|buf| renderer.render(event, buf));
-                self.queue_for_each(recipients, Rendered::new(line, event), None);
+                // Into the open broadcast block, each wire format's bytes for its first recipient.
+                let rendered: Rendered<'_, SharedLine> = Rendered::lazy(event);
+                self.queue_for_each(recipients, rendered, None);
             }
         }
     }
 
     /// Queues a rendered event for each recipient in its own wire format, and for a file
     /// delivery its payload after it.
-    fn queue_for_each<L: LineBytes>(
+    fn queue_for_each<L: MadeHere>(
         &mut self,
         recipients: &[ConnId],
         mut rendered: Rendered<'_, L>,
@@ -174,7 +179,7 @@ impl Reactor {
     /// A connection that still has `file_backlog` bytes of files on their way gets a refusal
     /// instead, so a client that takes files and never reads them cannot pin payload after
     /// payload in memory.
-    fn queue_file<L: LineBytes>(
+    fn queue_file<L: MadeHere>(
         &mut self,
         key: usize,
         header: &mut Rendered<'_, L>,
@@ -213,27 +218,38 @@ impl Reactor {
     /// Queues a rendered event for one connection in its wire format; nothing for an HTTP
     /// request (chat output never goes into an HTTP response).
     #[inline]
-    fn queue_rendered<L: LineBytes>(&mut self, key: usize, rendered: &mut Rendered<'_, L>) {
-        let mut needs = None;
+    fn queue_rendered<L: MadeHere>(&mut self, key: usize, rendered: &mut Rendered<'_, L>) {
+        let mut needs = Pushed::Queued;
         self.queue_with(key, |conn, open| {
-            match rendered.push_to(conn.wire(), &mut conn.out, open) {
-                Pushed::Queued => true,
-                Pushed::Nothing => false,
-                Pushed::NeedsIrc(caps) => {
-                    needs = Some(caps);
-                    false
-                }
-            }
+            needs = rendered.push_to(conn.wire(), &mut conn.out, open);
+            needs == Pushed::Queued
         });
-        if let Some(caps) = needs {
-            // The first IRC recipient with these capabilities: rendered once, shared after.
-            let base = rendered.link_base().cloned();
-            let bytes = self.render_irc_broadcast(rendered.event(), caps, base);
-            rendered.set_irc(caps, bytes);
-            self.queue_with(key, |conn, open| {
-                rendered.push_to(conn.wire(), &mut conn.out, open) == Pushed::Queued
-            });
+        if matches!(needs, Pushed::Queued | Pushed::Nothing) {
+            return;
         }
+        // The first recipient of this wire format (and IRC capabilities): rendered once, where
+        // the other formats' bytes are, and shared by the recipients after it.
+        let (event, base) = (rendered.event(), rendered.link_base().cloned());
+        let usual = base.map(|b| std::mem::replace(&mut self.renderer.link_base, b));
+        match needs {
+            Pushed::NeedsIrc(caps) => {
+                let view = crate::render::irc::View::broadcast(caps);
+                let bytes = L::make(self, |line, irc, chat, buf| {
+                    irc.render(line, chat, event, view, buf);
+                });
+                rendered.set_irc(caps, bytes);
+            }
+            _ => {
+                let bytes = L::make(self, |line, _, _, buf| line.render(event, buf));
+                rendered.set_line(bytes);
+            }
+        }
+        if let Some(usual) = usual {
+            self.renderer.link_base = usual;
+        }
+        self.queue_with(key, |conn, open| {
+            rendered.push_to(conn.wire(), &mut conn.out, open) == Pushed::Queued
+        });
     }
 
     /// Queues wire bytes for a connection and enforces the output limits.
@@ -347,5 +363,40 @@ fn file_payload(event: &Event) -> Option<&Bytes> {
     match event {
         Event::File(FileNotice::Data { payload, .. }) => Some(payload),
         _ => None,
+    }
+}
+
+/// Bytes a wire format's rendering can be made into: the open broadcast block (a broadcast's
+/// [`SharedLine`]), or a block of their own (`Bytes`, for replies and file headers).
+pub(super) trait MadeHere: LineBytes + Sized {
+    /// Renders with `fill`, handed the line renderer, the IRC renderer and the chat core (whose
+    /// users' addresses IRC sources show).
+    fn make(
+        reactor: &mut Reactor,
+        fill: impl FnOnce(&Renderer, &IrcRenderer, &Chat, &mut BytesMut),
+    ) -> Self;
+}
+
+impl MadeHere for SharedLine {
+    fn make(
+        reactor: &mut Reactor,
+        fill: impl FnOnce(&Renderer, &IrcRenderer, &Chat, &mut BytesMut),
+    ) -> Self {
+        let (line, irc, chat) = (&reactor.renderer, &reactor.irc_renderer, &reactor.chat);
+        reactor.broadcast.write(|buf| fill(line, irc, chat, buf))
+    }
+}
+
+impl MadeHere for Bytes {
+    fn make(
+        reactor: &mut Reactor,
+        fill: impl FnOnce(&Renderer, &IrcRenderer, &Chat, &mut BytesMut),
+    ) -> Self {
+        let buf = &mut reactor.render_buf;
+        if buf.capacity() - buf.len() < broadcast::MIN_ROOM {
+            buf.reserve(broadcast::BLOCK_SIZE);
+        }
+        fill(&reactor.renderer, &reactor.irc_renderer, &reactor.chat, buf);
+        buf.split().freeze()
     }
 }

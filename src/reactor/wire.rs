@@ -52,6 +52,8 @@ impl Wire {
 pub(super) trait LineBytes {
     /// Queues the bytes by reference.
     fn push_to(&self, queue: &mut OutQueue);
+    /// Whether there are none (an event a wire format does not show).
+    fn is_empty(&self) -> bool;
     /// The bytes themselves, for the other wire formats made from them.
     fn bytes<'a>(&'a self, open: &'a BroadcastBuf) -> &'a [u8];
 }
@@ -60,6 +62,10 @@ impl LineBytes for SharedLine {
     #[inline]
     fn push_to(&self, queue: &mut OutQueue) {
         queue.push_shared(self);
+    }
+
+    fn is_empty(&self) -> bool {
+        SharedLine::is_empty(self)
     }
 
     fn bytes<'a>(&'a self, open: &'a BroadcastBuf) -> &'a [u8] {
@@ -72,6 +78,10 @@ impl LineBytes for Bytes {
         queue.push(self.clone());
     }
 
+    fn is_empty(&self) -> bool {
+        Bytes::is_empty(self)
+    }
+
     fn bytes<'a>(&'a self, _open: &'a BroadcastBuf) -> &'a [u8] {
         self
     }
@@ -79,13 +89,17 @@ impl LineBytes for Bytes {
 
 /// One event's bytes in each wire format its recipients speak so far.
 pub(super) struct Rendered<'e, L> {
-    line: L,
+    /// Made on the first line or browser recipient, so a broadcast to IRC users alone puts no
+    /// line-protocol bytes between its IRC bytes in the open block (a member's run of the
+    /// turn's broadcasts stays one queue entry, for IRC members as for line members).
+    line: Option<L>,
     /// The lines in one WebSocket text message.
     websocket: Option<Bytes>,
     /// The event itself, which IRC renders on its own (its lines are not the line protocol's).
     event: &'e Event,
-    /// The IRC bytes for each combination of byte-changing capabilities met so far.
-    irc: [Option<Bytes>; Caps::BROADCAST_VARIANTS],
+    /// The IRC bytes for each combination of byte-changing capabilities met so far, made where
+    /// the line bytes are (the open broadcast block, for a broadcast).
+    irc: [Option<L>; Caps::BROADCAST_VARIANTS],
     /// What download links start with for these recipients, when not the renderer's own.
     link_base: Option<std::sync::Arc<str>>,
 }
@@ -100,6 +114,9 @@ pub(super) enum Pushed {
     /// The connection speaks IRC with these capabilities and the event has not been rendered
     /// for them yet: render it ([`Rendered::set_irc`]) and push again.
     NeedsIrc(Caps),
+    /// The line protocol's bytes are not made yet: render them ([`Rendered::set_line`]) and
+    /// push again.
+    NeedsLine,
 }
 
 impl<'e, L: LineBytes> Rendered<'e, L> {
@@ -107,12 +124,24 @@ impl<'e, L: LineBytes> Rendered<'e, L> {
     /// event, on first need.
     pub fn new(line: L, event: &'e Event) -> Self {
         Rendered {
-            line,
+            line: Some(line),
+            ..Rendered::lazy(event)
+        }
+    }
+
+    /// The event with no bytes made yet: each wire format's are made for its first recipient.
+    pub fn lazy(event: &'e Event) -> Self {
+        Rendered {
+            line: None,
             websocket: None,
             event,
             irc: Default::default(),
             link_base: None,
         }
+    }
+
+    pub fn set_line(&mut self, line: L) {
+        self.line = Some(line);
     }
 
     /// For recipients whose download links start with `base` (see `Reactor::link_base_for`).
@@ -130,7 +159,7 @@ impl<'e, L: LineBytes> Rendered<'e, L> {
     }
 
     /// The event's IRC bytes for connections with `caps`.
-    pub fn set_irc(&mut self, caps: Caps, bytes: Bytes) {
+    pub fn set_irc(&mut self, caps: Caps, bytes: L) {
         self.irc[caps.broadcast_key()] = Some(bytes);
     }
 
@@ -146,17 +175,23 @@ impl<'e, L: LineBytes> Rendered<'e, L> {
         open: &BroadcastBuf,
     ) -> Pushed {
         match wire {
-            Some(Wire::Line) => self.line.push_to(queue),
+            Some(Wire::Line) => match &self.line {
+                Some(line) if line.is_empty() => return Pushed::Nothing,
+                Some(line) => line.push_to(queue),
+                None => return Pushed::NeedsLine,
+            },
             Some(Wire::WebSocket) => {
-                let line = &self.line;
-                let frame = self
-                    .websocket
-                    .get_or_insert_with(|| text_frame(line.bytes(open)));
+                let frame = match (&self.websocket, &self.line) {
+                    (_, Some(line)) if line.is_empty() => return Pushed::Nothing,
+                    (Some(frame), _) => frame,
+                    (None, Some(line)) => self.websocket.insert(text_frame(line.bytes(open))),
+                    (None, None) => return Pushed::NeedsLine,
+                };
                 queue.push(frame.clone());
             }
             Some(Wire::Irc(caps)) => match &self.irc[caps.broadcast_key()] {
                 Some(bytes) if bytes.is_empty() => return Pushed::Nothing,
-                Some(bytes) => queue.push(bytes.clone()),
+                Some(bytes) => bytes.push_to(queue),
                 None => return Pushed::NeedsIrc(caps),
             },
             None => return Pushed::Nothing,

@@ -190,26 +190,6 @@ impl Reactor {
         }
     }
 
-    /// A broadcast's IRC bytes for recipients with `caps` (rendered once per capability set).
-    /// Download links in it start with `base` when given (links that follow each user's
-    /// address).
-    pub(super) fn render_irc_broadcast(
-        &mut self,
-        event: &Event,
-        caps: Caps,
-        base: Option<Arc<str>>,
-    ) -> Bytes {
-        let usual = base.map(|b| std::mem::replace(&mut self.renderer.link_base, b));
-        let mut buf = BytesMut::new();
-        let view = View::broadcast(caps);
-        self.irc_renderer
-            .render(&self.renderer, &self.chat, event, view, &mut buf);
-        if let Some(usual) = usual {
-            self.renderer.link_base = usual;
-        }
-        buf.freeze()
-    }
-
     /// A numeric from the server to the connection (`:server 421 nick ...`).
     fn irc_numeric(&mut self, key: usize, code: &str, rest: &str) {
         let server = self.irc_renderer.server.clone();

@@ -6,6 +6,8 @@
 //! WHO). The key comes from the server's admin key (`ServerKey`): the same admin key, the same
 //! cloaks after a restart.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ring::hmac;
@@ -13,7 +15,13 @@ use ring::hmac;
 /// Makes cloaked hosts under one key.
 pub struct Cloak {
     key: hmac::Key,
+    /// Hosts made lately: a busy room's sender is cloaked once, not once per line (an HMAC
+    /// costs about a microsecond). Cleared when full, so it stays bounded.
+    made: RefCell<HashMap<IpAddr, String>>,
 }
+
+/// Addresses whose cloaks are kept at once.
+const MADE_MAX: usize = 4096;
 
 impl std::fmt::Debug for Cloak {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -29,6 +37,7 @@ impl Cloak {
         let derived = hmac::sign(&outer, secret);
         Cloak {
             key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+            made: RefCell::new(HashMap::new()),
         }
     }
 
@@ -36,6 +45,19 @@ impl Cloak {
     /// dual-stack socket is the same user as on an IPv4 one).
     pub fn host(&self, ip: IpAddr) -> String {
         let ip = ip.to_canonical();
+        if let Some(host) = self.made.borrow().get(&ip) {
+            return host.clone();
+        }
+        let host = self.make(ip);
+        let mut made = self.made.borrow_mut();
+        if made.len() >= MADE_MAX {
+            made.clear();
+        }
+        made.insert(ip, host.clone());
+        host
+    }
+
+    fn make(&self, ip: IpAddr) -> String {
         let bytes: Vec<u8> = match ip {
             IpAddr::V4(v4) => v4.octets().to_vec(),
             IpAddr::V6(v6) => v6.octets().to_vec(),
