@@ -6,7 +6,8 @@
 #     for `nc`, redis-server (the bench's --redis mode is tested against it), tmux, telnet and
 #     busybox (tests/it/telnet.rs drives real telnets), and Node.js,
 #     through apt-get (as root, or with sudo);
-#   - the npm packages of tests/e2e (playwright-core, pinned by package-lock.json), with `npm ci`.
+#   - the npm packages of tests/e2e (playwright-core, and irc-framework for the IRC scenarios,
+#     pinned by package-lock.json), with `npm ci`.
 # Never downloads a browser of its own. Works unattended (CI runs it as root with no stdin).
 # Every workspace binary is built first and its path exported (REACTOR_CHAT_BIN,
 # REACTOR_CHAT_CLIENT_BIN, REACTOR_CHAT_BENCH_BIN): each package's tests start the others'
@@ -35,7 +36,7 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y "${need[@]}" </dev/null
 fi
 
-if [ ! -d tests/e2e/node_modules/playwright-core ]; then
+if [ ! -d tests/e2e/node_modules/playwright-core ] || [ ! -d tests/e2e/node_modules/irc-framework ]; then
     echo "scripts/test.sh: installing the npm packages of tests/e2e" >&2
     (cd tests/e2e && npm ci --no-audit --no-fund </dev/null)
 fi

@@ -1,6 +1,7 @@
 //! The web client end to end, in a real headless Chromium: `node --test tests/e2e/` drives
 //! Debian's `chromium` through `playwright-core` against this build's binary (the scenarios are in
-//! `tests/e2e/chat.test.mjs`, and over `https://` in `tests/e2e/tls.test.mjs`; screenshots land in
+//! `tests/e2e/chat.test.mjs`, over `https://` in `tests/e2e/tls.test.mjs`, and with IRC users of
+//! the `irc-framework` library in `tests/e2e/irc.test.mjs`; screenshots land in
 //! `target/e2e-artifacts/`). It needs Node.js, the
 //! npm packages in `tests/e2e/node_modules` and `/usr/bin/chromium`; `scripts/test.sh` installs
 //! them and then runs `cargo test`.
@@ -29,8 +30,10 @@ fn the_web_client_works_in_headless_chromium() {
     if !node_ok {
         missing.push("node (Node.js)".to_string());
     }
-    if !root.join("tests/e2e/node_modules/playwright-core").is_dir() {
-        missing.push("tests/e2e/node_modules (npm ci in tests/e2e)".to_string());
+    for package in ["playwright-core", "irc-framework"] {
+        if !root.join("tests/e2e/node_modules").join(package).is_dir() {
+            missing.push(format!("tests/e2e/node_modules/{package} (npm ci in tests/e2e)"));
+        }
     }
     if !Path::new(&chromium).exists() {
         missing.push(format!("{chromium} (Debian's chromium)"));
