@@ -4,8 +4,8 @@
 # installs what those need, only when it is missing, so a warm machine goes straight to the tests:
 #   - Debian's chromium (and fonts-noto-cjk, so Korean shows in the screenshots), netcat-openbsd
 #     for `nc`, redis-server (the bench's --redis mode is tested against it), tmux, telnet and
-#     busybox (tests/it/telnet.rs drives real telnets), and Node.js,
-#     through apt-get (as root, or with sudo);
+#     busybox (tests/it/telnet.rs drives real telnets), irssi and WeeChat (tests/it/irssi.rs and
+#     weechat.rs drive real IRC clients), and Node.js, through apt-get (as root, or with sudo);
 #   - the npm packages of tests/e2e (playwright-core, and irc-framework for the IRC scenarios,
 #     pinned by package-lock.json), with `npm ci`.
 # Never downloads a browser of its own. Works unattended (CI runs it as root with no stdin).
@@ -25,6 +25,9 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v telnet >/dev/null 2>&1 || need+=(telnet)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v busybox >/dev/null 2>&1 || need+=(busybox)
+# Real IRC clients, driven in tmux by tests/it/irssi.rs and tests/it/weechat.rs.
+command -v irssi >/dev/null 2>&1 || need+=(irssi)
+command -v weechat >/dev/null 2>&1 || need+=(weechat-curses)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)

@@ -23,7 +23,8 @@ after(async () => {
 
 /** The events of irc-framework a test may wait for. */
 const EVENTS = [
-  "registered", "join", "part", "kick", "quit", "privmsg", "action", "notice", "topic", "nick",
+  "registered", "join", "part", "kick", "quit", "privmsg", "action", "notice", "topic", "topicsetby",
+  "nick",
   "userlist", "irc error", "socket close",
 ];
 
@@ -49,6 +50,9 @@ class IrcPeer {
       auto_reconnect: false,
       ...options,
     });
+    // Every line as the library split it off the socket, empty ones included (irc-framework
+    // drops those before its "raw" event).
+    client.connection.transport.on("line", (line) => peer.received.push(line));
     await peer.expect("registration (001)", "registered");
     return peer;
   }
@@ -58,6 +62,7 @@ class IrcPeer {
     this.name = name;
     this.events = [];
     this.lines = [];
+    this.received = [];
     this.waiters = [];
     client.on("raw", ({ line, from_server: fromServer }) => {
       this.lines.push(`${fromServer ? "<" : ">"} ${line.replace(/\r?\n$/, "")}`);
@@ -256,9 +261,8 @@ test("an irc-framework client chats with a line user and a browser in #lobby and
   });
 });
 
-test("an IRC room operator kicks a line user to the lobby; a server operator's /kick disconnects the IRC client", { timeout: 30_000 }, async () => {
+test("an IRC room operator kicks a line user from its channel, and the line user lands in the lobby", { timeout: 30_000 }, async () => {
   await scenario([], async (server, track) => {
-    // tom is the first user: a server operator (--first-user-op).
     const tom = track(await LineUser.login(server, "tom"));
     const bob = track(await IrcPeer.connect(server, "bob"));
     await bob.join("#lobby");
@@ -277,14 +281,44 @@ test("an IRC room operator kicks a line user to the lobby; a server operator's /
     await bob.expect("tom's JOIN #lobby", "join", (e) => e.nick === "tom" && e.channel === "#lobby");
     tom.send("back in the lobby");
     await bob.privmsg("tom", "#lobby", "back in the lobby");
+  });
+});
 
-    // A server operator's /kick ends the IRC user's connection.
+/** tom (a server operator: the first user) and bob on IRC, in #lobby and (last joined) #second. */
+async function operatorAndIrcUserInTwoRooms(server, track) {
+  const tom = track(await LineUser.login(server, "tom"));
+  const bob = track(await IrcPeer.connect(server, "bob"));
+  await bob.join("#lobby");
+  await bob.join("#second");
+  await tom.expectStamped("* bob joined");
+  return { tom, bob };
+}
+
+test("a server operator's /kick ends the IRC client's connection with an ERROR line", { timeout: 30_000 }, async () => {
+  await scenario([], async (server, track) => {
+    const { tom, bob } = await operatorAndIrcUserInTwoRooms(server, track);
     tom.send("/kick bob that is enough");
     const error = await bob.expect("ERROR from the server", "irc error");
     assert.match(error.reason, /kicked by tom \(that is enough\)/);
     await bob.expect("the server closing the connection", "socket close");
     assert.equal(bob.client.connected, false);
     await tom.expectStamped("* bob was kicked by tom (that is enough)");
+    // Every line the server sent is a message: no empty line after the ERROR.
+    const empty = bob.received.filter((l) => l.trim() === "").length;
+    assert.equal(empty, 0, `${empty} empty line(s) on the wire, last lines ${JSON.stringify(bob.received.slice(-3))}`);
+  });
+});
+
+test("the operator who kicks an IRC user sitting in several rooms sees the kick once", { timeout: 30_000 }, async () => {
+  await scenario([], async (server, track) => {
+    const { tom, bob } = await operatorAndIrcUserInTwoRooms(server, track);
+    tom.send("/kick bob that is enough");
+    await bob.expect("the server closing the connection", "socket close");
+    const kicked = "* bob was kicked by tom (that is enough)";
+    await tom.expectStamped(kicked);
+    await tom.sync();
+    const seen = tom.seen.filter((l) => l.slice(8) === kicked).length;
+    assert.equal(seen, 1, `tom, in the lobby with bob, saw "${kicked}" ${seen} times`);
   });
 });
 
@@ -307,6 +341,24 @@ test("a topic set by a line user reaches IRC, and one set on IRC reaches line us
     await bob.expect("its own TOPIC back", "topic", (e) => e.nick === "bob" && e.topic === "release is tomorrow");
     tom.send("/topic");
     await tom.expect("the topic asked for", (l) => l.includes("release is tomorrow"));
+  });
+});
+
+test("TOPIC #lobby tells an IRC client the topic, who set it and when", { timeout: 30_000 }, async () => {
+  await scenario([], async (server, track) => {
+    const tom = track(await LineUser.login(server, "tom"));
+    const bob = track(await IrcPeer.connect(server, "bob"));
+    await bob.join("#lobby");
+    const setAt = Date.now();
+    tom.send("/topic release on friday");
+    await bob.expect("the TOPIC from tom", "topic", (e) => e.nick === "tom" && e.topic === "release on friday");
+    bob.client.raw("TOPIC", "#lobby");
+    await bob.expect("332 for TOPIC #lobby", "topic", (e) => !e.nick && e.topic === "release on friday");
+    // 333: who set it, and when in Unix seconds.
+    const setBy = await bob.expect("333 for TOPIC #lobby", "topicsetby", (e) => e.nick === "tom");
+    const when = Number(setBy.when) * 1000;
+    assert.ok(when >= setAt - 1000 && when <= Date.now(),
+      `333 says the topic was set at ${new Date(when).toISOString()}; it was set at ${new Date(setAt).toISOString()}`);
   });
 });
 

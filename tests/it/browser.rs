@@ -32,7 +32,9 @@ fn the_web_client_works_in_headless_chromium() {
     }
     for package in ["playwright-core", "irc-framework"] {
         if !root.join("tests/e2e/node_modules").join(package).is_dir() {
-            missing.push(format!("tests/e2e/node_modules/{package} (npm ci in tests/e2e)"));
+            missing.push(format!(
+                "tests/e2e/node_modules/{package} (npm ci in tests/e2e)"
+            ));
         }
     }
     if !Path::new(&chromium).exists() {

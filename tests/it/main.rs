@@ -1,5 +1,6 @@
 //! Integration tests: the real `reactor-chat` binary on an ephemeral port, spoken to over TCP as
-//! telnet and nc would, and (in `browser`) the web client in headless Chromium. One test binary
+//! telnet and nc would, real telnets and IRC clients in tmux (`telnet`, `irssi`, `weechat`), and
+//! (in `browser`) the web client in headless Chromium. One test binary
 //! with a module per area (see `support` for the harness). The client's and the bench's
 //! tests are in their own crates (`crates/client`, `crates/bench`).
 
@@ -18,6 +19,7 @@ mod held;
 mod help;
 mod history;
 mod irc;
+mod irssi;
 mod lifecycle;
 mod limits;
 mod listen;
@@ -33,3 +35,4 @@ mod talk;
 mod telnet;
 mod tls;
 mod web;
+mod weechat;
