@@ -1,8 +1,9 @@
 // IRC on the chat port through a client library reactor-chat did not write: irc-framework, the
 // library The Lounge and Kiwi IRC are built on. Its clients register, join #lobby and other
 // channels, and talk with a line user (a raw TCP socket speaking the line protocol, as telnet or
-// nc would) and with a browser user (headless Chromium): messages, /me, whispers, kicks, topics,
-// a reconnect that gets the missed lines with their original times, and a Korean nickname.
+// nc would) and with a browser user (headless Chromium): messages, /me, whispers (echoed back to
+// a client with echo-message), kicks, topics (and TOPIC's 332/333 answer), a reconnect that gets
+// the missed lines with their original times, and a Korean nickname.
 // Run by `cargo test` (tests/it/browser.rs) with REACTOR_CHAT_BIN set. A failure prints every
 // peer's transcript and the server's log.
 
@@ -24,7 +25,8 @@ after(async () => {
 /** The events of irc-framework a test may wait for. */
 const EVENTS = [
   "registered", "join", "part", "kick", "quit", "privmsg", "action", "notice", "topic", "topicsetby",
-  "nick",
+  // "message": any privmsg, action or notice, its kind in `type`.
+  "message", "nick",
   "userlist", "irc error", "socket close",
 ];
 
@@ -319,6 +321,34 @@ test("the operator who kicks an IRC user sitting in several rooms sees the kick 
     await tom.sync();
     const seen = tom.seen.filter((l) => l.slice(8) === kicked).length;
     assert.equal(seen, 1, `tom, in the lobby with bob, saw "${kicked}" ${seen} times`);
+  });
+});
+
+test("with echo-message an IRC client gets its own whispers back as it sent them, with the server's time", { timeout: 30_000 }, async () => {
+  await scenario([], async (server, track) => {
+    const tom = track(await LineUser.login(server, "tom"));
+    // The Lounge turns echo-message on: a client shows its own lines as the server echoes them.
+    const bob = track(await IrcPeer.connect(server, "bob", { enable_echomessage: true }));
+    assert.ok(bob.client.network.cap.enabled.includes("echo-message"));
+    await bob.join("#lobby");
+
+    bob.client.say("#lobby", "to the room");
+    const room = await bob.privmsg("bob", "#lobby", "to the room");
+    assert.ok(room.time, "a channel echo carries server-time");
+    bob.client.say("tom", "a plain whisper");
+    await tom.expectStamped("*bob* a plain whisper");
+    const plain = await bob.privmsg("bob", "tom", "a plain whisper");
+    bob.client.action("tom", "waves at you");
+    await tom.expect("the whispered action", (l) => /^\[\d\d:\d\d\] \*bob\* .*waves at you$/.test(l));
+    const echo = await bob.expect("the echo of the whispered ACTION", "message",
+      (e) => e.nick === "bob" && e.target === "tom" && e.message.includes("waves at you"));
+    const wrong = [];
+    if (!plain.time) wrong.push("the echo of a whisper has no server-time");
+    // An ACTION comes back as an ACTION, not as the line protocol's "* bob waves at you".
+    if (echo.type !== "action" || echo.message !== "waves at you") {
+      wrong.push(`the echo of a whispered ACTION is a ${echo.type} saying ${JSON.stringify(echo.message)}`);
+    }
+    assert.deepEqual(wrong, []);
   });
 });
 
