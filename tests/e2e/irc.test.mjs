@@ -2,8 +2,8 @@
 // library The Lounge and Kiwi IRC are built on. Its clients register, join #lobby and other
 // channels, and talk with a line user (a raw TCP socket speaking the line protocol, as telnet or
 // nc would) and with a browser user (headless Chromium): messages, /me, whispers (echoed back to
-// a client with echo-message), kicks, topics (and TOPIC's 332/333 answer), a reconnect that gets
-// the missed lines with their original times, and a Korean nickname.
+// a client with echo-message), kicks, topics (and TOPIC's 332/333 answer), WHOIS, a reconnect
+// that gets the missed lines with their original times, and a Korean nickname.
 // Run by `cargo test` (tests/it/browser.rs) with REACTOR_CHAT_BIN set. A failure prints every
 // peer's transcript and the server's log.
 
@@ -26,7 +26,7 @@ after(async () => {
 const EVENTS = [
   "registered", "join", "part", "kick", "quit", "privmsg", "action", "notice", "topic", "topicsetby",
   // "message": any privmsg, action or notice, its kind in `type`.
-  "message", "nick",
+  "message", "nick", "whois",
   "userlist", "irc error", "socket close",
 ];
 
@@ -389,6 +389,21 @@ test("TOPIC #lobby tells an IRC client the topic, who set it and when", { timeou
     const when = Number(setBy.when) * 1000;
     assert.ok(when >= setAt - 1000 && when <= Date.now(),
       `333 says the topic was set at ${new Date(when).toISOString()}; it was set at ${new Date(setAt).toISOString()}`);
+  });
+});
+
+test("WHOIS tells an IRC client how long a user has been idle and when it signed on", { timeout: 30_000 }, async () => {
+  await scenario([], async (server, track) => {
+    const loginAt = Date.now();
+    track(await LineUser.login(server, "tom"));
+    const bob = track(await IrcPeer.connect(server, "bob"));
+    bob.client.whois("tom");
+    const whois = await bob.expect("the WHOIS of tom", "whois", (e) => e.nick === "tom");
+    assert.match(String(whois.idle), /^\d+$/, "317 gives the idle seconds");
+    // 317 is "<me> <nick> <idle secs> <signon, Unix secs> :seconds idle, signon time".
+    const signon = Number(whois.logon) * 1000;
+    assert.ok(signon >= loginAt - 1000 && signon <= Date.now(),
+      `317's signon is ${JSON.stringify(whois.logon)}; tom logged in at ${new Date(loginAt).toISOString()}`);
   });
 });
 

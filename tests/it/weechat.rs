@@ -1,8 +1,9 @@
 //! IRC through WeeChat (its curses interface, in tmux), started as the README tells users to:
 //! `/server add`, a nickname, `/connect`. It registers, joins `#lobby` and exchanges a line each
-//! way with a line user. Its home is a throw-away directory; its own flood queue (two seconds
-//! between lines) and automatic reconnect are off. A failing test prints WeeChat's screen and
-//! its raw IRC lines (`/server raw`). `scripts/test.sh` installs WeeChat and tmux.
+//! way with a line user, and shows a `/whois` with the user's signon time. Its home is a
+//! throw-away directory; its own flood queue (two seconds between lines) and automatic reconnect
+//! are off. A failing test prints WeeChat's screen and its raw IRC lines (`/server raw`).
+//! `scripts/test.sh` installs WeeChat and tmux.
 
 use crate::irssi::{assert_installed, in_order};
 use crate::support::{Server, TempDir, Terminal};
@@ -86,4 +87,24 @@ fn weechat_joins_the_lobby_and_exchanges_a_line_with_a_line_user() {
     weechat.wait_for_line(&["tom", " | ", "hello from the terminal"]);
     weechat.terminal.type_line("hello from weechat");
     tom.expect_stamped("wendy: hello from weechat");
+}
+
+#[test]
+fn weechat_shows_when_a_user_signed_on() {
+    let server = Server::start();
+    let _tom = server.login("tom");
+    let weechat = WeeChat::connect(&server, "wendy");
+    weechat.terminal.type_line("/whois tom");
+    weechat.wait_for_line(&["[tom]", "End of /WHOIS list"]);
+    // WeeChat reads 317 as "<idle secs> <signon, Unix secs> :seconds idle, signon time", and
+    // shows the signon time after "signon at:" (wrapped onto the next line when it is long).
+    let screen = weechat.terminal.screen();
+    let signon = screen
+        .split_once("signon at:")
+        .and_then(|(_, rest)| rest.split_once("End of /WHOIS list"))
+        .map(|(signon, _)| signon);
+    assert!(
+        signon.is_some_and(|s| !s.contains("1970")),
+        "WeeChat shows no signon time, or the epoch's:\n{screen}"
+    );
 }
