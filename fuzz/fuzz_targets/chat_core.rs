@@ -124,6 +124,7 @@ impl Sim {
                 cloak: Cloak::new(b"fuzz"),
                 version: "0",
                 max_text: 512,
+                max_rooms: 3,
             },
             render_buf: BytesMut::new(),
             queues: HashMap::new(),

@@ -92,8 +92,14 @@ impl Chat {
             .find(name)
             .filter(|&r| self.sessions[sid].is_in(r))
         {
+            // Already there: nothing to say (IRC servers ignore such a JOIN).
             self.sessions[sid].focus(room);
-            return cx.info(self.entered(room));
+            return;
+        }
+        let max = self.settings.max_rooms_per_user;
+        if self.sessions[sid].memberships().len() >= max {
+            self.stats.rooms_per_user_refused += 1;
+            return cx.refuse(Refusal::TooManyRooms { max });
         }
         let room = self.rooms.open(name);
         self.rooms.enter(room, sid, &mut self.sessions, cx.now.wall);
@@ -240,6 +246,7 @@ impl Chat {
             let info = Info::Topic {
                 room: r.name().clone(),
                 topic: r.topic().cloned(),
+                at: r.topic_changed(),
             };
             return cx.info(info);
         };
@@ -328,6 +335,7 @@ impl Chat {
                 .mono
                 .saturating_duration_since(s.last_active())
                 .as_secs(),
+            signon: s.since(),
             away: s.away().cloned(),
             reconnecting: !s.is_connected(),
             reveal: self.sessions[cx.sid].is_op(),
@@ -369,6 +377,8 @@ impl Chat {
                     .members()
                     .iter()
                     .filter(|&&member| member != cx.sid)
+                    // Only IRC clients show away changes; line users are not sent an empty line.
+                    .filter(|&&member| sessions[member].keeps_rooms())
                     .filter_map(|&member| sessions[member].conn()),
             );
             let end = cx.out.recipients.len();
@@ -428,8 +438,10 @@ impl Chat {
             reason: reason.clone(),
         };
         let in_lobby = room_key(&room_name) == room_key(LOBBY);
-        if !keeps_rooms && in_lobby {
-            // A line-protocol user kicked from the lobby has nowhere to go: a server kick.
+        let held = !self.sessions[target].is_connected();
+        if !keeps_rooms && (in_lobby || held) {
+            // A line-protocol user kicked from the lobby has nowhere to go, and one away for a
+            // reconnect would come back in no room: a server kick.
             if let Some(conn) = self.sessions[target].conn() {
                 self.sessions.close_conn(conn);
                 let bye = Some(Bye::Kicked { by, reason });
@@ -446,6 +458,8 @@ impl Chat {
         };
         self.broadcast(room, None, kicked, cx.out);
         self.rooms.leave(room, target, &mut self.sessions);
+        // A held IRC user's replay no longer reads the room.
+        self.sessions.forget_replay_of(target, room);
         self.drop_room_if_empty(room, cx.out);
         if !keeps_rooms {
             if let Some(conn) = self.sessions[target].conn() {
@@ -535,29 +549,71 @@ mod tests {
             Event::Info(Info::Entered { room, members, .. }) if &**room == "side"
                 && members.len() == 1 && members[0].room_op)));
         h.request(2, say("lobby", "to the lobby"));
-        assert!(h.delivered_to(1).iter().any(|e| is_message(e, "to the lobby")));
+        assert!(h
+            .delivered_to(1)
+            .iter()
+            .any(|e| is_message(e, "to the lobby")));
         h.request(2, say("side", "to the side"));
         assert!(h.delivered_to(1).is_empty());
         // A line command runs in the room it names.
-        h.request(2, Request::Command { room: Some("side"), line: "/users" });
+        h.request(
+            2,
+            Request::Command {
+                room: Some("side"),
+                line: "/users",
+            },
+        );
         assert!(h.delivered_to(2).iter().any(|e| matches!(e,
             Event::Info(Info::Users { room, .. }) if &**room == "side")));
-        h.request(2, Request::Part { room: "side", message: None });
-        h.request(2, Request::Part { room: "lobby", message: Some("bye") });
+        h.request(
+            2,
+            Request::Part {
+                room: "side",
+                message: None,
+            },
+        );
+        h.request(
+            2,
+            Request::Part {
+                room: "lobby",
+                message: Some("bye"),
+            },
+        );
         // In no room: commands that need one are refused, the others run.
         assert_eq!(
-            refusal_of(&h.request(2, Request::Command { room: None, line: "/history" })),
+            refusal_of(&h.request(
+                2,
+                Request::Command {
+                    room: None,
+                    line: "/history"
+                }
+            )),
             Some(Refusal::NoRoomYet)
         );
-        h.request(2, Request::Command { room: None, line: "/help" });
+        h.request(
+            2,
+            Request::Command {
+                room: None,
+                line: "/help",
+            },
+        );
         assert!(matches!(h.delivered_to(2)[..], [Event::Info(Info::Help)]));
         h.line(1, "/whois bob");
         h.request(2, Request::Nick("robert"));
         h.request(2, Request::Away(Some("out")));
         h.line(1, "/invite robert lobby");
-        h.request(2, Request::Command { room: None, line: "/accept-invite" });
+        h.request(
+            2,
+            Request::Command {
+                room: None,
+                line: "/accept-invite",
+            },
+        );
         h.request(2, say("lobby", "back via the invitation"));
-        assert!(h.delivered_to(1).iter().any(|e| is_message(e, "back via the invitation")));
+        assert!(h
+            .delivered_to(1)
+            .iter()
+            .any(|e| is_message(e, "back via the invitation")));
     }
 
     #[test]
@@ -569,9 +625,15 @@ mod tests {
         // Back by the line protocol: a line user is always in a room, the lobby.
         h.connect(3, ip(2));
         h.line(3, "bob");
-        assert!(h.delivered_to(3).iter().any(|e| matches!(e, Event::Info(Info::Welcome { .. }))));
+        assert!(h
+            .delivered_to(3)
+            .iter()
+            .any(|e| matches!(e, Event::Info(Info::Welcome { .. }))));
         h.line(3, "now a line user");
-        assert!(h.delivered_to(1).iter().any(|e| is_message(e, "now a line user")));
+        assert!(h
+            .delivered_to(1)
+            .iter()
+            .any(|e| is_message(e, "now a line user")));
         // And by IRC again, keeping that room.
         h.disconnect(3);
         h.connect(4, ip(2));
@@ -592,13 +654,20 @@ mod tests {
         h.line(3, "/join den");
         h.register(4, "dave");
         h.request(4, Request::Join { room: "den" });
-        let kick = |nick| Request::Kick { room: "den", nick, reason: None };
+        let kick = |nick| Request::Kick {
+            room: "den",
+            nick,
+            reason: None,
+        };
         assert_eq!(
             refusal_of(&h.request(4, kick("carol"))),
             Some(Refusal::NotRoomOperator { room: "den".into() })
         );
         h.request(2, kick("carol"));
-        assert!(h.delivered_to(3).iter().any(|e| matches!(e, Event::Info(Info::NowInRoom { room }) if &**room == "lobby")));
+        assert!(h
+            .delivered_to(3)
+            .iter()
+            .any(|e| matches!(e, Event::Info(Info::NowInRoom { room }) if &**room == "lobby")));
         h.request(2, kick("dave"));
         // dave keeps the session, in no room now.
         h.request(4, Request::Join { room: "den" });
@@ -606,11 +675,32 @@ mod tests {
         h.register(5, "eve");
         h.request(5, Request::Join { room: "lobby" });
         h.line(1, "/join lobby");
-        let out = h.request(5, Request::Kick { room: "lobby", nick: "carol", reason: None });
-        assert_eq!(refusal_of(&out), Some(Refusal::NotRoomOperator { room: "lobby".into() }));
+        let out = h.request(
+            5,
+            Request::Kick {
+                room: "lobby",
+                nick: "carol",
+                reason: None,
+            },
+        );
+        assert_eq!(
+            refusal_of(&out),
+            Some(Refusal::NotRoomOperator {
+                room: "lobby".into()
+            })
+        );
         h.request(5, Request::BecomeOperator);
-        let out = h.request(5, Request::Kick { room: "lobby", nick: "carol", reason: None });
-        assert!(out.iter().any(|o| matches!(o, Output::Close { conn, .. } if conn.0 == 3)));
+        let out = h.request(
+            5,
+            Request::Kick {
+                room: "lobby",
+                nick: "carol",
+                reason: None,
+            },
+        );
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, Output::Close { conn, .. } if conn.0 == 3)));
     }
 
     #[test]
@@ -622,5 +712,117 @@ mod tests {
         assert!(!wildcard_match("bob", "alice"));
         assert!(!wildcard_match("al?", "alice"));
         assert!(wildcard_match("민*", "민수"));
+    }
+
+    #[test]
+    fn commands_of_the_current_room_are_refused_in_none() {
+        let mut h = Harness::new();
+        h.register(1, "bob");
+        for line in [
+            "/files",
+            "/score",
+            "/decline 1",
+            "/history",
+            "/topic",
+            "/users",
+        ] {
+            let out = h.request(1, Request::Command { room: None, line });
+            assert_eq!(refusal_of(&out), Some(Refusal::NoRoomYet), "{line}");
+        }
+        // A plain line from such a session (no protocol sends one) is refused the same way.
+        assert_eq!(refusal_of(&h.line(1, "hello")), Some(Refusal::NoRoomYet));
+    }
+
+    #[test]
+    fn a_held_user_kicked_from_a_room_that_then_closes_comes_back_whole() {
+        let mut h = Harness::new();
+        h.register(1, "op");
+        h.request(1, Request::Join { room: "den" });
+        h.register(2, "bob");
+        h.request(2, Request::Join { room: "den" });
+        h.disconnect(2);
+        h.request(
+            1,
+            Request::Kick {
+                room: "den",
+                nick: "bob",
+                reason: None,
+            },
+        );
+        h.request(
+            1,
+            Request::Part {
+                room: "den",
+                message: None,
+            },
+        );
+        h.connect(3, ip(2));
+        h.out.clear();
+        h.chat.register(ConnId(3), "bob", None, h.now, &mut h.out);
+        h.chat.check_invariants().unwrap();
+        // A held line user kicked from a room would come back in none: its session ends.
+        h.login(4, "carol");
+        h.line(4, "/join side");
+        h.request(1, Request::Join { room: "side" });
+        h.disconnect(4);
+        h.request(1, Request::BecomeOperator);
+        h.request(
+            1,
+            Request::Kick {
+                room: "side",
+                nick: "carol",
+                reason: None,
+            },
+        );
+        assert!(h.chat.sessions.find("carol").is_none());
+    }
+
+    #[test]
+    fn an_irc_session_back_by_the_line_protocol_keeps_one_room() {
+        let mut h = Harness::new();
+        h.login(9, "alice");
+        h.register(2, "bob");
+        h.request(2, Request::Join { room: "a" });
+        h.request(2, Request::Join { room: "b" });
+        h.disconnect(2);
+        h.connect(3, ip(2));
+        h.line(3, "bob");
+        let bob = h.chat.sessions.find("bob").unwrap();
+        assert_eq!(h.chat.sessions[bob].memberships().len(), 1);
+        h.line(3, "/join a");
+        h.line(3, "/quit");
+    }
+
+    #[test]
+    fn nobody_runs_the_lobby_by_being_first_and_rooms_per_user_are_capped() {
+        let mut h = Harness::with(ChatSettings {
+            max_rooms_per_user: 2,
+            first_user_op: false,
+            ..settings()
+        });
+        h.register(1, "eve");
+        h.request(1, Request::Join { room: "lobby" });
+        h.login(2, "carol");
+        let out = h.request(
+            1,
+            Request::Kick {
+                room: "lobby",
+                nick: "carol",
+                reason: None,
+            },
+        );
+        assert_eq!(
+            refusal_of(&out),
+            Some(Refusal::NotRoomOperator {
+                room: "lobby".into()
+            })
+        );
+        h.request(1, Request::Join { room: "two" });
+        let out = h.request(1, Request::Join { room: "three" });
+        assert_eq!(refusal_of(&out), Some(Refusal::TooManyRooms { max: 2 }));
+        // Away changes go to IRC members only.
+        h.login(3, "dave");
+        h.line(2, "/away lunch");
+        assert_eq!(h.out.recipients, vec![ConnId(1)], "{:?}", h.out.items);
     }
 }

@@ -327,9 +327,13 @@ impl Chat {
         }
         self.stats.kicks += 1;
         let how = Departure::Kicked { by, reason };
-        if let Some(target_room) =
-            target_room.filter(|&r| self.sessions[cx.sid].current_room() != Some(r))
-        {
+        // The rooms' kick reaches the kicker in any of them it shares with the target.
+        let kicker = &self.sessions[cx.sid];
+        let shares_a_room = self.sessions[target]
+            .memberships()
+            .iter()
+            .any(|m| kicker.is_in(m.room));
+        if let Some(target_room) = target_room.filter(|_| !shares_a_room) {
             // The kicker is elsewhere: show them what the target's room saw.
             let event = Event::Left {
                 id: self.ids.next(now.wall),

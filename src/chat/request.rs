@@ -198,9 +198,6 @@ fn needs_no_room(cmd: &command::Command<'_>) -> bool {
             | C::Schedules
             | C::Unschedule(_)
             | C::Op(_)
-            | C::Files
-            | C::Decline(_)
-            | C::Score(_)
             | C::Game(G::Categories)
             | C::AcceptInvite(_)
             | C::DeclineInvite(_)

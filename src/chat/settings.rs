@@ -69,6 +69,8 @@ pub struct ChatSettings {
     pub history_budget: usize,
     /// Rooms with more members than this get presence summaries (`--presence-max-room`).
     pub presence_max_room: usize,
+    /// Rooms a session that keeps rooms may be in at once (`--max-rooms-per-user`).
+    pub max_rooms_per_user: usize,
     /// How often a big room's presence summary goes out (`--presence-summary-secs`).
     pub presence_every: Duration,
     /// Presence lines a room is shown one by one per minute before they are summarised
@@ -116,6 +118,7 @@ impl ChatSettings {
             backlog_lines: cfg.backlog_lines,
             history_budget: cfg.max_queue / 4,
             presence_max_room: usize::try_from(cfg.presence_max_room).unwrap_or(usize::MAX),
+            max_rooms_per_user: usize::try_from(cfg.max_rooms_per_user).unwrap_or(usize::MAX),
             presence_every: Duration::from_secs(cfg.presence_summary_secs),
             presence_rate: cfg.presence_rate,
         }
@@ -134,6 +137,8 @@ impl ChatSettings {
 #[derive(Debug, Default, Clone)]
 pub struct ChatStats {
     pub logins: u64,
+    /// Joins refused by --max-rooms-per-user.
+    pub rooms_per_user_refused: u64,
     pub resumes: u64,
     pub messages: u64,
     pub refused_logins: u64,

@@ -62,9 +62,10 @@ impl Chat {
         }
         let text: Arc<str> = Arc::from(text);
         let to_nick = self.sessions[target].nick().clone();
+        let (id, at) = (self.ids.next(cx.now.wall), cx.now.wall);
         let event = Event::Whisper {
-            id: self.ids.next(cx.now.wall),
-            at: cx.now.wall,
+            id,
+            at,
             from: self.sessions[cx.sid].nick().clone(),
             to: to_nick.clone(),
             text: text.clone(),
@@ -78,6 +79,8 @@ impl Chat {
         cx.info(Info::WhisperSent {
             to: to_nick.clone(),
             text,
+            id,
+            at,
         });
         if held {
             cx.info(Info::WhisperHeld {

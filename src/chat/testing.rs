@@ -82,7 +82,9 @@ impl Harness {
             .register(ConnId(conn), nick, None, self.now, &mut self.out);
         self.chat.check_invariants().unwrap();
         assert!(
-            self.out.items.contains(&Output::LoggedIn { conn: ConnId(conn) }),
+            self.out
+                .items
+                .contains(&Output::LoggedIn { conn: ConnId(conn) }),
             "{:?}",
             self.out.items
         );

@@ -275,6 +275,12 @@ pub struct Config {
     #[arg(long, default_value_t = 10_000)]
     pub max_held: usize,
 
+    /// Rooms one IRC user may be in at once (a line or browser user is always in one): every
+    /// room a user holds keeps its recent lines in memory (--recent-bytes), so this bounds what
+    /// one connection can make the server hold. A JOIN beyond it gets 405.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms_per_user: u64,
+
     /// Rooms with more members than this get their joins, departures and reconnects as one summary
     /// line every --presence-summary-secs instead of a line each (thousands of arrivals would
     /// otherwise cost every member a line per arrival).

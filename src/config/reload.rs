@@ -63,6 +63,7 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         max_held_per_ip,
         max_held,
         presence_max_room,
+        max_rooms_per_user,
         presence_summary_secs,
         presence_rate,
         max_queue,
@@ -180,6 +181,7 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         invite_ttl => "invite-ttl",
         backlog_lines => "backlog-lines",
         irc_oper => "irc-oper",
+        max_rooms_per_user => "max-rooms-per-user",
     }
     // Sockets, the data directory and its thread, the sizes of rings and stores already built,
     // and what every rendered line already depends on.

@@ -53,6 +53,8 @@ pub struct ReactorStats {
     pub telnet_binary: u64,
     /// Connections that spoke IRC.
     pub irc_connections: u64,
+    /// IRC OPER attempts refused unchecked (one check a second, server-wide).
+    pub oper_throttled: u64,
     /// TLS handshakes completed.
     pub tls_handshakes: u64,
     /// TLS connections ended by a protocol error (a bad record, a failed handshake).
@@ -72,7 +74,7 @@ pub struct ReactorStats {
 impl ReactorStats {
     /// Every counter by name, the disconnects as `disconnects.REASON`: the shutdown's log line.
     pub fn fields(&self) -> Vec<(String, u64)> {
-        let fields: [(&str, u64); 34] = [
+        let fields: [(&str, u64); 35] = [
             ("accepted", self.accepted),
             ("refused_full", self.refused_full),
             ("refused_per_ip", self.refused_per_ip),
@@ -102,6 +104,7 @@ impl ReactorStats {
             ("metrics_refused", self.metrics_refused),
             ("telnet_binary", self.telnet_binary),
             ("irc_connections", self.irc_connections),
+            ("oper_throttled", self.oper_throttled),
             ("tls_handshakes", self.tls_handshakes),
             ("tls_errors", self.tls_errors),
             ("tls_refused", self.tls_refused),
@@ -179,7 +182,7 @@ pub fn render(reactor: &Reactor) -> String {
         "Open connections by protocol.",
         &proto_labels,
     );
-    let plain: [(&str, &str, &str, f64); 38] = [
+    let plain: [(&str, &str, &str, f64); 39] = [
         ("reactor_chat_users_online", "gauge", "Users logged in with a live connection.", reactor.chat.online() as f64),
         ("reactor_chat_rooms", "gauge", "Rooms that exist now.", reactor.chat.room_count() as f64),
         ("reactor_chat_file_store_bytes", "gauge", "Bytes held for open file offers.", reactor.chat.file_store_bytes() as f64),
@@ -214,6 +217,7 @@ pub fn render(reactor: &Reactor) -> String {
         ("reactor_chat_tls_refused_total", "counter", "TLS handshakes refused by --max-tls-handshakes or past --tls-handshake-timeout.", stats.tls_refused as f64),
         ("reactor_chat_tls_clear_refused_total", "counter", "Clear-text connections refused by --tls-only.", stats.tls_clear_refused as f64),
         ("reactor_chat_kicks_total", "counter", "Users kicked or banned by operators.", chat.kicks as f64),
+        ("reactor_chat_rooms_per_user_refused_total", "counter", "IRC joins refused by --max-rooms-per-user.", chat.rooms_per_user_refused as f64),
         ("reactor_chat_loop_iterations_total", "counter", "Reactor loop iterations.", stats.loop_turns as f64),
         ("reactor_chat_loop_busy_seconds_total", "counter", "Time the reactor spent working rather than waiting; divided by iterations, the time per iteration.", stats.busy.as_secs_f64()),
         ("reactor_chat_login_timeouts_total", "counter", "Connections that did not log in in time.", stats.login_timeouts as f64),

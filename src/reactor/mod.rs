@@ -123,6 +123,8 @@ pub struct Reactor {
     renderer: Renderer,
     /// IRC's renderer, beside the line protocol's.
     irc_renderer: crate::render::irc::IrcRenderer,
+    /// When the next IRC OPER password may be checked (see `irc::commands`).
+    oper_next: Instant,
     render_buf: BytesMut,
     /// Broadcast lines, rendered back to back so a recipient's run of them is one slice.
     broadcast: BroadcastBuf,
@@ -189,6 +191,7 @@ fn irc_renderer(cfg: &Config) -> crate::render::irc::IrcRenderer {
         cloak: crate::render::irc::Cloak::new(&secret),
         version: env!("CARGO_PKG_VERSION"),
         max_text: cfg.max_line,
+        max_rooms: usize::try_from(cfg.max_rooms_per_user).unwrap_or(usize::MAX),
     }
 }
 
@@ -390,6 +393,7 @@ impl Reactor {
             clock_offset_ms: cfg.clock_offset.saturating_mul(1000),
             renderer,
             irc_renderer: irc_renderer(&cfg),
+            oper_next: clock.now(),
             poll,
             listeners: bound,
             signals,

@@ -7,19 +7,19 @@ use std::sync::Arc;
 use bytes::Bytes;
 use log::{debug, info};
 
+use super::broadcast::SharedLine;
 use super::broadcast::{self, BroadcastBuf};
 use super::close::lost_reason_for;
 use super::conn::Conn;
 use super::outqueue::QueueVerdict;
-use super::broadcast::SharedLine;
 use super::wire::{LineBytes, Pushed, Rendered, Wire};
+use super::Reactor;
 use crate::chat::Chat;
+use crate::chat::{ConnId, Event, FileNotice, LostReason, Output};
+use crate::codec::file::FileDecoder;
 use crate::render::irc::IrcRenderer;
 use crate::render::line::Renderer;
 use bytes::BytesMut;
-use super::Reactor;
-use crate::chat::{ConnId, Event, FileNotice, LostReason, Output};
-use crate::codec::file::FileDecoder;
 
 impl Reactor {
     /// Applies what the chat core asked for, then empties the outbox.

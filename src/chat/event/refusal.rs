@@ -170,6 +170,10 @@ pub enum Refusal {
     },
     /// A command that acts on "the current room" from a session that is in none.
     NoRoomYet,
+    /// A join beyond `--max-rooms-per-user`.
+    TooManyRooms {
+        max: usize,
+    },
     /// A command the asker's protocol cannot carry (a file upload over IRC).
     NotOverThisProtocol {
         command: Arc<str>,

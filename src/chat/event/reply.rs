@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::query::HistoryWhat;
 use super::UnixMillis;
 use crate::chat::help::HelpEntry;
+use crate::chat::id::MsgId;
 
 /// One entry of a user list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,10 +83,13 @@ pub enum Info {
     Help,
     /// `/help COMMAND`.
     HelpFor(&'static HelpEntry),
-    /// The sender's copy of a whisper.
+    /// The sender's copy of a whisper, with the whisper's id and time (IRC's echo-message
+    /// shows them).
     WhisperSent {
         to: Arc<str>,
         text: Arc<str>,
+        id: MsgId,
+        at: UnixMillis,
     },
     /// The whisper's target is away.
     TargetAway {
@@ -119,10 +123,11 @@ pub enum Info {
     TopicOnJoin {
         topic: Arc<str>,
     },
-    /// `/topic` without text.
+    /// `/topic` without text; `at`: when the topic was set.
     Topic {
         room: Arc<str>,
         topic: Option<(Arc<str>, Arc<str>)>,
+        at: UnixMillis,
     },
     TopicLock {
         room: Arc<str>,
@@ -212,6 +217,8 @@ pub enum Info {
         member: Member,
         rooms: Vec<(Arc<str>, bool)>,
         idle_secs: u64,
+        /// When the session began.
+        signon: UnixMillis,
         away: Option<Arc<str>>,
         reconnecting: bool,
         reveal: bool,

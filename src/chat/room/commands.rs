@@ -118,6 +118,7 @@ impl Chat {
         let info = Info::Topic {
             room: room.name().clone(),
             topic: room.topic().cloned(),
+            at: room.topic_changed(),
         };
         cx.info(info);
     }

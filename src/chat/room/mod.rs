@@ -258,7 +258,11 @@ impl Rooms {
     pub fn enter(&mut self, room: RoomId, sid: SessionId, sessions: &mut Sessions, at: UnixMillis) {
         let r = &mut self.slab[room];
         if r.members.is_empty() {
-            r.room_ops = vec![sessions[sid].uid()];
+            // The lobby is everyone's first room: being first into it makes nobody its
+            // operator (only the server's operators run it).
+            if room_key(&r.name) != room_key(super::LOBBY) {
+                r.room_ops = vec![sessions[sid].uid()];
+            }
             r.opened_at = at;
         }
         let members = &mut self.slab[room].members;
@@ -335,6 +339,14 @@ impl Rooms {
         for (sid, s) in sessions.iter() {
             if s.memberships().is_empty() && !s.keeps_rooms() {
                 return Err(format!("{} is in no room", s.nick()));
+            }
+            if s.memberships().len() > 1 && !s.keeps_rooms() {
+                return Err(format!("{} is a line user in several rooms", s.nick()));
+            }
+            let mut rooms: Vec<RoomId> = s.memberships().iter().map(|m| m.room).collect();
+            rooms.sort_unstable();
+            if rooms.windows(2).any(|w| w[0] == w[1]) {
+                return Err(format!("{} is in a room twice", s.nick()));
             }
             for m in s.memberships() {
                 let listed = self.slab.get(m.room).and_then(|r| r.members.get(m.slot));

@@ -93,6 +93,8 @@ fn a_session_in_two_rooms_hears_both_and_is_missed_in_both() {
     h.line(3, "/join games");
     let alice = h.chat.sessions.session_of(ConnId(1)).unwrap();
     let games = h.chat.rooms.find("games").unwrap();
+    // A session in several rooms is one whose protocol keeps rooms (IRC).
+    h.chat.sessions[alice].set_keeps_rooms(true);
     h.chat.rooms.enter(games, alice, &mut h.chat.sessions, 0);
     h.chat.check_invariants().unwrap();
     assert_eq!(h.chat.rooms[games].members().len(), 2);
@@ -132,6 +134,7 @@ fn leaving_one_room_keeps_every_other_members_place() {
     let side = h.chat.rooms.open("side");
     for conn in [2, 3, 4] {
         let s = sid(&h, conn);
+        h.chat.sessions[s].set_keeps_rooms(true);
         h.chat.rooms.enter(side, s, &mut h.chat.sessions, 0);
     }
     // bob leaves both lists from their middles: the sessions moved into his places still point

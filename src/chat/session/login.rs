@@ -7,7 +7,7 @@ use std::sync::Arc;
 use log::info;
 
 use super::{is_resume_key_shaped, Held, NewSession};
-use crate::chat::event::{Bye, Event, Info, Refusal};
+use crate::chat::event::{Bye, Departure, Event, Info, Refusal};
 use crate::chat::nick::{self, cmp_nicks};
 use crate::chat::{Chat, ConnId, Now, Outbox, Output, SessionId, LOBBY, WELCOME_NAMES_MAX};
 
@@ -112,6 +112,7 @@ impl Chat {
                 key: collision,
                 resume_key: key,
                 keeps_rooms,
+                at: now.wall,
             };
             return self.new_session(new, now, out);
         };
@@ -204,7 +205,7 @@ impl Chat {
         now: Now,
         out: &mut Outbox,
     ) {
-        let held = self.sessions.attach(conn, sid, ip);
+        let mut held = self.sessions.attach(conn, sid, ip);
         self.stats.resumes += 1;
         let nick = self.sessions[sid].nick.clone();
         info!(nick:% = nick, ip:% = ip; "reconnected");
@@ -222,6 +223,28 @@ impl Chat {
                 // Back by the line protocol from a session that was in no room: the lobby.
                 let lobby = self.rooms.open(LOBBY);
                 self.rooms.enter(lobby, sid, &mut self.sessions, now.wall);
+            }
+            // A line user is in exactly one room: back from one that was in several, it keeps
+            // its current one and leaves the others.
+            let current = self.sessions[sid].room();
+            let others: Vec<_> = self.sessions[sid].memberships()[1..]
+                .iter()
+                .map(|m| m.room)
+                .collect();
+            if let Some(h) = held.as_mut() {
+                h.since.retain(|&mut (r, _)| r == current);
+            }
+            for room in others {
+                self.rooms.leave(room, sid, &mut self.sessions);
+                let left = Event::Left {
+                    id: self.ids.next(now.wall),
+                    at: now.wall,
+                    room: self.rooms[room].name().clone(),
+                    nick: nick.clone(),
+                    how: Departure::Parted { message: None },
+                };
+                self.announce_presence(room, None, left, now, out);
+                self.drop_room_if_empty(room, out);
             }
             out.send(conn, Event::Info(self.welcome(sid, true)));
             // A returning page or client shows the room as a fresh login does: its recent lines

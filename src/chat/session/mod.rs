@@ -25,7 +25,7 @@ use super::event::Event;
 use super::nick;
 use super::room::recent;
 use super::settings::ChatSettings;
-use super::{ConnId, RoomId, SessionId};
+use super::{ConnId, RoomId, SessionId, UnixMillis};
 
 /// A session's place in one room: the room, and where the session is in its member list (kept
 /// by `Rooms`, which owns the lists, so that leaving a room is O(1)).
@@ -58,6 +58,8 @@ pub struct Session {
     away: Option<Arc<str>>,
     /// When the user last typed a line, for `/whois` idle time.
     last_active: Instant,
+    /// When the session began (its first login), for WHOIS's signon time.
+    since: UnixMillis,
     /// Its protocol lets it sit in several rooms at once, and in none (IRC): a join keeps its
     /// other rooms and a part leaves one. Line-protocol and browser sessions are always in
     /// exactly one room, their current one. Follows the protocol of the connection it last
@@ -153,6 +155,11 @@ impl Session {
         self.last_active
     }
 
+    /// When the session began.
+    pub fn since(&self) -> UnixMillis {
+        self.since
+    }
+
     pub fn ip(&self) -> IpAddr {
         self.ip
     }
@@ -239,6 +246,8 @@ pub struct NewSession<'a> {
     pub resume_key: Option<&'a str>,
     /// See `Session::keeps_rooms`.
     pub keeps_rooms: bool,
+    /// When it logs in.
+    pub at: UnixMillis,
 }
 
 /// A connection as the core knows it: where it comes from and, once logged in, its session.
@@ -421,6 +430,13 @@ impl Sessions {
         held.generation
     }
 
+    /// A held session left `room` (kicked from it): its replay no longer reads it.
+    pub fn forget_replay_of(&mut self, sid: SessionId, room: RoomId) {
+        if let Some(held) = &mut self.slab[sid].held {
+            held.since.retain(|&mut (r, _)| r != room);
+        }
+    }
+
     /// Where a held session's replay starts in each of its rooms.
     pub fn start_replay_at(&mut self, sid: SessionId, since: SmallVec<[(RoomId, u64); 1]>) {
         if let Some(held) = &mut self.slab[sid].held {
@@ -492,6 +508,7 @@ impl Sessions {
             key,
             resume_key,
             keeps_rooms,
+            at,
         } = new;
         self.next_uid += 1;
         let sid = self.slab.insert(Session {
@@ -508,6 +525,7 @@ impl Sessions {
             held: None,
             generation: 0,
             keeps_rooms,
+            since: at,
         });
         self.by_key.insert(key, sid);
         self.attach(conn, sid, ip);

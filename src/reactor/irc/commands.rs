@@ -10,12 +10,35 @@ use irc_proto::{ChannelMode, Command, Message, Mode};
 
 use crate::chat::{help, ConnId, Request};
 use crate::reactor::Reactor;
-use crate::render::irc::Caps;
+use crate::render::irc::{Caps, MAX_TARGETS};
+
+/// The least time between two OPER checks, server-wide.
+const OPER_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// CTCP's delimiter: `\x01ACTION waves\x01` is a `/me`.
 const CTCP: char = '\u{1}';
 
 impl Reactor {
+    /// The comma-separated targets of a command, at most `MAX_TARGETS` of them; the others get
+    /// 407. Stops early once the connection is closing (a kick or a queue over its cap).
+    fn targets<'a>(&mut self, key: usize, list: &'a str) -> Vec<&'a str> {
+        let mut all: Vec<&str> = list.split(',').filter(|t| !t.is_empty()).collect();
+        if all.len() > MAX_TARGETS {
+            let extra = all.split_off(MAX_TARGETS).join(",");
+            self.irc_numeric(
+                key,
+                "407",
+                &format!("{extra} :Too many targets ({MAX_TARGETS} at most)"),
+            );
+        }
+        all
+    }
+
+    /// Whether the connection still takes commands (not closing, not dropped).
+    fn irc_open(&self, key: usize) -> bool {
+        self.conns.get(key).is_some_and(|c| c.accepts_output())
+    }
+
     /// One command from a registered IRC connection.
     pub(super) fn irc_command(&mut self, key: usize, message: Message) {
         let echo = self
@@ -40,7 +63,10 @@ impl Reactor {
                     }
                     return;
                 }
-                for room in rooms.split(',').filter(|r| !r.is_empty()) {
+                for room in self.targets(key, &rooms) {
+                    if !self.irc_open(key) {
+                        return;
+                    }
                     match room.strip_prefix('#') {
                         Some(name) => self.irc_request(key, Request::Join { room: name }),
                         None => self.irc_numeric(key, "403", &format!("{room} :No such channel")),
@@ -48,7 +74,7 @@ impl Reactor {
                 }
             }
             Command::PART(rooms, message) => {
-                for room in rooms.split(',').filter(|r| !r.is_empty()) {
+                for room in self.targets(key, &rooms) {
                     let name = room.trim_start_matches('#');
                     let message = message.as_deref();
                     self.irc_request(
@@ -66,7 +92,7 @@ impl Reactor {
                 self.irc_request(key, Request::Topic { room, text });
             }
             Command::NAMES(Some(rooms), _) => {
-                for room in rooms.split(',').filter(|r| !r.is_empty()) {
+                for room in self.targets(key, &rooms) {
                     let room = room.trim_start_matches('#');
                     self.irc_request(key, Request::Names { room });
                 }
@@ -87,7 +113,7 @@ impl Reactor {
             Command::WHO(Some(mask), _) => self.irc_request(key, Request::Who { mask: &mask }),
             Command::WHO(None, _) => self.irc_request(key, Request::Who { mask: "*" }),
             Command::WHOIS(_, nicks) => {
-                for nick in nicks.split(',').filter(|n| !n.is_empty()) {
+                for nick in self.targets(key, &nicks) {
                     self.irc_request(key, Request::Whois { nick });
                 }
             }
@@ -97,7 +123,7 @@ impl Reactor {
                     .next()
                     .unwrap_or("")
                     .trim_start_matches('#');
-                for nick in nicks.split(',').filter(|n| !n.is_empty()) {
+                for nick in self.targets(key, &nicks) {
                     let reason = reason.as_deref();
                     self.irc_request(key, Request::Kick { room, nick, reason });
                 }
@@ -165,7 +191,10 @@ impl Reactor {
             },
             None => (text, false),
         };
-        for target in targets.split(',').filter(|t| !t.is_empty()) {
+        for target in self.targets(key, targets) {
+            if !self.irc_open(key) {
+                return;
+            }
             let request = match target.strip_prefix('#') {
                 Some(room) => Request::Say {
                     room,
@@ -231,6 +260,10 @@ impl Reactor {
     /// one; anything else is 421.
     fn irc_other(&mut self, key: usize, word: &str, args: &[String]) {
         let name = word.to_ascii_lowercase();
+        if name == "tagmsg" {
+            // Client-only tags (typing notices) are not relayed; nor are they an error.
+            return;
+        }
         if matches!(name.as_str(), "privmsg" | "notice") {
             // The parser types PRIVMSG only with both its parameters.
             return match args.len() {
@@ -260,6 +293,14 @@ impl Reactor {
 
     /// `OPER name password`: checked against `--irc-oper` credentials (argon2 hashes).
     fn irc_oper(&mut self, key: usize, name: &str, password: &str) {
+        // An argon2 check costs tens of milliseconds of the one thread that serves everyone:
+        // at most one a second, server-wide, so guessing cannot stall the chat.
+        let now = self.clock.now();
+        if now < self.oper_next {
+            self.stats.oper_throttled += 1;
+            return self.irc_numeric(key, "464", ":Too many OPER attempts: try again in a second");
+        }
+        self.oper_next = now + OPER_EVERY;
         if self
             .cfg
             .irc_oper

@@ -71,7 +71,13 @@ pub struct IrcRenderer {
     pub version: &'static str,
     /// The longest line a user may send, as TOPICLEN and AWAYLEN tell clients.
     pub max_text: usize,
+    /// `--max-rooms-per-user`, as CHANLIMIT tells clients.
+    pub max_rooms: usize,
 }
+
+/// Targets one PRIVMSG, JOIN, PART or KICK may name (MAXTARGETS); the others get 407. One line
+/// costs its sender one flood-control token, so it must not fan out without bound.
+pub const MAX_TARGETS: usize = 4;
 
 /// `write!` into a BytesMut cannot fail.
 struct Out<'a>(&'a mut BytesMut);
@@ -107,12 +113,12 @@ impl IrcRenderer {
             Event::Past { event, dated } => self.past(line, hosts, event, *dated, view, buf),
             Event::Info(info) => self.info(line, hosts, info, view, buf),
             Event::Refused(refusal) => self.refusal(line, refusal, view, buf),
-            Event::Bye(bye) => {
+            Event::Bye(_) => {
                 let text = line_text(line, event);
                 let text = text
+                    .trim_end()
                     .trim_start_matches("bye final: ")
                     .trim_start_matches("bye reconnect: ");
-                let _ = bye;
                 irc_line!(buf, "ERROR :Closing link: {text}");
             }
             _ => self.room_event(line, hosts, event, view, None, buf),
@@ -283,8 +289,9 @@ impl IrcRenderer {
         }
     }
 
-    /// A history line: with server-time, as it was live with its original time; without, as
-    /// the line protocol's stamped sentence in a NOTICE, so an old line never reads as new.
+    /// A history line: a message with server-time as it was live, with its original time;
+    /// anything else (and every line without server-time) as the line protocol's stamped
+    /// sentence in a NOTICE, so an old line never reads as new nor changes the client's state.
     fn past(
         &self,
         line: &LineRenderer,
@@ -294,7 +301,13 @@ impl IrcRenderer {
         view: View<'_>,
         buf: &mut BytesMut,
     ) {
-        if view.caps.has(Caps::SERVER_TIME) {
+        // Only what was said comes back as it was live: a past JOIN, KICK, NICK or TOPIC sent
+        // as a command would change what the client holds now (its channels, names, topic).
+        let said = matches!(
+            event,
+            Event::Message { .. } | Event::Action { .. } | Event::Scheduled { .. }
+        );
+        if said && view.caps.has(Caps::SERVER_TIME) {
             return self.room_event(line, hosts, event, view, event.at(), buf);
         }
         let past = Event::Past {

@@ -69,7 +69,9 @@ impl IrcRenderer {
                 );
                 irc_line!(
                     buf,
-                    ":{srv} 005 {nick} NETWORK={net} CASEMAPPING=rfc8265 UTF8ONLY CHANLIMIT=#: MAXTARGETS=1 MODES=1 :are supported by this server"
+                    ":{srv} 005 {nick} NETWORK={net} CASEMAPPING=rfc8265 UTF8ONLY CHANLIMIT=#:{} MAXTARGETS={} MODES=1 :are supported by this server",
+                    self.max_rooms,
+                    super::MAX_TARGETS
                 );
                 irc_line!(buf, ":{srv} 251 {nick} :There are {online_total} users and 0 invisible on 1 servers");
                 irc_line!(buf, ":{srv} 252 {nick} {operators} :operator(s) online");
@@ -146,11 +148,14 @@ impl IrcRenderer {
             Info::Topic {
                 room,
                 topic: Some((topic, by)),
+                at,
             } => {
                 irc_line!(buf, ":{srv} 332 {me} #{room} :{topic}");
-                irc_line!(buf, ":{srv} 333 {me} #{room} {by} 0");
+                irc_line!(buf, ":{srv} 333 {me} #{room} {by} {}", at / 1000);
             }
-            Info::Topic { room, topic: None } => {
+            Info::Topic {
+                room, topic: None, ..
+            } => {
                 irc_line!(buf, ":{srv} 331 {me} #{room} :No topic is set");
             }
             Info::Who {
@@ -178,6 +183,7 @@ impl IrcRenderer {
                 member,
                 rooms,
                 idle_secs,
+                signon,
                 away,
                 reconnecting,
                 reveal,
@@ -218,7 +224,11 @@ impl IrcRenderer {
                         member.ip.to_canonical()
                     );
                 }
-                irc_line!(buf, ":{srv} 317 {me} {nick} {idle_secs} :seconds idle");
+                irc_line!(
+                    buf,
+                    ":{srv} 317 {me} {nick} {idle_secs} {} :seconds idle, signon time",
+                    signon / 1000
+                );
                 irc_line!(buf, ":{srv} 318 {me} {nick} :End of /WHOIS list");
             }
             Info::Online { nicks } => {
@@ -259,12 +269,20 @@ impl IrcRenderer {
             Info::TargetAway { nick, message } => {
                 irc_line!(buf, ":{srv} 301 {me} {nick} :{message}");
             }
-            Info::WhisperSent { to, text } => {
-                // The sender's copy exists only for clients that asked for it.
+            Info::WhisperSent { to, text, id, at } => {
+                // The sender's copy exists only for clients that asked for it, as it was sent:
+                // a whispered `/me` is a CTCP ACTION again.
                 if view.caps.has(Caps::ECHO_MESSAGE) {
                     let host = self.host_of(hosts, me);
-                    self.tags(buf, view, None, None);
-                    irc_line!(buf, ":{me}!{me}@{host} PRIVMSG {to} :{text}");
+                    self.tags(buf, view, Some(*at), Some(id.0));
+                    let action = text.strip_prefix("* ").and_then(|t| t.strip_prefix(me));
+                    match action.and_then(|a| a.strip_prefix(' ')) {
+                        Some(action) => irc_line!(
+                            buf,
+                            ":{me}!{me}@{host} PRIVMSG {to} :\u{1}ACTION {action}\u{1}"
+                        ),
+                        None => irc_line!(buf, ":{me}!{me}@{host} PRIVMSG {to} :{text}"),
+                    }
                 }
             }
             Info::NowOperator => irc_line!(buf, ":{srv} 381 {me} :You are now an IRC operator"),
@@ -353,6 +371,10 @@ impl IrcRenderer {
         buf: &mut BytesMut,
     ) {
         let (srv, me) = (&*self.server, view.me);
+        if view.command.split(' ').next() == Some("NOTICE") {
+            // A NOTICE is never answered with an error, so two bots cannot loop on them.
+            return;
+        }
         let text = line_text(line, &Event::Refused(refusal.clone()));
         // "! code: sentence" → the sentence.
         let text = text.trim_end();
@@ -381,6 +403,10 @@ impl IrcRenderer {
                 irc_line!(buf, ":{srv} 482 {me} #{room} :{why}");
             }
             Refusal::NotOperator => irc_line!(buf, ":{srv} 481 {me} :{why}"),
+            Refusal::TooManyRooms { .. } => {
+                let room = view.command.split(' ').nth(1).unwrap_or("*");
+                irc_line!(buf, ":{srv} 405 {me} {room} :{why}");
+            }
             Refusal::BadRoom { .. } => {
                 let room = view.command.split(' ').nth(1).unwrap_or("*");
                 irc_line!(buf, ":{srv} 479 {me} {room} :{why}");

@@ -25,6 +25,7 @@ fn renderer() -> (IrcRenderer, LineRenderer) {
         cloak: Cloak::new(b"k"),
         version: "0.1.0",
         max_text: 400,
+        max_rooms: 50,
     };
     (irc, LineRenderer::new(Lang::En, true))
 }
@@ -190,4 +191,22 @@ fn line_users_formatting_never_reaches_them_but_irc_users_keep_it() {
     let mut buf = BytesMut::new();
     LineRenderer::new(Lang::En, true).render(&coloured, &mut buf);
     assert_eq!(&buf[..], b"[12:34] alice: bold red\r\n");
+}
+
+#[test]
+fn a_history_line_that_changed_state_never_changes_it_again() {
+    let renamed = Event::Renamed {
+        id: MsgId(1),
+        at: AT,
+        room: Arc::from("lobby"),
+        old: Arc::from("bob"),
+        new: Arc::from("bobby"),
+    };
+    let past = Event::Past {
+        event: Box::new(renamed),
+        dated: true,
+    };
+    let out = render(&past, View::broadcast(Caps::SERVER_TIME));
+    assert!(!out.contains(" NICK "), "{out}");
+    assert!(out.contains("NOTICE #lobby :[2024-01-01 12:34]"), "{out}");
 }

@@ -113,6 +113,9 @@ impl Renderer {
                 text::not_room_operator(lang, room),
             ),
             Refusal::NoRoomYet => refuse(buf, "no-room", text::no_room_yet(lang)),
+            Refusal::TooManyRooms { max } => {
+                refuse(buf, "too-many-rooms", text::too_many_rooms(lang, *max));
+            }
             Refusal::NotOverThisProtocol { command } => refuse(
                 buf,
                 "not-over-this-protocol",

@@ -108,7 +108,7 @@ impl Renderer {
                 }
                 reply(buf, text::rooms(lang, rooms.len(), &list));
             }
-            Info::WhisperSent { to, text } => line!(buf, "-- -> *{to}* {text}"),
+            Info::WhisperSent { to, text, .. } => line!(buf, "-- -> *{to}* {text}"),
             Info::TargetAway { nick, message } => {
                 reply(buf, text::target_away(lang, nick, message));
             }
@@ -142,8 +142,11 @@ impl Renderer {
             Info::Topic {
                 room,
                 topic: Some((topic, by)),
+                ..
             } => reply(buf, text::topic_of(lang, room, topic, by)),
-            Info::Topic { room, topic: None } => reply(buf, text::no_topic(lang, room)),
+            Info::Topic {
+                room, topic: None, ..
+            } => reply(buf, text::no_topic(lang, room)),
             Info::TopicLock { room, locked: true } => reply(buf, text::topic_locked(lang, room)),
             Info::TopicLock {
                 room,

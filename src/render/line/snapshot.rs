@@ -218,6 +218,8 @@ fn replies() -> Vec<Event> {
         Info::WhisperSent {
             to: s("bob"),
             text: s("psst"),
+            id: crate::chat::id::MsgId(9),
+            at: 0,
         },
         Info::TargetAway {
             nick: s("bob"),
@@ -240,10 +242,12 @@ fn replies() -> Vec<Event> {
         Info::Topic {
             room: room.clone(),
             topic: Some((s("release day"), s("alice"))),
+            at: 0,
         },
         Info::Topic {
             room: room.clone(),
             topic: None,
+            at: 0,
         },
         Info::TopicLock {
             room: room.clone(),

@@ -142,6 +142,10 @@ texts! {
         en: "only operators of {room} may do that",
         ko: "{room} 방 운영자만 할 수 있습니다",
     }
+    too_many_rooms(max: usize) {
+        en: "you are in {max} rooms, the most one user may be in; leave one first",
+        ko: "이미 {max}개 방에 있습니다(한 사용자가 들어갈 수 있는 최대). 먼저 방 하나를 나가세요",
+    }
     no_room_yet() {
         en: "join a room first",
         ko: "먼저 방에 들어가세요",
