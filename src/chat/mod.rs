@@ -232,7 +232,7 @@ impl Chat {
     /// The address of the user called `nick` (online, held, or gone since the outbox was last
     /// applied): what IRC shows, cloaked, as its host.
     pub fn address_of(&self, nick: &str) -> Option<IpAddr> {
-        if let Some(sid) = self.sessions.find(nick) {
+        if let Some(sid) = self.sessions.by_nick(nick) {
             return Some(self.sessions[sid].ip());
         }
         self.departed

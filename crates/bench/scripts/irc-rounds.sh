@@ -28,7 +28,10 @@ PORT_BASE=${PORT_BASE:-17000}
 B=target/release/reactor-chat-bench
 S=target/release/reactor-chat
 PEERS=crates/bench/peers
-TARGETS="line rc-irc ngircd inspircd"
+# PREVIOUS=path/to/an/older/reactor-chat adds its line protocol as a column (prev-line), so a
+# change is measured against the build before it in the same run.
+PREVIOUS=${PREVIOUS:-}
+TARGETS="${PREVIOUS:+prev-line }line rc-irc ngircd inspircd"
 SCENARIOS="saturate room100 idle10k"
 
 case $ROUNDS in
@@ -67,11 +70,13 @@ start() {
   SERVER_PID= WHY=
   if listening "$port"; then WHY="port $port is already taken"; return 1; fi
   case $target in
-    line | rc-irc)
+    line | rc-irc | prev-line)
       # Flood control off (--rate 0), room for idle10k's connections; loopback is exempt from
       # --max-per-ip, and the bench spreads its logins over 128 addresses, under
       # --max-unregistered-per-ip. No history and nothing on disk.
-      "$S" --bind "127.0.0.1:$port" --rate 0 --max-clients $((IDLE_CLIENTS + 1000)) \
+      local bin=$S
+      [ "$target" = prev-line ] && bin=$PREVIOUS
+      "$bin" --bind "127.0.0.1:$port" --rate 0 --max-clients $((IDLE_CLIENTS + 1000)) \
         --log-level warn --no-history --ephemeral > "$log" 2>&1 &
       ;;
     ngircd)
@@ -124,7 +129,7 @@ cell() {
   local r=$1 p=$2 t=$3 port=$4 name="r$1-$2-$3" why v rc proto=() window=()
   for _ in $(seq 1 15); do v=$(idle); [ "$v" -ge 70 ] && break; done
   echo "$(date -u +%T) idle=$v% $name" | tee -a "$OUT/log"
-  [ "$t" = line ] || proto=(--proto irc)
+  [ "$t" = line ] || [ "$t" = prev-line ] || proto=(--proto irc)
   # ngIRCd listens with a backlog of 10 (fixed in its code): connects past it have their SYNs
   # dropped and retried after 1, 3, 7... s, so its clients log in at most 10 at a time.
   [ "$t" = ngircd ] && proto+=(--max-pending 10)

@@ -263,6 +263,9 @@ pub struct Sessions {
     slab: Slab<Session>,
     /// Sessions by nickname collision key, live or held: a name is taken while either.
     by_key: HashMap<String, SessionId>,
+    /// Sessions by their nickname exactly as spelled: what IRC's renderer looks a sender's
+    /// address up by once per broadcast, where a collision key would cost a skeleton.
+    by_nick: HashMap<Arc<str>, SessionId>,
     /// By connection id (the reactor's slab key, so a dense vector).
     conns: Vec<Option<ConnEntry>>,
     /// Sessions with a live connection.
@@ -528,14 +531,21 @@ impl Sessions {
             since: at,
         });
         self.by_key.insert(key, sid);
+        self.by_nick.insert(self.slab[sid].nick.clone(), sid);
         self.attach(conn, sid, ip);
         sid
+    }
+
+    /// The session whose nickname is exactly `nick`.
+    pub fn by_nick(&self, nick: &str) -> Option<SessionId> {
+        self.by_nick.get(nick).copied()
     }
 
     /// Removes a session for good and frees its name.
     pub fn remove(&mut self, sid: SessionId) -> Session {
         let s = self.slab.remove(sid);
         self.by_key.remove(&s.key);
+        self.by_nick.remove(&s.nick);
         if s.held.is_some() {
             self.unhold(sid, s.ip);
         }
@@ -545,10 +555,12 @@ impl Sessions {
     /// Gives a session a new nickname (already checked to be free).
     pub fn rename(&mut self, sid: SessionId, new: Arc<str>, key: String) -> Arc<str> {
         let s = &mut self.slab[sid];
-        let old = std::mem::replace(&mut s.nick, new);
+        let old = std::mem::replace(&mut s.nick, new.clone());
         let old_key = std::mem::replace(&mut s.key, key.clone());
         self.by_key.remove(&old_key);
         self.by_key.insert(key, sid);
+        self.by_nick.remove(&old);
+        self.by_nick.insert(new, sid);
         old
     }
 
@@ -562,7 +574,16 @@ impl Sessions {
         let mut keys = std::collections::HashSet::new();
         let mut live = 0;
         let mut held_by_ip: HashMap<IpAddr, usize> = HashMap::new();
+        if self.by_nick.len() != self.slab.len() {
+            return Err("the exact-nickname index has stale entries".into());
+        }
         for (sid, s) in self.slab.iter() {
+            if self.by_nick(&s.nick) != Some(sid) {
+                return Err(format!(
+                    "{} is missing from the exact-nickname index",
+                    s.nick
+                ));
+            }
             match (s.conn, &s.held) {
                 (Some(conn), None) => {
                     live += 1;
