@@ -125,6 +125,7 @@ impl Sim {
                 version: "0",
                 max_text: 512,
                 max_rooms: 3,
+                max_targets: 4,
             },
             render_buf: BytesMut::new(),
             queues: HashMap::new(),

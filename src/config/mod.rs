@@ -281,6 +281,17 @@ pub struct Config {
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_rooms_per_user: u64,
 
+    /// Targets one IRC command may name (`PRIVMSG a,b,c`, `JOIN #a,#b`): a line costs its sender
+    /// one flood-control token, so it must not fan out without bound. The others get 407.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub max_targets: u64,
+
+    /// Least time between two IRC OPER password checks, server-wide, in milliseconds: an argon2
+    /// check takes tens of milliseconds of the thread that serves everyone, so guessing must
+    /// not stall the chat. An OPER sooner gets 464 unchecked.
+    #[arg(long, default_value_t = 1000)]
+    pub oper_interval_ms: u64,
+
     /// Rooms with more members than this get their joins, departures and reconnects as one summary
     /// line every --presence-summary-secs instead of a line each (thousands of arrivals would
     /// otherwise cost every member a line per arrival).

@@ -64,6 +64,8 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         max_held,
         presence_max_room,
         max_rooms_per_user,
+        max_targets,
+        oper_interval_ms,
         presence_summary_secs,
         presence_rate,
         max_queue,
@@ -182,6 +184,7 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         backlog_lines => "backlog-lines",
         irc_oper => "irc-oper",
         max_rooms_per_user => "max-rooms-per-user",
+        oper_interval_ms => "oper-interval-ms",
     }
     // Sockets, the data directory and its thread, the sizes of rings and stores already built,
     // and what every rendered line already depends on.
@@ -198,6 +201,7 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         file_store => "file-store",
         public_url => "public-url",
         server_name => "server-name",
+        max_targets => "max-targets",
         network_name => "network-name",
         clock_offset => "clock-offset",
         data_dir => "data-dir",

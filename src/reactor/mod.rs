@@ -192,6 +192,7 @@ fn irc_renderer(cfg: &Config) -> crate::render::irc::IrcRenderer {
         version: env!("CARGO_PKG_VERSION"),
         max_text: cfg.max_line,
         max_rooms: usize::try_from(cfg.max_rooms_per_user).unwrap_or(usize::MAX),
+        max_targets: usize::try_from(cfg.max_targets).unwrap_or(usize::MAX),
     }
 }
 

@@ -518,3 +518,27 @@ fn irc_users_get_file_offers_as_links_and_away_changes_when_they_ask() {
         l.contains(" AWAY")
     });
 }
+
+#[test]
+fn rooms_per_user_and_targets_per_command_are_capped() {
+    let server = Server::builder()
+        .args(["--max-rooms-per-user", "2", "--max-targets", "2"])
+        .start();
+    let mut c = server.connect();
+    c.send("NICK bob");
+    c.send("USER bob 0 * :bob");
+    let isupport = c.expect("CHANLIMIT=");
+    assert!(
+        isupport.contains("CHANLIMIT=#:2 MAXTARGETS=2"),
+        "{isupport}"
+    );
+    c.expect("Your resume key is");
+    c.nick = "bob".into();
+    c.send("JOIN #a,#b,#c");
+    c.expect(" 407 bob #c :Too many targets (2 at most)");
+    c.expect(" 366 bob #b ");
+    c.send("JOIN #d");
+    c.expect(" 405 bob #d :");
+    c.send("PRIVMSG #a,#b,#c :hi");
+    c.expect(" 407 bob #c ");
+}

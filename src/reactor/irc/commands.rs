@@ -10,25 +10,23 @@ use irc_proto::{ChannelMode, Command, Message, Mode};
 
 use crate::chat::{help, ConnId, Request};
 use crate::reactor::Reactor;
-use crate::render::irc::{Caps, MAX_TARGETS};
-
-/// The least time between two OPER checks, server-wide.
-const OPER_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+use crate::render::irc::Caps;
 
 /// CTCP's delimiter: `\x01ACTION waves\x01` is a `/me`.
 const CTCP: char = '\u{1}';
 
 impl Reactor {
-    /// The comma-separated targets of a command, at most `MAX_TARGETS` of them; the others get
-    /// 407. Stops early once the connection is closing (a kick or a queue over its cap).
+    /// The comma-separated targets of a command, at most `--max-targets` of them; the others
+    /// get 407.
     fn targets<'a>(&mut self, key: usize, list: &'a str) -> Vec<&'a str> {
+        let max = self.irc_renderer.max_targets;
         let mut all: Vec<&str> = list.split(',').filter(|t| !t.is_empty()).collect();
-        if all.len() > MAX_TARGETS {
-            let extra = all.split_off(MAX_TARGETS).join(",");
+        if all.len() > max {
+            let extra = all.split_off(max).join(",");
             self.irc_numeric(
                 key,
                 "407",
-                &format!("{extra} :Too many targets ({MAX_TARGETS} at most)"),
+                &format!("{extra} :Too many targets ({max} at most)"),
             );
         }
         all
@@ -294,13 +292,13 @@ impl Reactor {
     /// `OPER name password`: checked against `--irc-oper` credentials (argon2 hashes).
     fn irc_oper(&mut self, key: usize, name: &str, password: &str) {
         // An argon2 check costs tens of milliseconds of the one thread that serves everyone:
-        // at most one a second, server-wide, so guessing cannot stall the chat.
+        // at most one per --oper-interval-ms, server-wide, so guessing cannot stall the chat.
         let now = self.clock.now();
         if now < self.oper_next {
             self.stats.oper_throttled += 1;
             return self.irc_numeric(key, "464", ":Too many OPER attempts: try again in a second");
         }
-        self.oper_next = now + OPER_EVERY;
+        self.oper_next = now + std::time::Duration::from_millis(self.cfg.oper_interval_ms);
         if self
             .cfg
             .irc_oper

@@ -73,11 +73,9 @@ pub struct IrcRenderer {
     pub max_text: usize,
     /// `--max-rooms-per-user`, as CHANLIMIT tells clients.
     pub max_rooms: usize,
+    /// `--max-targets`, as MAXTARGETS tells clients.
+    pub max_targets: usize,
 }
-
-/// Targets one PRIVMSG, JOIN, PART or KICK may name (MAXTARGETS); the others get 407. One line
-/// costs its sender one flood-control token, so it must not fan out without bound.
-pub const MAX_TARGETS: usize = 4;
 
 /// `write!` into a BytesMut cannot fail.
 struct Out<'a>(&'a mut BytesMut);

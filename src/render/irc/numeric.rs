@@ -71,7 +71,7 @@ impl IrcRenderer {
                     buf,
                     ":{srv} 005 {nick} NETWORK={net} CASEMAPPING=rfc8265 UTF8ONLY CHANLIMIT=#:{} MAXTARGETS={} MODES=1 :are supported by this server",
                     self.max_rooms,
-                    super::MAX_TARGETS
+                    self.max_targets
                 );
                 irc_line!(buf, ":{srv} 251 {nick} :There are {online_total} users and 0 invisible on 1 servers");
                 irc_line!(buf, ":{srv} 252 {nick} {operators} :operator(s) online");

@@ -26,6 +26,7 @@ fn renderer() -> (IrcRenderer, LineRenderer) {
         version: "0.1.0",
         max_text: 400,
         max_rooms: 50,
+        max_targets: 4,
     };
     (irc, LineRenderer::new(Lang::En, true))
 }
