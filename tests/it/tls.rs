@@ -565,6 +565,38 @@ fn a_tls_listener_serves_only_tls_beside_a_chat_port_that_serves_both() {
 }
 
 #[test]
+fn an_ircs_listener_speaks_irc_inside_tls_and_refuses_clear_text() {
+    let dir = TempDir::new("ircs-listener");
+    let (cert, key) = certificate(dir.path(), "server");
+    let server = Server::builder()
+        .args(["--tls-cert", cert.to_str().unwrap()])
+        .args(["--tls-key", key.to_str().unwrap()])
+        .args(["--listen", "ircs=127.0.0.1:0"])
+        .start();
+    server.wait_for_log("msg=listening kind=ircs address=127.0.0.1:");
+    let log = server.log();
+    let ircs: SocketAddr = log
+        .lines()
+        .find_map(|l| l.split_once("msg=listening kind=ircs address="))
+        .map(|(_, a)| a.trim().parse().unwrap())
+        .unwrap();
+    let mut bob = TlsUser::connect(ircs, &cert);
+    bob.send("NICK bob");
+    bob.send("USER bob 0 * :bob");
+    bob.expect(" 001 bob :Welcome");
+    bob.send("JOIN #lobby");
+    bob.expect(" 366 bob #lobby ");
+    let mut alice = server.login("alice");
+    bob.expect(":alice!alice@");
+    alice.send("hello over 6697");
+    bob.expect(" PRIVMSG #lobby :hello over 6697");
+    // Clear text on it is refused, whatever it says.
+    let mut clear = Client::connect(ircs);
+    clear.send("NICK mallory");
+    clear.expect_closed();
+}
+
+#[test]
 fn a_tls_listener_without_a_certificate_is_refused_at_start() {
     let out = Command::new(crate::support::bin(crate::support::SERVER))
         .args([
