@@ -289,8 +289,13 @@ impl Reactor {
     pub(super) fn refuse_clear_text(&mut self, key: usize) {
         self.stats.tls_clear_refused += 1;
         debug!(peer:% = self.conns[key].peer; "clear text refused (--tls-only)");
-        self.conns[key].greeted = true;
-        self.conns[key].set_proto(Proto::Line);
+        if self.conns[key].via.is_irc_only() {
+            // An IRC client reads the goodbye as IRC's ERROR.
+            self.start_irc(key);
+        } else {
+            self.conns[key].greeted = true;
+            self.conns[key].set_proto(Proto::Line);
+        }
         self.queue_event(key, &Event::Bye(Bye::TlsOnly));
         let close_at = self.clock.now() + self.cfg.linger();
         self.begin_close(key, close_at);

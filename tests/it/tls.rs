@@ -590,9 +590,10 @@ fn an_ircs_listener_speaks_irc_inside_tls_and_refuses_clear_text() {
     bob.expect(":alice!alice@");
     alice.send("hello over 6697");
     bob.expect(" PRIVMSG #lobby :hello over 6697");
-    // Clear text on it is refused, whatever it says.
+    // Clear text on it is refused, in IRC's words, whatever it says.
     let mut clear = Client::connect(ircs);
     clear.send("NICK mallory");
+    clear.expect_prefix("ERROR :Closing link: this server speaks only TLS");
     clear.expect_closed();
 }
 
