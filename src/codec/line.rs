@@ -46,7 +46,10 @@ pub enum LineFrame {
     /// up to and including its ending, is discarded without producing another frame.
     TooLong,
     /// A complete line that is not valid UTF-8 (a literal `IAC IAC` byte 255 always lands here).
-    InvalidUtf8,
+    /// `command`: its first word when that has a command's shape (ASCII letters and a space,
+    /// after an IRC line's tags and source), for a refusal that names it (IRC's `FAIL PRIVMSG
+    /// INVALID_UTF8`).
+    InvalidUtf8 { command: Option<Box<str>> },
 }
 
 /// Where the decoder is inside a telnet command sequence.
@@ -233,7 +236,9 @@ impl LineDecoder {
         }
         Some(match String::from_utf8(line) {
             Ok(text) => LineFrame::Line(text),
-            Err(_) => LineFrame::InvalidUtf8,
+            Err(e) => LineFrame::InvalidUtf8 {
+                command: command_word(e.as_bytes()),
+            },
         })
     }
 
@@ -279,6 +284,23 @@ impl LineDecoder {
             _ => {}
         }
     }
+}
+
+/// The first word of `line` when it has a command's shape: ASCII letters followed by a space,
+/// after IRC's `@tags` and `:source` if the line has them.
+fn command_word(line: &[u8]) -> Option<Box<str>> {
+    let mut rest = line;
+    for mark in [b'@', b':'] {
+        if rest.first() == Some(&mark) {
+            let space = rest.iter().position(|&b| b == b' ')?;
+            rest = &rest[space + 1..];
+        }
+    }
+    let end = rest.iter().position(|b| !b.is_ascii_alphabetic())?;
+    if end == 0 || end > 32 || rest[end] != b' ' {
+        return None;
+    }
+    std::str::from_utf8(&rest[..end]).ok().map(Box::from)
 }
 
 #[cfg(test)]
@@ -512,7 +534,7 @@ mod tests {
     fn iac_iac_is_a_literal_255_and_makes_the_line_invalid() {
         assert_eq!(
             decode_whole(64, b"a\xff\xffb\nok\n"),
-            vec![LineFrame::InvalidUtf8, line("ok")]
+            vec![LineFrame::InvalidUtf8 { command: None }, line("ok")]
         );
         // Erasing the literal byte makes the line valid again.
         assert_eq!(decode_whole(64, b"a\xff\xff\x08b\n"), vec![line("ab")]);
@@ -558,7 +580,18 @@ mod tests {
     fn invalid_utf8_line_is_reported_and_the_next_line_decodes() {
         assert_eq!(
             decode_whole(64, b"\xc3\x28\n\xed\xa0\x80\nfine\n"),
-            vec![LineFrame::InvalidUtf8, LineFrame::InvalidUtf8, line("fine")]
+            vec![
+                LineFrame::InvalidUtf8 { command: None },
+                LineFrame::InvalidUtf8 { command: None },
+                line("fine")
+            ]
+        );
+        let invalid = |command: &str| LineFrame::InvalidUtf8 {
+            command: Some(command.into()),
+        };
+        assert_eq!(
+            decode_whole(64, b"PRIVMSG #a :caf\xe9\n@t=1 :a!b@c NOTICE x :\xe9\n"),
+            vec![invalid("PRIVMSG"), invalid("NOTICE")]
         );
     }
 

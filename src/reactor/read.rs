@@ -252,9 +252,9 @@ impl Reactor {
                     let max = self.cfg.max_line;
                     self.refuse_irc_line(key, Refusal::LineTooLong { max });
                 }
-                LineFrame::InvalidUtf8 => {
+                LineFrame::InvalidUtf8 { command } => {
                     self.stats.invalid_utf8 += 1;
-                    self.refuse_irc_line(key, Refusal::InvalidUtf8);
+                    self.refuse_irc_invalid_utf8(key, command.as_deref());
                 }
             };
         }
@@ -273,7 +273,7 @@ impl Reactor {
                 };
                 self.refuse_line(key, Refusal::LineTooLong { max });
             }
-            LineFrame::InvalidUtf8 => {
+            LineFrame::InvalidUtf8 { .. } => {
                 self.stats.invalid_utf8 += 1;
                 self.refuse_line(key, Refusal::InvalidUtf8);
             }

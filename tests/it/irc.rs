@@ -396,7 +396,7 @@ fn a_non_utf8_line_is_refused_with_fail_and_the_connection_stays() {
     let server = Server::start();
     let mut bob = irc(&server, "bob", &[]);
     bob.send_raw(b"PRIVMSG #lobby :caf\xe9\r\n");
-    bob.expect("INVALID_UTF8");
+    bob.expect_prefix("FAIL PRIVMSG INVALID_UTF8 :");
     bob.send("PING :still");
     bob.expect("PONG reactor-chat :still");
 }

@@ -136,9 +136,20 @@ impl Reactor {
         }
     }
 
-    /// A line that could not be decoded (too long, not UTF-8): the refusal in IRC's words.
+    /// A line that could not be decoded (too long): the refusal in IRC's words.
     pub(super) fn refuse_irc_line(&mut self, key: usize, refusal: Refusal) {
         self.queue_event(key, &Event::Refused(refusal));
+    }
+
+    /// A line that is not UTF-8: `FAIL <its command> INVALID_UTF8` (UTF8ONLY).
+    pub(super) fn refuse_irc_invalid_utf8(&mut self, key: usize, command: Option<&str>) {
+        if let Some(irc) = self.irc(key) {
+            irc.answering = command.unwrap_or("*").to_ascii_uppercase();
+        }
+        self.queue_event(key, &Event::Refused(Refusal::InvalidUtf8));
+        if let Some(irc) = self.irc(key) {
+            irc.answering.clear();
+        }
     }
 
     /// Queues one event for an IRC connection, rendered for it alone: its nickname (numerics
