@@ -125,6 +125,9 @@ pub struct Reactor {
     irc_renderer: crate::render::irc::IrcRenderer,
     /// When the next IRC OPER password may be checked (see `irc::commands`).
     oper_next: Instant,
+    /// IRC connections told of a user's QUIT or NICK while applying the current outbox, so one
+    /// sharing several of the user's rooms is told once (see `output::once_per_user`).
+    told_once: std::collections::HashSet<(usize, std::sync::Arc<str>)>,
     render_buf: BytesMut,
     /// Broadcast lines, rendered back to back so a recipient's run of them is one slice.
     broadcast: BroadcastBuf,
@@ -395,6 +398,7 @@ impl Reactor {
             renderer,
             irc_renderer: irc_renderer(&cfg),
             oper_next: clock.now(),
+            told_once: std::collections::HashSet::new(),
             poll,
             listeners: bound,
             signals,

@@ -61,6 +61,7 @@ impl Reactor {
         }
         outbox.clear();
         self.outbox = outbox;
+        self.told_once.clear();
         // Departed users' addresses were kept for rendering this outbox's lines about them.
         self.chat.forget_departed();
     }
@@ -151,6 +152,25 @@ impl Reactor {
         payload: Option<&Bytes>,
     ) {
         match payload {
+            None if once_per_user(rendered.event()).is_some() => {
+                // A QUIT or NICK is about a user, not a room: an IRC client sharing several of
+                // the user's rooms is told once (the rooms' announcements come in one outbox).
+                let who = once_per_user(rendered.event()).cloned();
+                for conn in recipients {
+                    let irc = matches!(
+                        self.conns.get(conn.0).and_then(Conn::wire),
+                        Some(Wire::Irc(_))
+                    );
+                    if irc {
+                        if let Some(who) = &who {
+                            if !self.told_once.insert((conn.0, who.clone())) {
+                                continue;
+                            }
+                        }
+                    }
+                    self.queue_rendered(conn.0, &mut rendered);
+                }
+            }
             None => {
                 for conn in recipients {
                     self.queue_rendered(conn.0, &mut rendered);
@@ -346,6 +366,21 @@ impl Reactor {
         );
         conn.clear_out(&mut self.output_bytes);
         self.mark_dead(key, LostReason::SendQueueExceeded);
+    }
+}
+
+/// The user a room event is about when IRC shows it once per user, not once per room: a QUIT
+/// (a quit or a lost connection) or a NICK.
+fn once_per_user(event: &Event) -> Option<&Arc<str>> {
+    use crate::chat::Departure;
+    match event {
+        Event::Left {
+            nick,
+            how: Departure::Quit { .. } | Departure::Lost { .. },
+            ..
+        } => Some(nick),
+        Event::Renamed { old, .. } => Some(old),
+        _ => None,
     }
 }
 

@@ -542,3 +542,28 @@ fn rooms_per_user_and_targets_per_command_are_capped() {
     c.send("PRIVMSG #a,#b,#c :hi");
     c.expect(" 407 bob #c ");
 }
+
+#[test]
+fn a_user_in_several_shared_rooms_quits_and_renames_once_for_each_irc_client() {
+    let server = Server::start();
+    let mut bob = irc(&server, "bob", &[]);
+    let mut carol = irc(&server, "carol", &[]);
+    for c in [&mut bob, &mut carol] {
+        join(c, "lobby");
+        join(c, "side");
+    }
+    carol.send("NICK caroline");
+    bob.expect(" NICK :caroline");
+    bob.expect_none_within(
+        std::time::Duration::from_millis(300),
+        "a second NICK",
+        |l| l.contains(" NICK :caroline"),
+    );
+    carol.send("QUIT :bye now");
+    bob.expect(" QUIT :Quit: bye now");
+    bob.expect_none_within(
+        std::time::Duration::from_millis(300),
+        "a second QUIT",
+        |l| l.contains(" QUIT "),
+    );
+}
