@@ -28,7 +28,7 @@ impl Chat {
         }
     }
 
-    /// The connected members of `room`, by name.
+    /// The connected members of `room`, by name: the first `NAMES_MAX` of them.
     fn members_of(&self, room: RoomId) -> Vec<Member> {
         let mut members: Vec<Member> = self.rooms[room]
             .members()
@@ -36,6 +36,10 @@ impl Chat {
             .filter(|&&m| self.sessions[m].is_connected())
             .map(|&m| self.member(m, Some(room)))
             .collect();
+        if members.len() > NAMES_MAX {
+            members.select_nth_unstable_by(NAMES_MAX, |a, b| cmp_nicks(&a.nick, &b.nick));
+            members.truncate(NAMES_MAX);
+        }
         members.sort_by(|a, b| cmp_nicks(&a.nick, &b.nick));
         members
     }
@@ -495,6 +499,11 @@ impl Chat {
 /// O(users) of output to every asker.
 const WHO_MAX: usize = 200;
 
+/// At most this many members are listed for one room (a join's NAMES, NAMES, WHO #room): with
+/// their hosts (userhost-in-names) about 50 KB, within the output queue's caps, where a
+/// 5,000-member lobby listed whole would get its asker dropped as a slow reader.
+const NAMES_MAX: usize = 1000;
+
 /// IRC's mask match: `*` any run of characters, `?` one; case-insensitive.
 fn wildcard_match(mask: &str, name: &str) -> bool {
     let mask: Vec<char> = mask.to_lowercase().chars().collect();
@@ -811,5 +820,24 @@ mod tests {
         h.login(3, "dave");
         h.line(2, "/away lunch");
         assert_eq!(h.out.recipients, vec![ConnId(1)], "{:?}", h.out.items);
+    }
+
+    #[test]
+    fn a_big_rooms_list_is_bounded() {
+        let mut h = Harness::with(ChatSettings {
+            presence_max_room: 10_000,
+            ..settings()
+        });
+        for i in 0..1200 {
+            h.connect(10 + i, ip((i % 200) as u8));
+            h.line(10 + i, &format!("u{i}"));
+        }
+        h.register(1, "bob");
+        h.request(1, Request::Join { room: "lobby" });
+        let listed = h.delivered_to(1).iter().find_map(|e| match e {
+            Event::Info(Info::Entered { members, .. }) => Some(members.len()),
+            _ => None,
+        });
+        assert_eq!(listed, Some(super::NAMES_MAX));
     }
 }
