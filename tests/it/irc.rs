@@ -459,13 +459,7 @@ fn an_irc_listener_speaks_irc_from_the_first_line_and_never_greets() {
     let server = Server::builder()
         .args(["--listen", "irc=127.0.0.1:0"])
         .start();
-    let marker = "listening kind=irc address=";
-    server.wait_for_log(marker);
-    let log = server.log();
-    let addr: std::net::SocketAddr = log
-        .lines()
-        .find_map(|l| l.split_once(marker).map(|(_, a)| a.trim().parse().unwrap()))
-        .unwrap();
+    let addr = crate::listen::listening(&server, "irc", 1)[0];
     let mut c = Client::connect(addr);
     c.expect_none_within(std::time::Duration::from_millis(500), "a greeting", |_| {
         true

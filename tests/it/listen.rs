@@ -10,7 +10,7 @@ use crate::web::http_to;
 
 /// The addresses the server says it listens on for `kind` (its "listening" log lines), once
 /// `count` of them are logged.
-fn listening(server: &Server, kind: &str, count: usize) -> Vec<SocketAddr> {
+pub(crate) fn listening(server: &Server, kind: &str, count: usize) -> Vec<SocketAddr> {
     let marker = format!("listening kind={kind} address=");
     let found = || -> Vec<SocketAddr> {
         server

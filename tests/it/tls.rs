@@ -573,13 +573,7 @@ fn an_ircs_listener_speaks_irc_inside_tls_and_refuses_clear_text() {
         .args(["--tls-key", key.to_str().unwrap()])
         .args(["--listen", "ircs=127.0.0.1:0"])
         .start();
-    server.wait_for_log("msg=listening kind=ircs address=127.0.0.1:");
-    let log = server.log();
-    let ircs: SocketAddr = log
-        .lines()
-        .find_map(|l| l.split_once("msg=listening kind=ircs address="))
-        .map(|(_, a)| a.trim().parse().unwrap())
-        .unwrap();
+    let ircs = crate::listen::listening(&server, "ircs", 1)[0];
     let mut bob = TlsUser::connect(ircs, &cert);
     bob.send("NICK bob");
     bob.send("USER bob 0 * :bob");
