@@ -97,13 +97,23 @@ impl Reactor {
 
     /// Renders with download links starting with `base`, if given (see `link_base_for`).
     fn render_with_base(&mut self, event: &Event, base: Option<Arc<str>>) -> Bytes {
+        self.with_link_base(base, |r| r.render(event))
+    }
+
+    /// Runs `render` with the renderers' download links starting with `base`, if given, and
+    /// puts the usual base back after.
+    pub(super) fn with_link_base<T>(
+        &mut self,
+        base: Option<Arc<str>>,
+        render: impl FnOnce(&mut Self) -> T,
+    ) -> T {
         let Some(base) = base else {
-            return self.render(event);
+            return render(self);
         };
         let usual = std::mem::replace(&mut self.renderer.link_base, base);
-        let bytes = self.render(event);
+        let made = render(self);
         self.renderer.link_base = usual;
-        bytes
+        made
     }
 
     /// Queues one event for many connections. A line is rendered after the turn's earlier
@@ -250,23 +260,19 @@ impl Reactor {
         // The first recipient of this wire format (and IRC capabilities): rendered once, where
         // the other formats' bytes are, and shared by the recipients after it.
         let (event, base) = (rendered.event(), rendered.link_base().cloned());
-        let usual = base.map(|b| std::mem::replace(&mut self.renderer.link_base, b));
-        match needs {
+        self.with_link_base(base, |r| match needs {
             Pushed::NeedsIrc(caps) => {
                 let view = crate::render::irc::View::broadcast(caps);
-                let bytes = L::make(self, |line, irc, chat, buf| {
+                let bytes = L::make(r, |line, irc, chat, buf| {
                     irc.render(line, chat, event, view, buf);
                 });
                 rendered.set_irc(caps, bytes);
             }
             _ => {
-                let bytes = L::make(self, |line, _, _, buf| line.render(event, buf));
+                let bytes = L::make(r, |line, _, _, buf| line.render(event, buf));
                 rendered.set_line(bytes);
             }
-        }
-        if let Some(usual) = usual {
-            self.renderer.link_base = usual;
-        }
+        });
         self.queue_with(key, |conn, open| {
             rendered.push_to(conn.wire(), &mut conn.out, open) == Pushed::Queued
         });

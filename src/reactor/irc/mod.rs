@@ -168,24 +168,19 @@ impl Reactor {
             irc.batch = Some(format!("h{}", irc.next_batch));
         }
         let base = self.link_base_for(key, event);
-        let usual = base.map(|b| std::mem::replace(&mut self.renderer.link_base, b));
         let mut buf = BytesMut::new();
-        {
-            let Proto::Irc(irc) = &self.conns[key].proto else {
-                return;
-            };
-            let view = View {
-                caps: irc.caps,
-                me: &irc.nick,
-                batch: irc.batch.as_deref(),
-                command: &irc.answering,
-            };
-            self.irc_renderer
-                .render(&self.renderer, &self.chat, event, view, &mut buf);
-        }
-        if let Some(usual) = usual {
-            self.renderer.link_base = usual;
-        }
+        self.with_link_base(base, |r| {
+            if let Proto::Irc(irc) = &r.conns[key].proto {
+                let view = View {
+                    caps: irc.caps,
+                    me: &irc.nick,
+                    batch: irc.batch.as_deref(),
+                    command: &irc.answering,
+                };
+                r.irc_renderer
+                    .render(&r.renderer, &r.chat, event, view, &mut buf);
+            }
+        });
         let irc = self.irc(key).expect("an IRC connection");
         match event {
             Event::Info(Info::Registered { nick, .. }) => {

@@ -3,7 +3,7 @@
 
 use irc_proto::{CapSubCommand, Command, Message};
 
-use super::{IrcConn, MAX_PENDING_NICK};
+use super::MAX_PENDING_NICK;
 use crate::chat::ConnId;
 use crate::reactor::Reactor;
 use crate::render::irc::Caps;
@@ -157,14 +157,6 @@ fn requested(mut caps: Caps, asked: &str) -> Option<Caps> {
     Some(caps)
 }
 
-impl IrcConn {
-    /// Whether registration is waiting on CAP END.
-    #[cfg(test)]
-    pub(super) fn is_negotiating(&self) -> bool {
-        self.negotiating
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +168,5 @@ mod tests {
         assert_eq!(requested(caps, "server-time sasl"), None);
         let less = requested(caps, "-echo-message").unwrap();
         assert!(!less.has(Caps::ECHO_MESSAGE) && less.has(Caps::SERVER_TIME));
-        assert!(!IrcConn::new().is_negotiating());
     }
 }

@@ -169,7 +169,7 @@ impl IrcRenderer {
                         .as_ref()
                         .map_or_else(|| "*".to_string(), |r| format!("#{r}"));
                     let away = if m.away { 'G' } else { 'H' };
-                    let flags = self.prefixes(m, view.caps);
+                    let flags = prefix(m);
                     let star = if m.op { "*" } else { "" };
                     irc_line!(
                         buf,
@@ -333,7 +333,7 @@ impl IrcRenderer {
                 if i > 0 {
                     list.push(' ');
                 }
-                list.push_str(&self.prefixes(m, view.caps));
+                list.push_str(prefix(m));
                 list.push_str(&m.nick);
                 if view.caps.has(Caps::USERHOST_IN_NAMES) {
                     let _ = write!(list, "!{}@{}", m.nick, self.cloak.host(m.ip));
@@ -342,16 +342,6 @@ impl IrcRenderer {
             irc_line!(buf, ":{srv} 353 {me} = #{room} :{list}");
         }
         irc_line!(buf, ":{srv} 366 {me} #{room} :End of /NAMES list");
-    }
-
-    /// A member's prefix in a room: `@` for its operators and the server's (the one prefix
-    /// there is, so multi-prefix changes nothing).
-    fn prefixes(&self, m: &Member, _caps: Caps) -> String {
-        if m.op || m.room_op {
-            "@".to_string()
-        } else {
-            String::new()
-        }
     }
 
     /// The host a list shows: the real address to an operator, the cloak to the others.
@@ -435,6 +425,16 @@ impl IrcRenderer {
             Refusal::AlreadyThere { .. } => {}
             _ => irc_line!(buf, ":{srv} NOTICE {me} :{text}"),
         }
+    }
+}
+
+/// A member's prefix in a room: `@` for its operators and the server's (the one prefix there
+/// is, so multi-prefix changes nothing).
+fn prefix(m: &Member) -> &'static str {
+    if m.op || m.room_op {
+        "@"
+    } else {
+        ""
     }
 }
 
