@@ -226,6 +226,44 @@ pub fn render(reactor: &Reactor) -> String {
     for (name, kind, help, value) in plain {
         metric(&mut out, name, kind, help, &[("", value)]);
     }
+    if let Some(storage) = &reactor.storage {
+        let (stored, cpu, unindexed) = storage.progress();
+        let history: [(&str, &str, &str, f64); 5] = [
+            (
+                "reactor_chat_history_stored_lines_total",
+                "counter",
+                "History lines committed to disk.",
+                stored as f64,
+            ),
+            (
+                "reactor_chat_history_waiting_lines",
+                "gauge",
+                "History lines handed to the storage thread and not written yet.",
+                storage.waiting() as f64,
+            ),
+            (
+                "reactor_chat_history_dropped_lines_total",
+                "counter",
+                "History lines not stored because the storage thread was too far behind.",
+                storage.dropped as f64,
+            ),
+            (
+                "reactor_chat_history_cpu_seconds_total",
+                "counter",
+                "CPU time of the storage thread (updated at each commit).",
+                cpu,
+            ),
+            (
+                "reactor_chat_history_unindexed_lines",
+                "gauge",
+                "History lines stored and waiting for the search index (during a burst of lines).",
+                unindexed as f64,
+            ),
+        ];
+        for (name, kind, help, value) in history {
+            metric(&mut out, name, kind, help, &[("", value)]);
+        }
+    }
     labelled(
         &mut out,
         "reactor_chat_disconnects_total",

@@ -15,7 +15,7 @@
 
 pub mod store;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -45,6 +45,19 @@ pub const SEND_EVERY: Duration = Duration::from_millis(50);
 const SEND_AT: usize = 4096;
 /// How often retention pruning runs (it also runs at start).
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Below this many lines a second, full blocks are indexed as soon as the thread is free (it
+/// costs the machine at most a few percent of a core); above it, the relay is near its peak and
+/// indexing waits for the burst to end, so that storing costs the relay as little as it can.
+const CALM_LINES_PER_SEC: usize = 100_000;
+/// Most lines left waiting for the index: past it, blocks are indexed during the burst too. At
+/// the `saturate` bench's rate this is 15 s of lines; only rows on disk wait, no memory.
+const MAX_UNINDEXED: usize = 4_000_000;
+/// How often a thread with blocks waiting for the index and nothing to store looks whether the
+/// burst is over.
+const INDEX_RECHECK: Duration = Duration::from_millis(500);
+/// Blocks indexed at a time when indexing in a calm moment (about 16,000 lines, a few ms),
+/// between looks at the channel.
+const INDEX_SLICE: usize = 128;
 
 /// What the reactor asks of the storage thread.
 #[derive(Debug)]
@@ -89,6 +102,8 @@ pub struct StorageStats {
     pub commits: u64,
     pub queries: u64,
     pub failed_lines: u64,
+    /// Lines added to the full-text index (when it had waited for a calm moment).
+    pub indexed: u64,
     /// Changes to the bans, topics and operators written, and those that failed.
     pub kept: u64,
     pub failed_kept: u64,
@@ -106,6 +121,7 @@ impl StorageStats {
             commits,
             queries,
             failed_lines,
+            indexed,
             kept,
             failed_kept,
             failed_queries,
@@ -117,6 +133,7 @@ impl StorageStats {
             ("commits", commits),
             ("queries", queries),
             ("failed_lines", failed_lines),
+            ("indexed", indexed),
             ("kept", kept),
             ("failed_kept", failed_kept),
             ("failed_queries", failed_queries),
@@ -129,6 +146,17 @@ impl StorageStats {
     }
 }
 
+/// What the storage thread has done so far, read by `/metrics` while it runs.
+#[derive(Debug, Default)]
+pub struct StorageProgress {
+    /// Lines committed.
+    pub stored: AtomicU64,
+    /// CPU time the thread has used, in microseconds (updated at each commit).
+    pub cpu_us: AtomicU64,
+    /// Lines stored and waiting for the full-text index.
+    pub unindexed: AtomicU64,
+}
+
 /// The reactor's handle on the storage thread.
 pub struct Storage {
     tx: Sender<Message>,
@@ -138,7 +166,12 @@ pub struct Storage {
     batch_since: Option<Instant>,
     /// The batch holds a query: someone is waiting for an answer, so it goes out this turn.
     batch_has_query: bool,
+    /// Lines in `batch`: added to `in_flight` when it is sent, so the counter shared with the
+    /// storage thread changes once a batch, not once a line (a line moving between the two
+    /// cores' caches at every chat line costs the relay more than the count itself).
+    batch_lines: usize,
     in_flight: Arc<AtomicUsize>,
+    progress: Arc<StorageProgress>,
     /// Lines not stored because the storage thread was too far behind.
     pub dropped: u64,
     thread: Option<JoinHandle<StorageStats>>,
@@ -163,12 +196,16 @@ impl Storage {
         let (tx, rx) = mpsc::channel();
         let (answer_tx, answers) = mpsc::channel();
         let in_flight = Arc::new(AtomicUsize::new(0));
+        let progress = Arc::new(StorageProgress::default());
         let worker = Worker {
             store,
             settings,
             answers: answer_tx,
             waker,
             in_flight: in_flight.clone(),
+            progress: progress.clone(),
+            rate: LineRate::default(),
+            index_paused_until: None,
             stats: StorageStats::default(),
             batch_started: None,
             uncommitted: 0,
@@ -183,22 +220,39 @@ impl Storage {
             batch: Vec::new(),
             batch_since: None,
             batch_has_query: false,
+            batch_lines: 0,
             in_flight,
+            progress,
             dropped: 0,
             thread: Some(thread),
         })
     }
 
+    /// Lines handed to the storage thread (or queued for it) and not written yet.
+    pub fn waiting(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed) + self.batch_lines
+    }
+
+    /// Lines committed so far, the storage thread's CPU time in seconds, and lines waiting for
+    /// the full-text index.
+    pub fn progress(&self) -> (u64, f64, u64) {
+        (
+            self.progress.stored.load(Ordering::Relaxed),
+            self.progress.cpu_us.load(Ordering::Relaxed) as f64 / 1e6,
+            self.progress.unindexed.load(Ordering::Relaxed),
+        )
+    }
+
     /// Queues a room event for this turn's batch (dropped, and counted, if the disk is far behind).
     pub fn store(&mut self, event: Event) {
-        if self.in_flight.load(Ordering::Relaxed) >= MAX_IN_FLIGHT {
+        if self.waiting() >= MAX_IN_FLIGHT {
             if self.dropped.is_multiple_of(10_000) {
                 warn!(behind = MAX_IN_FLIGHT; "history: storage is behind, lines are not being stored");
             }
             self.dropped += 1;
             return;
         }
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.batch_lines += 1;
         if self.batch_since.is_none() {
             self.batch_since = Some(Instant::now());
         }
@@ -250,6 +304,8 @@ impl Storage {
             return;
         }
         let batch = std::mem::take(&mut self.batch);
+        self.in_flight
+            .fetch_add(std::mem::take(&mut self.batch_lines), Ordering::Relaxed);
         if self.tx.send(Message::Batch(batch)).is_err() {
             // The thread is gone (it logged why); chat goes on without history.
             debug!("history: the storage thread has stopped; batch dropped");
@@ -292,6 +348,11 @@ struct Worker {
     answers: Sender<Answer>,
     waker: Waker,
     in_flight: Arc<AtomicUsize>,
+    progress: Arc<StorageProgress>,
+    /// How fast lines arrive: indexing waits while it is a burst's pace.
+    rate: LineRate,
+    /// After an indexing error, when to try again (not in a hot loop).
+    index_paused_until: Option<Instant>,
     stats: StorageStats,
     /// When the open transaction got its first line.
     batch_started: Option<Instant>,
@@ -303,6 +364,9 @@ struct Worker {
 impl Worker {
     fn run(mut self, rx: Receiver<Message>) -> StorageStats {
         lower_priority();
+        self.progress
+            .unindexed
+            .store(self.store.unindexed_lines() as u64, Ordering::Relaxed);
         // Without a retention there is nothing to prune, and no deadline: with no batch open the
         // thread sleeps until the reactor sends something (a deadline in the past would spin).
         let mut next_prune = self.settings.retention.map(|_| Instant::now());
@@ -313,13 +377,27 @@ impl Worker {
                 next_prune = Some(now + PRUNE_EVERY);
             }
             let commit_at = self.batch_started.map(|t| t + self.settings.flush);
-            let deadline = match (next_prune, commit_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let received = match deadline {
-                Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(now)),
-                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            // Blocks waiting for the index: look again in a while, for the burst may be over.
+            let index_at = (self.store.unindexed_lines() > 0).then(|| now + INDEX_RECHECK);
+            let deadline = [next_prune, commit_at, index_at]
+                .into_iter()
+                .flatten()
+                .min();
+            let received = if self.index_due(now) {
+                // Work waits for the index: do a slice of it unless a batch is waiting.
+                match rx.try_recv() {
+                    Ok(message) => Ok(message),
+                    Err(mpsc::TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                    Err(mpsc::TryRecvError::Empty) => {
+                        self.index_slice(now);
+                        Err(RecvTimeoutError::Timeout)
+                    }
+                }
+            } else {
+                match deadline {
+                    Some(deadline) => rx.recv_timeout(deadline.saturating_duration_since(now)),
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                }
             };
             match received {
                 Ok(Message::Batch(requests)) => {
@@ -342,8 +420,36 @@ impl Worker {
         }
         // Anything still queued behind the shutdown message was sent before it: nothing is.
         self.commit();
-        self.stats.cpu_ms = thread_cpu_ms();
+        self.stats.cpu_ms = thread_cpu_us() / 1000;
         self.stats
+    }
+
+    /// Whether to index now: blocks wait, lines arrive at a chat's pace (or too many wait), and
+    /// no earlier failure asks for a pause.
+    fn index_due(&mut self, now: Instant) -> bool {
+        let waiting = self.store.unindexed_lines();
+        waiting > 0
+            && self.index_paused_until.is_none_or(|until| now >= until)
+            && (waiting > MAX_UNINDEXED || self.rate.calm(now))
+    }
+
+    /// Indexes one slice of the waiting blocks (in the open batch, if one is open).
+    fn index_slice(&mut self, now: Instant) {
+        match self.store.index_pending(INDEX_SLICE) {
+            Ok(lines) => {
+                self.stats.indexed += lines as u64;
+                self.progress
+                    .unindexed
+                    .store(self.store.unindexed_lines() as u64, Ordering::Relaxed);
+                self.progress
+                    .cpu_us
+                    .store(thread_cpu_us(), Ordering::Relaxed);
+            }
+            Err(e) => {
+                error!(error:% = e; "history: indexing failed; /search reads the unindexed lines directly meanwhile");
+                self.index_paused_until = Some(now + Duration::from_secs(60));
+            }
+        }
     }
 
     /// Handles the batches already queued, without waiting; false when the reactor said stop.
@@ -364,9 +470,13 @@ impl Worker {
 
     fn handle(&mut self, requests: Vec<Request>) {
         let mut answered = false;
+        let mut lines = 0;
         for request in requests {
             match request {
-                Request::Store(event) => self.insert(&event),
+                Request::Store(event) => {
+                    lines += 1;
+                    self.insert(&event);
+                }
                 Request::Keep(change) => self.keep(&change),
                 Request::Query {
                     conn,
@@ -391,6 +501,8 @@ impl Worker {
                 }
             }
         }
+        self.in_flight.fetch_sub(lines, Ordering::Relaxed);
+        self.rate.add(lines, Instant::now());
         if answered {
             if let Err(e) = self.waker.wake() {
                 error!(error:% = e; "history: cannot wake the reactor");
@@ -399,7 +511,6 @@ impl Worker {
     }
 
     fn insert(&mut self, event: &Event) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
         if self.batch_started.is_none() {
             if let Err(e) = self.store.begin() {
                 self.fail_line(&e);
@@ -452,6 +563,15 @@ impl Worker {
                 self.stats.commits += 1;
                 self.stats.stored += lines as u64;
                 self.stats.kept += kept;
+                self.progress
+                    .stored
+                    .store(self.stats.stored, Ordering::Relaxed);
+                self.progress
+                    .cpu_us
+                    .store(thread_cpu_us(), Ordering::Relaxed);
+                self.progress
+                    .unindexed
+                    .store(self.store.unindexed_lines() as u64, Ordering::Relaxed);
             }
             Err(e) => {
                 // Kept changes (bans, topics, operators) are named apart: losing one matters
@@ -484,8 +604,53 @@ impl Worker {
     }
 }
 
-/// CPU time used by the calling thread, in milliseconds.
-fn thread_cpu_ms() -> u64 {
+/// Lines stored per second, over the last whole second and the one under way.
+#[derive(Debug)]
+struct LineRate {
+    since: Instant,
+    this_second: usize,
+    last_second: usize,
+}
+
+impl Default for LineRate {
+    fn default() -> Self {
+        LineRate {
+            since: Instant::now(),
+            this_second: 0,
+            last_second: 0,
+        }
+    }
+}
+
+impl LineRate {
+    fn roll(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.since);
+        if elapsed >= Duration::from_secs(1) {
+            // A second or more with no lines counted is a rate of nothing.
+            self.last_second = if elapsed < Duration::from_secs(2) {
+                self.this_second
+            } else {
+                0
+            };
+            self.this_second = 0;
+            self.since = now;
+        }
+    }
+
+    fn add(&mut self, lines: usize, now: Instant) {
+        self.roll(now);
+        self.this_second += lines;
+    }
+
+    /// Lines arrive slower than a burst: below `CALM_LINES_PER_SEC` last second and so far this one.
+    fn calm(&mut self, now: Instant) -> bool {
+        self.roll(now);
+        self.last_second < CALM_LINES_PER_SEC && self.this_second < CALM_LINES_PER_SEC
+    }
+}
+
+/// CPU time used by the calling thread, in microseconds.
+fn thread_cpu_us() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -494,7 +659,7 @@ fn thread_cpu_ms() -> u64 {
     if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
         return 0;
     }
-    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
 }
 
 /// How much lower than the reactor the storage thread is scheduled (a nice value).
@@ -511,5 +676,38 @@ fn lower_priority() {
     };
     if result != 0 {
         debug!("history: could not lower the storage thread's priority");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_rate_is_calm_below_the_threshold_and_again_once_a_burst_is_over() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut rate = LineRate {
+            since: t0,
+            this_second: 0,
+            last_second: 0,
+        };
+        assert!(rate.calm(at(0)));
+        rate.add(CALM_LINES_PER_SEC / 2, at(100));
+        assert!(rate.calm(at(200)));
+        // A burst: not calm while it lasts, nor the second after.
+        rate.add(CALM_LINES_PER_SEC, at(300));
+        assert!(!rate.calm(at(400)));
+        rate.add(CALM_LINES_PER_SEC * 2, at(1100));
+        assert!(!rate.calm(at(1500)));
+        assert!(
+            !rate.calm(at(2200)),
+            "the second after the burst still counts it"
+        );
+        // Then a second with nothing counted.
+        assert!(rate.calm(at(3300)));
+        // A long silence after a burst is calm at once.
+        rate.add(CALM_LINES_PER_SEC * 3, at(3400));
+        assert!(rate.calm(at(9000)));
     }
 }

@@ -1,10 +1,10 @@
-//! How a room event becomes a row of `lines` and back: one kind per event, with the kind's
-//! text and extra columns (see the schema in `MIGRATIONS`).
+//! How a room event becomes a stored line and back: one kind per event, with the kind's text
+//! and extra fields (a block holds these lines, see `block`).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use rusqlite::Row;
-
+use super::block::Line;
 use crate::chat::event::{Departure, Event, GameNotice, LostReason};
 use crate::chat::id::MsgId;
 
@@ -20,6 +20,18 @@ pub(super) struct RowData<'a> {
 }
 
 impl<'a> RowData<'a> {
+    /// The line a block stores for it.
+    pub(super) fn line(&self) -> Line<'_> {
+        Line {
+            id: self.id.0,
+            at: self.at,
+            kind: Cow::Borrowed(self.kind),
+            sender: Cow::Borrowed(self.sender),
+            text: Cow::Borrowed(&self.text),
+            extra: self.extra.as_deref().map(Cow::Borrowed),
+        }
+    }
+
     pub(super) fn of(event: &'a Event) -> Option<RowData<'a>> {
         use std::borrow::Cow;
         let row =
@@ -196,16 +208,16 @@ fn reason_of_code(code: &str) -> LostReason {
     }
 }
 
-/// Rebuilds the event a row was stored from; `None` for a kind this server does not know.
-pub(super) fn event_of_row(r: &Row<'_>) -> rusqlite::Result<Option<Event>> {
-    let id = MsgId(r.get::<_, i64>(0)? as u64);
-    let room: Arc<str> = Arc::from(r.get::<_, String>(1)?);
-    let at = r.get::<_, i64>(2)?.max(0) as u64;
-    let kind: String = r.get(3)?;
-    let sender: Arc<str> = Arc::from(r.get::<_, String>(4)?);
-    let text: String = r.get(5)?;
-    let extra: Option<String> = r.get(6)?;
-    let opt = |t: String| (!t.is_empty()).then(|| Arc::from(t));
+/// Rebuilds the event a line of `room` was stored from; `None` for a kind this server does not
+/// know (a newer server's, sharing the file).
+pub(super) fn event_of_line(room: &Arc<str>, line: &Line<'_>) -> Option<Event> {
+    let id = MsgId(line.id);
+    let room = room.clone();
+    let at = line.at;
+    let sender: Arc<str> = Arc::from(&*line.sender);
+    let text = &*line.text;
+    let extra = line.extra.as_deref();
+    let opt = |t: &str| (!t.is_empty()).then(|| Arc::from(t));
     let left = |how| Event::Left {
         id,
         at,
@@ -213,7 +225,7 @@ pub(super) fn event_of_row(r: &Row<'_>) -> rusqlite::Result<Option<Event>> {
         nick: sender.clone(),
         how,
     };
-    Ok(Some(match kind.as_str() {
+    Some(match &*line.kind {
         "msg" => Event::Message {
             id,
             at,
@@ -264,7 +276,7 @@ pub(super) fn event_of_row(r: &Row<'_>) -> rusqlite::Result<Option<Event>> {
         "quit" => left(Departure::Quit { message: opt(text) }),
         "part" => left(Departure::Parted { message: opt(text) }),
         "lost" => left(Departure::Lost {
-            reason: reason_of_code(&text),
+            reason: reason_of_code(text),
         }),
         "expired" => left(Departure::GraceExpired {
             grace_secs: text.parse().unwrap_or(0),
@@ -302,6 +314,6 @@ pub(super) fn event_of_row(r: &Row<'_>) -> rusqlite::Result<Option<Event>> {
             by: sender,
             word: Arc::from(text),
         }),
-        _ => return Ok(None),
-    }))
+        _ => return None,
+    })
 }

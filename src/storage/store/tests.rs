@@ -394,7 +394,7 @@ fn pruning_deletes_older_lines_and_their_search_entries() {
     );
     store
         .conn
-        .execute_batch("INSERT INTO lines_fts (lines_fts) VALUES ('integrity-check')")
+        .execute_batch("INSERT INTO blocks_fts (blocks_fts) VALUES ('integrity-check')")
         .expect("the search index matches the lines left");
     assert_eq!(cutoff(10_000, Duration::from_secs(3)), 7000);
 }
@@ -513,4 +513,441 @@ fn recent_rooms_loads_the_most_recently_active_rooms_newest_lines() {
     let (key, events, all) = &recent.loaded[1];
     assert_eq!((key.as_str(), events.len(), *all), ("quiet", 3, false));
     assert!(matches!(&events[2], Event::Message { text, .. } if &**text == "q4"));
+}
+
+fn search_in(
+    store: &mut Store,
+    room: &str,
+    words: &str,
+    from: Option<&str>,
+    max: usize,
+) -> Vec<String> {
+    let what = HistoryWhat::Search {
+        words: Arc::from(words),
+        from: from.map(Arc::from),
+        max,
+    };
+    texts(&store.query(&query(room, what)).unwrap())
+}
+
+fn won(id: MsgId, at: u64, room: &str, nick: &str, points: u32) -> Event {
+    Event::Game(GameNotice::Won {
+        id,
+        at,
+        room: Arc::from(room),
+        nick: Arc::from(nick),
+        word: Arc::from("사과"),
+        points,
+        secs: 7,
+    })
+}
+
+#[test]
+fn search_finds_lines_in_sealed_blocks_and_in_the_open_one_newest_first() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    // Three rooms interleaved, 1000 lines each: sealed blocks in every room, an open one after.
+    let mut events = Vec::new();
+    for i in 0..3000u64 {
+        let room = ["lobby", "games", "dev"][(i % 3) as usize];
+        let from = if i % 7 == 0 { "Alice" } else { "bob" };
+        let text = match i {
+            _ if i % 500 == 0 => format!("needle {i}"),
+            _ => format!("filler {i} hay"),
+        };
+        events.push(msg(next(T0 + i), T0 + i, room, from, &text));
+    }
+    store.append(&events).unwrap();
+    let sealed: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM blocks WHERE sealed = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(sealed >= 21, "{sealed}");
+    // lobby holds i = 0, 3, 6...: needles at 0 and 1500; games 1, 4...: 1000 and 2500.
+    assert_eq!(
+        search_in(&mut store, "lobby", "needle", None, 10),
+        ["needle 1500", "needle 0"]
+    );
+    assert_eq!(
+        search_in(&mut store, "games", "needle", None, 10),
+        ["needle 2500", "needle 1000"]
+    );
+    // Words must be in one line: "needle" and "hay" are in every block but never in one line.
+    assert!(search_in(&mut store, "lobby", "needle hay", None, 10).is_empty());
+    // The sender token: case-insensitive, and only that sender's lines.
+    let alice = search_in(&mut store, "dev", "", Some("ALICE"), 1000);
+    let expected: Vec<String> = (0..3000u64)
+        .rev()
+        .filter(|i| i % 3 == 2 && i % 7 == 0)
+        .map(|i| {
+            if i % 500 == 0 {
+                format!("needle {i}")
+            } else {
+                format!("filler {i} hay")
+            }
+        })
+        .collect();
+    assert_eq!(alice, expected);
+    assert_eq!(
+        search_in(&mut store, "dev", "filler 2", Some("alice"), 3),
+        &expected[..3]
+    );
+    // The newest line, still in the open block, is found at once; so is an older sealed one.
+    store
+        .append(&[msg(
+            next(T0 + 5000),
+            T0 + 5000,
+            "lobby",
+            "carol",
+            "fresh needle",
+        )])
+        .unwrap();
+    assert_eq!(
+        search_in(&mut store, "lobby", "needle", None, 2),
+        ["fresh needle", "needle 1500"]
+    );
+}
+
+#[test]
+fn open_blocks_continue_across_reopen_and_seal_without_leaving_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut next = ids();
+    let mut at = T0;
+    let mut line = |store: &mut Store, text: String| {
+        at += 1;
+        store
+            .append(&[msg(next(at), at, "lobby", "x", &text)])
+            .unwrap();
+    };
+    {
+        let mut store = Store::open(dir.path()).unwrap();
+        // One line a commit: each commit writes a piece.
+        for i in 0..50 {
+            line(&mut store, format!("before {i}"));
+        }
+    }
+    let mut store = Store::open(dir.path()).unwrap();
+    let pieces = |store: &Store| -> i64 {
+        store
+            .conn
+            .query_row("SELECT count(*) FROM blocks WHERE sealed = 0", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    assert_eq!(pieces(&store), 50);
+    for i in 0..(block::BLOCK_LINES - 50) {
+        line(&mut store, format!("after {i}"));
+    }
+    // The block filled up with the lines from before the restart: one sealed row, no pieces.
+    assert_eq!(pieces(&store), 0);
+    let rows: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM blocks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+    assert_eq!(store.count().unwrap(), block::BLOCK_LINES);
+    let all = store
+        .query(&query("lobby", HistoryWhat::Last { n: 1000 }))
+        .unwrap();
+    assert_eq!(texts(&all)[0], "before 0");
+    assert_eq!(
+        texts(&all)[block::BLOCK_LINES - 1],
+        format!("after {}", block::BLOCK_LINES - 51)
+    );
+    assert_eq!(
+        search_in(&mut store, "lobby", "before", None, 100).len(),
+        50
+    );
+}
+
+#[test]
+fn many_rooms_open_at_once_keep_every_line_with_bounded_blocks_in_memory() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    for round in 0..3u64 {
+        let events: Vec<Event> = (0..1000u64)
+            .map(|r| {
+                let at = T0 + round * 1000 + r;
+                msg(
+                    next(at),
+                    at,
+                    &format!("room{r}"),
+                    "x",
+                    &format!("r{r} round{round}"),
+                )
+            })
+            .collect();
+        store.append(&events).unwrap();
+        assert!(
+            store.open.rooms_in_memory() <= 256,
+            "{}",
+            store.open.rooms_in_memory()
+        );
+    }
+    assert_eq!(store.count().unwrap(), 3000);
+    for r in [0u64, 500, 999] {
+        let lines = store
+            .query(&query(&format!("room{r}"), HistoryWhat::Last { n: 10 }))
+            .unwrap();
+        assert_eq!(
+            texts(&lines),
+            [0, 1, 2].map(|round| format!("r{r} round{round}"))
+        );
+    }
+}
+
+#[test]
+fn an_event_stored_twice_is_kept_once_in_an_open_or_a_sealed_block() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    let events: Vec<Event> = (0..300u64)
+        .map(|i| msg(next(T0 + i), T0 + i, "lobby", "x", &format!("line {i}")))
+        .collect();
+    assert_eq!(store.append(&events).unwrap(), 300);
+    // Line 5 is in a sealed block, line 299 in the open one.
+    assert_eq!(
+        store
+            .append(&[events[5].clone(), events[299].clone()])
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.count().unwrap(), 300);
+}
+
+#[test]
+fn a_rollback_takes_its_lines_and_later_lines_go_on_from_the_rows() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    store
+        .append(&[msg(next(T0), T0, "lobby", "x", "kept")])
+        .unwrap();
+    store.begin().unwrap();
+    for i in 0..200u64 {
+        store
+            .insert(&msg(next(T0 + 1 + i), T0 + 1 + i, "lobby", "x", "gone"))
+            .unwrap();
+    }
+    store.rollback();
+    store
+        .append(&[msg(next(T0 + 500), T0 + 500, "lobby", "x", "after")])
+        .unwrap();
+    let lines = store
+        .query(&query("lobby", HistoryWhat::Last { n: 10 }))
+        .unwrap();
+    assert_eq!(texts(&lines), ["kept", "after"]);
+    assert_eq!(store.count().unwrap(), 2);
+}
+
+#[test]
+fn scores_sum_the_wins_of_a_room_case_insensitively() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    store
+        .append(&[
+            won(next(T0), T0, "games", "Alice", 3),
+            won(next(T0 + 1), T0 + 1, "games", "alice", 2),
+            won(next(T0 + 2), T0 + 2, "games", "bob", 4),
+            won(next(T0 + 3), T0 + 3, "lobby", "bob", 9),
+        ])
+        .unwrap();
+    let board = store
+        .query(&query("games", HistoryWhat::Leaderboard { top: 10 }))
+        .unwrap();
+    let Event::Game(GameNotice::Leaderboard { entries, .. }) = &board.events[0] else {
+        panic!("{board:?}");
+    };
+    let got: Vec<(String, u64, u64)> = entries
+        .iter()
+        .map(|e| (e.nick.to_string(), e.points, e.wins))
+        .collect();
+    assert_eq!(
+        got,
+        [("alice".to_string(), 5, 2), ("bob".to_string(), 4, 1)]
+    );
+    // The result is a line of the room's history too.
+    let last = store
+        .query(&query("games", HistoryWhat::Last { n: 1 }))
+        .unwrap();
+    assert!(matches!(
+        &last.events[0],
+        Event::Game(GameNotice::Won { points: 4, .. })
+    ));
+}
+
+#[test]
+fn a_database_of_one_row_a_line_moves_into_blocks_with_its_search_and_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    // A version 2 database, as the previous release wrote it.
+    {
+        let mut conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        let tx = conn.transaction().unwrap();
+        for m in &MIGRATIONS[..2] {
+            let Migration::Sql(sql) = m else {
+                panic!("1 and 2 are SQL")
+            };
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.execute_batch(
+            "PRAGMA user_version = 2; INSERT INTO rooms (key, name) VALUES ('lobby', 'Lobby');",
+        )
+        .unwrap();
+        let mut next = ids();
+        for i in 0..300i64 {
+            let id = next(T0 + i as u64).0 as i64;
+            let (kind, text, extra) = match i {
+                7 => ("game_won", "사과", Some("5 12")),
+                8 => ("kick", "spam", Some("op")),
+                _ => ("msg", if i == 250 { "old needle" } else { "old hay" }, None),
+            };
+            tx.execute(
+                "INSERT INTO lines (id, room, at, kind, sender, text, extra) VALUES (?1, 1, ?2, ?3, 'Alice', ?4, ?5)",
+                params![id, T0 as i64 + i, kind, text, extra],
+            )
+            .unwrap();
+            tx.execute(
+                "INSERT INTO lines_fts (rowid, text) VALUES (?1, ?2)",
+                params![id, text],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.count().unwrap(), 300);
+    let tables: i64 = store
+        .conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('lines', 'lines_fts')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0);
+    assert_eq!(
+        search_in(&mut store, "lobby", "needle", None, 5),
+        ["old needle"]
+    );
+    assert_eq!(
+        search_in(&mut store, "lobby", "spam", Some("alice"), 5).len(),
+        1
+    );
+    let last = store
+        .query(&query("LOBBY", HistoryWhat::Last { n: 300 }))
+        .unwrap();
+    assert_eq!(last.events.len(), 300);
+    assert!(
+        matches!(&last.events[8], Event::Left { how: Departure::Kicked { by, .. }, .. } if &**by == "op")
+    );
+    let me = store
+        .query(&query(
+            "lobby",
+            HistoryWhat::Player {
+                nick: Arc::from("alice"),
+            },
+        ))
+        .unwrap();
+    assert!(matches!(
+        &me.events[0],
+        Event::Game(GameNotice::PlayerScore { entry, .. }) if entry.points == 5 && entry.wins == 1
+    ));
+}
+
+#[test]
+fn search_inside_blocks_folds_case_and_diacritics_as_the_index_does() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    let mut events: Vec<Event> = (0..200u64)
+        .map(|i| msg(next(T0 + i), T0 + i, "lobby", "x", "plain words"))
+        .collect();
+    for (i, text) in [
+        "Café au lait",
+        "CAFETERIA open",
+        "a cafe",
+        "naïve",
+        "무슨 CAFÉ",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let at = T0 + 10 + i as u64;
+        events.insert(10 + i * 30, msg(next(at), at, "lobby", "x", text));
+    }
+    store.append(&events).unwrap();
+    assert_eq!(
+        search_in(&mut store, "lobby", "cafe", None, 10),
+        ["무슨 CAFÉ", "a cafe", "CAFETERIA open", "Café au lait"]
+    );
+    assert_eq!(search_in(&mut store, "lobby", "café", None, 10).len(), 4);
+    assert_eq!(search_in(&mut store, "lobby", "NAIVE", None, 10), ["naïve"]);
+}
+
+#[test]
+fn blocks_waiting_for_the_index_are_searched_directly_and_indexed_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut next = ids();
+    let lines = 1000u64;
+    {
+        let mut store = Store::open(dir.path()).unwrap();
+        // As the storage thread stores during a burst: batches committed, indexing left for later.
+        store.begin().unwrap();
+        for i in 0..lines {
+            let text = if i % 100 == 0 {
+                format!("needle {i}")
+            } else {
+                format!("hay {i}")
+            };
+            store
+                .insert(&msg(next(T0 + i), T0 + i, "lobby", "x", &text))
+                .unwrap();
+        }
+        store.commit().unwrap();
+        let sealed = (lines as usize / block::BLOCK_LINES) * block::BLOCK_LINES;
+        assert_eq!(store.unindexed_lines(), sealed);
+        let indexed: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM blocks_fts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(indexed, 0);
+        let newest_first: Vec<String> = (0..10)
+            .rev()
+            .map(|k| format!("needle {}", k * 100))
+            .collect();
+        assert_eq!(
+            search_in(&mut store, "lobby", "needle", None, 20),
+            newest_first
+        );
+    }
+    // What waited is still waiting after a restart, and is indexed in slices.
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.unindexed_lines(), 896);
+    assert_eq!(store.index_pending(3).unwrap(), 3 * block::BLOCK_LINES);
+    assert_eq!(store.unindexed_lines(), 896 - 3 * block::BLOCK_LINES);
+    while store.index_pending(3).unwrap() > 0 {}
+    assert_eq!(store.unindexed_lines(), 0);
+    let newest_first: Vec<String> = (0..10)
+        .rev()
+        .map(|k| format!("needle {}", k * 100))
+        .collect();
+    assert_eq!(
+        search_in(&mut store, "lobby", "needle", None, 20),
+        newest_first
+    );
+    store
+        .conn
+        .execute_batch("INSERT INTO blocks_fts (blocks_fts) VALUES ('integrity-check')")
+        .expect("the index is whole");
+    // The waiting blocks are found through their partial index, not a scan of every block.
+    let plan: String = store
+        .conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT id, room, data FROM blocks WHERE indexed = 0 AND sealed = 1 LIMIT 5",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("blocks_unindexed"), "{plan}");
 }
