@@ -32,6 +32,7 @@ mod irc;
 mod order;
 mod procstat;
 mod report;
+mod scrape;
 mod server;
 mod tls;
 mod units;

@@ -14,6 +14,30 @@ pub fn cpu_time(pid: u32) -> io::Result<Duration> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unreadable /proc/PID/stat"))
 }
 
+/// CPU time (user + system) of the thread of process `pid` named `name` (`/proc/PID/task/*/comm`),
+/// such as reactor-chat's storage thread, `history`.
+pub fn thread_cpu_time(pid: u32, name: &str) -> io::Result<Duration> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let path = task?.path();
+        let Ok(comm) = std::fs::read_to_string(path.join("comm")) else {
+            continue; // the thread ended meanwhile
+        };
+        if comm.trim_end() == name {
+            let stat = std::fs::read_to_string(path.join("stat"))?;
+            return parse_stat_cpu(&stat, clock_ticks_per_sec()).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "unreadable /proc/PID/task/TID/stat",
+                )
+            });
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("no thread named {name}"),
+    ))
+}
+
 /// `utime + stime` from a `/proc/PID/stat` line. The command name (field 2) may hold spaces and
 /// parentheses, so fields are counted from the last `)`.
 fn parse_stat_cpu(stat: &str, ticks_per_sec: u64) -> Option<Duration> {
@@ -177,5 +201,9 @@ mod tests {
         let pid = std::process::id();
         assert!(memory(pid).unwrap().rss_kib > 0);
         assert!(cpu_time(pid).is_ok());
+        // The test harness names its threads after the test.
+        let me = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+        assert!(thread_cpu_time(pid, me.trim_end()).is_ok());
+        assert!(thread_cpu_time(pid, "no-such-thread").is_err());
     }
 }

@@ -50,6 +50,11 @@ pub struct Report {
     /// Senders ran and the bench used at least [`BENCH_LIMIT_PCT`] of a core: the rate is the
     /// bench's limit, and the server might have relayed more.
     pub bench_is_limit: bool,
+    /// A reactor-chat server's storage thread over the window (from its `/metrics`).
+    pub history: Option<HistoryWindow>,
+    /// The CPU of a reactor-chat server's storage thread over the window, in percent of one
+    /// core, from `/proc` (so also for a server without the history counters on `/metrics`).
+    pub storage_thread_cpu_pct: Option<f64>,
     /// The share of the machine's CPU time its hypervisor gave to other guests during the
     /// window (`/proc/stat`); on a shared VM it moves latency more than the server does.
     pub host_steal_pct: Option<f64>,
@@ -176,6 +181,14 @@ impl Report {
             },
             bench_cpu_ns_per_delivery: per_delivery(own_cpu),
             bench_is_limit: scenario.senders > 0 && bench_cpu_pct >= BENCH_LIMIT_PCT,
+            storage_thread_cpu_pct: match (outcome.before.storage_cpu, outcome.after.storage_cpu) {
+                (Some(a), Some(b)) => Some(procstat::percent(b.saturating_sub(a), wall)),
+                _ => None,
+            },
+            history: match (outcome.before.history, outcome.after.history) {
+                (Some(a), Some(b)) => Some(HistoryWindow::between(a, b, wall)),
+                _ => None,
+            },
             host_steal_pct: match (outcome.before.host, outcome.after.host) {
                 (Some(a), Some(b)) => Some(procstat::steal_percent(a, b)),
                 _ => None,
@@ -341,6 +354,28 @@ impl Report {
                 },
             ));
         }
+        let history = self
+            .history
+            .as_ref()
+            .filter(|h| h.stored > 0 || h.waiting_at_end > 0);
+        if let (None, Some(pct)) = (history, self.storage_thread_cpu_pct) {
+            rows.push(("history", format!("storage thread {pct:.0}% of a core")));
+        }
+        if let Some(h) = history {
+            rows.push((
+                "history",
+                format!(
+                    "{} lines stored ({}/s), storage thread {:.0}% of a core, {} a line; at the end {} waiting to be stored, {} to be indexed; {} dropped",
+                    h.stored,
+                    crate::units::si(h.stored_per_sec),
+                    h.cpu_pct,
+                    h.us_per_line.map_or("-".to_string(), |us| format!("{us:.2} us")),
+                    h.waiting_at_end,
+                    h.unindexed_at_end,
+                    h.dropped
+                ),
+            ));
+        }
         if let Some(steal) = self.host_steal_pct {
             rows.push((
                 "host steal",
@@ -396,6 +431,50 @@ impl Report {
     }
 }
 
+/// What storing the window's lines cost a reactor-chat server's storage thread.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryWindow {
+    /// Lines committed during the window.
+    pub stored: u64,
+    pub stored_per_sec: f64,
+    /// The storage thread's CPU over the window, in percent of one core.
+    pub cpu_pct: f64,
+    /// Its CPU time per line committed, in microseconds.
+    pub us_per_line: Option<f64>,
+    /// Lines handed to it and not yet written when the window ended: a storage thread that
+    /// falls behind shows here (and in `dropped`) rather than in its CPU.
+    pub waiting_at_end: u64,
+    /// Lines not stored during the window because it was too far behind.
+    pub dropped: u64,
+    /// Lines stored and not yet in the search index when the window ended.
+    pub unindexed_at_end: u64,
+}
+
+impl HistoryWindow {
+    fn between(
+        before: crate::scrape::HistoryCounters,
+        after: crate::scrape::HistoryCounters,
+        wall: std::time::Duration,
+    ) -> HistoryWindow {
+        let stored = after.stored.saturating_sub(before.stored);
+        let cpu = (after.cpu_secs - before.cpu_secs).max(0.0);
+        let secs = wall.as_secs_f64();
+        HistoryWindow {
+            stored,
+            stored_per_sec: if secs > 0.0 {
+                stored as f64 / secs
+            } else {
+                0.0
+            },
+            cpu_pct: if secs > 0.0 { 100.0 * cpu / secs } else { 0.0 },
+            us_per_line: (stored > 0).then(|| cpu * 1e6 / stored as f64),
+            waiting_at_end: after.waiting,
+            dropped: after.dropped.saturating_sub(before.dropped),
+            unindexed_at_end: after.unindexed,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};
@@ -415,6 +494,8 @@ mod tests {
             server_cpu: Some(Duration::from_secs(2)),
             server_memory: None,
             host: None,
+            history: None,
+            storage_cpu: None,
         };
         let after = Sample {
             at: at + wall,

@@ -185,6 +185,11 @@ impl Driver {
         })
     }
 
+    /// Where the server's `/metrics` is: a reactor-chat server answers HTTP on its chat port.
+    fn metrics_addr(&self) -> Option<SocketAddr> {
+        (self.sc.protocol == Protocol::ReactorChat).then_some(self.addr)
+    }
+
     /// Runs every phase and returns what was measured. Every phase is bounded in time.
     pub fn run(mut self) -> io::Result<Outcome> {
         // 1. Connect.
@@ -220,7 +225,7 @@ impl Driver {
         // 3. Measure.
         self.sending = self.sc.senders > 0;
         self.progress.phase = "measure";
-        let before = Sample::take(self.server_pid);
+        let before = Sample::take(self.server_pid, self.metrics_addr());
         self.recording = true;
         let mut storm_complete = true;
         if self.sc.joiners > 0 {
@@ -233,7 +238,7 @@ impl Driver {
             self.run_until(before.at + self.sc.duration, |_| false)?;
         }
         self.recording = false;
-        let after = Sample::take(self.server_pid);
+        let after = Sample::take(self.server_pid, self.metrics_addr());
         let window = if self.sc.joiners > 0 {
             self.counts
                 .last_ready_at

@@ -70,11 +70,19 @@ pub struct Sample {
     pub server_memory: Option<crate::procstat::Memory>,
     /// The machine's CPU ticks (for its steal share), when `/proc/stat` is readable.
     pub host: Option<crate::procstat::HostTicks>,
+    /// CPU time of a reactor-chat server's storage thread (`history`), with `--server-pid`.
+    pub storage_cpu: Option<Duration>,
+    /// A reactor-chat server's history counters (`/metrics`), when it stores history.
+    pub history: Option<crate::scrape::HistoryCounters>,
 }
 
 impl Sample {
-    pub fn take(server_pid: Option<u32>) -> Sample {
+    /// CPU and memory now; `metrics` is where to read a reactor-chat server's `/metrics`.
+    pub fn take(server_pid: Option<u32>, metrics: Option<std::net::SocketAddr>) -> Sample {
         Sample {
+            history: metrics.and_then(crate::scrape::history),
+            storage_cpu: server_pid
+                .and_then(|pid| crate::procstat::thread_cpu_time(pid, "history").ok()),
             at: Instant::now(),
             own_cpu: crate::procstat::own_cpu_time(),
             server_cpu: server_pid.and_then(|pid| crate::procstat::cpu_time(pid).ok()),

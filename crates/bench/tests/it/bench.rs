@@ -81,6 +81,16 @@ fn the_bench_loads_reactor_chat_and_accounts_for_every_message() {
     assert_eq!(report["scenario"]["protocol"], "reactor-chat");
     let flags = report["server"]["flags"].to_string();
     assert!(flags.contains(r#""--rate","0""#), "{flags}");
+    // The server stores history: its storage thread's figures over the window, from /metrics
+    // and from /proc.
+    let history = &report["history"];
+    assert!(history["stored"].as_u64().unwrap() > 0, "{report:#}");
+    assert_eq!(history["dropped"], 0, "{report:#}");
+    assert!(history["us_per_line"].as_f64().is_some(), "{report:#}");
+    assert!(
+        report["storage_thread_cpu_pct"].as_f64().is_some(),
+        "{report:#}"
+    );
 }
 
 /// Needs redis-server (scripts/test.sh installs it).
