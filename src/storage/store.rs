@@ -125,9 +125,6 @@ const MIGRATIONS: &[Migration] = &[
              words, content = '', contentless_delete = 1, detail = none,
              tokenize = \"unicode61 categories 'L* N* Co M* So'\"
          );
-         -- Merge index segments 16 at a time rather than 4: each entry is rewritten half as
-         -- often (a fifth of storing's cost), for a few more segments a search reads.
-         INSERT INTO blocks_fts (blocks_fts, rank) VALUES ('automerge', 16);
          CREATE TABLE game_wins (
              id       INTEGER PRIMARY KEY, -- the message id of the result
              room     INTEGER NOT NULL REFERENCES rooms(id),
@@ -558,19 +555,30 @@ impl Store {
     /// The room's newest `n` lines, oldest first: its newest blocks, read until they hold `n`.
     fn last(&self, room: i64, name: &Arc<str>, n: usize) -> Result<Vec<Event>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT data FROM blocks WHERE room = ?1 ORDER BY max_at DESC, id DESC",
+            "SELECT lines, data FROM blocks WHERE room = ?1 ORDER BY max_at DESC, id DESC",
         )?;
         let mut rows = stmt.query(params![room])?;
-        let mut events = Vec::new();
-        while events.len() < n {
+        let (mut blocks, mut lines) = (Vec::new(), 0);
+        while lines < n {
             let Some(row) = rows.next()? else { break };
-            let Ok(lines) = block::decode(row.get_ref(0)?.as_blob()?) else {
-                continue; // a newer server's block
-            };
-            events.extend(lines.iter().filter_map(|l| timed(name, l)));
+            lines += row.get::<_, i64>(0)? as usize;
+            blocks.push(row.get::<_, Vec<u8>>(1)?);
         }
-        let skip = events.len().saturating_sub(n);
-        Ok(in_time_order(events).into_iter().skip(skip).collect())
+        // Only the `n` newest lines become events (a backlog of 10 reads a block of 128).
+        let mut newest: Vec<block::Line<'_>> = blocks
+            .iter()
+            .filter_map(|data| block::decode(data).ok()) // a newer server's block: skipped
+            .flatten()
+            .collect();
+        newest.sort_by_key(|l| (l.at, l.id));
+        let mut events: Vec<Event> = newest
+            .iter()
+            .rev()
+            .filter_map(|l| event_of_line(name, l)) // a kind this server does not know: skipped
+            .take(n)
+            .collect();
+        events.reverse();
+        Ok(events)
     }
 
     /// `/history DATE`: the first `max` lines in `[from, to)` with the count of all of them.

@@ -142,7 +142,7 @@ fn load(conn: &Connection, room: i64) -> Result<OpenBlock> {
         ..OpenBlock::default()
     };
     let pieces: Vec<(i64, Vec<u8>)> = conn
-        .prepare_cached("SELECT id, data FROM blocks WHERE room = ?1 AND sealed = 0 ORDER BY id")?
+        .prepare_cached("SELECT id, data FROM blocks WHERE room = ?1 AND indexed = 0 AND sealed = 0 ORDER BY id")?
         .query_map(params![room], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, data) in pieces {

@@ -223,6 +223,24 @@ impl Search<'_> {
     }
 }
 
+/// The probe's statements: the candidates in, the matching ones' positions out.
+fn probe_in(conn: &Connection, candidates: &[&Line<'_>], terms: &str) -> Result<Vec<usize>> {
+    conn.execute_batch("INSERT INTO temp.search_probe (search_probe) VALUES ('delete-all')")?;
+    let mut insert =
+        conn.prepare_cached("INSERT INTO temp.search_probe (rowid, text) VALUES (?1, ?2)")?;
+    for (i, line) in candidates.iter().enumerate() {
+        if !line.text.is_empty() {
+            insert.execute(params![i as i64, &*line.text])?;
+        }
+    }
+    let hits = conn
+        .prepare_cached("SELECT rowid FROM temp.search_probe WHERE search_probe MATCH ?1")?
+        .query_map(params![terms], |r| r.get::<_, i64>(0))?
+        .map(|r| r.map(|i| i as usize))
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(hits)
+}
+
 /// The user's terms in ASCII lower case, when every one is ASCII.
 fn ascii_terms(words: &str) -> Option<Vec<String>> {
     let terms: Vec<&str> = terms(words).collect();
@@ -249,19 +267,21 @@ fn probe<'l, 'a>(
     candidates: &[&'l Line<'a>],
     terms: &str,
 ) -> Result<Vec<&'l Line<'a>>> {
-    conn.execute_batch("INSERT INTO temp.search_probe (search_probe) VALUES ('delete-all')")?;
-    let mut insert =
-        conn.prepare_cached("INSERT INTO temp.search_probe (rowid, text) VALUES (?1, ?2)")?;
-    for (i, line) in candidates.iter().enumerate() {
-        if !line.text.is_empty() {
-            insert.execute(params![i as i64, &*line.text])?;
-        }
+    if candidates.is_empty() {
+        return Ok(Vec::new());
     }
-    let mut hits: Vec<usize> = conn
-        .prepare_cached("SELECT rowid FROM temp.search_probe WHERE search_probe MATCH ?1")?
-        .query_map(params![terms], |r| r.get::<_, i64>(0))?
-        .map(|r| r.map(|i| i as usize))
-        .collect::<rusqlite::Result<_>>()?;
+    // Outside the storage thread's batch, one transaction for all of it: FTS5 writes its
+    // buffered entries out at every commit, which would be once a row. (The table is in memory;
+    // a deferred BEGIN that writes only there takes no lock on the database.)
+    let own = conn.is_autocommit();
+    if own {
+        conn.execute_batch("BEGIN")?;
+    }
+    let hits = probe_in(conn, candidates, terms);
+    if own {
+        conn.execute_batch(if hits.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+    }
+    let mut hits = hits?;
     hits.sort_unstable();
     Ok(hits.into_iter().map(|i| candidates[i]).collect())
 }
