@@ -502,3 +502,93 @@ fn a_backup_taken_while_chatting_restores_into_a_server_that_starts_on_it() {
     }
     drop(server);
 }
+
+/// The history counters on `/metrics`.
+fn history_metrics(server: &Server) -> std::collections::HashMap<String, f64> {
+    let (status, _, body) = crate::web::http(server, "GET /metrics HTTP/1.1\r\n\r\n");
+    assert_eq!(status, 200);
+    String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("reactor_chat_history_"))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
+        .collect()
+}
+
+#[test]
+fn hundreds_of_lines_fill_blocks_that_are_searchable_at_once_and_counted_on_metrics() {
+    let dir = TempDir::new("history-blocks");
+    let server = server_in(&dir, &[]);
+    let mut alice = server.login("alice");
+    // Three blocks' worth: two sealed (and indexed, at this pace), the rest in the open one.
+    for i in 0..300 {
+        alice.send(&format!(
+            "line {i} about {}",
+            if i % 50 == 7 { "needle" } else { "hay" }
+        ));
+    }
+    alice.sync();
+    let search = |alice: &mut Client, words: &str| {
+        framed(
+            alice,
+            &format!("/search {words}"),
+            "-- Search of lobby for ",
+            "-- End of search.",
+        )
+    };
+    let found = search(&mut alice, "needle");
+    let texts: Vec<&str> = found[1..].iter().map(|l| text_of(l)).collect();
+    assert_eq!(
+        texts,
+        [257, 207, 157, 107, 57, 7].map(|i| format!("alice: line {i} about needle"))
+    );
+    // Every line committed within --flush-ms, nothing left waiting or dropped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        let m = history_metrics(&server);
+        if m["reactor_chat_history_stored_lines_total"] >= 301.0
+            || std::time::Instant::now() > deadline
+        {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // alice's join and her 300 lines.
+    assert_eq!(
+        metrics["reactor_chat_history_stored_lines_total"], 301.0,
+        "{metrics:?}"
+    );
+    assert_eq!(
+        metrics["reactor_chat_history_waiting_lines"], 0.0,
+        "{metrics:?}"
+    );
+    assert_eq!(
+        metrics["reactor_chat_history_unindexed_lines"], 0.0,
+        "{metrics:?}"
+    );
+    assert_eq!(
+        metrics["reactor_chat_history_dropped_lines_total"], 0.0,
+        "{metrics:?}"
+    );
+    assert!(
+        metrics.contains_key("reactor_chat_history_cpu_seconds_total"),
+        "{metrics:?}"
+    );
+    stop(server);
+    // After a restart the open block goes on from its pieces, in order.
+    let server = server_in(&dir, &[]);
+    let mut bob = server.login("bob");
+    bob.send("after the restart, a needle");
+    bob.sync();
+    let all = history(&mut bob, "/history 400");
+    let texts: Vec<&str> = all[1..].iter().map(|l| text_of(l)).collect();
+    let said: Vec<&&str> = texts.iter().filter(|t| t.contains(": ")).collect();
+    assert_eq!(said.len(), 301, "{texts:#?}");
+    assert_eq!(*said[0], "alice: line 0 about hay");
+    assert_eq!(*said[299], "alice: line 299 about hay");
+    assert_eq!(*said[300], "bob: after the restart, a needle");
+    let found = search(&mut bob, "needle");
+    assert_eq!(text_of(&found[1]), "bob: after the restart, a needle");
+    assert_eq!(found.len(), 8);
+}
