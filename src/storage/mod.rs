@@ -445,6 +445,10 @@ impl Worker {
                     .cpu_us
                     .store(thread_cpu_us(), Ordering::Relaxed);
             }
+            Err(store::StoreError::BatchLost) => {
+                self.batch_failed(&store::StoreError::BatchLost, 0);
+                self.index_paused_until = Some(now + Duration::from_secs(60));
+            }
             Err(e) => {
                 error!(error:% = e; "history: indexing failed; /search reads the unindexed lines directly meanwhile");
                 self.index_paused_until = Some(now + Duration::from_secs(60));
@@ -520,7 +524,8 @@ impl Worker {
         }
         match self.store.insert(event) {
             Ok(_) => self.uncommitted += 1,
-            Err(e) => self.fail_line(&e),
+            // The store rolled the batch back: this line and the batch's others are lost.
+            Err(e) => self.batch_failed(&e, 1),
         }
     }
 
@@ -541,8 +546,25 @@ impl Worker {
             Err(e) => {
                 error!(change = change.kind(), error:% = e; "storage: a kept change failed");
                 self.stats.failed_kept += 1;
+                // A failed statement may have taken the transaction with it (a full disk):
+                // the batch is dropped whole rather than committed in part.
+                self.store.rollback();
+                self.batch_failed(&e, 0);
             }
         }
+    }
+
+    /// Counts a rolled-back batch: its lines and kept changes, and `more` lines that failed
+    /// with it. The next line begins a new batch.
+    fn batch_failed(&mut self, e: &store::StoreError, more: usize) {
+        let lines = std::mem::take(&mut self.uncommitted) + more;
+        let kept = std::mem::take(&mut self.uncommitted_kept);
+        self.batch_started = None;
+        if lines + kept as usize > 0 {
+            error!(lines, kept, error:% = e; "history: a batch was rolled back, its lines and kept changes are lost");
+        }
+        self.stats.failed_lines += lines as u64;
+        self.stats.failed_kept += kept;
     }
 
     fn fail_line(&mut self, e: &store::StoreError) {

@@ -119,6 +119,10 @@ const MIGRATIONS: &[Migration] = &[
              data     BLOB    NOT NULL     -- the lines, encoded by `block`
          );
          CREATE INDEX blocks_room_time ON blocks(room, max_at);
+         -- A room's largest id, and the blocks that may hold an id (a line stored twice is
+         -- ignored); by id alone, what a retention cutoff deletes.
+         CREATE INDEX blocks_room_id ON blocks(room, max_id);
+         CREATE INDEX blocks_min_id ON blocks(min_id);
          -- Pieces, and sealed blocks waiting for the index: what a search reads directly.
          CREATE INDEX blocks_unindexed ON blocks(room) WHERE indexed = 0;
          CREATE VIRTUAL TABLE blocks_fts USING fts5(
@@ -155,6 +159,9 @@ pub enum StoreError {
     Backup(String),
     /// A stored block could not be read (see `block`).
     Block(String),
+    /// The batch's transaction is gone (SQLite rolls a whole transaction back on some errors,
+    /// a full disk among them): none of the batch's lines was stored.
+    BatchLost,
 }
 
 impl fmt::Display for StoreError {
@@ -163,6 +170,7 @@ impl fmt::Display for StoreError {
             StoreError::Dir(dir, e) => write!(f, "cannot create {}: {e}", dir.display()),
             StoreError::Sqlite(e) => write!(f, "{e}"),
             StoreError::Backup(why) | StoreError::Block(why) => write!(f, "{why}"),
+            StoreError::BatchLost => write!(f, "the batch's transaction was rolled back"),
             StoreError::TooNew { found, known } => write!(
                 f,
                 "the history database has schema version {found}; this reactor-chat knows up to {known}"
@@ -197,6 +205,9 @@ pub struct Store {
     open: OpenBlocks,
     /// Lines in sealed blocks waiting for the full-text index.
     unindexed_lines: usize,
+    /// `begin` opened a batch that neither `commit` nor `rollback` has ended: if SQLite has no
+    /// transaction meanwhile, an error rolled it back (see `StoreError::BatchLost`).
+    batch_open: bool,
 }
 
 impl fmt::Debug for Store {
@@ -288,6 +299,7 @@ impl Store {
             room_ids: std::collections::HashMap::new(),
             open: OpenBlocks::default(),
             unindexed_lines: 0,
+            batch_open: false,
         };
         store.count_unindexed()?;
         Ok(store)
@@ -303,14 +315,30 @@ impl Store {
     /// Starts a batch: inserts until `commit` are one transaction.
     pub fn begin(&mut self) -> Result<()> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.batch_open = true;
         Ok(())
     }
 
     /// Ends a batch, making it durable: the lines of blocks still being filled are written
-    /// first, so the commit holds every line it was given.
+    /// first, so the commit holds every line it was given. On an error nothing of the batch is
+    /// kept (it is rolled back), so a batch is stored whole or not at all.
     pub fn commit(&mut self) -> Result<()> {
-        self.open.write_all(&self.conn)?;
-        self.conn.execute_batch("COMMIT")?;
+        let written = self
+            .batch_intact()
+            .and_then(|()| self.open.write_all(&self.conn));
+        if let Err(e) = written.and_then(|()| Ok(self.conn.execute_batch("COMMIT")?)) {
+            self.rollback();
+            return Err(e);
+        }
+        self.batch_open = false;
+        Ok(())
+    }
+
+    /// `BatchLost` if the open batch's transaction is gone.
+    fn batch_intact(&self) -> Result<()> {
+        if self.batch_open && self.conn.is_autocommit() {
+            return Err(StoreError::BatchLost);
+        }
         Ok(())
     }
 
@@ -318,6 +346,7 @@ impl Store {
     /// lines the rollback took back: they are read again from the rows that remain, as are the
     /// room ids.
     pub fn rollback(&mut self) {
+        self.batch_open = false;
         self.open.forget();
         // A room first seen in the batch lost its row too.
         self.room_ids.clear();
@@ -334,14 +363,24 @@ impl Store {
     }
 
     /// Stores one room event in the open batch (one is begun if none is); events that are not
-    /// room events are ignored (`Ok(false)`), and so is an id stored before.
+    /// room events are ignored (`Ok(false)`), and so is an id stored before. On an error the
+    /// whole batch is rolled back: a half-written block (a sealed row whose pieces are still
+    /// there) must never be committed.
     pub fn insert(&mut self, event: &Event) -> Result<bool> {
         let Some(row) = RowData::of(event) else {
             return Ok(false);
         };
-        if !self.in_batch() {
+        if !self.batch_open {
             self.begin()?;
         }
+        let stored = self.batch_intact().and_then(|()| self.insert_row(&row));
+        if stored.is_err() {
+            self.rollback();
+        }
+        stored
+    }
+
+    fn insert_row(&mut self, row: &RowData<'_>) -> Result<bool> {
         let room = self.room_id(row.room)?;
         let new = match self.open.append(&self.conn, room, &row.line())? {
             Appended::StoredBefore => false,
@@ -403,29 +442,44 @@ impl Store {
         Ok(())
     }
 
-    /// Indexes up to `max_blocks` sealed blocks waiting for the full-text index, in the open
-    /// batch if there is one (else in a transaction of its own); returns how many lines.
+    /// Indexes up to `max_blocks` sealed blocks waiting for the full-text index; returns how
+    /// many lines they hold. In the open batch if there is one, inside a savepoint, so a failure
+    /// undoes only the indexing (unless SQLite dropped the whole transaction: `BatchLost`);
+    /// else in a transaction of its own.
     pub fn index_pending(&mut self, max_blocks: usize) -> Result<usize> {
         if self.unindexed_lines == 0 {
             return Ok(0);
         }
-        let own = !self.in_batch();
-        if own {
-            self.begin()?;
-        }
-        let lines = match search::index_pending(&self.conn, max_blocks) {
-            Ok(lines) => lines,
+        let (begin, end, undo) = if self.batch_open {
+            self.batch_intact()?;
+            (
+                "SAVEPOINT indexing",
+                "RELEASE indexing",
+                "ROLLBACK TO indexing; RELEASE indexing",
+            )
+        } else {
+            ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        };
+        self.conn.execute_batch(begin)?;
+        let indexed = search::index_pending(&self.conn, max_blocks)
+            .and_then(|done| Ok(self.conn.execute_batch(end).map(|()| done)?));
+        let (blocks, lines) = match indexed {
+            Ok(done) => done,
             Err(e) => {
-                if own {
+                if self.batch_open && self.conn.is_autocommit() {
                     self.rollback();
+                    return Err(StoreError::BatchLost);
                 }
+                let _ = self.conn.execute_batch(undo);
+                let _ = self.count_unindexed();
                 return Err(e);
             }
         };
-        if own {
-            self.conn.execute_batch("COMMIT")?;
-        }
         self.unindexed_lines = self.unindexed_lines.saturating_sub(lines);
+        if blocks < max_blocks && self.unindexed_lines > 0 {
+            // Fewer blocks than asked: none is left, whatever the count said.
+            self.count_unindexed()?;
+        }
         Ok(lines)
     }
 
@@ -554,15 +608,27 @@ impl Store {
 
     /// The room's newest `n` lines, oldest first: its newest blocks, read until they hold `n`.
     fn last(&self, room: i64, name: &Arc<str>, n: usize) -> Result<Vec<Event>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
         let mut stmt = self.conn.prepare_cached(
-            "SELECT lines, data FROM blocks WHERE room = ?1 ORDER BY max_at DESC, id DESC",
+            "SELECT max_at, data FROM blocks WHERE room = ?1 ORDER BY max_at DESC, id DESC",
         )?;
         let mut rows = stmt.query(params![room])?;
-        let (mut blocks, mut lines) = (Vec::new(), 0);
-        while lines < n {
-            let Some(row) = rows.next()? else { break };
-            lines += row.get::<_, i64>(0)? as usize;
-            blocks.push(row.get::<_, Vec<u8>>(1)?);
+        // Blocks newest first, until one holds nothing newer than the n-th newest line found
+        // so far: blocks' times can overlap (a clock stepped back), so "n lines read" is not
+        // enough.
+        let (mut blocks, mut times) = (Vec::new(), Vec::new());
+        while let Some(row) = rows.next()? {
+            let max_at = row.get::<_, i64>(0)? as u64;
+            if times.len() >= n && max_at < nth_largest(&mut times, n) {
+                break;
+            }
+            let data = row.get::<_, Vec<u8>>(1)?;
+            if let Ok(lines) = block::decode(&data) {
+                times.extend(lines.iter().map(|l| l.at));
+            }
+            blocks.push(data);
         }
         // Only the `n` newest lines become events (a backlog of 10 reads a block of 128).
         let mut newest: Vec<block::Line<'_>> = blocks
@@ -597,11 +663,18 @@ impl Store {
              WHERE room = ?1 AND max_at >= ?2 AND min_at < ?3 ORDER BY max_at, id",
         )?;
         let mut rows = stmt.query(params![room, from as i64, to as i64])?;
+        // The times of the first `max` lines found so far (a max-heap of at most `max`).
+        let mut first_times = std::collections::BinaryHeap::with_capacity(max + 1);
         let (mut events, mut total) = (Vec::new(), 0usize);
         while let Some(row) = rows.next()? {
             let (min_at, max_at, lines): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
             let inside = min_at as u64 >= from && (max_at as u64) < to;
-            if inside && events.len() >= max {
+            // A block inside the day whose lines all come after the first `max` found is only
+            // counted (blocks' times can overlap, so its place in the order is not enough).
+            let last_kept = first_times
+                .peek()
+                .filter(|_| first_times.len() >= max.max(1));
+            if inside && last_kept.is_some_and(|&at| min_at as u64 > at) {
                 total += lines as usize;
                 continue;
             }
@@ -610,6 +683,10 @@ impl Store {
             };
             for line in lines.iter().filter(|l| l.at >= from && l.at < to) {
                 total += 1;
+                first_times.push(line.at);
+                if first_times.len() > max {
+                    first_times.pop();
+                }
                 events.extend(timed(name, line));
             }
         }
@@ -644,7 +721,7 @@ impl Store {
     /// block with older and newer lines is written again with the newer ones.
     pub fn prune_before(&mut self, cutoff_ms: u64) -> Result<usize> {
         let below = MsgId::first_at(cutoff_ms).0 as i64;
-        if self.in_batch() {
+        if self.batch_open {
             self.commit()?;
         }
         // Pruning rewrites rows the open blocks were read from.
@@ -653,7 +730,9 @@ impl Store {
         loop {
             let tx = self.conn.transaction()?;
             let chunk: Vec<(i64, i64, bool)> = tx
-                .prepare_cached("SELECT id, lines, indexed FROM blocks WHERE max_id < ?1 LIMIT ?2")?
+                .prepare_cached(
+                    "SELECT id, lines, indexed FROM blocks WHERE min_id < ?1 AND max_id < ?1 LIMIT ?2",
+                )?
                 .query_map(params![below, PRUNE_CHUNK as i64], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })?
@@ -716,6 +795,11 @@ impl Store {
         }
         Ok(None)
     }
+}
+
+/// The `n`-th largest of `values` (`n` ≥ 1, at most their number); reorders them.
+fn nth_largest(values: &mut [u64], n: usize) -> u64 {
+    *values.select_nth_unstable_by(n - 1, |a, b| b.cmp(a)).1
 }
 
 /// A stored line's event with its time and id, for putting lines of several blocks in order.

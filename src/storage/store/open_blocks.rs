@@ -18,7 +18,9 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection};
 
 use super::block::{self, BlockWriter};
-use super::{Result, StoreError};
+use log::warn;
+
+use super::Result;
 
 /// Most open blocks kept in memory (each at most `block::BLOCK_BYTES`, twice over).
 const MAX_OPEN: usize = 256;
@@ -129,16 +131,8 @@ impl OpenBlocks {
 fn load(conn: &Connection, room: i64) -> Result<OpenBlock> {
     let mut open = OpenBlock {
         max_id: conn
-            .prepare_cached(
-                "SELECT max_id FROM blocks WHERE room = ?1 AND sealed = 1
-                 ORDER BY max_at DESC LIMIT 1",
-            )?
-            .query_row(params![room], |r| r.get::<_, i64>(0))
-            .map(|id| id as u64)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(0),
-                e => Err(e),
-            })?,
+            .prepare_cached("SELECT coalesce(max(max_id), 0) FROM blocks WHERE room = ?1")?
+            .query_row(params![room], |r| r.get::<_, i64>(0))? as u64,
         ..OpenBlock::default()
     };
     let pieces: Vec<(i64, Vec<u8>)> = conn
@@ -146,7 +140,14 @@ fn load(conn: &Connection, room: i64) -> Result<OpenBlock> {
         .query_map(params![room], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, data) in pieces {
-        let lines = block::decode(&data).map_err(|e| StoreError::Block(e.to_string()))?;
+        let lines = match block::decode(&data) {
+            Ok(lines) => lines,
+            Err(e) => {
+                // Left where it is (a search skips it too); the block goes on without it.
+                warn!(room, row = id, error:% = e; "history: a stored piece cannot be read");
+                continue;
+            }
+        };
         for line in &lines {
             open.block.push(line);
             open.max_id = open.max_id.max(line.id);
@@ -162,14 +163,11 @@ fn stored_before(conn: &Connection, room: i64, open: &OpenBlock, id: u64) -> Res
     if has(open.block.data()) {
         return Ok(true);
     }
-    // A message id starts with its millisecond: its block ends no earlier, give or take the
-    // clocks of the servers whose lines are relayed here.
-    const SLACK_MS: u64 = 60_000;
-    let at = crate::chat::id::MsgId(id).millis().saturating_sub(SLACK_MS);
+    // By id, not time: a clock that stepped back puts larger ids in blocks of earlier times.
     let mut stmt = conn.prepare_cached(
-        "SELECT data FROM blocks WHERE room = ?1 AND max_at >= ?2 AND min_id <= ?3 AND max_id >= ?3",
+        "SELECT data FROM blocks WHERE room = ?1 AND max_id >= ?2 AND min_id <= ?2",
     )?;
-    let mut rows = stmt.query(params![room, at as i64, id as i64])?;
+    let mut rows = stmt.query(params![room, id as i64])?;
     while let Some(row) = rows.next()? {
         if has(row.get_ref(0)?.as_blob()?) {
             return Ok(true);

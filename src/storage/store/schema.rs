@@ -55,7 +55,8 @@ pub(super) fn lines_into_blocks(tx: &Transaction<'_>) -> Result<()> {
         }
     }
     tx.execute_batch("DROP TABLE lines_fts; DROP TABLE lines;")?;
-    search::index_pending(tx, usize::MAX)?;
+    // In slices: one slice's blocks are in memory at a time, whatever the history's size.
+    while search::index_pending(tx, 1024)?.0 > 0 {}
     if moved > 0 {
         info!(lines = moved; "history: lines moved into blocks (schema version 3)");
     }

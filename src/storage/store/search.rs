@@ -81,33 +81,39 @@ pub(super) fn document(room: i64, lines: &[Line<'_>]) -> String {
         }
         if !line.text.is_empty() {
             doc.push(' ');
-            doc.push_str(&line.text);
+            // A mark typed in a line would make a token of ours: a space instead.
+            if line.text.contains([ROOM_MARK, SENDER_MARK]) {
+                doc.extend(line.text.chars().map(|c| match c {
+                    ROOM_MARK | SENDER_MARK => ' ',
+                    c => c,
+                }));
+            } else {
+                doc.push_str(&line.text);
+            }
         }
     }
     doc
 }
 
 /// Adds the documents of up to `max_blocks` sealed blocks waiting for the index (room by room,
-/// through the partial index of unindexed rows); returns how many lines they hold.
-pub(super) fn index_pending(conn: &Connection, max_blocks: usize) -> Result<usize> {
-    let waiting: Vec<(i64, i64, Vec<u8>)> = conn
+/// through the partial index of unindexed rows); returns how many blocks, and the lines they
+/// hold by their `lines` column (what the waiting count was made of).
+pub(super) fn index_pending(conn: &Connection, max_blocks: usize) -> Result<(usize, usize)> {
+    let waiting: Vec<(i64, i64, i64, Vec<u8>)> = conn
         .prepare_cached(
-            "SELECT id, room, data FROM blocks WHERE indexed = 0 AND sealed = 1 LIMIT ?1",
+            "SELECT id, room, lines, data FROM blocks WHERE indexed = 0 AND sealed = 1 LIMIT ?1",
         )?
         .query_map(params![max_blocks.min(i64::MAX as usize) as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let mut lines = 0;
-    for (id, room, data) in waiting {
+    let (blocks, mut lines) = (waiting.len(), 0);
+    for (id, room, count, data) in waiting {
+        lines += count as usize;
         // A block this server cannot read is marked all the same: it would wait forever.
-        let doc = match block::decode(&data) {
-            Ok(decoded) => {
-                lines += decoded.len();
-                Some(document(room, &decoded))
-            }
-            Err(_) => None,
-        };
+        let doc = block::decode(&data)
+            .ok()
+            .map(|decoded| document(room, &decoded));
         if let Some(doc) = doc {
             conn.prepare_cached("INSERT INTO blocks_fts (rowid, words) VALUES (?1, ?2)")?
                 .execute(params![id, doc])?;
@@ -115,7 +121,7 @@ pub(super) fn index_pending(conn: &Connection, max_blocks: usize) -> Result<usiz
         conn.prepare_cached("UPDATE blocks SET indexed = 1 WHERE id = ?1")?
             .execute(params![id])?;
     }
-    Ok(lines)
+    Ok((blocks, lines))
 }
 
 /// Creates the in-memory table that finds matching lines inside a block.

@@ -951,3 +951,468 @@ fn blocks_waiting_for_the_index_are_searched_directly_and_indexed_later() {
         .unwrap();
     assert!(plan.contains("blocks_unindexed"), "{plan}");
 }
+
+/// The history a store should hold, kept by a test beside it.
+#[derive(Clone, Debug)]
+struct Said {
+    room: usize,
+    id: u64,
+    at: u64,
+    text: String,
+}
+
+fn unindexed_in_db(store: &Store) -> usize {
+    store
+        .conn
+        .query_row(
+            "SELECT coalesce(sum(lines), 0) FROM blocks WHERE indexed = 0 AND sealed = 1",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap() as usize
+}
+
+/// Random inserts (and duplicates), commits, rollbacks, restarts, indexing, pruning, `/history`,
+/// `/history DATE` and `/search`, each answer compared with what the test kept.
+fn against_a_model(seed: u64, steps: usize, rooms: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut gen = crate::chat::id::IdGen::new(3);
+    let mut now = T0;
+    let (mut committed, mut pending): (Vec<Said>, Vec<Said>) = (Vec::new(), Vec::new());
+    let words = ["apple", "Banana", "cherry", "date", "elder"];
+    let mut pruned_to = T0;
+    let room_name = |r: usize| format!("room{r}");
+    for step in 0..steps {
+        let op = rng.u32(0..1000);
+        let hot = |rng: &mut fastrand::Rng| {
+            if rng.bool() {
+                rng.usize(0..3)
+            } else {
+                rng.usize(0..rooms as usize)
+            }
+        };
+        if op < 850 {
+            if op < 20 && !committed.is_empty() {
+                let l = committed[rng.usize(0..committed.len())].clone();
+                let e = msg(MsgId(l.id), l.at, &room_name(l.room), "Alice", &l.text);
+                assert!(
+                    !store.insert(&e).unwrap(),
+                    "step {step}: a line stored twice"
+                );
+                continue;
+            }
+            now += rng.u64(0..30);
+            let room = hot(&mut rng);
+            let id = gen.next(now).0;
+            let text = format!(
+                "{} {} n{}",
+                words[rng.usize(0..5)],
+                words[rng.usize(0..5)],
+                id % 1000
+            );
+            let from = if rng.bool() { "Alice" } else { "bob" };
+            assert!(store
+                .insert(&msg(MsgId(id), now, &room_name(room), from, &text))
+                .unwrap());
+            pending.push(Said {
+                room,
+                id,
+                at: now,
+                text,
+            });
+        } else if op < 900 {
+            if store.in_batch() {
+                store.commit().unwrap();
+            }
+            committed.append(&mut pending);
+        } else if op < 910 {
+            store.rollback();
+            pending.clear();
+        } else if op < 940 {
+            let room = hot(&mut rng);
+            let n = 1 + rng.usize(0..300);
+            let got = store
+                .query(&query(&room_name(room), HistoryWhat::Last { n }))
+                .unwrap();
+            let mut want: Vec<&Said> = committed
+                .iter()
+                .chain(&pending)
+                .filter(|l| l.room == room)
+                .collect();
+            want.sort_by_key(|l| (l.at, l.id));
+            let want: Vec<String> = want
+                .iter()
+                .rev()
+                .take(n)
+                .rev()
+                .map(|l| l.text.clone())
+                .collect();
+            assert_eq!(texts(&got), want, "step {step}: last {n} of room{room}");
+        } else if op < 965 {
+            let room = rng.usize(0..3);
+            let w = words[rng.usize(0..5)];
+            let got = search_in(&mut store, &room_name(room), w, None, 100_000);
+            let mut want: Vec<&Said> = committed
+                .iter()
+                .chain(&pending)
+                .filter(|l| {
+                    l.room == room
+                        && l.text
+                            .to_lowercase()
+                            .split(' ')
+                            .any(|t| t.starts_with(&w.to_lowercase()))
+                })
+                .collect();
+            want.reverse();
+            let want: Vec<String> = want.iter().map(|l| l.text.clone()).collect();
+            assert_eq!(got, want, "step {step}: search {w} in room{room}");
+        } else if op < 975 {
+            store.index_pending(rng.usize(0..5)).unwrap();
+        } else if op < 980 {
+            if store.in_batch() {
+                store.commit().unwrap();
+            }
+            committed.append(&mut pending);
+            let cutoff = pruned_to + (now - pruned_to) / 4;
+            pruned_to = cutoff;
+            let below = MsgId::first_at(cutoff).0;
+            let before = committed.len();
+            committed.retain(|l| l.id >= below);
+            assert_eq!(
+                store.prune_before(cutoff).unwrap(),
+                before - committed.len(),
+                "step {step}: pruned"
+            );
+        } else if op < 985 {
+            if store.in_batch() {
+                store.commit().unwrap();
+            }
+            committed.append(&mut pending);
+            drop(store);
+            store = Store::open(dir.path()).unwrap();
+        } else if op < 990 {
+            let room = rng.usize(0..3);
+            let from = T0 + rng.u64(0..=now - T0);
+            let to = from + rng.u64(0..20_000);
+            let max = 1 + rng.usize(0..200);
+            let day = HistoryWhat::Day {
+                day: Arc::from("d"),
+                from,
+                to,
+                max,
+            };
+            let got = store.query(&query(&room_name(room), day)).unwrap();
+            let mut want: Vec<&Said> = committed
+                .iter()
+                .chain(&pending)
+                .filter(|l| l.room == room && l.at >= from && l.at < to)
+                .collect();
+            want.sort_by_key(|l| (l.at, l.id));
+            assert_eq!(got.total, want.len(), "step {step}: day total");
+            let want: Vec<String> = want.iter().take(max).map(|l| l.text.clone()).collect();
+            assert_eq!(texts(&got), want, "step {step}: day lines");
+        } else {
+            assert_eq!(
+                store.unindexed_lines(),
+                unindexed_in_db(&store),
+                "step {step}"
+            );
+        }
+    }
+    if store.in_batch() {
+        store.commit().unwrap();
+    }
+    committed.append(&mut pending);
+    assert_eq!(store.count().unwrap(), committed.len());
+    assert_eq!(store.unindexed_lines(), unindexed_in_db(&store));
+    drop(store);
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.count().unwrap(), committed.len());
+    store
+        .conn
+        .execute_batch("INSERT INTO blocks_fts (blocks_fts) VALUES ('integrity-check')")
+        .unwrap();
+}
+
+#[test]
+fn random_histories_of_a_few_busy_rooms_match_a_model() {
+    for seed in [7919, 15838] {
+        against_a_model(seed, 8000, 3);
+    }
+}
+
+#[test]
+fn random_histories_of_many_rooms_match_a_model() {
+    against_a_model(104_729, 8000, 400);
+}
+
+#[test]
+fn a_block_this_server_cannot_read_is_indexed_past_and_the_count_stays_true() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    store
+        .append(&[msg(next(T0), T0, "lobby", "a", "x")])
+        .unwrap();
+    // A sealed block of a newer server's format (2), waiting for the index.
+    store
+        .conn
+        .execute(
+            "INSERT INTO blocks (room, min_id, max_id, min_at, max_at, lines, sealed, indexed, data)
+             VALUES (1, 1, 2, 1, 2, 128, 1, 0, x'02')",
+            [],
+        )
+        .unwrap();
+    store.count_unindexed().unwrap();
+    assert_eq!(store.unindexed_lines(), 128);
+    store.index_pending(128).unwrap();
+    assert_eq!(store.unindexed_lines(), 0);
+    assert_eq!(unindexed_in_db(&store), 0);
+}
+
+#[test]
+fn a_damaged_piece_is_passed_over_and_the_room_keeps_storing() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    store
+        .append(&[msg(next(T0), T0, "lobby", "a", "x")])
+        .unwrap();
+    store
+        .conn
+        .execute("UPDATE blocks SET data = x'0105' WHERE sealed = 0", [])
+        .unwrap();
+    store.open.forget();
+    for i in 1..4 {
+        store
+            .append(&[msg(next(T0 + i), T0 + i, "lobby", "a", &format!("y{i}"))])
+            .unwrap();
+    }
+    let last = store
+        .query(&query("lobby", HistoryWhat::Last { n: 5 }))
+        .unwrap();
+    assert_eq!(texts(&last), ["y1", "y2", "y3"]);
+}
+
+#[test]
+fn the_newest_lines_are_by_time_when_a_clock_stepped_back() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut gen = crate::chat::id::IdGen::new(1);
+    let mut events: Vec<Event> = (0..128u64)
+        .map(|i| {
+            msg(
+                gen.next(T0 + 1000 + i),
+                T0 + 1000 + i,
+                "lobby",
+                "a",
+                &format!("a{i}"),
+            )
+        })
+        .collect();
+    events.push(msg(gen.next(T0 + 5000), T0 + 5000, "lobby", "a", "ahead"));
+    events.push(msg(gen.next(T0 + 10), T0 + 10, "lobby", "a", "back"));
+    store.append(&events).unwrap();
+    let last = store
+        .query(&query("lobby", HistoryWhat::Last { n: 2 }))
+        .unwrap();
+    assert_eq!(texts(&last), ["a127", "ahead"]);
+    let day = HistoryWhat::Day {
+        day: Arc::from("d"),
+        from: T0,
+        to: T0 + 10_000,
+        max: 2,
+    };
+    let lines = store.query(&query("lobby", day)).unwrap();
+    assert_eq!(
+        (texts(&lines), lines.total),
+        (vec!["back".to_string(), "a0".to_string()], 130)
+    );
+}
+
+#[test]
+fn a_line_stored_again_after_the_clock_stepped_back_is_ignored_across_a_restart() {
+    for step_back in [20_000u64, 600_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut gen = crate::chat::id::IdGen::new(1);
+        let mut events = Vec::new();
+        for i in 0..128u64 {
+            let at = T0 + 700_000 + i;
+            events.push(msg(gen.next(at), at, "lobby", "a", &format!("a{i}")));
+        }
+        // The clock steps back (ids still grow: IdGen never goes back).
+        for i in 0..128u64 {
+            let at = T0 + 700_000 - step_back + i;
+            events.push(msg(gen.next(at), at, "lobby", "a", &format!("b{i}")));
+        }
+        {
+            let mut store = Store::open(dir.path()).unwrap();
+            store.append(&events).unwrap();
+            assert_eq!(
+                store.append(&[events[200].clone()]).unwrap(),
+                0,
+                "{step_back}"
+            );
+        }
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.append(&[events[200].clone()]).unwrap(),
+            0,
+            "{step_back}"
+        );
+        assert_eq!(store.count().unwrap(), 256);
+    }
+}
+
+#[test]
+fn a_full_disk_mid_batch_rolls_the_batch_back_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let mut next = ids();
+    let mut i = 0u64;
+    let mut line = |room: &str, text: String| {
+        i += 1;
+        msg(next(T0 + i), T0 + i, room, "a", &text)
+    };
+    store.begin().unwrap();
+    for k in 0..100 {
+        store.insert(&line("r0", format!("old{k}"))).unwrap();
+    }
+    store.insert(&line("r1", "first".into())).unwrap();
+    store.commit().unwrap();
+    let pages: i64 = store
+        .conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    store
+        .conn
+        .execute_batch(&format!("PRAGMA max_page_count = {}", pages + 4))
+        .unwrap();
+    // 28 more lines seal r0's block in this batch; then long lines fill the disk.
+    store.begin().unwrap();
+    for k in 0..28 {
+        store.insert(&line("r0", format!("new{k}"))).unwrap();
+    }
+    let failed = (0..400).find(|_| store.insert(&line("r1", "y".repeat(3000))).is_err());
+    assert!(failed.is_some(), "the disk never filled");
+    // The failure rolled the batch back, and said so: nothing of it is committed later.
+    assert!(!store.in_batch());
+    store
+        .conn
+        .execute_batch("PRAGMA max_page_count = 1000000")
+        .unwrap();
+    store.append(&[line("r0", "after".into())]).unwrap();
+    let r0 = store
+        .query(&query("r0", HistoryWhat::Last { n: 1000 }))
+        .unwrap();
+    let t = texts(&r0);
+    assert_eq!(
+        (t.len(), t[0].as_str(), t[100].as_str()),
+        (101, "old0", "after")
+    );
+    assert_eq!(store.unindexed_lines(), unindexed_in_db(&store));
+    // The block fills up again, across a restart, without a line twice.
+    store.begin().unwrap();
+    for k in 0..200 {
+        store.insert(&line("r0", format!("more{k}"))).unwrap();
+    }
+    store.commit().unwrap();
+    drop(store);
+    let mut store = Store::open(dir.path()).unwrap();
+    let r0 = texts(
+        &store
+            .query(&query("r0", HistoryWhat::Last { n: 10_000 }))
+            .unwrap(),
+    );
+    let mut distinct = r0.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!((r0.len(), distinct.len()), (301, 301));
+}
+
+#[test]
+fn moving_a_database_keeps_game_results_kick_operators_and_empty_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        let tx = conn.transaction().unwrap();
+        for m in &MIGRATIONS[..2] {
+            let Migration::Sql(sql) = m else {
+                panic!("1 and 2 are SQL")
+            };
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO rooms (key, name) VALUES ('lobby', 'Lobby'), ('b', 'B');",
+        )
+        .unwrap();
+        let mut next = ids();
+        let rows: &[(i64, &str, &str, Option<&str>)] = &[
+            (1, "game_won", "사과", Some("5 12")),
+            (1, "kick", "", Some("op")),
+            (2, "msg", "", None),
+            (1, "quit", "", None),
+            (2, "game_won", "w", Some("7 3")),
+            (1, "msg", "hello", None),
+        ];
+        for (i, (room, kind, text, extra)) in rows.iter().enumerate() {
+            let id = next(T0 + i as u64).0 as i64;
+            tx.execute(
+                "INSERT INTO lines (id, room, at, kind, sender, text, extra)
+                 VALUES (?1, ?2, ?3, ?4, 'Alice', ?5, ?6)",
+                params![id, room, T0 as i64 + i as i64, kind, text, extra],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let mut store = Store::open(dir.path()).unwrap();
+    let wins: Vec<(i64, i64, i64)> = store
+        .conn
+        .prepare("SELECT room, points, secs FROM game_wins ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(wins, [(1, 5, 12), (2, 7, 3)]);
+    let lobby = store
+        .query(&query("lobby", HistoryWhat::Last { n: 10 }))
+        .unwrap();
+    assert!(
+        matches!(&lobby.events[1], Event::Left { how: Departure::Kicked { by, reason: None }, .. } if &**by == "op")
+    );
+    assert!(matches!(
+        &lobby.events[2],
+        Event::Left {
+            how: Departure::Quit { message: None },
+            ..
+        }
+    ));
+    let b = store
+        .query(&query("b", HistoryWhat::Last { n: 10 }))
+        .unwrap();
+    assert!(matches!(&b.events[0], Event::Message { text, .. } if text.is_empty()));
+    assert_eq!(store.count().unwrap(), 6);
+}
+
+#[test]
+fn pruning_finds_old_blocks_through_an_index() {
+    let store = Store::open_in_memory().unwrap();
+    for sql in [
+        "SELECT id, lines, indexed FROM blocks WHERE min_id < ?1 AND max_id < ?1 LIMIT ?2",
+        "SELECT id, room, indexed, data FROM blocks WHERE min_id < ?1",
+        "SELECT data FROM blocks WHERE room = ?1 AND max_id >= ?2 AND min_id <= ?2",
+        "SELECT coalesce(max(max_id), 0) FROM blocks WHERE room = ?1",
+    ] {
+        let mut stmt = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let ones = vec![1i64; stmt.parameter_count()];
+        let plan: String = stmt
+            .query_row(rusqlite::params_from_iter(ones), |r| r.get(3))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert!(!plan.starts_with("SCAN blocks"), "{sql}: {plan}");
+    }
+}
