@@ -22,9 +22,15 @@ pub const MAX_SIZE: usize = 4000;
     about = "Load clients for reactor-chat: many connections on one mio loop, per-sender order and loss checks, HDR latency."
 )]
 pub struct Args {
-    /// Server to load (ignored with --spawn-server).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub addr: SocketAddr,
+    /// Server to load (ignored with --spawn-server). Repeatable: client i connects to the
+    /// (i mod n)th address. Several addresses must be nodes of one cluster, whose rooms span
+    /// them, or one server reached several ways (127.0.0.1:PORT and [::1]:PORT of a server
+    /// bound to localhost:PORT): every receiver is still owed every message sent to its room,
+    /// so separate servers would show the lines that never crossed between them as lost.
+    /// Clients of [::1] all come from ::1, and reactor-chat lets one address have 16 logging
+    /// in at once: start it with --max-unregistered-per-ip above --max-pending.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: Vec<SocketAddr>,
     /// A named scenario; the flags below override its fields.
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
@@ -78,11 +84,14 @@ pub struct Args {
     /// that never start a handshake.
     #[arg(long)]
     pub idle_flood: Option<usize>,
-    /// The server's pid, for its CPU time and resident memory from /proc.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
+    /// The server's pid, for its CPU time and resident memory from /proc. Repeatable, one per
+    /// server process in the order of their --addr: the report gives each one's figures and
+    /// their sum, and the CPU per delivery is the sum's.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Vec<u32>,
     /// Start this reactor-chat binary on 127.0.0.1:0 with load flags (--rate 0, --max-clients
-    /// sized to the run) and stop it afterwards; implies --server-pid.
+    /// sized to the run) and stop it afterwards; implies --server-pid. One server: not with
+    /// several --addr.
     #[arg(long)]
     pub spawn_server: Option<String>,
     /// An extra flag for the spawned server (repeatable), e.g. --server-arg=--max-queue=1048576

@@ -219,7 +219,7 @@ pub fn run(
         }
         if before.is_none() && now >= warm_end {
             lp.recording = true;
-            before = Some(Sample::take(server_pid, None));
+            before = Some(Sample::take(server_pid.as_slice(), None));
         }
         lp.refill();
         lp.poll.poll(&mut events, Some(MAX_WAIT))?;
@@ -243,8 +243,8 @@ pub fn run(
             next_progress = now + Duration::from_secs(1);
         }
     }
-    let after = Sample::take(server_pid, None);
-    let before = before.unwrap_or(after);
+    let after = Sample::take(server_pid.as_slice(), None);
+    let before = before.unwrap_or_else(|| after.clone());
     let wall = after.at - before.at;
     let secs = wall.as_secs_f64();
     let n = lp.done;

@@ -13,7 +13,11 @@
 //! reactor-chat-bench --addr 127.0.0.1:8080 --server-pid 1234 --clients 200 --rate 5 --json
 //! reactor-chat-bench --spawn-server target/release/reactor-chat --tls --preset handshakes
 //! reactor-chat-bench --proto irc --addr 127.0.0.1:6667 --server-pid 1234 --preset room100
+//! reactor-chat-bench --addr 127.0.0.1:8080 --addr '[::1]:8080' --server-pid 1234 --preset room100
 //! ```
+//!
+//! With several `--addr` the clients go round them ([`targets`]): for the nodes of one cluster
+//! (or one server reached several ways), each `--server-pid` measured and their CPU added up.
 //!
 //! With `--tls` every connection goes through [`tls`]: a rustls session per connection, driven
 //! sans-IO by the same loop; [`handshakes`] measures full handshakes per second.
@@ -34,6 +38,7 @@ mod procstat;
 mod report;
 mod scrape;
 mod server;
+mod targets;
 mod tls;
 mod units;
 mod wire;
@@ -43,8 +48,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Args, Protocol, Scenario};
-use driver::Driver;
+use driver::{Driver, ProcessSample};
 use report::{Report, ServerInfo};
+use targets::Targets;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -59,6 +65,7 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let scenario = Scenario::from_args(args)?;
+    let given = Targets::from_args(args)?;
     // Every connection is a descriptor; the hard limit is what the process may use.
     if let Ok((_, hard)) = rlimit::Resource::NOFILE.get() {
         let _ = rlimit::increase_nofile_limit(hard);
@@ -93,10 +100,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => None,
     };
-    let (addr, pid) = match &spawned {
-        Some(s) => (s.addr, Some(s.pid())),
-        None => (args.addr, args.server_pid),
+    let targets = match &spawned {
+        Some(s) => Targets::one(s.addr, s.pid()),
+        None => given,
     };
+    // The loads of one server (Targets refuses several for them).
+    let (addr, pid) = (targets.first(), targets.only_pid());
     let tls = match (scenario.tls, args.ca.as_ref().or(made_ca.as_ref())) {
         (false, _) => None,
         (true, Some(ca)) => Some(tls::TlsClient::new(ca, &args.tls_name)?),
@@ -132,14 +141,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         drop(spawned);
         return Ok(());
     }
-    let rss_before = pid.and_then(|pid| procstat::memory(pid).ok());
-    let outcome = Driver::new(addr, scenario.clone(), pid, !args.quiet, tls)?.run()?;
-    let server = ServerInfo {
-        addr: addr.to_string(),
-        pid,
-        flags: spawned.as_ref().map(|s| s.flags.clone()),
-    };
-    let report = Report::new(scenario, server, &outcome, rss_before);
+    let before_connect = ProcessSample::take_all(&targets.pids);
+    let outcome = Driver::new(targets.clone(), scenario.clone(), !args.quiet, tls)?.run()?;
+    let flags = spawned.as_ref().map(|s| s.flags.clone());
+    let server = ServerInfo::new(&targets, flags, &scenario, &outcome);
+    let report = Report::new(scenario, server, &outcome, &before_connect);
     if args.json {
         println!("{}", report.json());
     } else {

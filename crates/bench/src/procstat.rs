@@ -67,6 +67,16 @@ pub struct Memory {
     pub peak_kib: u64,
 }
 
+/// Several processes' memory together: their resident sizes and their peaks, added up.
+impl std::iter::Sum for Memory {
+    fn sum<I: Iterator<Item = Memory>>(iter: I) -> Memory {
+        iter.fold(Memory::default(), |sum, m| Memory {
+            rss_kib: sum.rss_kib + m.rss_kib,
+            peak_kib: sum.peak_kib + m.peak_kib,
+        })
+    }
+}
+
 pub fn memory(pid: u32) -> io::Result<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     Ok(parse_status(&status))

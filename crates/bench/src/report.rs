@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::cli::{Protocol, Scenario};
-use crate::driver::Outcome;
+use crate::driver::{Outcome, ProcessSample};
 use crate::procstat::{self, Memory};
+use crate::targets::Targets;
 use crate::units::si;
 
 /// The bench is one thread: past this share of one core it cannot drive more load, and the
@@ -61,20 +62,116 @@ pub struct Report {
     /// The share of the machine's CPU time nobody used during the window (`/proc/stat`): with
     /// two cores, 0 means the server and the bench (and whatever else ran) took both.
     pub host_idle_pct: Option<f64>,
+    /// With several `--server-pid`, all of them together, as `server_cpu_pct` is.
     pub server_memory: Option<Memory>,
     pub server_rss_before_kib: Option<u64>,
     /// (RSS at the end of the window - RSS before connecting) / connections.
     pub server_rss_per_connection_bytes: Option<f64>,
+    /// With several `--server-pid`: each process's figures, in their order (the `server_*`
+    /// figures above are their sums). Absent with one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub server_processes: Vec<ServerProcess>,
     pub joinstorm: Option<Storm>,
     pub first_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ServerInfo {
+    /// The address the clients connected to; with several `--addr`, all of them, `A, B`.
     pub addr: String,
+    /// The server's pid (`--server-pid`, or the spawned server's); `None` with several.
     pub pid: Option<u32>,
+    /// With several `--server-pid`: all of them, in their order. Absent with one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pids: Vec<u32>,
     /// The flags the bench started it with (`--spawn-server`); `None` for a server started elsewhere.
     pub flags: Option<Vec<String>>,
+    /// With several `--addr`: each address and how many clients it got. Absent with one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<AddressShare>,
+}
+
+/// One of several `--addr` and the clients the bench spread onto it.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct AddressShare {
+    pub addr: String,
+    /// Clients (initial and joiners) that were to connect to it.
+    pub clients: u64,
+    /// Those of them that logged in.
+    pub logged_in: u64,
+}
+
+impl ServerInfo {
+    /// The servers of `targets`, with the clients `outcome` saw log in through each address.
+    pub fn new(
+        targets: &Targets,
+        flags: Option<Vec<String>>,
+        scenario: &Scenario,
+        outcome: &Outcome,
+    ) -> ServerInfo {
+        let mut server = ServerInfo::without_clients(targets, flags);
+        if targets.addrs.len() > 1 {
+            let planned = targets.per_address(0..scenario.clients + scenario.joiners);
+            server.addresses = targets
+                .addrs
+                .iter()
+                .zip(planned)
+                .zip(&outcome.logged_in_per_address)
+                .map(|((addr, clients), &logged_in)| AddressShare {
+                    addr: addr.to_string(),
+                    clients,
+                    logged_in,
+                })
+                .collect();
+        }
+        server
+    }
+
+    /// The servers of `targets`, for a report with no spread to tell.
+    pub fn without_clients(targets: &Targets, flags: Option<Vec<String>>) -> ServerInfo {
+        ServerInfo {
+            addr: targets.addr_list(),
+            pid: targets.only_pid(),
+            pids: if targets.pids.len() > 1 {
+                targets.pids.clone()
+            } else {
+                Vec::new()
+            },
+            flags,
+            addresses: Vec::new(),
+        }
+    }
+
+    /// The addresses for the table: `A`, or `A (10 clients), B (9 clients, 8 logged in)`.
+    fn addresses_row(&self) -> String {
+        if self.addresses.is_empty() {
+            return self.addr.clone();
+        }
+        let shares: Vec<String> = self
+            .addresses
+            .iter()
+            .map(|a| {
+                if a.logged_in == a.clients {
+                    format!("{} ({} clients)", a.addr, a.clients)
+                } else {
+                    format!(
+                        "{} ({} clients, {} logged in)",
+                        a.addr, a.clients, a.logged_in
+                    )
+                }
+            })
+            .collect();
+        shares.join(", ")
+    }
+}
+
+/// One of several server processes over the window.
+#[derive(Debug, Serialize)]
+pub struct ServerProcess {
+    pub pid: u32,
+    pub cpu_pct: Option<f64>,
+    pub memory: Option<Memory>,
+    pub rss_before_kib: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,7 +198,7 @@ impl Report {
         scenario: Scenario,
         server: ServerInfo,
         outcome: &Outcome,
-        rss_before: Option<Memory>,
+        before_connect: &[ProcessSample],
     ) -> Report {
         let c = &outcome.counts;
         let window = outcome.window.as_secs_f64();
@@ -120,6 +217,16 @@ impl Report {
             _ => None,
         };
         let server_memory = outcome.after.server_memory;
+        let rss_before = before_connect
+            .iter()
+            .map(|p| p.memory)
+            .sum::<Option<Memory>>()
+            .filter(|_| !before_connect.is_empty());
+        let server_processes = if before_connect.len() > 1 {
+            server_processes(outcome, before_connect, wall)
+        } else {
+            Vec::new()
+        };
         let initial = c.ready - c.joiners_ready;
         let per_conn = match (rss_before, server_memory) {
             (Some(before), Some(after)) if c.ready > 0 => {
@@ -200,6 +307,7 @@ impl Report {
             server_memory,
             server_rss_before_kib: rss_before.map(|m| m.rss_kib),
             server_rss_per_connection_bytes: per_conn,
+            server_processes,
             joinstorm: (scenario.joiners > 0).then_some(Storm {
                 joiners: scenario.joiners,
                 joined: c.joiners_ready,
@@ -254,9 +362,9 @@ impl Report {
                         .iter()
                         .map(|f| if f.is_empty() { "\"\"" } else { f.as_str() })
                         .collect();
-                    format!("{kind} {} {}", self.server.addr, flags.join(" "))
+                    format!("{kind} {} {}", self.server.addresses_row(), flags.join(" "))
                 }
-                None => format!("{kind} {} (started elsewhere)", self.server.addr),
+                None => format!("{kind} {} (started elsewhere)", self.server.addresses_row()),
             },
         ));
         rows.push((
@@ -289,13 +397,17 @@ impl Report {
         if s.senders > 0 {
             rows.push(("sent", self.sent.to_string()));
             rows.push(("delivered", self.delivered.to_string()));
-            rows.push((
-                "lost / dup / ooo",
-                format!(
-                    "{} / {} / {}",
-                    self.lost, self.duplicated, self.out_of_order
-                ),
-            ));
+            let mut lost = format!(
+                "{} / {} / {}",
+                self.lost, self.duplicated, self.out_of_order
+            );
+            if self.lost > 0 && !self.server.addresses.is_empty() {
+                // Separate servers lose by design what is sent on one and owed on another.
+                lost.push_str(
+                    " (with several --addr: lost unless they are nodes of one cluster, or one server)",
+                );
+            }
+            rows.push(("lost / dup / ooo", lost));
             rows.push((
                 "delivered msgs/s",
                 format!(
@@ -349,6 +461,9 @@ impl Report {
             rows.push((
                 "cpu per delivery",
                 match self.server_cpu_ns_per_delivery {
+                    Some(server) if !self.server_processes.is_empty() => {
+                        format!("servers together {server:.0} ns, bench {bench:.0} ns")
+                    }
                     Some(server) => format!("server {server:.0} ns, bench {bench:.0} ns"),
                     None => format!("bench {bench:.0} ns; server: give --server-pid"),
                 },
@@ -389,12 +504,28 @@ impl Report {
             ));
         }
         if let Some(m) = &self.server_memory {
-            let mut mem = format!("rss {} KiB, peak {} KiB", m.rss_kib, m.peak_kib);
+            let together = if self.server_processes.is_empty() {
+                ""
+            } else {
+                "together "
+            };
+            let mut mem = format!("{together}rss {} KiB, peak {} KiB", m.rss_kib, m.peak_kib);
             if let (Some(before), Some(per)) = (
                 self.server_rss_before_kib,
                 self.server_rss_per_connection_bytes,
             ) {
                 let _ = write!(mem, ", before {before} KiB, {per:.0} B per connection");
+            }
+            if !self.server_processes.is_empty() {
+                let each: Vec<String> = self
+                    .server_processes
+                    .iter()
+                    .map(|p| match p.memory {
+                        Some(m) => format!("pid {} {} KiB", p.pid, m.rss_kib),
+                        None => format!("pid {} -", p.pid),
+                    })
+                    .collect();
+                let _ = write!(mem, "; each rss: {}", each.join(", "));
             }
             rows.push(("server memory", mem));
         }
@@ -412,6 +543,11 @@ impl Report {
     /// Both processes' CPU, and which of them set the pace.
     fn cpu_row(&self) -> String {
         let mut row = match self.server_cpu_pct {
+            Some(pct) if !self.server_processes.is_empty() => format!(
+                "servers {pct:.0}% ({}), bench {:.0}% (of one core)",
+                self.each_server_cpu(),
+                self.bench_cpu_pct
+            ),
             Some(pct) => format!(
                 "server {pct:.0}%, bench {:.0}% (of one core)",
                 self.bench_cpu_pct
@@ -429,6 +565,41 @@ impl Report {
         }
         row
     }
+
+    /// Several server processes' CPU one by one: `pid 12 20%, pid 13 21%`.
+    fn each_server_cpu(&self) -> String {
+        let each: Vec<String> = self
+            .server_processes
+            .iter()
+            .map(|p| match p.cpu_pct {
+                Some(pct) => format!("pid {} {pct:.0}%", p.pid),
+                None => format!("pid {} -", p.pid),
+            })
+            .collect();
+        each.join(", ")
+    }
+}
+
+/// Each server process's CPU over the window and memory at its end, in `--server-pid`'s order.
+fn server_processes(
+    outcome: &Outcome,
+    before_connect: &[ProcessSample],
+    wall: std::time::Duration,
+) -> Vec<ServerProcess> {
+    let (before, after) = (&outcome.before.servers, &outcome.after.servers);
+    before_connect
+        .iter()
+        .zip(before.iter().zip(after))
+        .map(|(start, (a, b))| ServerProcess {
+            pid: b.pid,
+            cpu_pct: match (a.cpu, b.cpu) {
+                (Some(a), Some(b)) => Some(procstat::percent(b.saturating_sub(a), wall)),
+                _ => None,
+            },
+            memory: b.memory,
+            rss_before_kib: start.memory.map(|m| m.rss_kib),
+        })
+        .collect()
 }
 
 /// What storing the window's lines cost a reactor-chat server's storage thread.
@@ -482,48 +653,169 @@ mod tests {
     use clap::Parser as _;
 
     use super::*;
-    use crate::driver::{Counts, Sample};
+    use crate::driver::{Counts, ProcessSample, Sample};
 
-    /// A run whose window is `wall` long, with these CPU times used in it and `delivered`
-    /// deliveries of 100 bytes each.
-    fn report(wall: Duration, server_cpu: Duration, own_cpu: Duration, delivered: u64) -> Report {
+    /// The samples at a window's edges `wall` apart: the bench used `own_cpu` in it, and each
+    /// server process `(pid, cpu)` its cpu, with 1000 KiB resident per pid.
+    fn samples(wall: Duration, own_cpu: Duration, servers: &[(u32, Duration)]) -> (Sample, Sample) {
         let at = Instant::now();
-        let before = Sample {
+        let memory = Memory {
+            rss_kib: 1000,
+            peak_kib: 1000,
+        };
+        let process = |pid: u32, cpu: Duration| ProcessSample {
+            pid,
+            cpu: Some(cpu),
+            memory: Some(memory),
+        };
+        let sample = |at: Instant, own_cpu: Duration, servers: Vec<ProcessSample>| Sample {
             at,
-            own_cpu: Duration::from_secs(1),
-            server_cpu: Some(Duration::from_secs(2)),
-            server_memory: None,
+            own_cpu,
+            server_cpu: servers.iter().map(|s| s.cpu).sum(),
+            server_memory: servers.iter().map(|s| s.memory).sum(),
+            servers,
             host: None,
             history: None,
             storage_cpu: None,
         };
-        let after = Sample {
-            at: at + wall,
-            own_cpu: before.own_cpu + own_cpu,
-            server_cpu: before.server_cpu.map(|c| c + server_cpu),
-            ..before
-        };
+        let start = Duration::from_secs(2);
+        let before = servers
+            .iter()
+            .map(|&(pid, _)| process(pid, start))
+            .collect();
+        let after = servers
+            .iter()
+            .map(|&(pid, cpu)| process(pid, start + cpu))
+            .collect();
+        (
+            sample(at, Duration::from_secs(1), before),
+            sample(at + wall, Duration::from_secs(1) + own_cpu, after),
+        )
+    }
+
+    /// What a run measured, with `delivered` deliveries of 100 bytes each in the window and
+    /// `logged_in` clients per address.
+    fn outcome(wall: Duration, (before, after): (Sample, Sample), delivered: u64) -> Outcome {
         let mut counts = Counts::default();
         counts.window_delivered = delivered;
         counts.window_bytes = delivered * 100;
-        let outcome = Outcome {
+        Outcome {
             counts,
             lost: 0,
+            logged_in_per_address: vec![100],
             latency: hdrhistogram::Histogram::new(3).unwrap(),
             connect_time: Duration::ZERO,
             window: wall,
             before,
             after,
             storm_complete: true,
-        };
-        let args = crate::cli::Args::parse_from(["reactor-chat-bench", "--preset", "saturate"]);
-        let scenario = Scenario::from_args(&args).unwrap();
-        let server = ServerInfo {
-            addr: "127.0.0.1:1".into(),
-            pid: Some(1),
-            flags: None,
-        };
-        Report::new(scenario, server, &outcome, None)
+        }
+    }
+
+    fn saturate(flags: &[&str]) -> (Scenario, Targets) {
+        let mut argv = vec!["reactor-chat-bench", "--preset", "saturate"];
+        argv.extend_from_slice(flags);
+        let args = crate::cli::Args::parse_from(argv);
+        (
+            Scenario::from_args(&args).unwrap(),
+            Targets::from_args(&args).unwrap(),
+        )
+    }
+
+    /// A run of one server whose window is `wall` long, with these CPU times used in it and
+    /// `delivered` deliveries.
+    fn report(wall: Duration, server_cpu: Duration, own_cpu: Duration, delivered: u64) -> Report {
+        let outcome = outcome(wall, samples(wall, own_cpu, &[(1, server_cpu)]), delivered);
+        let (scenario, targets) = saturate(&["--addr", "127.0.0.1:1", "--server-pid", "1"]);
+        let server = ServerInfo::new(&targets, None, &scenario, &outcome);
+        let before_connect = &outcome.before.servers.clone();
+        Report::new(scenario, server, &outcome, before_connect)
+    }
+
+    #[test]
+    fn one_server_is_reported_as_it_always_was() {
+        let r = report(
+            Duration::from_secs(2),
+            Duration::from_secs(1),
+            Duration::ZERO,
+            10,
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
+        let server = json["server"].as_object().unwrap();
+        let keys: Vec<&str> = server.keys().map(String::as_str).collect();
+        // serde_json's map sorts its keys.
+        assert_eq!(keys, ["addr", "flags", "pid"], "{json:#}");
+        assert_eq!(
+            (&json["server"]["addr"], &json["server"]["pid"]),
+            (&"127.0.0.1:1".into(), &1.into())
+        );
+        assert!(json.get("server_processes").is_none(), "{json:#}");
+        assert_eq!(json["server_cpu_pct"], 50.0);
+        assert!(r
+            .table()
+            .contains("reactor-chat 127.0.0.1:1 (started elsewhere)"));
+        assert!(r.table().contains("server 50%, bench 0%"), "{}", r.table());
+    }
+
+    #[test]
+    fn several_processes_are_reported_each_and_summed() {
+        let wall = Duration::from_secs(2);
+        let cpu = [(7, Duration::from_secs(1)), (8, Duration::from_millis(500))];
+        let outcome = outcome(wall, samples(wall, Duration::ZERO, &cpu), 1_000_000);
+        let (scenario, targets) = saturate(&[
+            "--addr",
+            "127.0.0.1:1",
+            "--addr",
+            "127.0.0.1:2",
+            "--server-pid",
+            "7",
+            "--server-pid",
+            "8",
+        ]);
+        let mut outcome = outcome;
+        outcome.logged_in_per_address = vec![50, 49];
+        outcome.lost = 3;
+        let server = ServerInfo::new(&targets, None, &scenario, &outcome);
+        let before_connect = outcome.before.servers.clone();
+        let r = Report::new(scenario, server, &outcome, &before_connect);
+        // The sum's figures, as one server's would be.
+        assert_eq!(r.server_cpu_pct, Some(75.0));
+        assert_eq!(r.server_cpu_ns_per_delivery, Some(1500.0));
+        assert_eq!(r.server_memory.map(|m| m.rss_kib), Some(2000));
+        assert_eq!(r.server_rss_before_kib, Some(2000));
+        let each: Vec<(u32, Option<f64>)> = r
+            .server_processes
+            .iter()
+            .map(|p| (p.pid, p.cpu_pct))
+            .collect();
+        assert_eq!(each, [(7, Some(50.0)), (8, Some(25.0))]);
+        assert_eq!(
+            (r.server.pid, r.server.pids.as_slice()),
+            (None, &[7, 8][..])
+        );
+        let table = r.table();
+        assert!(
+            table.contains("servers 75% (pid 7 50%, pid 8 25%)"),
+            "{table}"
+        );
+        assert!(table.contains("servers together 1500 ns"), "{table}");
+        assert!(table.contains("3 / 0 / 0 (with several --addr"), "{table}");
+        assert!(
+            table.contains("each rss: pid 7 1000 KiB, pid 8 1000 KiB"),
+            "{table}"
+        );
+        assert!(
+            table.contains("127.0.0.1:1 (50 clients), 127.0.0.1:2 (50 clients, 49 logged in)"),
+            "{table}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
+        assert_eq!(json["server"]["addr"], "127.0.0.1:1, 127.0.0.1:2");
+        assert_eq!(json["server"]["pids"], serde_json::json!([7, 8]));
+        assert_eq!(
+            json["server"]["addresses"][1],
+            serde_json::json!({"addr": "127.0.0.1:2", "clients": 50, "logged_in": 49})
+        );
+        assert_eq!(json["server_processes"][1]["cpu_pct"], 25.0);
     }
 
     #[test]

@@ -71,9 +71,10 @@ impl Driver {
         // Redis's protected mode takes only 127.0.0.1 for loopback; it has no login budget.
         // IRC servers cap connections per address too (ngIRCd at 5, InspIRCd at 3 by default):
         // spread, a run of up to 128 clients stays within even those defaults.
+        let addr = self.targets.addr_for(idx);
         let mut stream = match self.sc.protocol {
-            Protocol::ReactorChat | Protocol::Irc => connect_from(self.addr, idx)?,
-            Protocol::Redis => TcpStream::connect(self.addr)?,
+            Protocol::ReactorChat | Protocol::Irc => connect_from(addr, idx)?,
+            Protocol::Redis => TcpStream::connect(addr)?,
         };
         // Without it Nagle holds a sender's next write until the previous one is acknowledged,
         // and every latency figure becomes a delayed-ACK timer.
@@ -130,19 +131,26 @@ pub(crate) fn connect_from(addr: SocketAddr, idx: usize) -> io::Result<TcpStream
 }
 
 impl Driver {
-    /// Opens `--idle-flood` connections from 100 loopback addresses and holds them: they never
-    /// log in. A connection the server refuses or closes is simply held closed; what is measured
-    /// is what the logged-in clients see meanwhile.
+    /// Opens `--idle-flood` connections, spread over the addresses as the clients are, from 100
+    /// loopback addresses (to an IPv4 server) and holds them: they never log in. A connection
+    /// the server refuses or closes is simply held closed; what is measured is what the
+    /// logged-in clients see meanwhile.
     pub(super) fn open_idle_flood(&mut self) {
+        use socket2::{Domain, Socket, Type};
         for n in 0..self.sc.idle_flood {
-            let source = std::net::Ipv4Addr::new(127, 0, 4, 1 + (n % 100) as u8);
-            let socket =
-                match socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None) {
-                    Ok(s) => s,
-                    Err(e) => return self.note_error(format!("idle flood: {e}")),
-                };
-            let bound = socket.bind(&SocketAddr::new(source.into(), 0).into());
-            match bound.and_then(|()| socket.connect(&self.addr.into())) {
+            let addr = self.targets.addr_for(n);
+            let socket = match Socket::new(Domain::for_address(addr), Type::STREAM, None) {
+                Ok(s) => s,
+                Err(e) => return self.note_error(format!("idle flood: {e}")),
+            };
+            // An IPv6 server sees them all from one address: there is one ::1.
+            let bound = if addr.is_ipv4() {
+                let source = std::net::Ipv4Addr::new(127, 0, 4, 1 + (n % 100) as u8);
+                socket.bind(&SocketAddr::new(source.into(), 0).into())
+            } else {
+                Ok(())
+            };
+            match bound.and_then(|()| socket.connect(&addr.into())) {
                 Ok(()) => self.idle.push(socket.into()),
                 Err(e) => return self.note_error(format!("idle flood: {e}")),
             }

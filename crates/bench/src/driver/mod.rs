@@ -44,10 +44,11 @@ use crate::cli::{Protocol, Scenario};
 use crate::client::{split_stream, Client, Piece, State};
 use crate::filemix::{self, Incoming};
 use crate::order::{PairTrack, Seen};
+use crate::targets::Targets;
 use crate::tls::{Link, TlsClient};
 use crate::wire::{self, Stamp};
 pub(crate) use connect::connect_from;
-pub use outcome::{Counts, Outcome, Sample};
+pub use outcome::{Counts, Outcome, ProcessSample, Sample};
 use progress::Progress;
 
 mod connect;
@@ -127,9 +128,9 @@ struct Opening {
 pub struct Driver {
     poll: Poll,
     events: Events,
-    addr: SocketAddr,
+    /// Where each client connects, and the server processes measured.
+    targets: Targets,
     sc: Scenario,
-    server_pid: Option<u32>,
     epoch: Instant,
     /// Nicknames are this tag plus the client index: unique per run, so a server still holding
     /// an earlier run's sessions never resumes one of them.
@@ -152,9 +153,8 @@ pub struct Driver {
 
 impl Driver {
     pub fn new(
-        addr: SocketAddr,
+        targets: Targets,
         sc: Scenario,
-        server_pid: Option<u32>,
         progress: bool,
         tls: Option<TlsClient>,
     ) -> io::Result<Driver> {
@@ -165,8 +165,7 @@ impl Driver {
         Ok(Driver {
             poll: Poll::new()?,
             events: Events::with_capacity(4096),
-            addr,
-            server_pid,
+            targets,
             epoch,
             tag,
             clients: Vec::with_capacity(sc.clients + sc.joiners),
@@ -186,8 +185,16 @@ impl Driver {
     }
 
     /// Where the server's `/metrics` is: a reactor-chat server answers HTTP on its chat port.
+    /// With several addresses, the first's alone: they may be one server reached several ways,
+    /// whose counters added up would count every line twice.
     fn metrics_addr(&self) -> Option<SocketAddr> {
-        (self.sc.protocol == Protocol::ReactorChat).then_some(self.addr)
+        (self.sc.protocol == Protocol::ReactorChat).then_some(self.targets.first())
+    }
+
+    /// Clients that logged in, per address, in `--addr`'s order.
+    fn logged_in_per_address(&self) -> Vec<u64> {
+        let ready = self.clients.iter().enumerate().filter(|(_, c)| c.was_ready);
+        self.targets.per_address(ready.map(|(idx, _)| idx))
     }
 
     /// Runs every phase and returns what was measured. Every phase is bounded in time.
@@ -225,7 +232,7 @@ impl Driver {
         // 3. Measure.
         self.sending = self.sc.senders > 0;
         self.progress.phase = "measure";
-        let before = Sample::take(self.server_pid, self.metrics_addr());
+        let before = Sample::take(&self.targets.pids, self.metrics_addr());
         self.recording = true;
         let mut storm_complete = true;
         if self.sc.joiners > 0 {
@@ -238,7 +245,7 @@ impl Driver {
             self.run_until(before.at + self.sc.duration, |_| false)?;
         }
         self.recording = false;
-        let after = Sample::take(self.server_pid, self.metrics_addr());
+        let after = Sample::take(&self.targets.pids, self.metrics_addr());
         let window = if self.sc.joiners > 0 {
             self.counts
                 .last_ready_at
@@ -257,6 +264,7 @@ impl Driver {
         self.progress.finish();
         Ok(Outcome {
             lost: self.lost(),
+            logged_in_per_address: self.logged_in_per_address(),
             counts: self.counts.clone(),
             latency: self.latency.clone(),
             connect_time,

@@ -225,3 +225,127 @@ fn irc_mode_refuses_redis_files_and_tls_and_says_why() {
     let stderr = refusal(&["--proto", "smtp"]);
     assert!(stderr.contains("irc"), "the choices are named: {stderr}");
 }
+
+/// The address of the server's second chat listener, `[::1]:PORT`, from its log: the harness
+/// reads only the first address it prints.
+fn ipv6_listener(server: &Server) -> String {
+    server.wait_for_log("address=[::1]:");
+    let log = server.log();
+    let at = log.find("address=[::1]:").expect("logged") + "address=".len();
+    log[at..]
+        .split_whitespace()
+        .next()
+        .expect("an address")
+        .to_string()
+}
+
+/// Two addresses of one server stand for two nodes of a cluster: every client reaches every
+/// other whichever address it connected to, so nothing may be lost, and the report names both
+/// addresses with the clients each got.
+#[test]
+fn the_bench_spreads_its_clients_over_every_address_given() {
+    let server = Server::builder()
+        .args(["--bind", "[::1]:0", "--rate", "0"])
+        .start();
+    let (v4, v6) = (server.addr.to_string(), ipv6_listener(&server));
+    let pid = server.pid().to_string();
+    let report = bench(&["--addr", &v4, "--addr", &v6, "--server-pid", &pid]);
+    assert_every_message_accounted_for(&report);
+    assert_eq!(
+        report["server"]["addr"],
+        format!("{v4}, {v6}"),
+        "{report:#}"
+    );
+    let addresses = report["server"]["addresses"].as_array().expect("addresses");
+    let spread: Vec<(&str, u64, u64)> = addresses
+        .iter()
+        .map(|a| {
+            let figure = |name: &str| a[name].as_u64().expect(name);
+            (
+                a["addr"].as_str().unwrap(),
+                figure("clients"),
+                figure("logged_in"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        spread,
+        [(v4.as_str(), 10, 10), (v6.as_str(), 10, 10)],
+        "{report:#}"
+    );
+    // The server saw them come in on both listeners, not only the bench count them so.
+    let from_v6 = server.log().matches("msg=connection peer=[::1]:").count();
+    assert_eq!(from_v6, 10, "{}", server.log());
+    // One process behind both: its figures are the report's, as with one address.
+    assert_eq!(report["server"]["pid"], server.pid(), "{report:#}");
+    assert_eq!(report["server_processes"], Value::Null, "{report:#}");
+}
+
+#[test]
+fn several_addresses_are_refused_with_a_spawned_server() {
+    let stderr = refusal(&["--spawn-server", "reactor-chat", "--addr", "127.0.0.1:2"]);
+    assert!(
+        stderr.contains("--spawn-server starts one server"),
+        "{stderr}"
+    );
+}
+
+/// Two separate servers, each with its pid: each one's CPU and memory, and their sum. Nobody
+/// sends: two servers that are not one cluster share no room, so their lines would be lost.
+#[test]
+fn the_bench_reports_every_server_pid_given_and_their_sum() {
+    let (a, b) = (Server::start(), Server::start());
+    let (addr_a, addr_b) = (a.addr.to_string(), b.addr.to_string());
+    let (pid_a, pid_b) = (a.pid().to_string(), b.pid().to_string());
+    let report = run_bench(
+        &[
+            "--addr",
+            &addr_a,
+            "--addr",
+            &addr_b,
+            "--server-pid",
+            &pid_a,
+            "--server-pid",
+            &pid_b,
+        ],
+        &[
+            "--clients",
+            "5",
+            "--senders",
+            "0",
+            "--warmup",
+            "0s",
+            "--duration",
+            "300ms",
+        ],
+    );
+    assert_eq!(report["connections"], 5, "{report:#}");
+    assert_eq!(report["server"]["pid"], Value::Null, "{report:#}");
+    assert_eq!(
+        report["server"]["pids"],
+        serde_json::json!([a.pid(), b.pid()]),
+        "{report:#}"
+    );
+    let clients: Vec<u64> = report["server"]["addresses"]
+        .as_array()
+        .expect("addresses")
+        .iter()
+        .map(|a| a["logged_in"].as_u64().unwrap())
+        .collect();
+    assert_eq!(clients, [3, 2], "{report:#}");
+    let processes = report["server_processes"].as_array().expect("each process");
+    let rss = |figures: &Value| figures["rss_kib"].as_u64().unwrap();
+    assert_eq!(processes.len(), 2, "{report:#}");
+    assert_eq!(processes[1]["pid"], b.pid(), "{report:#}");
+    assert_eq!(
+        rss(&report["server_memory"]),
+        rss(&processes[0]["memory"]) + rss(&processes[1]["memory"]),
+        "{report:#}"
+    );
+    let cpu = |figures: &Value| figures.as_f64().expect("a CPU figure");
+    let sum = cpu(&processes[0]["cpu_pct"]) + cpu(&processes[1]["cpu_pct"]);
+    assert!(
+        (cpu(&report["server_cpu_pct"]) - sum).abs() < 1e-6,
+        "{report:#}"
+    );
+}
