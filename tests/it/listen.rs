@@ -133,8 +133,10 @@ fn every_interface_is_reached_on_ipv4_and_ipv6_loopback_as_the_address_it_is() {
 fn a_bind_that_fails_or_is_not_an_address_is_named() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
+    // --ephemeral: a server started here must not write ./reactor-chat-data, nor be refused it
+    // while another test's server holds it.
     let out = Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
-        .args(["--no-history", "--listen", &format!("metrics={addr}")])
+        .args(["--ephemeral", "--listen", &format!("metrics={addr}")])
         .args(["--bind", "127.0.0.1:0"])
         .output()
         .unwrap();
@@ -145,7 +147,7 @@ fn a_bind_that_fails_or_is_not_an_address_is_named() {
         "{err}"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
-        .args(["--no-history", "--bind", "chat.example.org:80"])
+        .args(["--ephemeral", "--bind", "chat.example.org:80"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

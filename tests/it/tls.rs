@@ -382,8 +382,10 @@ fn a_bad_certificate_file_at_start_is_an_error_naming_it() {
     let (_, key) = certificate(dir.path(), "server");
     let bad = dir.path().join("broken.pem");
     std::fs::write(&bad, "garbage\n").unwrap();
+    // --ephemeral: a server started here must not write ./reactor-chat-data, nor be refused it
+    // while another test's server holds it.
     let out = Command::new(crate::support::bin(crate::support::SERVER))
-        .args(["--bind", "127.0.0.1:0", "--no-history"])
+        .args(["--bind", "127.0.0.1:0", "--ephemeral"])
         .arg("--tls-cert")
         .arg(&bad)
         .arg("--tls-key")
@@ -457,7 +459,7 @@ fn no_greeting_delay_is_refused_with_tls_as_it_would_greet_before_the_handshake(
         .args([
             "--bind",
             "127.0.0.1:0",
-            "--no-history",
+            "--ephemeral",
             "--greet-delay-ms",
             "0",
         ])
