@@ -38,7 +38,8 @@
 //!   SQLite off the loop; [`storage::store`] is the database code.
 //! - [`clock`]: the present moment and calendar days; [`timer`]: the deadline heap both the
 //!   reactor and the chat core use.
-//! - [`logging`] and [`system`]: start-up chores of the binary.
+//! - [`logging`], [`system`] and [`data_dir`] (one server per `--data-dir`, by a lock held
+//!   while it runs): start-up chores of the binary.
 //!
 //! # The path of one message
 //! `Reactor::run` polls → a connection is readable → `on_readable` (`reactor::read`) reads
@@ -56,6 +57,7 @@ pub mod chat;
 pub mod clock;
 pub mod codec;
 pub mod config;
+pub mod data_dir;
 pub mod logging;
 pub mod reactor;
 pub mod render;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use log::{error, info};
 
 use reactor_chat::config::{self, Config};
+use reactor_chat::data_dir::DataDirLock;
 use reactor_chat::reactor::Reactor;
 use reactor_chat::storage::{self, store::Store};
 
@@ -58,6 +59,15 @@ fn run(mut cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     reactor_chat::system::raise_open_files_limit();
+    // Before the admin key and the database are touched, so that a second server on this
+    // directory stops here. Declared before the store and the reactor, it is dropped after them:
+    // the lock is held until the storage thread has committed its last batch.
+    // `backup` (it only reads) and `--ephemeral` (it writes nothing) take no lock.
+    let _data_dir_lock = if cfg.ephemeral {
+        None
+    } else {
+        Some(DataDirLock::acquire(&cfg.data_dir)?)
+    };
     let origin = config::admin_key::resolve(&mut cfg)?;
     log_admin_key(&cfg, origin);
     // Bans, topics and operators are kept even without history: only --ephemeral keeps nothing.

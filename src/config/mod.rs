@@ -469,7 +469,9 @@ pub struct Config {
 
     /// Directory of the chat history database, which also keeps the bans, topics and operators
     /// across restarts, and of the generated admin key (created on first start). History is on
-    /// by default so that /history works without any set-up. When $STATE_DIRECTORY is set, as systemd sets it
+    /// by default so that /history works without any set-up. One server at a time: a server
+    /// holds DATA_DIR/lock while it runs, and a second one on the directory refuses to start.
+    /// When $STATE_DIRECTORY is set, as systemd sets it
     /// for a unit's StateDirectory=, that directory is the default (the first, if it lists several).
     #[arg(long, default_value = "./reactor-chat-data")]
     pub data_dir: PathBuf,

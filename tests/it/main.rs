@@ -12,6 +12,7 @@ mod support {
 mod abuse;
 mod browser;
 mod config;
+mod data_dir;
 mod files;
 mod flood;
 mod game;
