@@ -33,6 +33,16 @@ fn history(client: &mut Client, command: &str) -> Vec<String> {
     framed(client, command, "-- History of ", "-- End of history.")
 }
 
+/// `/search WORDS` in the lobby: the header, then the lines found.
+fn search(client: &mut Client, words: &str) -> Vec<String> {
+    framed(
+        client,
+        &format!("/search {words}"),
+        "-- Search of lobby for ",
+        "-- End of search.",
+    )
+}
+
 /// The part of a history line after its `[HH:MM] ` or `[YYYY-MM-DD HH:MM] ` stamp.
 fn text_of(line: &str) -> &str {
     if let Some(rest) = unstamp(line) {
@@ -206,14 +216,6 @@ fn search_finds_words_newest_first_and_takes_any_input() {
         alice.send(text);
     }
     alice.sync();
-    let search = |alice: &mut Client, words: &str| {
-        framed(
-            alice,
-            &format!("/search {words}"),
-            "-- Search of lobby for ",
-            "-- End of search.",
-        )
-    };
     let found = search(&mut alice, "release");
     assert_eq!(
         found[0],
@@ -253,14 +255,6 @@ fn search_from_a_user_finds_only_their_lines() {
     alice.send("bob said release");
     alice.sync();
     bob.sync();
-    let search = |alice: &mut Client, words: &str| {
-        framed(
-            alice,
-            &format!("/search {words}"),
-            "-- Search of lobby for ",
-            "-- End of search.",
-        )
-    };
     let found = search(&mut alice, "from:bob");
     assert_eq!(
         found[0],
@@ -529,14 +523,6 @@ fn hundreds_of_lines_fill_blocks_that_are_searchable_at_once_and_counted_on_metr
         ));
     }
     alice.sync();
-    let search = |alice: &mut Client, words: &str| {
-        framed(
-            alice,
-            &format!("/search {words}"),
-            "-- Search of lobby for ",
-            "-- End of search.",
-        )
-    };
     let found = search(&mut alice, "needle");
     let texts: Vec<&str> = found[1..].iter().map(|l| text_of(l)).collect();
     assert_eq!(

@@ -24,15 +24,8 @@ B=target/release/reactor-chat-bench
 S=target/release/reactor-chat
 TARGETS="off on${PREVIOUS:+ prev-on}"
 
-case $ROUNDS in
-  '' | *[!0-9]*) echo "ROUNDS must be a number from 1 to 20" >&2; exit 2 ;;
-esac
-if [ "$ROUNDS" -lt 1 ] || [ "$ROUNDS" -gt 20 ]; then
-  echo "ROUNDS must be a number from 1 to 20" >&2; exit 2
-fi
-command -v jq > /dev/null || { echo "history-rounds.sh needs jq (apt-get install jq)" >&2; exit 2; }
-cargo build --release -p reactor-chat -p reactor-chat-bench || exit 1
-mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
+. crates/bench/scripts/rounds-common.sh
+rounds_setup history-rounds.sh
 
 cell() { # ROUND TARGET: one bench run, its JSON report in OUT
   local round=$1 target=$2 bin=$S args=()

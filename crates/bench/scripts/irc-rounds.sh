@@ -34,15 +34,8 @@ PREVIOUS=${PREVIOUS:-}
 TARGETS="${PREVIOUS:+prev-line }line rc-irc ngircd inspircd"
 SCENARIOS="saturate room100 idle10k"
 
-case $ROUNDS in
-  '' | *[!0-9]*) echo "ROUNDS must be a number from 1 to 20" >&2; exit 2 ;;
-esac
-if [ "$ROUNDS" -lt 1 ] || [ "$ROUNDS" -gt 20 ]; then
-  echo "ROUNDS must be a number from 1 to 20" >&2; exit 2
-fi
-command -v jq >/dev/null || { echo "irc-rounds.sh needs jq (apt-get install jq)" >&2; exit 2; }
-cargo build --release -p reactor-chat -p reactor-chat-bench || exit 1
-mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
+. crates/bench/scripts/rounds-common.sh
+rounds_setup irc-rounds.sh
 : > "$OUT/cells.tsv"
 
 # The machine's CPU ticks (all CPUs): "total steal idle", from /proc/stat's first line.

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::chat::event::{Departure, LostReason};
+use std::path::Path;
 
 const T0: u64 = 1_704_112_496_000; // 2024-01-01 12:34:56 UTC
 
@@ -777,44 +778,63 @@ fn scores_sum_the_wins_of_a_room_case_insensitively() {
     ));
 }
 
-#[test]
-fn a_database_of_one_row_a_line_moves_into_blocks_with_its_search_and_scores() {
-    let dir = tempfile::tempdir().unwrap();
-    // A version 2 database, as the previous release wrote it.
-    {
-        let mut conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
-        let tx = conn.transaction().unwrap();
-        for m in &MIGRATIONS[..2] {
-            let Migration::Sql(sql) = m else {
-                panic!("1 and 2 are SQL")
-            };
-            tx.execute_batch(sql).unwrap();
-        }
-        tx.execute_batch(
-            "PRAGMA user_version = 2; INSERT INTO rooms (key, name) VALUES ('lobby', 'Lobby');",
+/// A version 2 database in `dir`, as the release before blocks wrote it: `rooms` (key, name)
+/// get ids from 1, and `lines` (room id, kind, text, extra) are said by Alice a millisecond
+/// apart from T0, the kinds searchable indexed as that release did.
+fn version_2_database(
+    dir: &Path,
+    rooms: &[(&str, &str)],
+    lines: &[(i64, &str, &str, Option<&str>)],
+) {
+    let mut conn = Connection::open(dir.join(FILE_NAME)).unwrap();
+    let tx = conn.transaction().unwrap();
+    for m in &MIGRATIONS[..2] {
+        let Migration::Sql(sql) = m else {
+            panic!("1 and 2 are SQL")
+        };
+        tx.execute_batch(sql).unwrap();
+    }
+    tx.execute_batch("PRAGMA user_version = 2").unwrap();
+    for (key, name) in rooms {
+        tx.execute(
+            "INSERT INTO rooms (key, name) VALUES (?1, ?2)",
+            params![key, name],
         )
         .unwrap();
-        let mut next = ids();
-        for i in 0..300i64 {
-            let id = next(T0 + i as u64).0 as i64;
-            let (kind, text, extra) = match i {
-                7 => ("game_won", "사과", Some("5 12")),
-                8 => ("kick", "spam", Some("op")),
-                _ => ("msg", if i == 250 { "old needle" } else { "old hay" }, None),
-            };
-            tx.execute(
-                "INSERT INTO lines (id, room, at, kind, sender, text, extra) VALUES (?1, 1, ?2, ?3, 'Alice', ?4, ?5)",
-                params![id, T0 as i64 + i, kind, text, extra],
-            )
-            .unwrap();
+    }
+    let mut next = ids();
+    for (i, (room, kind, text, extra)) in lines.iter().enumerate() {
+        let at = T0 + i as u64;
+        let id = next(at).0 as i64;
+        tx.execute(
+            "INSERT INTO lines (id, room, at, kind, sender, text, extra)
+             VALUES (?1, ?2, ?3, ?4, 'Alice', ?5, ?6)",
+            params![id, room, at as i64, kind, text, extra],
+        )
+        .unwrap();
+        if ["msg", "kick"].contains(kind) && !text.is_empty() {
             tx.execute(
                 "INSERT INTO lines_fts (rowid, text) VALUES (?1, ?2)",
                 params![id, text],
             )
             .unwrap();
         }
-        tx.commit().unwrap();
     }
+    tx.commit().unwrap();
+}
+
+#[test]
+fn a_database_of_one_row_a_line_moves_into_blocks_with_its_search_and_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<(i64, &str, &str, Option<&str>)> = (0..300)
+        .map(|i| match i {
+            7 => (1, "game_won", "사과", Some("5 12")),
+            8 => (1, "kick", "spam", Some("op")),
+            250 => (1, "msg", "old needle", None),
+            _ => (1, "msg", "old hay", None),
+        })
+        .collect();
+    version_2_database(dir.path(), &[("lobby", "Lobby")], &lines);
     let mut store = Store::open(dir.path()).unwrap();
     assert_eq!(store.schema_version().unwrap(), 3);
     assert_eq!(store.count().unwrap(), 300);
@@ -1332,40 +1352,18 @@ fn a_full_disk_mid_batch_rolls_the_batch_back_and_says_so() {
 #[test]
 fn moving_a_database_keeps_game_results_kick_operators_and_empty_texts() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let mut conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
-        let tx = conn.transaction().unwrap();
-        for m in &MIGRATIONS[..2] {
-            let Migration::Sql(sql) = m else {
-                panic!("1 and 2 are SQL")
-            };
-            tx.execute_batch(sql).unwrap();
-        }
-        tx.execute_batch(
-            "PRAGMA user_version = 2;
-             INSERT INTO rooms (key, name) VALUES ('lobby', 'Lobby'), ('b', 'B');",
-        )
-        .unwrap();
-        let mut next = ids();
-        let rows: &[(i64, &str, &str, Option<&str>)] = &[
+    version_2_database(
+        dir.path(),
+        &[("lobby", "Lobby"), ("b", "B")],
+        &[
             (1, "game_won", "사과", Some("5 12")),
             (1, "kick", "", Some("op")),
             (2, "msg", "", None),
             (1, "quit", "", None),
             (2, "game_won", "w", Some("7 3")),
             (1, "msg", "hello", None),
-        ];
-        for (i, (room, kind, text, extra)) in rows.iter().enumerate() {
-            let id = next(T0 + i as u64).0 as i64;
-            tx.execute(
-                "INSERT INTO lines (id, room, at, kind, sender, text, extra)
-                 VALUES (?1, ?2, ?3, ?4, 'Alice', ?5, ?6)",
-                params![id, room, T0 as i64 + i as i64, kind, text, extra],
-            )
-            .unwrap();
-        }
-        tx.commit().unwrap();
-    }
+        ],
+    );
     let mut store = Store::open(dir.path()).unwrap();
     let wins: Vec<(i64, i64, i64)> = store
         .conn
