@@ -501,6 +501,26 @@ pub struct Config {
     #[arg(long, default_value_t = 0)]
     pub history_days: u64,
 
+    /// Lines a second above which the search index waits for the burst to end (storing costs the
+    /// relay a third as much meanwhile; /search still finds every line). 0: index at once, always.
+    #[arg(long, default_value_t = 100_000)]
+    pub index_defer_above: usize,
+
+    /// Most stored lines left waiting for the search index during a burst; past it they are
+    /// indexed during the burst too. Only rows on disk wait, no memory.
+    #[arg(long, default_value_t = 4_000_000)]
+    pub max_unindexed: usize,
+
+    /// Most of a room's lines waiting for the search index that one /search reads (newest
+    /// first); older waiting lines are found once indexed. Bounds a search's work in a burst.
+    #[arg(long, default_value_t = 250_000)]
+    pub search_max_unindexed: usize,
+
+    /// Most lines one /search reads from the blocks the index returns before it answers with
+    /// what it found (words each common but seldom in one line are in most blocks).
+    #[arg(long, default_value_t = 20_000)]
+    pub search_max_examined: usize,
+
     /// Lines of the room's history shown on login and on /join (0 shows none). Named apart from
     /// --backlog, which is the listen backlog.
     #[arg(long, default_value_t = 10)]

@@ -107,6 +107,10 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         max_kept_topics,
         flush_ms,
         history_days,
+        index_defer_above,
+        max_unindexed,
+        search_max_unindexed,
+        search_max_examined,
         backlog_lines,
         // Made at start when no key is configured: the running value stays.
         generated_admin_key: _,
@@ -211,6 +215,10 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         max_op_grants => "max-op-grants",
         flush_ms => "flush-ms",
         history_days => "history-days",
+        index_defer_above => "index-defer-above",
+        max_unindexed => "max-unindexed",
+        search_max_unindexed => "search-max-unindexed",
+        search_max_examined => "search-max-examined",
     }
     merged
 }

@@ -10,6 +10,7 @@ use super::{Reactor, STORAGE};
 use crate::chat::kept::Kept;
 use crate::chat::{ConnId, Event, HistoryQuery};
 use crate::config::Config;
+use crate::storage::store::SearchLimits;
 use crate::storage::store::Store;
 use crate::storage::{Storage, StorageSettings};
 
@@ -26,6 +27,12 @@ pub(super) fn start(
     let settings = StorageSettings {
         flush: cfg.flush_interval(),
         retention: cfg.history_retention(),
+        index_defer_above: cfg.index_defer_above,
+        max_unindexed: cfg.max_unindexed,
+        search: SearchLimits {
+            max_unindexed: cfg.search_max_unindexed,
+            max_examined: cfg.search_max_examined,
+        },
     };
     let waker = mio::Waker::new(poll.registry(), STORAGE)?;
     Ok(Some(Storage::start(store, settings, waker)?))

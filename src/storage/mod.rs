@@ -45,13 +45,6 @@ pub const SEND_EVERY: Duration = Duration::from_millis(50);
 const SEND_AT: usize = 4096;
 /// How often retention pruning runs (it also runs at start).
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-/// Below this many lines a second, full blocks are indexed as soon as the thread is free (it
-/// costs the machine at most a few percent of a core); above it, the relay is near its peak and
-/// indexing waits for the burst to end, so that storing costs the relay as little as it can.
-const CALM_LINES_PER_SEC: usize = 100_000;
-/// Most lines left waiting for the index: past it, blocks are indexed during the burst too. At
-/// the `saturate` bench's rate this is 15 s of lines; only rows on disk wait, no memory.
-const MAX_UNINDEXED: usize = 4_000_000;
 /// How often a thread with blocks waiting for the index and nothing to store looks whether the
 /// burst is over.
 const INDEX_RECHECK: Duration = Duration::from_millis(500);
@@ -93,6 +86,16 @@ pub struct StorageSettings {
     pub flush: Duration,
     /// `--history-days`: lines older than this are pruned; `None` keeps everything.
     pub retention: Option<Duration>,
+    /// `--index-defer-above`: lines a second above which indexing waits for the burst to end
+    /// (0: never). Below it, full blocks are indexed as soon as the thread is free, which costs
+    /// at most a few percent of a core; above it the relay is near its peak, and storing costs it
+    /// least with the index left for later.
+    pub index_defer_above: usize,
+    /// `--max-unindexed`: most lines left waiting for the index; past it, blocks are indexed
+    /// during the burst too (at the `saturate` bench's rate, 4,000,000 is 15 s of lines).
+    pub max_unindexed: usize,
+    /// `--search-max-unindexed` and `--search-max-examined`.
+    pub search: store::SearchLimits,
 }
 
 /// Counters of the storage thread, reported when it stops.
@@ -364,6 +367,7 @@ struct Worker {
 impl Worker {
     fn run(mut self, rx: Receiver<Message>) -> StorageStats {
         lower_priority();
+        self.store.set_search_limits(self.settings.search);
         self.progress
             .unindexed
             .store(self.store.unindexed_lines() as u64, Ordering::Relaxed);
@@ -430,7 +434,8 @@ impl Worker {
         let waiting = self.store.unindexed_lines();
         waiting > 0
             && self.index_paused_until.is_none_or(|until| now >= until)
-            && (waiting > MAX_UNINDEXED || self.rate.calm(now))
+            && (waiting > self.settings.max_unindexed
+                || self.rate.calm(now, self.settings.index_defer_above))
     }
 
     /// Indexes one slice of the waiting blocks (in the open batch, if one is open).
@@ -664,10 +669,11 @@ impl LineRate {
         self.this_second += lines;
     }
 
-    /// Lines arrive slower than a burst: below `CALM_LINES_PER_SEC` last second and so far this one.
-    fn calm(&mut self, now: Instant) -> bool {
+    /// Lines arrive slower than a burst: below `burst` a second last second and so far this
+    /// one (a `burst` of 0: always calm).
+    fn calm(&mut self, now: Instant, burst: usize) -> bool {
         self.roll(now);
-        self.last_second < CALM_LINES_PER_SEC && self.this_second < CALM_LINES_PER_SEC
+        burst == 0 || (self.last_second < burst && self.this_second < burst)
     }
 }
 
@@ -707,6 +713,8 @@ mod tests {
 
     #[test]
     fn the_line_rate_is_calm_below_the_threshold_and_again_once_a_burst_is_over() {
+        // The default --index-defer-above.
+        const CALM_LINES_PER_SEC: usize = 100_000;
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut rate = LineRate {
@@ -714,22 +722,26 @@ mod tests {
             this_second: 0,
             last_second: 0,
         };
-        assert!(rate.calm(at(0)));
+        assert!(rate.calm(at(0), CALM_LINES_PER_SEC));
         rate.add(CALM_LINES_PER_SEC / 2, at(100));
-        assert!(rate.calm(at(200)));
+        assert!(rate.calm(at(200), CALM_LINES_PER_SEC));
         // A burst: not calm while it lasts, nor the second after.
         rate.add(CALM_LINES_PER_SEC, at(300));
-        assert!(!rate.calm(at(400)));
+        assert!(!rate.calm(at(400), CALM_LINES_PER_SEC));
         rate.add(CALM_LINES_PER_SEC * 2, at(1100));
-        assert!(!rate.calm(at(1500)));
+        assert!(!rate.calm(at(1500), CALM_LINES_PER_SEC));
         assert!(
-            !rate.calm(at(2200)),
+            !rate.calm(at(2200), CALM_LINES_PER_SEC),
             "the second after the burst still counts it"
         );
         // Then a second with nothing counted.
-        assert!(rate.calm(at(3300)));
+        assert!(rate.calm(at(3300), CALM_LINES_PER_SEC));
         // A long silence after a burst is calm at once.
         rate.add(CALM_LINES_PER_SEC * 3, at(3400));
-        assert!(rate.calm(at(9000)));
+        assert!(rate.calm(at(9000), CALM_LINES_PER_SEC));
+        // --index-defer-above 0: never a burst.
+        rate.add(CALM_LINES_PER_SEC * 3, at(9100));
+        assert!(rate.calm(at(9200), 0));
+        assert!(!rate.calm(at(9200), CALM_LINES_PER_SEC));
     }
 }

@@ -27,7 +27,7 @@ use crate::chat::id::MsgId;
 use crate::chat::{room_key, RecentRooms};
 use open_blocks::{Appended, OpenBlocks};
 use rows::{event_of_line, RowData};
-pub use search::fts_query;
+pub use search::{fts_query, SearchLimits};
 
 mod block;
 mod kept;
@@ -208,6 +208,7 @@ pub struct Store {
     /// `begin` opened a batch that neither `commit` nor `rollback` has ended: if SQLite has no
     /// transaction meanwhile, an error rolled it back (see `StoreError::BatchLost`).
     batch_open: bool,
+    search_limits: SearchLimits,
 }
 
 impl fmt::Debug for Store {
@@ -300,6 +301,7 @@ impl Store {
             open: OpenBlocks::default(),
             unindexed_lines: 0,
             batch_open: false,
+            search_limits: SearchLimits::default(),
         };
         store.count_unindexed()?;
         Ok(store)
@@ -425,6 +427,11 @@ impl Store {
             .query_row(params![key], |r| r.get(0))?;
         self.room_ids.insert(Arc::from(name), id);
         Ok(id)
+    }
+
+    /// How much one `/search` may read (`--search-max-unindexed`, `--search-max-examined`).
+    pub fn set_search_limits(&mut self, limits: SearchLimits) {
+        self.search_limits = limits;
     }
 
     /// Lines in sealed blocks not in the full-text index yet.
@@ -598,6 +605,7 @@ impl Store {
                     terms,
                     from: from.as_deref(),
                     max: *max,
+                    limits: self.search_limits,
                 };
                 let events = search.run(&self.conn)?;
                 let total = events.len();

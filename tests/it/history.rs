@@ -578,3 +578,59 @@ fn hundreds_of_lines_fill_blocks_that_are_searchable_at_once_and_counted_on_metr
     assert_eq!(text_of(&found[1]), "bob: after the restart, a needle");
     assert_eq!(found.len(), 8);
 }
+
+#[test]
+fn a_burst_leaves_indexing_for_later_and_search_finds_every_line_meanwhile() {
+    let dir = TempDir::new("history-burst");
+    // Any rate above one line a second counts as a burst here, and indexing waits for its end.
+    let server = server_in(&dir, &["--index-defer-above", "1"]);
+    let mut alice = server.login("alice");
+    for i in 0..300 {
+        alice.send(&format!(
+            "line {i} about {}",
+            if i % 50 == 7 { "needle" } else { "hay" }
+        ));
+    }
+    alice.sync();
+    let wait_for = |want: &dyn Fn(&std::collections::HashMap<String, f64>) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let m = history_metrics(&server);
+            if want(&m) || std::time::Instant::now() > deadline {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let m = wait_for(&|m| m["reactor_chat_history_stored_lines_total"] >= 301.0);
+    // Two full blocks wait for the index; /search reads them directly.
+    assert_eq!(m["reactor_chat_history_unindexed_lines"], 256.0, "{m:?}");
+    assert_eq!(search(&mut alice, "needle").len(), 7);
+    // Once a second or two passes without a burst, they are indexed.
+    let m = wait_for(&|m| m["reactor_chat_history_unindexed_lines"] == 0.0);
+    assert_eq!(m["reactor_chat_history_unindexed_lines"], 0.0, "{m:?}");
+    assert_eq!(search(&mut alice, "needle").len(), 7);
+    drop(server);
+    // --max-unindexed 100: past it, blocks are indexed during the burst too.
+    let dir = TempDir::new("history-burst-cap");
+    let server = server_in(
+        &dir,
+        &["--index-defer-above", "1", "--max-unindexed", "100"],
+    );
+    let mut bob = server.login("bob");
+    for i in 0..300 {
+        bob.send(&format!("line {i}"));
+    }
+    bob.sync();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let m = loop {
+        let m = history_metrics(&server);
+        if m["reactor_chat_history_stored_lines_total"] >= 301.0
+            || std::time::Instant::now() > deadline
+        {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(m["reactor_chat_history_unindexed_lines"] <= 128.0, "{m:?}");
+}

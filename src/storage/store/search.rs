@@ -12,8 +12,8 @@
 //! storage thread decides to (at once while lines arrive at a chat's pace; during a burst, once it
 //! is over, see `storage::Worker`). A search reads the rows not in the index (the room's open
 //! block, and blocks waiting) directly, newest first, so a line is found the moment it is
-//! stored; past [`MAX_UNINDEXED_READ`] waiting lines of a room, the older ones are found once
-//! indexed.
+//! stored; past `SearchLimits::max_unindexed` waiting lines of a room, the older ones are found
+//! once indexed.
 //!
 //! The room and sender tokens start with private-use characters, which the tokenizer keeps in a
 //! token (category Co) and [`fts_query`] never puts in a user's term, so no word a user types can
@@ -35,14 +35,26 @@ pub(super) const SEARCHABLE: &[&str] = &["msg", "me", "scheduled", "topic", "qui
 /// alphabetic symbols make words (see [`fts_query`]).
 pub(super) const TOKENIZER: &str = "tokenize = \"unicode61 categories 'L* N* Co M* So'\"";
 
-/// Most lines a search reads from the blocks the index returns before it answers with what it
-/// has found: two common words that are seldom in one line appear together in most blocks, and
-/// one search must not hold the storage thread for long.
-const MAX_EXAMINED: usize = 20_000;
+/// How much one search may read, so that it never holds the storage thread for long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchLimits {
+    /// `--search-max-unindexed`: most lines of a room's rows not in the index a search reads
+    /// (250,000 take about 25 ms); only a burst leaves more waiting.
+    pub max_unindexed: usize,
+    /// `--search-max-examined`: most lines a search reads from the blocks the index returns
+    /// before it answers with what it found: two common words that are seldom in one line
+    /// appear together in most blocks.
+    pub max_examined: usize,
+}
 
-/// Most lines of a room's unindexed rows a search reads (about 25 ms). Only a burst leaves more
-/// waiting for the index.
-pub(super) const MAX_UNINDEXED_READ: usize = 250_000;
+impl Default for SearchLimits {
+    fn default() -> Self {
+        SearchLimits {
+            max_unindexed: 250_000,
+            max_examined: 20_000,
+        }
+    }
+}
 
 const ROOM_MARK: char = '\u{E001}';
 const SENDER_MARK: char = '\u{E000}';
@@ -144,6 +156,7 @@ pub(super) struct Search<'a> {
     pub terms: Option<String>,
     pub from: Option<&'a str>,
     pub max: usize,
+    pub limits: SearchLimits,
 }
 
 impl Search<'_> {
@@ -162,7 +175,7 @@ impl Search<'_> {
                 found.truncate(self.max);
                 return Ok(found);
             }
-            if read_unindexed >= MAX_UNINDEXED_READ {
+            if read_unindexed >= self.limits.max_unindexed {
                 break;
             }
         }
@@ -189,7 +202,7 @@ impl Search<'_> {
                 continue;
             }
             examined += self.lines_in(conn, &data, &mut found)?;
-            if found.len() >= self.max || examined >= MAX_EXAMINED {
+            if found.len() >= self.max || examined >= self.limits.max_examined {
                 break;
             }
         }

@@ -1414,3 +1414,48 @@ fn pruning_finds_old_blocks_through_an_index() {
         assert!(!plan.starts_with("SCAN blocks"), "{sql}: {plan}");
     }
 }
+
+#[test]
+fn a_search_reads_no_more_lines_than_its_limits_allow() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut next = ids();
+    // Ten blocks, each with a "needle" in its first line, stored as during a burst (unindexed).
+    store.begin().unwrap();
+    for i in 0..1280u64 {
+        let text = if i % 128 == 0 {
+            format!("needle {i}")
+        } else {
+            format!("hay {i}")
+        };
+        store
+            .insert(&msg(next(T0 + i), T0 + i, "lobby", "x", &text))
+            .unwrap();
+    }
+    store.commit().unwrap();
+    assert_eq!(store.unindexed_lines(), 1280);
+    let all: Vec<String> = (0..10)
+        .rev()
+        .map(|k| format!("needle {}", k * 128))
+        .collect();
+    assert_eq!(search_in(&mut store, "lobby", "needle", None, 100), all);
+    // --search-max-unindexed 300: the newest blocks up to 300 lines (three), the rest once indexed.
+    store.set_search_limits(SearchLimits {
+        max_unindexed: 300,
+        ..SearchLimits::default()
+    });
+    assert_eq!(
+        search_in(&mut store, "lobby", "needle", None, 100),
+        &all[..3]
+    );
+    while store.index_pending(4).unwrap() > 0 {}
+    assert_eq!(search_in(&mut store, "lobby", "needle", None, 100), all);
+    // --search-max-examined 200: the index's blocks are read until 200 lines (two blocks).
+    store.set_search_limits(SearchLimits {
+        max_examined: 200,
+        ..SearchLimits::default()
+    });
+    assert_eq!(
+        search_in(&mut store, "lobby", "needle", None, 100),
+        &all[..2]
+    );
+}
