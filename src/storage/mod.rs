@@ -2,13 +2,19 @@
 //! on disk without the reactor ever waiting for the disk.
 //!
 //! The reactor collects what the chat core asks for in one loop turn (room events to store,
-//! changes to the bans, topics and operators it keeps, and history queries) and sends them as one batch over a channel ([`Storage::send_batch`]). The
+//! changes to the bans, topics and operators it keeps, and history queries) and sends them as one
+//! batch over a channel ([`Storage::send_batch`]). The
 //! storage thread owns the database ([`store::Store`]): it inserts events as they arrive into an
 //! open transaction and commits it at most `--flush-ms` after its first line, so a line reaches the
 //! disk within `--flush-ms` and each commit (one fsync) covers many lines. Queries run on the same
 //! connection, so they see lines not yet committed. Answers go back over a second channel, and a
 //! `mio::Waker` registered on the reactor's `Poll` wakes the loop to read them (Redis's `bio.c`
 //! does the same with a pipe). Retention pruning runs on this thread too, at start and hourly.
+//!
+//! Indexing full blocks for `/search` is most of what storing costs, and it can wait: while lines
+//! arrive slower than `--index-defer-above` a second the thread indexes as soon as it is free;
+//! during a faster burst it leaves the blocks (up to `--max-unindexed` lines) and indexes them,
+//! a slice at a time between batches, once the burst is over. Searches read what waits directly.
 //!
 //! On shutdown [`Storage::finish`] sends what is left, tells the thread to commit and stop, and
 //! joins it: nothing acknowledged to a room is lost on SIGTERM.

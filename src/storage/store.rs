@@ -6,7 +6,8 @@
 //! database or a temporary directory. Room events are stored many to a row: table `blocks` holds
 //! runs of up to 128 consecutive lines of one room (see [`block`] for the encoding and
 //! [`open_blocks`] for how a run is filled and made durable at every commit), found by room and
-//! time; an FTS5 table indexes each block's text once it is full ([`search`]). A row, a document
+//! time; an FTS5 table indexes each block's text once it is full and the storage thread has
+//! time for it ([`search`]). A row, a document
 //! and an index entry a block instead of a line is what makes storing a line cost a fraction of a
 //! microsecond. Game results are also kept as rows of their own (`game_wins`), so scores are an
 //! aggregate query. Every value goes in as a bound parameter: no user text is ever part of SQL.
