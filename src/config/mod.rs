@@ -501,6 +501,11 @@ pub struct Config {
     #[arg(long, default_value_t = 0)]
     pub history_days: u64,
 
+    /// Most history lines waiting to be written (the storage thread behind a saturated CPU or a
+    /// slow disk); past it, lines are not stored (counted and logged) rather than held in memory.
+    #[arg(long, default_value_t = 500_000)]
+    pub history_max_waiting: usize,
+
     /// Lines a second above which the search index waits for the burst to end (storing costs the
     /// relay a third as much meanwhile; /search still finds every line). 0: index at once, always.
     #[arg(long, default_value_t = 100_000)]

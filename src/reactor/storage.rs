@@ -33,6 +33,7 @@ pub(super) fn start(
             max_unindexed: cfg.search_max_unindexed,
             max_examined: cfg.search_max_examined,
         },
+        max_waiting: cfg.history_max_waiting,
     };
     let waker = mio::Waker::new(poll.registry(), STORAGE)?;
     Ok(Some(Storage::start(store, settings, waker)?))

@@ -38,10 +38,6 @@ use store::Store;
 /// Most lines one transaction holds, whatever the time: keeps a commit (and the memory of a
 /// rolled-back batch) bounded under a flood of lines.
 const MAX_BATCH: usize = 20_000;
-/// Most lines sent to the storage thread and not yet written. Beyond it the disk is not keeping
-/// up, and further lines are not stored (counted and logged) rather than growing memory without
-/// bound; chat goes on.
-const MAX_IN_FLIGHT: usize = 500_000;
 /// Longest a stored line waits in the event loop before its batch goes to the storage thread.
 /// Every batch wakes the sleeping thread (a futex call, a context switch, and on two cores a
 /// thread competing with the event loop for its core): at 5 ms `saturate` relayed 2.8 M/s with
@@ -102,6 +98,10 @@ pub struct StorageSettings {
     pub max_unindexed: usize,
     /// `--search-max-unindexed` and `--search-max-examined`.
     pub search: store::SearchLimits,
+    /// `--history-max-waiting`: most lines handed to the storage thread and not yet written.
+    /// Beyond it the disk (or the CPU) is not keeping up, and further lines are not stored
+    /// (counted and logged) rather than growing memory without bound; chat goes on.
+    pub max_waiting: usize,
 }
 
 /// Counters of the storage thread, reported when it stops.
@@ -181,6 +181,8 @@ pub struct Storage {
     batch_lines: usize,
     in_flight: Arc<AtomicUsize>,
     progress: Arc<StorageProgress>,
+    /// `--history-max-waiting`.
+    max_waiting: usize,
     /// Lines not stored because the storage thread was too far behind.
     pub dropped: u64,
     thread: Option<JoinHandle<StorageStats>>,
@@ -232,6 +234,7 @@ impl Storage {
             batch_lines: 0,
             in_flight,
             progress,
+            max_waiting: settings.max_waiting,
             dropped: 0,
             thread: Some(thread),
         })
@@ -254,9 +257,9 @@ impl Storage {
 
     /// Queues a room event for this turn's batch (dropped, and counted, if the disk is far behind).
     pub fn store(&mut self, event: Event) {
-        if self.waiting() >= MAX_IN_FLIGHT {
+        if self.waiting() >= self.max_waiting {
             if self.dropped.is_multiple_of(10_000) {
-                warn!(behind = MAX_IN_FLIGHT; "history: storage is behind, lines are not being stored");
+                warn!(behind = self.max_waiting; "history: storage is behind, lines are not being stored");
             }
             self.dropped += 1;
             return;
@@ -269,7 +272,7 @@ impl Storage {
     }
 
     /// Queues a change to what is kept for this turn's batch. Never dropped for being behind, as
-    /// lines are past `MAX_IN_FLIGHT`: a lost change is a ban or an operator forgotten. They come
+    /// lines are past `--history-max-waiting`: a lost change is a ban or an operator forgotten. They come
     /// from operators' actions and `/topic`, which flood control paces like any line.
     pub fn keep(&mut self, change: Kept) {
         self.batch_since.get_or_insert_with(Instant::now);
@@ -700,7 +703,7 @@ fn thread_cpu_us() -> u64 {
 const STORAGE_NICENESS: libc::c_int = 10;
 
 /// Lowers this thread's CPU priority. When the cores are saturated, relaying chat keeps the CPU
-/// and storing waits: lines queue (bounded by `MAX_IN_FLIGHT`) and reach the disk once there is
+/// and storing waits: lines queue (bounded by `--history-max-waiting`) and reach the disk once there is
 /// CPU to spare. With a core to spare, nothing changes and `--flush-ms` holds.
 fn lower_priority() {
     // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
@@ -716,6 +719,40 @@ fn lower_priority() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_past_history_max_waiting_are_dropped_and_counted_and_the_rest_stored() {
+        let poll = mio::Poll::new().unwrap();
+        let waker = Waker::new(poll.registry(), mio::Token(0)).unwrap();
+        let settings = StorageSettings {
+            flush: Duration::from_millis(10),
+            retention: None,
+            index_defer_above: 100_000,
+            max_unindexed: 4_000_000,
+            search: store::SearchLimits::default(),
+            max_waiting: 10,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut storage =
+            Storage::start(Store::open(dir.path()).unwrap(), settings, waker).unwrap();
+        let mut ids = crate::chat::id::IdGen::new(1);
+        let line = |ids: &mut crate::chat::id::IdGen, i: u64| Event::Message {
+            id: ids.next(1_704_112_496_000 + i),
+            at: 1_704_112_496_000 + i,
+            room: Arc::from("lobby"),
+            from: Arc::from("alice"),
+            text: Arc::from(format!("line {i}")),
+        };
+        // Twenty lines in one loop turn: ten wait, ten are past the bound.
+        for i in 0..20 {
+            storage.store(line(&mut ids, i));
+        }
+        assert_eq!((storage.waiting(), storage.dropped), (10, 10));
+        storage.send_batch();
+        storage.finish();
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.count().unwrap(), 10);
+    }
 
     #[test]
     fn the_line_rate_is_calm_below_the_threshold_and_again_once_a_burst_is_over() {
