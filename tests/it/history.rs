@@ -510,19 +510,41 @@ fn history_metrics(server: &Server) -> std::collections::HashMap<String, f64> {
         .collect()
 }
 
+/// The history counters once `done` holds of them, or after 10 s (the caller's asserts then
+/// say what they were).
+fn wait_for_metrics(
+    server: &Server,
+    done: impl Fn(&std::collections::HashMap<String, f64>) -> bool,
+) -> std::collections::HashMap<String, f64> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = history_metrics(server);
+        if done(&m) || std::time::Instant::now() > deadline {
+            return m;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// 300 lines, "line {i} about needle" at i = 7, 57 .. 257 and "about hay" between (three blocks'
+/// worth: two full, the rest in the open one).
+fn send_needles(client: &mut Client) {
+    for i in 0..300 {
+        client.send(&format!(
+            "line {i} about {}",
+            if i % 50 == 7 { "needle" } else { "hay" }
+        ));
+    }
+    client.sync();
+}
+
 #[test]
 fn hundreds_of_lines_fill_blocks_that_are_searchable_at_once_and_counted_on_metrics() {
     let dir = TempDir::new("history-blocks");
     let server = server_in(&dir, &[]);
     let mut alice = server.login("alice");
-    // Three blocks' worth: two sealed (and indexed, at this pace), the rest in the open one.
-    for i in 0..300 {
-        alice.send(&format!(
-            "line {i} about {}",
-            if i % 50 == 7 { "needle" } else { "hay" }
-        ));
-    }
-    alice.sync();
+    // At this pace the two full blocks are indexed at once.
+    send_needles(&mut alice);
     let found = search(&mut alice, "needle");
     let texts: Vec<&str> = found[1..].iter().map(|l| text_of(l)).collect();
     assert_eq!(
@@ -530,16 +552,9 @@ fn hundreds_of_lines_fill_blocks_that_are_searchable_at_once_and_counted_on_metr
         [257, 207, 157, 107, 57, 7].map(|i| format!("alice: line {i} about needle"))
     );
     // Every line committed within --flush-ms, nothing left waiting or dropped.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let metrics = loop {
-        let m = history_metrics(&server);
-        if m["reactor_chat_history_stored_lines_total"] >= 301.0
-            || std::time::Instant::now() > deadline
-        {
-            break m;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let metrics = wait_for_metrics(&server, |m| {
+        m["reactor_chat_history_stored_lines_total"] >= 301.0
+    });
     // alice's join and her 300 lines.
     assert_eq!(
         metrics["reactor_chat_history_stored_lines_total"], 301.0,
@@ -585,29 +600,17 @@ fn a_burst_leaves_indexing_for_later_and_search_finds_every_line_meanwhile() {
     // Any rate above one line a second counts as a burst here, and indexing waits for its end.
     let server = server_in(&dir, &["--index-defer-above", "1"]);
     let mut alice = server.login("alice");
-    for i in 0..300 {
-        alice.send(&format!(
-            "line {i} about {}",
-            if i % 50 == 7 { "needle" } else { "hay" }
-        ));
-    }
-    alice.sync();
-    let wait_for = |want: &dyn Fn(&std::collections::HashMap<String, f64>) -> bool| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let m = history_metrics(&server);
-            if want(&m) || std::time::Instant::now() > deadline {
-                return m;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    let m = wait_for(&|m| m["reactor_chat_history_stored_lines_total"] >= 301.0);
+    send_needles(&mut alice);
+    let m = wait_for_metrics(&server, |m| {
+        m["reactor_chat_history_stored_lines_total"] >= 301.0
+    });
     // Two full blocks wait for the index; /search reads them directly.
     assert_eq!(m["reactor_chat_history_unindexed_lines"], 256.0, "{m:?}");
     assert_eq!(search(&mut alice, "needle").len(), 7);
     // Once a second or two passes without a burst, they are indexed.
-    let m = wait_for(&|m| m["reactor_chat_history_unindexed_lines"] == 0.0);
+    let m = wait_for_metrics(&server, |m| {
+        m["reactor_chat_history_unindexed_lines"] == 0.0
+    });
     assert_eq!(m["reactor_chat_history_unindexed_lines"], 0.0, "{m:?}");
     assert_eq!(search(&mut alice, "needle").len(), 7);
     drop(server);
@@ -618,19 +621,9 @@ fn a_burst_leaves_indexing_for_later_and_search_finds_every_line_meanwhile() {
         &["--index-defer-above", "1", "--max-unindexed", "100"],
     );
     let mut bob = server.login("bob");
-    for i in 0..300 {
-        bob.send(&format!("line {i}"));
-    }
-    bob.sync();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let m = loop {
-        let m = history_metrics(&server);
-        if m["reactor_chat_history_stored_lines_total"] >= 301.0
-            || std::time::Instant::now() > deadline
-        {
-            break m;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    send_needles(&mut bob);
+    let m = wait_for_metrics(&server, |m| {
+        m["reactor_chat_history_stored_lines_total"] >= 301.0
+    });
     assert!(m["reactor_chat_history_unindexed_lines"] <= 128.0, "{m:?}");
 }

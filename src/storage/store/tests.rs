@@ -905,6 +905,28 @@ fn search_inside_blocks_folds_case_and_diacritics_as_the_index_does() {
     assert_eq!(search_in(&mut store, "lobby", "NAIVE", None, 10), ["naïve"]);
 }
 
+/// `lines` lines in the lobby, "needle {i}" every `every` and "hay {i}" between, stored as the
+/// storage thread stores during a burst: in one committed batch, full blocks left unindexed.
+fn store_as_in_a_burst(
+    store: &mut Store,
+    next: &mut impl FnMut(u64) -> MsgId,
+    lines: u64,
+    every: u64,
+) {
+    store.begin().unwrap();
+    for i in 0..lines {
+        let text = if i % every == 0 {
+            format!("needle {i}")
+        } else {
+            format!("hay {i}")
+        };
+        store
+            .insert(&msg(next(T0 + i), T0 + i, "lobby", "x", &text))
+            .unwrap();
+    }
+    store.commit().unwrap();
+}
+
 #[test]
 fn blocks_waiting_for_the_index_are_searched_directly_and_indexed_later() {
     let dir = tempfile::tempdir().unwrap();
@@ -912,19 +934,7 @@ fn blocks_waiting_for_the_index_are_searched_directly_and_indexed_later() {
     let lines = 1000u64;
     {
         let mut store = Store::open(dir.path()).unwrap();
-        // As the storage thread stores during a burst: batches committed, indexing left for later.
-        store.begin().unwrap();
-        for i in 0..lines {
-            let text = if i % 100 == 0 {
-                format!("needle {i}")
-            } else {
-                format!("hay {i}")
-            };
-            store
-                .insert(&msg(next(T0 + i), T0 + i, "lobby", "x", &text))
-                .unwrap();
-        }
-        store.commit().unwrap();
+        store_as_in_a_burst(&mut store, &mut next, lines, 100);
         let sealed = (lines as usize / block::BLOCK_LINES) * block::BLOCK_LINES;
         assert_eq!(store.unindexed_lines(), sealed);
         let indexed: i64 = store
@@ -1419,19 +1429,8 @@ fn pruning_finds_old_blocks_through_an_index() {
 fn a_search_reads_no_more_lines_than_its_limits_allow() {
     let mut store = Store::open_in_memory().unwrap();
     let mut next = ids();
-    // Ten blocks, each with a "needle" in its first line, stored as during a burst (unindexed).
-    store.begin().unwrap();
-    for i in 0..1280u64 {
-        let text = if i % 128 == 0 {
-            format!("needle {i}")
-        } else {
-            format!("hay {i}")
-        };
-        store
-            .insert(&msg(next(T0 + i), T0 + i, "lobby", "x", &text))
-            .unwrap();
-    }
-    store.commit().unwrap();
+    // Ten blocks, each with a "needle" in its first line.
+    store_as_in_a_burst(&mut store, &mut next, 1280, 128);
     assert_eq!(store.unindexed_lines(), 1280);
     let all: Vec<String> = (0..10)
         .rev()
