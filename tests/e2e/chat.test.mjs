@@ -141,7 +141,13 @@ test("two browsers and a TCP client chat, share files and show a picture inline"
   await seeUsers(minji, ["alice", "tom", "민지"]);
   await alice.locator("#rooms .room.here", { hasText: "lobby" }).waitFor();
   // The same name has the same colour on both screens.
-  const colourOf = (page) => page.locator("#users .nick", { hasText: "tom" }).evaluate((e) => getComputedStyle(e).color);
+  // One evaluation finds the name and reads its colour: the list is re-rendered
+  // whenever a user list arrives, and an element replaced between finding it and
+  // reading it would have no computed style at all.
+  const colourOf = (page) => page.evaluate(() => {
+    const nick = document.querySelector('#users .nick[data-nick="tom"]');
+    return nick ? getComputedStyle(nick).color : "tom is not in the list";
+  });
   assert.equal(await colourOf(alice), await colourOf(minji));
 
   // Whisper by clicking a name: the command is typed for the user.
