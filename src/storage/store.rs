@@ -27,13 +27,12 @@ use crate::chat::event::{HistoryLines, HistoryQuery, HistoryWhat};
 use crate::chat::id::MsgId;
 use crate::chat::{room_key, RecentRooms};
 use open_blocks::{Appended, OpenBlocks};
-use rows::{event_of_line, RowData};
+use crate::chat::event::record::{event_of_line, RowData};
 pub use search::{fts_query, SearchLimits};
 
 mod block;
 mod kept;
 mod open_blocks;
-mod rows;
 mod schema;
 mod search;
 

@@ -14,6 +14,7 @@ pub mod game;
 pub mod invite;
 pub mod presence;
 pub mod query;
+pub mod record;
 pub mod refusal;
 pub mod reply;
 

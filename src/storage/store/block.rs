@@ -20,17 +20,7 @@ pub(super) const BLOCK_BYTES: usize = 16 * 1024;
 /// The first byte of every block; a block with another (from a newer server) is skipped.
 const FORMAT: u8 = 1;
 
-/// One stored line: the columns of the single-row layout this replaces.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Line<'a> {
-    pub id: u64,
-    /// Unix milliseconds.
-    pub at: u64,
-    pub kind: Cow<'a, str>,
-    pub sender: Cow<'a, str>,
-    pub text: Cow<'a, str>,
-    pub extra: Option<Cow<'a, str>>,
-}
+pub(super) use crate::chat::event::record::Line;
 
 /// A line as written: ids and times relative to the previous line of the block (zig-zag
 /// varints, so a clock that steps back costs a byte, not an error).

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection};
 
 use super::block::{self, Line};
-use super::rows::event_of_line;
+use crate::chat::event::record::event_of_line;
 use super::Result;
 use crate::chat::Event;
 

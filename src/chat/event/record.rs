@@ -1,27 +1,44 @@
-//! How a room event becomes a stored line and back: one kind per event, with the kind's text
-//! and extra fields (a block holds these lines, see `block`).
+//! A room event as a flat record and back: its id and time, a kind naming the event, and the
+//! kind's sender, text and extra fields.
+//!
+//! It is the shape a room event has outside one server's memory: the history stores these
+//! records (many to a row, see `storage::store::block`) and the cluster sends them to other nodes
+//! (`render::cluster`). A kind a server does not know (a newer server's) decodes to nothing, so
+//! servers of different versions can share a database or a cluster: a new event is a new kind,
+//! never a change to an old one's fields.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::block::Line;
-use crate::chat::event::{Departure, Event, GameNotice, LostReason};
+use super::{Departure, Event, GameNotice, LostReason};
 use crate::chat::id::MsgId;
 
-/// One row's values, borrowed from the event.
-pub(super) struct RowData<'a> {
+/// One record: a room event without its room (a block, or a cluster message, names the room).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line<'a> {
+    pub id: u64,
+    /// Unix milliseconds.
+    pub at: u64,
+    pub kind: Cow<'a, str>,
+    pub sender: Cow<'a, str>,
+    pub text: Cow<'a, str>,
+    pub extra: Option<Cow<'a, str>>,
+}
+
+/// A room event's record and room, borrowed from the event.
+pub struct RowData<'a> {
     pub id: MsgId,
     pub room: &'a str,
     pub at: u64,
     pub kind: &'static str,
     pub sender: &'a str,
-    pub text: std::borrow::Cow<'a, str>,
-    pub extra: Option<std::borrow::Cow<'a, str>>,
+    pub text: Cow<'a, str>,
+    pub extra: Option<Cow<'a, str>>,
 }
 
 impl<'a> RowData<'a> {
-    /// The line a block stores for it.
-    pub(super) fn line(&self) -> Line<'_> {
+    /// Its record.
+    pub fn line(&self) -> Line<'_> {
         Line {
             id: self.id.0,
             at: self.at,
@@ -32,8 +49,9 @@ impl<'a> RowData<'a> {
         }
     }
 
-    pub(super) fn of(event: &'a Event) -> Option<RowData<'a>> {
-        use std::borrow::Cow;
+    /// The record of a room event; `None` for events that are not kept (addressed to one user,
+    /// or only summarising others).
+    pub fn of(event: &'a Event) -> Option<RowData<'a>> {
         let row =
             |id, room: &'a Arc<str>, at, kind, sender: &'a Arc<str>, text: Cow<'a, str>| RowData {
                 id,
@@ -210,7 +228,7 @@ fn reason_of_code(code: &str) -> LostReason {
 
 /// Rebuilds the event a line of `room` was stored from; `None` for a kind this server does not
 /// know (a newer server's, sharing the file).
-pub(super) fn event_of_line(room: &Arc<str>, line: &Line<'_>) -> Option<Event> {
+pub fn event_of_line(room: &Arc<str>, line: &Line<'_>) -> Option<Event> {
     let id = MsgId(line.id);
     let room = room.clone();
     let at = line.at;
