@@ -55,6 +55,7 @@
 
 pub mod chat;
 pub mod clock;
+pub mod cluster;
 pub mod codec;
 pub mod config;
 pub mod data_dir;
