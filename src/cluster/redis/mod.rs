@@ -4,13 +4,18 @@
 //! The layers are separate so each can be tested on its own: [`url`] reads where Redis is and how
 //! to log in; [`session`] is the protocol with no socket (the handshake, commands matched to
 //! their replies, pushes told apart from replies), fed bytes and tested at every split of a
-//! recorded stream.
+//! recorded stream. [`blocking`] runs a few commands on a plain blocking socket, for what a node
+//! does once before its reactor starts.
 //!
 //! RESP3 itself (frames, their encoding and decoding) is `redis-protocol`'s; nothing here
 //! parses RESP by hand.
 
+pub mod blocking;
 pub mod session;
 pub mod url;
+
+#[cfg(test)]
+mod test_server;
 
 use std::time::Instant;
 
