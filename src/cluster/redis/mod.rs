@@ -4,13 +4,16 @@
 //! The layers are separate so each can be tested on its own: [`url`] reads where Redis is and how
 //! to log in; [`session`] is the protocol with no socket (the handshake, commands matched to
 //! their replies, pushes told apart from replies), fed bytes and tested at every split of a
-//! recorded stream. [`blocking`] runs a few commands on a plain blocking socket, for what a node
-//! does once before its reactor starts.
+//! recorded stream; [`link`] puts a session on a `mio` socket: connecting without blocking,
+//! reading and writing until `WouldBlock`, reconnecting with back-off, bounding what waits to be
+//! written. [`blocking`] runs a few commands on a plain blocking socket, for what a node does
+//! once before its reactor starts.
 //!
 //! RESP3 itself (frames, their encoding and decoding) is `redis-protocol`'s; nothing here
 //! parses RESP by hand.
 
 pub mod blocking;
+pub mod link;
 pub mod session;
 pub mod url;
 
@@ -22,6 +25,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use redis_protocol::resp3::types::BytesFrame;
 
+pub use link::{Link, LinkLimits, LinkStats, SendError};
 pub use session::{encode_command, Session};
 pub use url::RedisUrl;
 
