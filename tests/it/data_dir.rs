@@ -2,11 +2,7 @@
 //! refuses to start and names it, and a server killed with SIGKILL leaves nothing behind that
 //! stops the next one. `--ephemeral` and `backup` take no lock.
 
-use std::io::Read;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-use crate::support::{Server, TempDir, WAIT};
+use crate::support::{run_to_exit, Server, TempDir, WAIT};
 
 fn data_dir(dir: &TempDir) -> String {
     dir.path().join("data").display().to_string()
@@ -16,43 +12,6 @@ fn start(dir: &TempDir) -> Server {
     Server::builder()
         .args(["--data-dir", &data_dir(dir)])
         .start()
-}
-
-/// Runs the server binary with `args` to its exit. A server that starts after all (it should
-/// not) is killed at the deadline, so the test fails instead of hanging.
-fn run_to_exit(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reactor-chat"))
-        .args(["--bind", "127.0.0.1:0"])
-        .args(args)
-        .env_remove("REACTOR_CHAT_ADMIN_KEY")
-        .env_remove("STATE_DIRECTORY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start reactor-chat");
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the server") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            break child.wait().expect("wait for the killed server");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    // What it wrote before it exited (or was killed) is all in the pipes by now.
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let mut out = child.stdout.take().expect("piped stdout");
-    out.read_to_end(&mut stdout).unwrap();
-    let mut err = child.stderr.take().expect("piped stderr");
-    err.read_to_end(&mut stderr).unwrap();
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
 }
 
 #[test]

@@ -14,6 +14,7 @@
 //! build it; a test never skips.
 
 mod client;
+mod redis;
 mod server;
 mod terminal;
 
@@ -21,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use client::Client;
-pub use server::{Server, ServerBuilder, TempDir};
+pub use redis::Redis;
+pub use server::{run_to_exit, Server, ServerBuilder, TempDir};
 pub use terminal::{last_line, Terminal};
 
 /// The server binary, and the variable that names it.

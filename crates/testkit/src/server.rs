@@ -1,14 +1,51 @@
 //! A running server: the real binary on 127.0.0.1 port 0, its log, its process figures.
 
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::{bin, Client, SERVER, WAIT};
+
+/// Runs the server binary with `args` to its exit. A server that starts after all (it should
+/// not) is killed at the deadline, so the test fails instead of hanging.
+pub fn run_to_exit(args: &[&str]) -> Output {
+    let mut child = Command::new(bin(SERVER))
+        .args(["--bind", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("REACTOR_CHAT_ADMIN_KEY")
+        .env_remove("STATE_DIRECTORY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start reactor-chat");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the server") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            break child.wait().expect("wait for the killed server");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // What it wrote before it exited (or was killed) is all in the pipes by now.
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut out = child.stdout.take().expect("piped stdout");
+    out.read_to_end(&mut stdout).unwrap();
+    let mut err = child.stderr.take().expect("piped stderr");
+    err.read_to_end(&mut stderr).unwrap();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
 
 /// A running server. Killed on drop; its log is printed if the test is failing.
 pub struct Server {
