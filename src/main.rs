@@ -68,6 +68,14 @@ fn run(mut cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         Some(DataDirLock::acquire(&cfg.data_dir)?)
     };
+    if let Some(url) = &cfg.cluster {
+        // Before anyone is served: every message id this node makes carries the id.
+        let url: reactor_chat::cluster::redis::RedisUrl = url.parse()?;
+        let claim = reactor_chat::cluster::claim::claim(&url, cfg.node_id, cfg.cluster_timeout())?;
+        info!(node = claim.node, redis:% = url; "cluster: node id claimed");
+        cfg.node_id = Some(claim.node);
+        cfg.cluster_claim = Some(claim.secret);
+    }
     let origin = config::admin_key::resolve(&mut cfg)?;
     log_admin_key(&cfg, origin);
     // Bans, topics and operators are kept even without history: only --ephemeral keeps nothing.

@@ -19,12 +19,14 @@
 //! - [`game`]: the word game (rules, word lists, rounds and scores).
 //! - [`schedule`]: scheduled messages.
 //! - [`history`]: `/history`, `/search` and the backlog, answered by the storage thread.
+//! - [`cluster`]: the room events and members of a cluster's other nodes.
 //!
 //! Beside them: [`command`] parses a line, [`help`] is the command reference, [`nick`] and
 //! [`text`] validate and clean what users type, [`id`] makes message ids, [`status`] is the
 //! operators' snapshot, [`kept`] what survives a restart (bans, topics, operators) and [`invariants`] what must always hold. A command runs with a [`Cx`]
 //! (who asked, when, and where answers go).
 
+pub mod cluster;
 pub mod command;
 pub mod event;
 pub mod files;
@@ -139,6 +141,8 @@ pub struct Chat {
     files: files::Files,
     games: game::Games,
     invites: invite::Invites,
+    /// Logins and renames waiting for the cluster to grant their names.
+    claims: cluster::claims::Claims,
     /// Nicknames and addresses of sessions that ended since the outbox was last applied: its
     /// lines about them (a QUIT, a KICK) still show their hosts ([`Chat::address_of`]).
     departed: Vec<(std::sync::Arc<str>, IpAddr)>,
@@ -150,16 +154,20 @@ pub struct Chat {
 
 impl Chat {
     pub fn new(settings: ChatSettings) -> Self {
+        let mut rooms = Rooms::new(
+            settings.history_enabled,
+            settings.recent_rooms,
+            settings.max_kept_topics,
+        );
+        if settings.cluster {
+            rooms.track_changes();
+        }
         Chat {
             ids: IdGen::new(settings.node_id),
             files: files::Files::new(settings.file_store, settings.file_ttl),
             sessions: Sessions::default(),
             grants: ops::Grants::new(settings.max_op_grants),
-            rooms: Rooms::new(
-                settings.history_enabled,
-                settings.recent_rooms,
-                settings.max_kept_topics,
-            ),
+            rooms,
             settings,
             presence: presence::Presence::default(),
             timers: Timers::new(),
@@ -167,6 +175,7 @@ impl Chat {
             bans: ops::Bans::default(),
             games: game::Games::default(),
             invites: invite::Invites::default(),
+            claims: cluster::claims::Claims::default(),
             order: 0,
             departed: Vec::new(),
             stats: ChatStats::default(),

@@ -1,6 +1,8 @@
 //! What the chat core answers: outputs for the reactor to carry out, appended to an outbox the
 //! caller owns and reuses.
 
+use std::sync::Arc;
+
 use super::event::{Bye, Event, HistoryQuery};
 use super::kept::Kept;
 use super::ConnId;
@@ -27,9 +29,30 @@ pub enum Output {
     ReceiveFile { conn: ConnId, size: u64, keep: Keep },
     /// Keep this room event in the history (only emitted when history is on).
     Store(Event),
+    /// Send this room event, which happened on this node, to the cluster's other nodes (only
+    /// emitted in a cluster): it is what `Store` stores, whether or not history is on.
+    Publish(Event),
     /// Keep this change to the bans, topics or operators across a restart (emitted whether or
     /// not history is on; dropped when nothing is kept on disk).
     Keep(Kept),
+    /// Claim a nickname for the cluster (by its collision key) before a login or rename goes
+    /// on; the answer comes back through `Chat::nick_claim_answered` with `claim`.
+    ClaimNick {
+        conn: ConnId,
+        claim: u64,
+        key: String,
+        nick: Arc<str>,
+    },
+    /// This node no longer uses the nickname with this collision key: its claim is let go.
+    ReleaseNick { key: String },
+    /// A whisper (`event`) from `conn` to a user this node does not have: the cluster link
+    /// sends it to the node that holds the name with collision key `key`, and says through
+    /// `Chat::whisper_routed` whether there was one.
+    WhisperElsewhere {
+        conn: ConnId,
+        key: String,
+        event: Event,
+    },
     /// Ask the history for lines; the answer comes back through `Chat::history_answer`.
     Query { conn: ConnId, query: HistoryQuery },
 }

@@ -76,6 +76,9 @@ pub struct ChatSettings {
     /// Presence lines a room is shown one by one per minute before they are summarised
     /// (`--presence-rate`).
     pub presence_rate: u32,
+    /// This node is one of a cluster (`--cluster`): the room events it originates are also
+    /// published for the other nodes, and it is told theirs.
+    pub cluster: bool,
 }
 
 impl Default for ChatSettings {
@@ -96,7 +99,7 @@ impl ChatSettings {
             max_held_per_ip: cfg.max_held_per_ip,
             max_held: cfg.max_held,
             rules: Arc::from(cfg.rules_text()),
-            node_id: 0,
+            node_id: cfg.node_id.unwrap_or(0),
             utc: cfg.utc,
             admin_key: cfg.effective_admin_key().map(str::to_string),
             first_user_op: cfg.first_user_op,
@@ -121,6 +124,7 @@ impl ChatSettings {
             max_rooms_per_user: usize::try_from(cfg.max_rooms_per_user).unwrap_or(usize::MAX),
             presence_every: Duration::from_secs(cfg.presence_summary_secs),
             presence_rate: cfg.presence_rate,
+            cluster: cfg.cluster.is_some(),
         }
     }
 

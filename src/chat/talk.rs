@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::context::Cx;
 use super::event::{Event, Info, Refusal, UnixMillis};
 use super::id::MsgId;
-use super::{nick, Chat, RoomId};
+use super::{nick, Chat, ConnId, Now, Outbox, RoomId, SessionId};
 
 /// Builds a room event from its id, time, room, sender and text.
 type MakeTalk = fn(MsgId, UnixMillis, Arc<str>, Arc<str>, Arc<str>) -> Event;
@@ -54,6 +54,10 @@ impl Chat {
     /// `/msg NICK text`: to the target's connection, or kept for its return if it is held.
     pub(super) fn whisper(&mut self, cx: &mut Cx<'_>, to: &str, text: &str) {
         let Some(target) = self.sessions.find(to) else {
+            if self.settings.cluster && nick::validate(to).is_ok() {
+                // Perhaps a user of another node: the cluster link finds out.
+                return self.whisper_elsewhere(cx, to, text);
+            }
             let nick = Arc::from(to);
             return cx.refuse(Refusal::NoSuchUser { nick });
         };
@@ -132,23 +136,41 @@ impl Chat {
             return cx.refuse(refusal);
         }
         let new: Arc<str> = Arc::from(new);
-        let old_key = self.sessions[cx.sid].key().to_string();
-        if self.sessions[cx.sid].is_op() {
-            self.grant_follows_rename(&old_key, &key, cx.out);
+        if self.settings.cluster && key != self.sessions[cx.sid].key() {
+            // Another node's user may hold the name: the cluster decides.
+            return self.claim_for_rename(cx.conn, cx.sid, new, key, cx.out);
         }
-        let old = self.sessions.rename(cx.sid, new.clone(), key);
+        self.finish_rename(cx.conn, cx.sid, new, key, cx.now, cx.out);
+    }
+
+    /// A rename every check allowed: the name changes, the operator grant follows, and every
+    /// room the user is in is told.
+    pub(super) fn finish_rename(
+        &mut self,
+        conn: ConnId,
+        sid: SessionId,
+        new: Arc<str>,
+        key: String,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        let old_key = self.sessions[sid].key().to_string();
+        if self.sessions[sid].is_op() {
+            self.grant_follows_rename(&old_key, &key, out);
+        }
+        let old = self.sessions.rename(sid, new.clone(), key);
         log::info!(old:% = old, new:% = new; "renamed");
-        cx.info(Info::NickChanged { nick: new.clone() });
-        // Every room the user is in is told (a session that keeps rooms may be in several).
-        for m in self.sessions[cx.sid].memberships().to_vec() {
+        out.send(conn, Event::Info(Info::NickChanged { nick: new.clone() }));
+        // A session that keeps rooms may be in several.
+        for m in self.sessions[sid].memberships().to_vec() {
             let event = Event::Renamed {
-                id: self.ids.next(cx.now.wall),
-                at: cx.now.wall,
+                id: self.ids.next(now.wall),
+                at: now.wall,
                 room: self.rooms[m.room].name().clone(),
                 old: old.clone(),
                 new: new.clone(),
             };
-            self.broadcast(m.room, Some(cx.sid), event, cx.out);
+            self.broadcast(m.room, Some(sid), event, out);
         }
     }
 

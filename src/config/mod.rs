@@ -531,10 +531,44 @@ pub struct Config {
     #[arg(long, default_value_t = 10)]
     pub backlog_lines: usize,
 
+    /// Join a cluster of reactor-chat nodes through Redis (7 or later):
+    /// redis://[user:password@]host[:port][/db]. Users of every node then share rooms. Without
+    /// it nothing is shared and no Redis is needed.
+    #[arg(long, value_name = "URL", value_parser = parse_cluster_url)]
+    pub cluster: Option<String>,
+
+    /// This node's id among the cluster's nodes (0 to 1023; message ids carry it). With
+    /// --cluster it is claimed in Redis at start, and refused while a live node holds it; unset,
+    /// the node claims a free one.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(0..1024))]
+    pub node_id: Option<u16>,
+
+    /// Seconds within which a cluster node that stops answering (killed, or cut off from
+    /// Redis) has its users shown as lost on the other nodes and its node id freed. Nodes
+    /// heartbeat every quarter of this.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub cluster_timeout: u64,
+
+    /// Most bytes of commands queued for Redis; past it (Redis too slow to read them) room events
+    /// are not sent to the other nodes, and are counted in reactor_chat_cluster_dropped_total.
+    #[arg(long, default_value_t = 8 << 20)]
+    pub cluster_max_queued: usize,
+
+    /// The secret this node holds its claimed node id with (see `cluster::claim`): not a flag.
+    #[arg(skip)]
+    pub cluster_claim: Option<String>,
+
     /// The admin key the server made itself (see `admin_key::resolve`), when none is configured:
     /// not a flag, so a reload keeps it.
     #[arg(skip)]
     pub generated_admin_key: Option<String>,
+}
+
+/// `--cluster`'s value, checked as it is given (the link parses it again where it connects).
+fn parse_cluster_url(value: &str) -> Result<String, String> {
+    value
+        .parse::<crate::cluster::redis::RedisUrl>()
+        .map(|_| value.to_string())
 }
 
 /// The chat listener when none is given: loopback only, so a first start exposes nothing.
@@ -597,6 +631,9 @@ impl Config {
     }
     pub fn grace(&self) -> Duration {
         Duration::from_secs(self.grace)
+    }
+    pub fn cluster_timeout(&self) -> Duration {
+        Duration::from_secs(self.cluster_timeout)
     }
     pub fn soft_queue_time(&self) -> Duration {
         Duration::from_secs(self.soft_queue_secs)

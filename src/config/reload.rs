@@ -113,6 +113,12 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         search_max_unindexed,
         search_max_examined,
         backlog_lines,
+        cluster,
+        node_id,
+        cluster_timeout,
+        cluster_max_queued,
+        // Claimed at start: the running value stays.
+        cluster_claim: _,
         // Made at start when no key is configured: the running value stays.
         generated_admin_key: _,
     } = reloaded;
@@ -221,6 +227,10 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         max_unindexed => "max-unindexed",
         search_max_unindexed => "search-max-unindexed",
         search_max_examined => "search-max-examined",
+        cluster => "cluster",
+        node_id => "node-id",
+        cluster_timeout => "cluster-timeout",
+        cluster_max_queued => "cluster-max-queued",
     }
     merged
 }

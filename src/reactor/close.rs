@@ -120,6 +120,15 @@ impl Reactor {
             .and_then(|&s| signal_hook::low_level::signal_name(s))
             .unwrap_or("?");
         info!(signal, connections = self.conns.len(); "shutting down");
+        self.shut_down();
+    }
+
+    /// Stops accepting, says goodbye to everyone and closes their connections; the loop ends
+    /// once they are closed (`finish_if_shut_down`).
+    pub(super) fn shut_down(&mut self) {
+        if self.shutting_down {
+            return;
+        }
         self.shutting_down = true;
         for mut bound in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut bound.listener);

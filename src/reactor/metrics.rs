@@ -264,6 +264,26 @@ pub fn render(reactor: &Reactor) -> String {
             metric(&mut out, name, kind, help, &[("", value)]);
         }
     }
+    if let Some(node) = reactor.cluster.as_deref() {
+        let cluster = node.stats;
+        let link = node.link().stats();
+        let figures: [(&str, &str, &str, f64); 9] = [
+            ("reactor_chat_cluster_link_up", "gauge", "1 while the link to the cluster's Redis is up.", f64::from(u8::from(node.is_up()))),
+            ("reactor_chat_cluster_node_id", "gauge", "This node's id in the cluster.", f64::from(node.id())),
+            ("reactor_chat_cluster_published_total", "counter", "Room events sent to the other nodes.", cluster.published as f64),
+            ("reactor_chat_cluster_dropped_total", "counter", "Room events not sent to the other nodes: the link was down or past --cluster-max-queued.", cluster.dropped as f64),
+            ("reactor_chat_cluster_received_total", "counter", "Room events received from the other nodes.", cluster.received as f64),
+            ("reactor_chat_cluster_skipped_total", "counter", "Messages from other nodes not understood (a newer node's, or damaged).", cluster.skipped as f64),
+            ("reactor_chat_cluster_reconnects_total", "counter", "Times the link to Redis was made again after it was lost.", link.reconnects as f64),
+            ("reactor_chat_cluster_queued_bytes", "gauge", "Bytes of commands waiting to be written to Redis.", link.queued_bytes as f64),
+            // The lag of an event is its arrival here less its time on the node it happened on
+            // (so it includes the clocks' difference); sum over count is the mean.
+            ("reactor_chat_cluster_lag_seconds_total", "counter", "Seconds between received events' times and their arrival, summed (divide by reactor_chat_cluster_received_total).", cluster.lag_ms_sum as f64 / 1000.0),
+        ];
+        for (name, kind, help, value) in figures {
+            metric(&mut out, name, kind, help, &[("", value)]);
+        }
+    }
     labelled(
         &mut out,
         "reactor_chat_disconnects_total",

@@ -25,6 +25,11 @@
 //!    Its answers come back through a `mio::Waker` (token `STORAGE`) and are handed to the chat
 //!    core in step 2.
 //!
+//! 9. **Cluster** (`flush_cluster`, with `--cluster`): rooms opened and closed in the turn are
+//!    subscribed and let go, and the room events for other nodes are written to Redis. It also
+//!    runs before step 6, so a room's subscription goes out before its first member hears of
+//!    the room. What Redis sends (token `CLUSTER`) is handed to the chat core in step 2.
+//!
 //! After the last step, a shutdown whose connections have all closed ends the loop
 //! (`finish_if_shut_down`).
 //!
@@ -52,6 +57,7 @@ mod accept;
 mod admission;
 pub mod broadcast;
 mod close;
+mod cluster;
 pub mod conn;
 pub mod flood;
 pub mod irc;
@@ -119,6 +125,10 @@ pub struct Reactor {
     chat: Chat,
     /// The storage thread, unless nothing is kept on disk (`--ephemeral`).
     storage: Option<Storage>,
+    /// This node's link to the cluster (`--cluster`).
+    cluster: Option<Box<crate::cluster::node::Node>>,
+    /// Rooms opened and closed in the turn, for the cluster link (a reused buffer).
+    room_changes: Vec<crate::chat::cluster::RoomChange>,
     outbox: Outbox,
     renderer: Renderer,
     /// IRC's renderer, beside the line protocol's.
@@ -225,6 +235,7 @@ struct Parts {
     from_disk: crate::chat::RecentRooms,
     /// The bans, topics and operators kept from before (read likewise).
     kept: crate::chat::kept::KeptState,
+    cluster: Option<Box<crate::cluster::node::Node>>,
 }
 
 /// The present as the chat core sees it at start (`--clock-offset` applied to the wall clock).
@@ -299,6 +310,7 @@ impl Reactor {
             }
         }
         let storage = storage::start(store, &cfg, &poll)?;
+        let cluster = cluster::node(&cfg)?;
         let parts = Parts {
             poll: Poller::Mio(poll),
             listeners: listeners
@@ -311,6 +323,7 @@ impl Reactor {
             words: None,
             from_disk,
             kept,
+            cluster,
         };
         Reactor::assemble(cfg, parts)
     }
@@ -327,6 +340,7 @@ impl Reactor {
             words,
             from_disk,
             kept,
+            cluster,
         } = parts;
         let mut bound = Vec::with_capacity(listeners.len());
         for (index, (kind, asked, mut listener)) in listeners.into_iter().enumerate() {
@@ -393,6 +407,8 @@ impl Reactor {
             chat,
             links_per_conn,
             storage,
+            cluster,
+            room_changes: Vec::new(),
             flood,
             clock_offset_ms: cfg.clock_offset.saturating_mul(1000),
             renderer,
@@ -457,6 +473,7 @@ impl Reactor {
     /// Runs until a shutdown signal has been handled and every connection is flushed or timed out.
     /// One pass of the loop is the loop turn of the module's docs, a call a step.
     pub fn run(&mut self) -> io::Result<()> {
+        self.join_cluster()?;
         let mut events = self.poll.events(1024);
         while !self.turn(&mut events)? {}
         Ok(())
@@ -471,9 +488,13 @@ impl Reactor {
         self.leftover_reads();
         self.leftover_accepts();
         self.run_timers();
+        // Before the turn's output reaches users: a room's subscription is on its way to Redis
+        // before its first member is told they are in it.
+        self.flush_cluster();
         self.flush_pending();
         self.reap();
         self.send_to_storage();
+        self.flush_cluster();
         self.stats.busy += self.clock.now().saturating_duration_since(self.turn_began);
         Ok(self.finish_if_shut_down())
     }
@@ -506,6 +527,7 @@ impl Reactor {
         match event.token() {
             SIGNALS => self.on_signal(),
             STORAGE => self.on_storage_answers(),
+            cluster::CLUSTER => self.on_cluster_ready(),
             token => match listen::index(token, self.listeners.len()) {
                 Some(index) => self.accept_batch(index),
                 None => self.on_readiness(token.0, event),
@@ -535,6 +557,7 @@ impl Reactor {
             self.timers.next_deadline(),
             self.chat.next_deadline(),
             storage,
+            self.cluster_deadline(),
         ]
         .into_iter()
         .flatten()

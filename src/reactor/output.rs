@@ -55,6 +55,17 @@ impl Reactor {
                     }
                 }
                 Output::Store(event) => self.store(event),
+                Output::Publish(event) => self.publish(&event),
+                Output::ClaimNick {
+                    conn,
+                    claim,
+                    key,
+                    nick,
+                } => self.claim_nick(conn, claim, key, &nick),
+                Output::ReleaseNick { key } => self.release_nick(&key),
+                Output::WhisperElsewhere { conn, key, event } => {
+                    self.whisper_elsewhere(conn, &key, event);
+                }
                 Output::Keep(change) => self.keep(change),
                 Output::Query { conn, query } => self.query(conn.0, query),
             }

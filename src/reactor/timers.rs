@@ -36,6 +36,7 @@ pub(super) enum ReactorTimer {
 impl Reactor {
     /// Loop step 5: the reactor's due timers, the chat core's, then the sweep when it is due.
     pub(super) fn run_timers(&mut self) {
+        self.cluster_timers();
         let now = self.now();
         while let Some(timer) = self.timers.pop_due(now.mono) {
             match timer {

@@ -202,7 +202,7 @@ impl Reactor {
             "/metrics" | "/status" if !self.may_read_metrics(key, &req) => {
                 self.metrics_refusal(key, &req)
             }
-            "/healthz" => (200, "text/plain", b"ok\n".to_vec()),
+            "/healthz" => (200, "text/plain", self.health().into_bytes()),
             "/metrics" => (
                 200,
                 "text/plain; version=0.0.4",

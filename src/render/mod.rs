@@ -7,8 +7,11 @@
 //!   WebSocket text frames) the browser speak.
 //! - [`irc`]: IRC, a sibling of `line`: room events as IRC commands, replies as numerics, and
 //!   the same texts as notices where IRC has nothing of its own.
+//! - [`cluster`]: what a node publishes for the cluster's other nodes (room events as the
+//!   history's records, in postcard).
 //! - [`stamp`] and [`human`]: times, durations and sizes as people read them, shared by all.
 
+pub mod cluster;
 pub mod human;
 pub mod irc;
 pub mod line;

@@ -22,12 +22,12 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::chat::event::record::{event_of_line, RowData};
 use crate::chat::event::{Event, GameNotice, ScoreEntry};
 use crate::chat::event::{HistoryLines, HistoryQuery, HistoryWhat};
 use crate::chat::id::MsgId;
 use crate::chat::{room_key, RecentRooms};
 use open_blocks::{Appended, OpenBlocks};
-use crate::chat::event::record::{event_of_line, RowData};
 pub use search::{fts_query, SearchLimits};
 
 mod block;

@@ -11,6 +11,7 @@ mod support {
 
 mod abuse;
 mod browser;
+mod cluster;
 mod config;
 mod data_dir;
 mod files;

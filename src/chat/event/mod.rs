@@ -49,6 +49,9 @@ pub enum LostReason {
     SendQueueExceeded,
     /// The client kept sending faster than flood control allows.
     ExcessFlood,
+    /// The user's node of the cluster stopped answering (it died, or lost Redis for longer
+    /// than `--cluster-timeout`): told by the other nodes.
+    NodeDown,
 }
 
 /// How a user left a room.
@@ -82,6 +85,7 @@ impl LostReason {
             LostReason::PingTimeout => "ping_timeout",
             LostReason::SendQueueExceeded => "send_queue_exceeded",
             LostReason::ExcessFlood => "excess_flood",
+            LostReason::NodeDown => "node_down",
         }
     }
 }
@@ -181,6 +185,32 @@ pub enum Event {
 }
 
 impl Event {
+    /// The room a room event happened in; `None` for replies and events addressed to one user.
+    pub fn room(&self) -> Option<&str> {
+        match self {
+            Event::Message { room, .. }
+            | Event::Action { room, .. }
+            | Event::Scheduled { room, .. }
+            | Event::Joined { room, .. }
+            | Event::Reconnected { room, .. }
+            | Event::Left { room, .. }
+            | Event::Renamed { room, .. }
+            | Event::TopicSet { room, .. }
+            | Event::AwayChanged { room, .. } => Some(room),
+            Event::Presence(p) => Some(&p.room),
+            Event::Past { event, .. } => event.room(),
+            Event::File(crate::chat::FileNotice::Offered { room, .. }) => Some(room),
+            Event::Game(
+                GameNotice::Started { room, .. }
+                | GameNotice::Hint { room, .. }
+                | GameNotice::Won { room, .. }
+                | GameNotice::TimeUp { room, .. }
+                | GameNotice::Stopped { room, .. },
+            ) => Some(room),
+            _ => None,
+        }
+    }
+
     /// The wall-clock time of a room event; `None` for replies and goodbyes.
     pub fn at(&self) -> Option<UnixMillis> {
         match self {

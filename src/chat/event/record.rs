@@ -211,6 +211,7 @@ fn reason_code(reason: LostReason) -> &'static str {
         LostReason::PingTimeout => "ping-timeout",
         LostReason::SendQueueExceeded => "send-queue",
         LostReason::ExcessFlood => "flood",
+        LostReason::NodeDown => "node-down",
     }
 }
 
@@ -222,6 +223,7 @@ fn reason_of_code(code: &str) -> LostReason {
         "ping-timeout" => LostReason::PingTimeout,
         "send-queue" => LostReason::SendQueueExceeded,
         "flood" => LostReason::ExcessFlood,
+        "node-down" => LostReason::NodeDown,
         _ => LostReason::Closed,
     }
 }

@@ -108,6 +108,9 @@ pub enum Refusal {
     NickReserved {
         nick: Arc<str>,
     },
+    /// A cluster node cannot make sure a name is free while its link to the other servers is
+    /// down: logins and renames wait until it is back.
+    ClusterDown,
     LineTooLong {
         max: usize,
     },

@@ -107,6 +107,11 @@ pub enum Info {
         message: Arc<str>,
     },
     AwayCleared,
+    /// The cluster link went down (users of other nodes are out of reach; chat here goes on) or
+    /// came back.
+    ClusterLink {
+        up: bool,
+    },
     Whois {
         nick: Arc<str>,
         room: Arc<str>,

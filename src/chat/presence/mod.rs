@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::event::{Event, PresenceSummary};
-use super::{Chat, ChatTimer, Now, Outbox, Output, RoomId, SessionId};
+use super::{Chat, ChatTimer, Now, Outbox, RoomId, SessionId};
 
 /// The big rooms' presence events waiting for their summaries.
 #[derive(Debug, Default)]
@@ -160,18 +160,39 @@ impl Chat {
         now: Now,
         out: &mut Outbox,
     ) {
+        self.announce_presence_from(room, except, event, now, out, true);
+    }
+
+    /// [`Chat::announce_presence`] of an event that happened here (`here`: stored and published)
+    /// or on another node of the cluster (only shown).
+    pub(super) fn announce_presence_from(
+        &mut self,
+        room: RoomId,
+        except: Option<SessionId>,
+        event: Event,
+        now: Now,
+        out: &mut Outbox,
+        here: bool,
+    ) {
+        let at_once = |chat: &mut Chat, event: Event, out: &mut Outbox| {
+            if here {
+                chat.broadcast(room, except, event, out);
+            } else {
+                chat.deliver(room, except, event, out);
+            }
+        };
         let (nick, arrived) = match &event {
             Event::Joined { nick, .. } | Event::Reconnected { nick, .. } => (nick.clone(), true),
             Event::Left { nick, .. } => (nick.clone(), false),
-            _ => return self.broadcast(room, except, event, out),
+            _ => return at_once(self, event, out),
         };
         if !self.presence.pending(room)
-            && self.rooms[room].members().len() <= self.settings.presence_max_room
+            && self.rooms[room].size() <= self.settings.presence_max_room
             && self
                 .presence
                 .allow_line(room, now.mono, self.settings.presence_rate)
         {
-            return self.broadcast(room, except, event, out);
+            return at_once(self, event, out);
         }
         let (batch, opened) = self.presence.batch(room);
         if arrived {
@@ -185,8 +206,8 @@ impl Chat {
                 ChatTimer::PresenceDue { room, serial },
             );
         }
-        if self.settings.history_enabled {
-            out.items.push(Output::Store(event));
+        if here {
+            self.originated(&event, out);
         }
     }
 

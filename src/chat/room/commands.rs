@@ -70,7 +70,7 @@ impl Chat {
             let topic = topic.clone();
             cx.info(Info::TopicOnJoin { topic });
         }
-        if room.members().len() > self.settings.presence_max_room {
+        if room.size() > self.settings.presence_max_room {
             // Listing a big room to every arrival would cost O(members) per /join.
             let members = room.connected(&self.sessions);
             let room = room.name().clone();
@@ -107,6 +107,13 @@ impl Chat {
                 away: s.away().is_some(),
             })
             .collect();
+        // The cluster's other nodes' users in the room (their operator and away marks stay on
+        // their nodes).
+        users.extend(room.remote().map(|m| UserEntry {
+            nick: m.nick.clone(),
+            op: false,
+            away: false,
+        }));
         users.sort_by(|a, b| cmp_nicks(&a.nick, &b.nick));
         let room = room.name().clone();
         cx.info(Info::Users { room, users });

@@ -18,8 +18,10 @@ use std::sync::Arc;
 
 use slab::Slab;
 
+use super::cluster::{RemoteMember, RoomChange};
 use super::event::Event;
 use super::kept::{Kept, KeptTopic};
+use super::nick::collision_key;
 use super::session::{Membership, Sessions};
 use super::{Chat, Outbox, Output, RoomId, SessionId, UnixMillis};
 use recent::Recent;
@@ -49,6 +51,8 @@ pub struct Room {
     room_ops: Vec<u64>,
     /// When its first member came in (IRC's channel creation time).
     opened_at: UnixMillis,
+    /// Users of the cluster's other nodes in the room, by nickname key (see `chat::cluster`).
+    remote: HashMap<String, RemoteMember>,
 }
 
 impl Room {
@@ -128,12 +132,51 @@ impl Room {
         &self.recent
     }
 
-    /// Members with a live connection (those `/users` lists).
+    /// Members with a live connection (those `/users` lists), on this node and the cluster's
+    /// others.
     pub fn connected(&self, sessions: &Sessions) -> usize {
         self.members
             .iter()
             .filter(|&&m| sessions[m].is_connected())
             .count()
+            + self.remote.len()
+    }
+
+    /// Members here and on the cluster's other nodes, live or held: what makes a room big.
+    pub fn size(&self) -> usize {
+        self.members.len() + self.remote.len()
+    }
+
+    /// The users of other nodes in the room.
+    pub fn remote(&self) -> impl Iterator<Item = &RemoteMember> {
+        self.remote.values()
+    }
+
+    pub(in crate::chat) fn add_remote(&mut self, nick: Arc<str>, node: u16) {
+        self.remote
+            .insert(collision_key(&nick), RemoteMember { nick, node });
+    }
+
+    pub(in crate::chat) fn remove_remote(&mut self, nick: &str) {
+        self.remote.remove(&collision_key(nick));
+    }
+
+    /// Removes the users of `nodes`; returns their names, sorted.
+    pub(in crate::chat) fn remove_remote_of(&mut self, nodes: &[u16]) -> Vec<Arc<str>> {
+        let mut gone = Vec::new();
+        self.remote.retain(|_, m| {
+            let keep = !nodes.contains(&m.node);
+            if !keep {
+                gone.push(m.nick.clone());
+            }
+            keep
+        });
+        gone.sort_by(|a, b| crate::chat::nick::cmp_nicks(a, b));
+        gone
+    }
+
+    pub(in crate::chat) fn clear_remote(&mut self) {
+        self.remote.clear();
     }
 }
 
@@ -152,6 +195,10 @@ pub struct Rooms {
     history_enabled: bool,
     /// Topics of closed rooms, for their return (`--max-kept-topics`).
     topics: KeptTopics,
+    /// In a cluster, rooms opened and closed since the cluster link last asked (see
+    /// `chat::cluster`); nothing is recorded otherwise.
+    track_changes: bool,
+    changes: Vec<RoomChange>,
 }
 
 crate::chat::index_by_id!(Rooms, RoomId, Room);
@@ -164,6 +211,16 @@ impl Rooms {
             topics: KeptTopics::new(max_topics),
             ..Rooms::default()
         }
+    }
+
+    /// Records rooms opening and closing for the cluster link.
+    pub fn track_changes(&mut self) {
+        self.track_changes = true;
+    }
+
+    /// The rooms opened and closed since the last call, in order.
+    pub fn take_changes(&mut self, into: &mut Vec<RoomChange>) {
+        into.append(&mut self.changes);
     }
 
     /// The topics kept from before a restart: every room is closed then, so each waits for its
@@ -247,8 +304,15 @@ impl Rooms {
             recent,
             room_ops: Vec::new(),
             opened_at: 0,
+            remote: HashMap::new(),
         });
         self.by_key.insert(key, id);
+        if self.track_changes {
+            self.changes.push(RoomChange {
+                room: self.slab[id].name.clone(),
+                open: true,
+            });
+        }
         id
     }
 
@@ -302,6 +366,12 @@ impl Rooms {
         let room = self.slab.remove(room);
         let key = room_key(&room.name);
         self.by_key.remove(&key);
+        if self.track_changes {
+            self.changes.push(RoomChange {
+                room: room.name.clone(),
+                open: false,
+            });
+        }
         let forgotten = if room.has_topic() {
             self.topics.keep(room.kept_topic())
         } else {
@@ -381,11 +451,21 @@ impl Chat {
         event: Event,
         out: &mut Outbox,
     ) {
+        // Every broadcast is a room event that happened here.
+        self.originated(&event, out);
+        self.deliver(room, except, event, out);
+    }
+
+    /// A room event that happened on this node: the room's history keeps it, and the cluster's
+    /// other nodes are sent it (the node where an event happens is the one that stores and
+    /// publishes it).
+    pub(super) fn originated(&self, event: &Event, out: &mut Outbox) {
         if self.settings.history_enabled {
-            // Every broadcast is a room event, and the room's history keeps them all.
             out.items.push(Output::Store(event.clone()));
         }
-        self.deliver(room, except, event, out);
+        if self.settings.cluster {
+            out.items.push(Output::Publish(event.clone()));
+        }
     }
 
     /// [`Chat::broadcast`] without storing: for lines that only summarise stored events.

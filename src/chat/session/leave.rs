@@ -17,6 +17,7 @@ impl Chat {
     pub fn disconnect(&mut self, conn: ConnId, reason: LostReason, now: Now, out: &mut Outbox) {
         // A half-uploaded file is never offered.
         self.files.upload_ended(conn);
+        self.claims.forget(conn);
         let Some(sid) = self.sessions.forget_conn(conn).and_then(|e| e.session) else {
             return;
         };
@@ -130,6 +131,9 @@ impl Chat {
             self.rooms.leave(room.room, sid, &mut self.sessions);
         }
         let s = self.sessions.remove(sid);
+        if self.settings.cluster {
+            out.items.push(Output::ReleaseNick { key: s.key.clone() });
+        }
         self.departed.push((s.nick.clone(), s.ip));
         self.invites.forget(s.uid);
         // Operator actions are announced on their own even in a big room.

@@ -81,6 +81,9 @@ impl Chat {
             key,
             keeps_rooms,
         } = login;
+        if self.claims.is_waiting(conn) {
+            return; // its name is being claimed: the answer decides
+        }
         if let Some(minutes_left) = self.bans.address_banned(ip, now.mono) {
             info!(ip:% = ip; "login refused: banned address");
             self.sessions.forget_conn(conn);
@@ -114,6 +117,9 @@ impl Chat {
                 keeps_rooms,
                 at: now.wall,
             };
+            if self.settings.cluster {
+                return self.claim_for_login(new, out);
+            }
             return self.new_session(new, now, out);
         };
         let s = &self.sessions[sid];
@@ -152,7 +158,12 @@ impl Chat {
         }
     }
 
-    fn refuse_login(&mut self, conn: ConnId, refusal: Refusal, out: &mut Outbox) {
+    pub(in crate::chat) fn refuse_login(
+        &mut self,
+        conn: ConnId,
+        refusal: Refusal,
+        out: &mut Outbox,
+    ) {
         self.stats.refused_logins += 1;
         out.send(conn, Event::Refused(refusal));
         out.send(conn, Event::Info(Info::NickPrompt));
@@ -161,7 +172,12 @@ impl Chat {
     /// A session for a name nobody holds. The resume key the login gave is kept only when it is
     /// an operator's grant coming back (after a restart, or after its session ended), so that
     /// operator's client resumes as before and is operator again.
-    fn new_session(&mut self, mut new: NewSession<'_>, now: Now, out: &mut Outbox) {
+    pub(in crate::chat) fn new_session(
+        &mut self,
+        mut new: NewSession<'_>,
+        now: Now,
+        out: &mut Outbox,
+    ) {
         let (conn, ip, nick) = (new.conn, new.ip, new.nick.clone());
         let keeps_rooms = new.keeps_rooms;
         new.resume_key = new.resume_key.filter(|k| self.granted_op(&new.key, k, out));

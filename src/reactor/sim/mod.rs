@@ -110,6 +110,8 @@ impl Reactor {
             words,
             from_disk: crate::chat::RecentRooms::default(),
             kept: crate::chat::kept::KeptState::default(),
+            // The simulated kernel has no Redis.
+            cluster: None,
         };
         Reactor::assemble(cfg, parts)
     }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
 
-use crate::chat::event::{Departure, Event, GameNotice, UnixMillis};
+use crate::chat::event::{Departure, Event, UnixMillis};
 use crate::chat::text::without_formatting;
 use crate::render::line::Renderer as LineRenderer;
 use crate::render::texts::room as room_text;
@@ -224,8 +224,9 @@ impl IrcRenderer {
             }
             // What IRC has no command for: the line protocol's sentence, to the room.
             _ => {
-                let target =
-                    room_of(event).map_or_else(|| view.me.to_string(), |r| format!("#{r}"));
+                let target = event
+                    .room()
+                    .map_or_else(|| view.me.to_string(), |r| format!("#{r}"));
                 self.notices(line, event, &target, view, at, buf);
             }
         }
@@ -312,7 +313,9 @@ impl IrcRenderer {
             event: Box::new(event.clone()),
             dated,
         };
-        let target = room_of(event).map_or_else(|| view.me.to_string(), |r| format!("#{r}"));
+        let target = event
+            .room()
+            .map_or_else(|| view.me.to_string(), |r| format!("#{r}"));
         self.notices(line, &past, &target, view, None, buf);
     }
 
@@ -375,32 +378,6 @@ struct Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{0}!{0}@{1}", self.nick, self.host)
-    }
-}
-
-/// The room a room event happened in.
-fn room_of(event: &Event) -> Option<&str> {
-    match event {
-        Event::Message { room, .. }
-        | Event::Action { room, .. }
-        | Event::Scheduled { room, .. }
-        | Event::Joined { room, .. }
-        | Event::Reconnected { room, .. }
-        | Event::Left { room, .. }
-        | Event::Renamed { room, .. }
-        | Event::TopicSet { room, .. }
-        | Event::AwayChanged { room, .. } => Some(room),
-        Event::Presence(p) => Some(&p.room),
-        Event::Past { event, .. } => room_of(event),
-        Event::File(crate::chat::FileNotice::Offered { room, .. }) => Some(room),
-        Event::Game(
-            GameNotice::Started { room, .. }
-            | GameNotice::Hint { room, .. }
-            | GameNotice::Won { room, .. }
-            | GameNotice::TimeUp { room, .. }
-            | GameNotice::Stopped { room, .. },
-        ) => Some(room),
-        _ => None,
     }
 }
 

@@ -380,6 +380,11 @@ impl IrcRenderer {
             Refusal::NickTaken { nick, .. } | Refusal::NickHeld { nick, .. } => {
                 irc_line!(buf, ":{srv} 433 {me} {nick} :{why}");
             }
+            // ERR_UNAVAILRESOURCE: the name may be free, but cannot be checked for now.
+            Refusal::ClusterDown => {
+                let nick = view.command.split(' ').nth(1).unwrap_or("*");
+                irc_line!(buf, ":{srv} 437 {me} {nick} :{why}");
+            }
             Refusal::NoSuchUser { nick } => irc_line!(buf, ":{srv} 401 {me} {nick} :{why}"),
             Refusal::NoSuchRoom { room } => irc_line!(buf, ":{srv} 403 {me} #{room} :{why}"),
             Refusal::NotInRoom { room } if is_message(view.command) => {

@@ -49,6 +49,7 @@ impl Renderer {
             Refusal::NickReserved { nick } => {
                 refuse(buf, "nick-reserved", text::nick_reserved(lang, nick));
             }
+            Refusal::ClusterDown => refuse(buf, "cluster-down", text::cluster_down(lang)),
             Refusal::LineTooLong { max } => {
                 refuse(buf, "line-too-long", text::line_too_long(lang, *max));
             }

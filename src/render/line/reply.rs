@@ -116,6 +116,8 @@ impl Renderer {
             Info::NickChanged { nick } => reply(buf, text::nick_changed(lang, nick)),
             Info::AwaySet { message } => reply(buf, text::away_set(lang, message)),
             Info::AwayCleared => reply(buf, text::away_cleared(lang)),
+            Info::ClusterLink { up: false } => reply(buf, text::cluster_down(lang)),
+            Info::ClusterLink { up: true } => reply(buf, text::cluster_up(lang)),
             Info::Whois {
                 nick,
                 room,

@@ -112,6 +112,7 @@ fn room_events() -> Vec<Event> {
         LostReason::PingTimeout,
         LostReason::SendQueueExceeded,
         LostReason::ExcessFlood,
+        LostReason::NodeDown,
     ] {
         events.push(left(Departure::Lost { reason }));
     }
@@ -231,6 +232,8 @@ fn replies() -> Vec<Event> {
             message: s("lunch"),
         },
         Info::AwayCleared,
+        Info::ClusterLink { up: false },
+        Info::ClusterLink { up: true },
         whois(None, false, false),
         whois(Some("lunch"), true, true),
         whois(None, true, false),
@@ -356,6 +359,7 @@ fn refusals() -> Vec<Event> {
             minutes_left: 5,
         },
         Refusal::NickReserved { nick: s("server") },
+        Refusal::ClusterDown,
         Refusal::LineTooLong { max: 4096 },
         Refusal::InvalidUtf8,
         Refusal::UnknownCommand {

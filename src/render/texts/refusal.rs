@@ -54,6 +54,10 @@ texts! {
         en: "{nick} is reserved for the server; choose another nickname",
         ko: "{nick}은(는) 서버용으로 예약된 이름입니다. 다른 대화명을 고르세요",
     }
+    cluster_down() {
+        en: "the link to the other servers is down, so no name can be checked for now; try again in a moment",
+        ko: "다른 서버와의 연결이 끊겨 지금은 이름을 확인할 수 없습니다. 잠시 후 다시 시도하세요",
+    }
     line_too_long(max: usize) {
         en: "a line longer than {max} bytes was discarded",
         ko: "{max}바이트보다 긴 줄은 버려졌습니다",

@@ -121,6 +121,14 @@ texts! {
         en: "You are no longer away.",
         ko: "자리 비움을 해제했습니다.",
     }
+    cluster_down() {
+        en: "The link to the other servers is down: you can chat with users of this server, and users of the others will be back when it returns.",
+        ko: "다른 서버와의 연결이 끊겼습니다. 이 서버의 사용자와는 계속 대화할 수 있고, 다른 서버의 사용자는 연결이 돌아오면 다시 보입니다.",
+    }
+    cluster_up() {
+        en: "The link to the other servers is back.",
+        ko: "다른 서버와의 연결이 다시 이어졌습니다.",
+    }
 
     /// `/whois`: this, then each of the marks below that applies, joined by ", ".
     whois(nick: &'a str, room: &'a str, idle: &'a str) {

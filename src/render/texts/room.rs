@@ -73,6 +73,7 @@ texts! {
             LostReason::PingTimeout => "ping timeout",
             LostReason::SendQueueExceeded => "send queue exceeded",
             LostReason::ExcessFlood => "excess flood",
+            LostReason::NodeDown => "their server stopped answering",
         },
         ko: { reason;
             LostReason::Closed => "연결 종료",
@@ -82,6 +83,7 @@ texts! {
             LostReason::PingTimeout => "응답 시간 초과 (ping timeout)",
             LostReason::SendQueueExceeded => "전송 대기열 초과 (send queue exceeded)",
             LostReason::ExcessFlood => "도배 (excess flood)",
+            LostReason::NodeDown => "접속한 서버가 응답하지 않음",
         },
     }
 

@@ -24,8 +24,8 @@ use std::sync::Arc;
 use rusqlite::{params, Connection};
 
 use super::block::{self, Line};
-use crate::chat::event::record::event_of_line;
 use super::Result;
+use crate::chat::event::record::event_of_line;
 use crate::chat::Event;
 
 /// Kinds whose text a person typed: the ones `/search` looks in.

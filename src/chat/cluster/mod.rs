@@ -1,0 +1,546 @@
+//! The cluster's other nodes, as the chat core sees them: their room events, and who of their
+//! users is in each room this node has members in.
+//!
+//! A room event that happens here is published once ([`Output::Publish`], beside
+//! [`Output::Store`]); the reactor's cluster link sends it to the nodes that have members in the
+//! room, and hands what they publish to [`Chat::remote_event`]. A remote event is delivered to
+//! this node's members as if it had happened here, but it is neither stored nor published again:
+//! the node where it happened does both.
+//!
+//! Each room keeps its remote members (nickname and node) so `/users` and the counts of `/rooms`
+//! show the whole cluster. They are learned from the room's membership in Redis when this node
+//! opens the room ([`Chat::remote_members`]) and kept up to date by the joins, departures and
+//! renames that follow. A room exists here only while it has local members, so rooms nobody here
+//! is in cost nothing.
+
+pub mod claims;
+mod whispers;
+
+use std::sync::Arc;
+
+use super::event::{Departure, Event, Info, LostReason};
+use super::nick::collision_key;
+use super::{Chat, Now, Outbox, RoomId};
+
+/// A user of another node in one of this node's rooms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteMember {
+    pub nick: Arc<str>,
+    pub node: u16,
+}
+
+/// A room that opened here (its first local member came in) or closed (its last one left):
+/// the cluster link subscribes to its events or stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomChange {
+    /// The room's name as first spelled here.
+    pub room: Arc<str>,
+    pub open: bool,
+}
+
+impl Chat {
+    /// A room event published by node `node`: members of its room on this node are told, and the
+    /// room's remote members follow its joins, departures and renames. Events of rooms nobody
+    /// here is in (a subscription not yet ended) are dropped.
+    pub fn remote_event(&mut self, node: u16, event: Event, now: Now, out: &mut Outbox) {
+        let Some(room) = event.room().and_then(|name| self.rooms.find(name)) else {
+            return;
+        };
+        let r = &mut self.rooms[room];
+        match &event {
+            Event::Joined { nick, .. } | Event::Reconnected { nick, .. } => {
+                r.add_remote(nick.clone(), node);
+            }
+            Event::Left { nick, .. } => r.remove_remote(nick),
+            Event::Renamed { old, new, .. } => {
+                r.remove_remote(old);
+                r.add_remote(new.clone(), node);
+            }
+            Event::TopicSet { by, topic, at, .. } => {
+                // The topic is the room's, wherever it was set; the node that set it keeps it
+                // across a restart.
+                r.set_topic(topic.clone(), by.clone(), *at);
+            }
+            _ => {}
+        }
+        match event {
+            Event::Joined { .. } | Event::Reconnected { .. } | Event::Left { .. } => {
+                self.announce_presence_from(room, None, event, now, out, false)
+            }
+            _ => self.deliver(room, None, event, out),
+        }
+    }
+
+    /// The users other nodes have in `room`, as Redis lists them when this node opens the room
+    /// (or after the cluster link comes back): they replace what the room knew of other nodes.
+    /// Names this node itself holds are skipped (a listing may still name a user who moved
+    /// here).
+    pub fn remote_members(
+        &mut self,
+        room: &str,
+        members: impl IntoIterator<Item = (Arc<str>, u16)>,
+        this_node: u16,
+    ) {
+        let Some(room) = self.rooms.find(room) else {
+            return;
+        };
+        let local: std::collections::HashSet<String> = self.rooms[room]
+            .members()
+            .iter()
+            .map(|&m| collision_key(self.sessions[m].nick()))
+            .collect();
+        let r = &mut self.rooms[room];
+        r.clear_remote();
+        for (nick, node) in members {
+            if node != this_node && !local.contains(&collision_key(&nick)) {
+                r.add_remote(nick, node);
+            }
+        }
+    }
+
+    /// Nodes that stopped answering: their users leave every room here as having lost the
+    /// connection. Returns, by room, the names removed (for the cluster link to take them out
+    /// of the room's members in Redis).
+    pub fn remote_nodes_gone(
+        &mut self,
+        nodes: &[u16],
+        now: Now,
+        out: &mut Outbox,
+    ) -> Vec<(Arc<str>, Vec<Arc<str>>)> {
+        let mut removed = Vec::new();
+        let rooms: Vec<RoomId> = self.rooms.iter().map(|(id, _)| id).collect();
+        for room in rooms {
+            let gone = self.rooms[room].remove_remote_of(nodes);
+            if gone.is_empty() {
+                continue;
+            }
+            let name = self.rooms[room].name().clone();
+            for nick in &gone {
+                let event = Event::Left {
+                    id: self.ids.next(now.wall),
+                    at: now.wall,
+                    room: name.clone(),
+                    nick: nick.clone(),
+                    how: Departure::Lost {
+                        reason: LostReason::NodeDown,
+                    },
+                };
+                self.announce_presence_from(room, None, event, now, out, false);
+            }
+            removed.push((name, gone));
+        }
+        removed
+    }
+
+    /// The rooms opened and closed here since the last call, in order.
+    pub fn take_room_changes(&mut self, into: &mut Vec<RoomChange>) {
+        self.rooms.take_changes(into);
+    }
+
+    /// Every room with local members and the names of its live local members: what this node
+    /// tells Redis again after the link comes back.
+    pub fn local_rooms(&self) -> Vec<(Arc<str>, Vec<Arc<str>>)> {
+        self.rooms
+            .iter()
+            .map(|(id, r)| (r.name().clone(), self.live_local(id)))
+            .collect()
+    }
+
+    /// The names of `room`'s live local members (none if nobody here is in it).
+    pub fn local_nicks(&self, room: &str) -> Vec<Arc<str>> {
+        self.rooms
+            .find(room)
+            .map(|id| self.live_local(id))
+            .unwrap_or_default()
+    }
+
+    fn live_local(&self, room: RoomId) -> Vec<Arc<str>> {
+        self.rooms[room]
+            .members()
+            .iter()
+            .map(|&m| &self.sessions[m])
+            .filter(|s| s.is_connected())
+            .map(|s| s.nick().clone())
+            .collect()
+    }
+
+    /// The cluster link went down or came back: every user here is told once, since what they
+    /// see of other nodes stops or resumes (local chat goes on either way).
+    pub fn cluster_link_changed(&mut self, up: bool, out: &mut Outbox) {
+        let conns: Vec<_> = self
+            .sessions
+            .iter()
+            .filter_map(|(_, s)| s.conn().filter(|_| s.is_connected()))
+            .collect();
+        for conn in conns {
+            out.send(conn, Event::Info(Info::ClusterLink { up }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claims::ClaimAnswer;
+    use crate::chat::testing::*;
+    use crate::chat::*;
+
+    fn node(id: u16) -> Harness {
+        Harness::with(ChatSettings {
+            cluster: true,
+            node_id: id,
+            ..settings()
+        })
+    }
+
+    /// Logs `conn` in on a cluster node: the name is claimed, and Redis grants it.
+    fn login(h: &mut Harness, conn: usize, nick: &str) {
+        h.connect(conn, ip(conn as u8));
+        h.line(conn, nick);
+        answer(h, conn, ClaimAnswer::Granted);
+        assert!(h
+            .out
+            .items
+            .contains(&Output::LoggedIn { conn: ConnId(conn) }));
+    }
+
+    /// Answers the claim the last call made for `conn`; `h.out` is then what the answer did.
+    fn answer(h: &mut Harness, conn: usize, answer: ClaimAnswer) -> bool {
+        let claim = h
+            .out
+            .items
+            .iter()
+            .find_map(|o| match o {
+                Output::ClaimNick { conn: c, claim, .. } if c.0 == conn => Some(*claim),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no claim in {:?}", h.out.items));
+        let (now, mut out) = (h.now, Outbox::default());
+        let kept = h
+            .chat
+            .nick_claim_answered(ConnId(conn), claim, answer, now, &mut out);
+        h.chat.check_invariants().unwrap();
+        h.out = out;
+        kept
+    }
+
+    /// What the last call published, in order.
+    fn published(h: &Harness) -> Vec<Event> {
+        h.out
+            .items
+            .iter()
+            .filter_map(|o| match o {
+                Output::Publish(e) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Hands what `from` published in its last call to `to`, as the cluster link would; returns
+    /// what `to` delivered.
+    fn relay(from: &Harness, from_node: u16, to: &mut Harness) {
+        to.out.clear();
+        for event in published(from) {
+            to.chat.remote_event(from_node, event, to.now, &mut to.out);
+        }
+        to.chat.check_invariants().unwrap();
+    }
+
+    fn users(h: &mut Harness, conn: usize) -> Vec<String> {
+        h.line(conn, "/users");
+        h.delivered_to(conn)
+            .into_iter()
+            .find_map(|e| match e {
+                Event::Info(Info::Users { users, .. }) => {
+                    Some(users.iter().map(|u| u.nick.to_string()).collect())
+                }
+                _ => None,
+            })
+            .expect("a /users answer")
+    }
+
+    #[test]
+    fn what_happens_here_is_published_once_and_what_is_for_one_user_never() {
+        let mut a = node(1);
+        login(&mut a, 0, "alice");
+        assert!(matches!(&published(&a)[..], [Event::Joined { nick, .. }] if &**nick == "alice"));
+        a.line(0, "hello");
+        assert!(matches!(&published(&a)[..], [e] if is_message(e, "hello")));
+        login(&mut a, 1, "bob");
+        a.line(0, "/msg bob psst");
+        assert!(published(&a).is_empty(), "{:?}", a.out.items);
+        // Without --cluster nothing is published.
+        let mut lone = Harness::new();
+        lone.login(0, "carol");
+        lone.line(0, "hi");
+        assert!(published(&lone).is_empty());
+    }
+
+    #[test]
+    fn a_remote_event_reaches_local_members_and_is_neither_stored_nor_published() {
+        let (mut a, mut b) = (
+            node(1),
+            Harness::with(ChatSettings {
+                cluster: true,
+                node_id: 2,
+                history_enabled: true,
+                ..settings()
+            }),
+        );
+        login(&mut b, 0, "bob");
+        login(&mut a, 0, "alice");
+        relay(&a, 1, &mut b);
+        assert!(b
+            .delivered_to(0)
+            .iter()
+            .any(|e| matches!(e, Event::Joined { nick, .. } if &**nick == "alice")));
+        a.line(0, "hello from a");
+        relay(&a, 1, &mut b);
+        assert!(b
+            .delivered_to(0)
+            .iter()
+            .any(|e| is_message(e, "hello from a")));
+        assert!(
+            !b.out
+                .items
+                .iter()
+                .any(|o| matches!(o, Output::Store(_) | Output::Publish(_))),
+            "{:?}",
+            b.out.items
+        );
+        assert_eq!(users(&mut b, 0), ["alice", "bob"]);
+    }
+
+    #[test]
+    fn remote_members_follow_joins_departures_renames_and_the_listing() {
+        let (mut a, mut b) = (node(1), node(2));
+        login(&mut b, 0, "bob");
+        // The listing when b opened the lobby: alice and carol on node 1, and bob himself,
+        // whose field is b's (skipped).
+        b.chat.remote_members(
+            "lobby",
+            [
+                (Arc::from("alice"), 1),
+                (Arc::from("carol"), 1),
+                (Arc::from("bob"), 2),
+            ],
+            2,
+        );
+        assert_eq!(users(&mut b, 0), ["alice", "bob", "carol"]);
+        login(&mut a, 0, "alice");
+        a.line(0, "/nick alicia");
+        answer(&mut a, 0, ClaimAnswer::Granted);
+        relay(&a, 1, &mut b);
+        assert_eq!(users(&mut b, 0), ["alicia", "bob", "carol"]);
+        a.line(0, "/quit");
+        relay(&a, 1, &mut b);
+        assert_eq!(users(&mut b, 0), ["bob", "carol"]);
+        // `/rooms` counts them too.
+        b.line(0, "/rooms");
+        assert!(b.delivered_to(0).iter().any(|e| matches!(
+            e,
+            Event::Info(Info::Rooms { rooms }) if rooms[0].1 == 2
+        )));
+    }
+
+    #[test]
+    fn a_topic_set_on_another_node_is_the_rooms() {
+        let (mut a, mut b) = (node(1), node(2));
+        login(&mut a, 0, "alice");
+        login(&mut b, 0, "bob");
+        a.line(0, "/topic cluster day");
+        relay(&a, 1, &mut b);
+        b.line(0, "/topic");
+        assert!(b.delivered_to(0).iter().any(|e| matches!(
+            e,
+            Event::Info(Info::Topic { topic: Some((t, by)), .. }) if &**t == "cluster day" && &**by == "alice"
+        )));
+    }
+
+    #[test]
+    fn events_of_rooms_nobody_here_is_in_are_dropped() {
+        let (mut a, mut b) = (node(1), node(2));
+        login(&mut a, 0, "alice");
+        a.line(0, "/join games");
+        a.line(0, "only games");
+        login(&mut b, 0, "bob");
+        relay(&a, 1, &mut b);
+        assert!(b.out.items.is_empty(), "{:?}", b.out.items);
+        assert!(b.chat.rooms.find("games").is_none());
+    }
+
+    #[test]
+    fn rooms_opening_and_closing_are_told_in_order_in_a_cluster_only() {
+        let mut a = node(1);
+        login(&mut a, 0, "alice");
+        a.line(0, "/join games");
+        a.line(0, "/join lobby");
+        let mut changes = Vec::new();
+        a.chat.take_room_changes(&mut changes);
+        let seen: Vec<(String, bool)> = changes
+            .iter()
+            .map(|c| (c.room.to_string(), c.open))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("lobby".to_string(), true),
+                ("games".to_string(), true),
+                ("lobby".to_string(), false),
+                ("lobby".to_string(), true),
+                ("games".to_string(), false),
+            ]
+        );
+        changes.clear();
+        a.chat.take_room_changes(&mut changes);
+        assert!(changes.is_empty());
+        let mut lone = Harness::new();
+        lone.login(0, "bob");
+        lone.chat.take_room_changes(&mut changes);
+        assert!(changes.is_empty());
+    }
+
+    #[test]
+    fn remote_arrivals_in_a_big_room_are_summarised_like_local_ones() {
+        let settings = |id| ChatSettings {
+            cluster: true,
+            node_id: id,
+            presence_max_room: 2,
+            presence_every: Duration::from_secs(5),
+            ..settings()
+        };
+        let (mut a, mut b) = (Harness::with(settings(1)), Harness::with(settings(2)));
+        login(&mut b, 0, "bob");
+        login(&mut b, 1, "bea");
+        for (conn, nick) in ["ann", "amy", "abe"].into_iter().enumerate() {
+            login(&mut a, conn, nick);
+            relay(&a, 1, &mut b);
+        }
+        // The room is past --presence-max-room: no line each, one summary when it is due.
+        assert!(!b
+            .delivered_to(0)
+            .iter()
+            .any(|e| matches!(e, Event::Joined { .. })));
+        b.advance(5);
+        assert!(b
+            .delivered_to(0)
+            .iter()
+            .any(|e| matches!(e, Event::Presence(_))));
+        assert!(!b.out.items.iter().any(|o| matches!(o, Output::Publish(_))));
+    }
+
+    #[test]
+    fn everyone_is_told_once_when_the_link_goes_and_comes_back() {
+        let mut b = node(2);
+        login(&mut b, 0, "bob");
+        login(&mut b, 1, "bea");
+        b.out.clear();
+        b.chat.cluster_link_changed(false, &mut b.out);
+        for conn in [0, 1] {
+            assert_eq!(
+                b.delivered_to(conn),
+                [Event::Info(Info::ClusterLink { up: false })]
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_another_node_holds_is_refused_at_login_and_rename() {
+        let mut a = node(1);
+        a.connect(0, ip(1));
+        a.line(0, "Alice");
+        assert!(!answer(
+            &mut a,
+            0,
+            ClaimAnswer::Taken {
+                holder: Arc::from("alice")
+            }
+        ));
+        assert_eq!(
+            refusal_of(&a.out.items),
+            Some(Refusal::NickTaken {
+                nick: Arc::from("Alice"),
+                lookalike: false
+            })
+        );
+        // The connection is at the prompt again and may try another name.
+        login_again(&mut a, 0, "bob");
+        a.line(0, "/nick alice");
+        assert!(!answer(
+            &mut a,
+            0,
+            ClaimAnswer::Taken {
+                holder: Arc::from("alice")
+            }
+        ));
+        assert!(matches!(
+            refusal_of(&a.out.items),
+            Some(Refusal::NickTaken { .. })
+        ));
+        // Only a granted rename releases the old name.
+        a.line(0, "/nick robert");
+        assert!(answer(&mut a, 0, ClaimAnswer::Granted));
+        assert!(a
+            .out
+            .items
+            .contains(&Output::ReleaseNick { key: "bob".into() }));
+    }
+
+    fn login_again(h: &mut Harness, conn: usize, nick: &str) {
+        h.line(conn, nick);
+        answer(h, conn, ClaimAnswer::Granted);
+        assert!(h
+            .out
+            .items
+            .contains(&Output::LoggedIn { conn: ConnId(conn) }));
+    }
+
+    #[test]
+    fn without_the_link_a_login_is_refused_and_may_try_again() {
+        let mut a = node(1);
+        a.connect(0, ip(1));
+        let claimed = a.line(0, "alice");
+        // Lines while the claim is out are not a second login.
+        assert!(a.line(0, "alice").is_empty());
+        a.out.items = claimed;
+        answer(&mut a, 0, ClaimAnswer::Unavailable);
+        assert_eq!(refusal_of(&a.out.items), Some(Refusal::ClusterDown));
+        login_again(&mut a, 0, "alice");
+    }
+
+    #[test]
+    fn an_answer_for_a_connection_gone_meanwhile_is_let_go() {
+        let mut a = node(1);
+        a.connect(0, ip(1));
+        a.line(0, "alice");
+        let claim = a.out.items.iter().find_map(|o| match o {
+            Output::ClaimNick { claim, .. } => Some(*claim),
+            _ => None,
+        });
+        a.disconnect(0);
+        // A new connection in the same slot, claiming another name.
+        a.connect(0, ip(2));
+        a.line(0, "bob");
+        let (now, mut out) = (a.now, Outbox::default());
+        assert!(!a.chat.nick_claim_answered(
+            ConnId(0),
+            claim.unwrap(),
+            ClaimAnswer::Granted,
+            now,
+            &mut out
+        ));
+        assert!(out.items.is_empty(), "{:?}", out.items);
+        // bob's own answer still logs bob in.
+        assert!(answer(&mut a, 0, ClaimAnswer::Granted));
+    }
+
+    #[test]
+    fn an_ended_session_lets_its_name_go() {
+        let mut a = node(1);
+        login(&mut a, 0, "alice");
+        a.line(0, "/quit");
+        assert!(a.out.items.contains(&Output::ReleaseNick {
+            key: "alice".into()
+        }));
+        assert_eq!(a.chat.claimed_keys(), []);
+    }
+}

@@ -1,0 +1,384 @@
+//! Several nodes of one cluster through a real `redis-server`: users of different nodes share
+//! rooms, see each other come and go and in `/users`, and chat on when Redis goes away and comes
+//! back. Each test has its own Redis on a free port and its own nodes.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use crate::support::{run_to_exit, Client, Redis, Server};
+
+/// A node of the cluster at `redis`.
+fn node(redis: &Redis) -> Server {
+    Server::builder().args(["--cluster", &redis.url()]).start()
+}
+
+/// Asks `/users` until it lists exactly `nicks` (the cluster's view of a room arrives a moment
+/// after the login: it is read from Redis), and returns the line.
+fn users_become(client: &mut Client, nicks: &[&str]) -> String {
+    let want = match nicks.len() {
+        1 => "-- 1 user in".to_string(),
+        n => format!("-- {n} users in"),
+    };
+    let deadline = std::time::Instant::now() + crate::support::WAIT;
+    loop {
+        client.send("/users");
+        let line = client.expect_prefix("-- ");
+        let listed = line.starts_with(&want) && nicks.iter().all(|n| line.contains(n));
+        if listed {
+            return line;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/users never listed {nicks:?}; last: {line}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn healthz(server: &Server) -> String {
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    raw
+}
+
+#[test]
+fn users_of_three_nodes_chat_in_one_room_and_see_each_other() {
+    let redis = Redis::start();
+    let (a, b, c) = (node(&redis), node(&redis), node(&redis));
+    let mut alice = a.login("alice");
+    let mut bob = b.login("bob");
+    alice.expect_stamped("* bob joined");
+    let mut minji = c.login("민지");
+    alice.expect_stamped("* 민지 joined");
+    bob.expect_stamped("* 민지 joined");
+    users_become(&mut minji, &["alice", "bob", "민지"]);
+    users_become(&mut alice, &["alice", "bob", "민지"]);
+
+    // Messages and actions cross, once each, Korean included.
+    alice.send("hello from node a");
+    bob.expect_stamped("alice: hello from node a");
+    minji.expect_stamped("alice: hello from node a");
+    minji.send("안녕하세요");
+    alice.expect_stamped("민지: 안녕하세요");
+    bob.expect_stamped("민지: 안녕하세요");
+    bob.send("/me waves");
+    alice.expect_stamped("* bob waves");
+    minji.expect_stamped("* bob waves");
+
+    // A topic set on one node is the room's on all of them.
+    minji.send("/topic cluster day");
+    alice.expect("cluster day");
+    bob.expect("cluster day");
+    alice.sync();
+    alice.send("/topic");
+    alice.expect("cluster day");
+
+    // A rename follows the user everywhere, /users included.
+    bob.send("/nick robert");
+    alice.expect("robert");
+    users_become(&mut alice, &["alice", "robert", "민지"]);
+
+    // Rooms are separate across nodes too: a room of two nodes, and the lobby not told its lines.
+    alice.send("/join games");
+    alice.expect("games");
+    // A room's first member on a node subscribes it; a join on another node at the same
+    // instant could pass it by, so the test waits until Redis has the subscription.
+    redis.wait_for(&["PUBSUB", "SHARDNUMSUB", "rc:{games}:events"], |out| {
+        out.ends_with("1\n")
+    });
+    minji.send("/join games");
+    alice.expect_stamped("* 민지 joined");
+    robert_sees_no_games_line(&mut bob, &mut alice, &mut minji);
+    users_become(&mut alice, &["alice", "민지"]);
+    users_become(&mut bob, &["robert"]);
+
+    // Leaving: a quit on one node is a departure everywhere.
+    minji.send("/quit bye");
+    alice.expect("민지");
+    users_become(&mut alice, &["alice"]);
+
+    // Redis holds each room's members by node; the emptied room's hash has gone with them.
+    redis.wait_for(&["HGETALL", "rc:{lobby}:members"], |out| {
+        out.contains("robert") && !out.contains("bob\n")
+    });
+}
+
+/// A line said in `games` reaches its members on both nodes and not robert in the lobby.
+fn robert_sees_no_games_line(robert: &mut Client, alice: &mut Client, minji: &mut Client) {
+    minji.send("only for games");
+    alice.expect_stamped("민지: only for games");
+    let seen = robert.sync();
+    assert!(
+        seen.iter().all(|l| !l.contains("only for games")),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_node_id_held_by_a_live_node_is_refused() {
+    let redis = Redis::start();
+    let first = Server::builder()
+        .args(["--cluster", &redis.url(), "--node-id", "7"])
+        .start();
+    let out = run_to_exit(&["--ephemeral", "--cluster", &redis.url(), "--node-id", "7"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("node id 7 is held by a live node"), "{err}");
+    // The first node holds it and says so in /metrics; a third node takes another id.
+    assert_eq!(redis.cli(&["EXISTS", "rc:{nodes}:node:7"]).trim(), "1");
+    let other = node(&redis);
+    let mut a = first.login("a");
+    let mut b = other.login("b");
+    a.expect_stamped("* b joined");
+    b.send("hi");
+    a.expect_stamped("b: hi");
+}
+
+#[test]
+fn an_unreachable_redis_at_start_is_a_clear_error() {
+    let redis = Redis::start();
+    let url = redis.url();
+    drop(redis);
+    let out = run_to_exit(&["--ephemeral", "--cluster", &url]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot claim a node id in Redis"), "{err}");
+    let out = run_to_exit(&["--ephemeral", "--cluster", "rediss://127.0.0.1:1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("rediss://"), "{err}");
+}
+
+#[test]
+fn chat_goes_on_while_redis_is_down_and_the_cluster_heals_when_it_returns() {
+    let mut redis = Redis::start();
+    let (a, b) = (node(&redis), node(&redis));
+    let mut alice = a.login("alice");
+    let mut ann = a.login("ann");
+    alice.expect_stamped("* ann joined");
+    let mut bob = b.login("bob");
+    alice.expect_stamped("* bob joined");
+    users_become(&mut bob, &["alice", "ann", "bob"]);
+
+    redis.stop();
+    for user in [&mut alice, &mut ann, &mut bob] {
+        user.expect("The link to the other servers is down");
+    }
+    assert!(healthz(&a).starts_with("HTTP/1.1 200"));
+    assert!(healthz(&a).contains("degraded"), "{}", healthz(&a));
+    // Users of one node still chat among themselves.
+    alice.send("still here");
+    ann.expect_stamped("alice: still here");
+    // ann leaves while the link is down: Redis must not list her once it is back.
+    ann.send("/quit");
+    alice.expect("ann");
+
+    // The nodes try again and again (the log says so each time); users are told once.
+    for server in [&a, &b] {
+        let deadline = std::time::Instant::now() + crate::support::WAIT;
+        while server.log().matches("cluster link down").count() < 3 {
+            assert!(std::time::Instant::now() < deadline, "{}", server.log());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    redis.restart();
+    for user in [&mut alice, &mut bob] {
+        let mut before = Vec::new();
+        loop {
+            let line = user.next_line();
+            if line.contains("The link to the other servers is back") {
+                break;
+            }
+            before.push(line);
+        }
+        assert!(
+            !before.iter().any(|l| l.contains("is down")),
+            "told twice: {before:?}"
+        );
+    }
+    users_become(&mut bob, &["alice", "bob"]);
+    users_become(&mut alice, &["alice", "bob"]);
+    assert!(healthz(&a).ends_with("ok\n"), "{}", healthz(&a));
+    alice.send("and across again");
+    bob.expect_stamped("alice: and across again");
+    bob.send("welcome back");
+    alice.expect_stamped("bob: welcome back");
+}
+
+#[test]
+fn metrics_show_the_cluster_link() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis), node(&redis));
+    let mut alice = a.login("alice");
+    let mut bob = b.login("bob");
+    alice.expect_stamped("* bob joined");
+    bob.send("one");
+    alice.expect_stamped("bob: one");
+    let metrics = {
+        let mut stream = TcpStream::connect(a.addr).expect("connect");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+            .unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        raw
+    };
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("reactor_chat_cluster_link_up"), 1.0);
+    // alice's join went out; bob's join and line came in.
+    assert!(value("reactor_chat_cluster_published_total") >= 1.0);
+    assert!(value("reactor_chat_cluster_received_total") >= 2.0);
+    assert_eq!(value("reactor_chat_cluster_dropped_total"), 0.0);
+    assert_eq!(value("reactor_chat_cluster_skipped_total"), 0.0);
+}
+
+#[test]
+fn a_node_killed_mid_chat_leaves_its_users_lost_and_nobody_else_loses_a_line() {
+    let redis = Redis::start();
+    let node = |redis: &Redis| {
+        Server::builder()
+            .args(["--cluster", &redis.url(), "--cluster-timeout", "2"])
+            .start()
+    };
+    let (a, b, c) = (node(&redis), node(&redis), node(&redis));
+    let mut alice = a.login("alice");
+    let mut bob = b.login("bob");
+    alice.expect_stamped("* bob joined");
+    let carol = c.login("carol");
+    alice.expect_stamped("* carol joined");
+    bob.expect_stamped("* carol joined");
+    users_become(&mut alice, &["alice", "bob", "carol"]);
+
+    // Lines go both ways while c dies: every one of them arrives, in order.
+    for i in 0..20 {
+        alice.send(&format!("a{i}"));
+        bob.send(&format!("b{i}"));
+        if i == 10 {
+            c.signal("KILL");
+        }
+    }
+    for i in 0..20 {
+        bob.expect_stamped(&format!("alice: a{i}"));
+        alice.expect_stamped(&format!("bob: b{i}"));
+    }
+    for user in [&mut alice, &mut bob] {
+        user.expect_stamped("* carol lost the connection (their server stopped answering)");
+    }
+    users_become(&mut alice, &["alice", "bob"]);
+    users_become(&mut bob, &["alice", "bob"]);
+    // The gone node's field is taken out of the room's members in Redis.
+    redis.wait_for(&["HKEYS", "rc:{lobby}:members"], |out| {
+        !out.contains("carol")
+    });
+    drop(carol);
+}
+
+#[test]
+fn a_nickname_is_one_users_across_the_cluster_and_a_race_has_one_winner() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis), node(&redis));
+    let mut alice = a.login("alice");
+    // Taken on another node, in any case or look-alike spelling.
+    for name in ["alice", "ALICE", "a1ice"] {
+        let mut other = b.connect();
+        other.expect("Enter your nickname");
+        other.send(name);
+        other.expect_prefix("! nick-taken:");
+    }
+    // A rename to a name another node holds is refused; the old name stays.
+    let mut bob = b.login("bob");
+    bob.send("/nick Alice");
+    bob.expect_prefix("! nick-taken:");
+    bob.send("/nick robert");
+    bob.expect("You are now known as robert");
+    alice.expect("bob is now known as robert");
+    // bob is free again: a user of node a takes it.
+    let mut newbob = a.login("bob");
+    newbob.sync();
+
+    // Twenty pairs race for twenty names, one of each pair on each node: one wins each. (Each
+    // pair from its own address: one address may have only so many connections waiting.)
+    let mut pairs: Vec<(Client, Client)> = (0..20u8)
+        .map(|i| {
+            let (mut x, mut y) = (a.connect_from(10 + i), b.connect_from(10 + i));
+            x.expect("Enter your nickname");
+            y.expect("Enter your nickname");
+            (x, y)
+        })
+        .collect();
+    for (i, (x, y)) in pairs.iter_mut().enumerate() {
+        x.send(&format!("racer{i}"));
+        y.send(&format!("racer{i}"));
+    }
+    for (i, (x, y)) in pairs.iter_mut().enumerate() {
+        let won = |c: &mut Client| {
+            let line = c.expect_where("a welcome or a refusal", |l| {
+                l.starts_with("-- Welcome,") || l.starts_with("! nick-taken:")
+            });
+            line.starts_with("-- Welcome,")
+        };
+        let (x_won, y_won) = (won(x), won(y));
+        assert!(
+            x_won != y_won,
+            "racer{i}: node a won {x_won}, node b won {y_won}"
+        );
+    }
+    // Redis holds one claim a name, naming its node.
+    let claim = redis.cli(&["GET", "rc:nick:alice"]);
+    assert!(claim.ends_with(" alice\n"), "{claim:?}");
+}
+
+#[test]
+fn a_name_is_free_again_everywhere_when_its_session_ends() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis), node(&redis));
+    let mut alice = a.login("alice");
+    alice.send("/quit");
+    alice.expect_closed();
+    redis.wait_for(&["EXISTS", "rc:nick:alice"], |out| out.trim() == "0");
+    let mut again = b.login("alice");
+    again.sync();
+}
+
+#[test]
+fn whispers_reach_users_of_other_nodes_and_nobody_else() {
+    let redis = Redis::start();
+    let (a, b, c) = (node(&redis), node(&redis), node(&redis));
+    let mut alice = a.login("alice");
+    let mut bob = b.login("bob");
+    let mut minji = c.login("민지");
+    alice.send("/msg BOB psst");
+    bob.expect("*alice* psst");
+    alice.expect("-> *bob* psst");
+    bob.send("/msg 민지 a secret for you");
+    minji.expect("*bob* a secret for you");
+    // Nobody in the cluster has the name.
+    alice.send("/msg nobody hello?");
+    alice.expect_prefix("! no-such-user:");
+    // Whispers are for their target alone.
+    for (user, text) in [(&mut minji, "psst"), (&mut alice, "a secret for you")] {
+        let seen = user.sync();
+        assert!(seen.iter().all(|l| !l.contains(text)), "{seen:?}");
+    }
+    // A user who reconnects within the grace period gets what was whispered meanwhile.
+    let key = bob.resume_key.clone().expect("bob's resume key");
+    bob.drop_connection();
+    alice.expect("bob lost the connection");
+    alice.send("/msg bob are you back?");
+    alice.expect("-> *bob* are you back?");
+    let mut bob = b.connect();
+    bob.expect("Enter your nickname");
+    bob.login(&format!("bob {key}"));
+    bob.expect("*alice* are you back?");
+}
