@@ -107,6 +107,14 @@ pub struct Config {
     #[arg(long, value_name = "KIND=ADDRESS")]
     pub listen: Vec<ListenSpec>,
 
+    /// Let several servers listen on one port and share its connections, the kernel choosing
+    /// one per connection (SO_REUSEPORT, on every listener, metrics too). Every process on the
+    /// port must set it, and all must run as the same user. Meant for the nodes of one
+    /// cluster (--cluster), each with its own --data-dir: servers that are not one cluster are separate
+    /// chats, each user meeting only those the kernel gave the same server.
+    #[arg(long)]
+    pub reuse_port: bool,
+
     /// Who may read /metrics and /status on a chat listener besides loopback: CIDR blocks,
     /// comma-separated (`10.0.0.0/8`). Judged by the real client address (behind a trusted
     /// proxy, the one it names), so a proxied Internet client is not taken for loopback. A

@@ -35,6 +35,7 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
         tls_handshake_timeout,
         max_tls_handshakes,
         listen,
+        reuse_port,
         metrics_allow,
         log_level,
         log_format,
@@ -202,6 +203,7 @@ pub fn merge(running: &mut Config, reloaded: Config) -> Merged {
     restart! {
         bind => "bind",
         listen => "listen",
+        reuse_port => "reuse-port",
         lang => "lang",
         utc => "utc",
         replay_max => "replay-max",

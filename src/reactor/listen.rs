@@ -23,6 +23,14 @@ pub(super) const MAX_SOCKETS: usize = 64;
 /// The first listening socket's token; the others follow it.
 const FIRST: usize = usize::MAX - 8 - MAX_SOCKETS;
 
+/// How every listening socket is set up (`--backlog`, `--reuse-port`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Options {
+    pub backlog: i32,
+    /// SO_REUSEPORT: other processes that set it too may listen on the same port.
+    pub reuse_port: bool,
+}
+
 /// A listening socket.
 pub(super) struct Bound {
     pub kind: ListenKind,
@@ -54,7 +62,7 @@ pub(super) fn index(token: Token, count: usize) -> Option<usize> {
 /// The first socket that could not be bound, its error naming the listener and the address.
 pub(super) fn bind_all(
     specs: &[ListenSpec],
-    backlog: i32,
+    options: Options,
 ) -> io::Result<Vec<(ListenKind, ListenAddr, TcpListener)>> {
     let mut bound = Vec::new();
     for spec in specs {
@@ -65,12 +73,12 @@ pub(super) fn bind_all(
             let named = |e: io::Error, addr: SocketAddr| {
                 io::Error::new(e.kind(), format!("cannot listen on {spec} ({addr}): {e}"))
             };
-            let listener = match (bind_one(addr, backlog), optional) {
+            let listener = match (bind_one(addr, options), optional) {
                 (Ok(l), _) => l,
                 (Err(e), Optional::FallBackToV4) if family_missing(&e) => {
                     let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
                     info!(listener:% = spec, error:% = e, address:% = v4; "no IPv6: listening on IPv4 only");
-                    bind_one(v4, backlog).map_err(|e| named(e, v4))?
+                    bind_one(v4, options).map_err(|e| named(e, v4))?
                 }
                 (Err(e), Optional::SkipIfMissing) if family_missing(&e) => {
                     info!(listener:% = spec, address:% = addr, error:% = e; "address not on this host, skipped");
@@ -102,19 +110,23 @@ fn family_missing(e: &io::Error) -> bool {
     )
 }
 
-/// Binds with SO_REUSEADDR (restarts must not wait for TIME_WAIT) and an explicit backlog; the
-/// IPv6 unspecified address takes IPv4 too where the OS allows (IPV6_V6ONLY off).
-fn bind_one(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+/// Binds with SO_REUSEADDR (restarts must not wait for TIME_WAIT), SO_REUSEPORT if asked, and
+/// an explicit backlog; the IPv6 unspecified address takes IPv4 too where the OS allows
+/// (IPV6_V6ONLY off).
+fn bind_one(addr: SocketAddr, options: Options) -> io::Result<TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    if options.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     if addr.ip().is_unspecified() && addr.is_ipv6() {
         // Some systems refuse dual-stack sockets (OpenBSD): then this is IPv6 only.
         let _ = socket.set_only_v6(false);
     }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(backlog)?;
+    socket.listen(options.backlog)?;
     Ok(TcpListener::from_std(socket.into()))
 }
 
@@ -133,6 +145,11 @@ pub(super) fn common_link_base(bound: &[Bound]) -> Option<String> {
 mod tests {
     use super::*;
 
+    const OPTIONS: Options = Options {
+        backlog: 16,
+        reuse_port: false,
+    };
+
     fn spec(text: &str) -> ListenSpec {
         text.parse().unwrap()
     }
@@ -148,7 +165,7 @@ mod tests {
 
     #[test]
     fn localhost_port_0_is_one_port_on_both_loopbacks() {
-        let bound = bind_all(&[spec("chat=localhost:0")], 16).unwrap();
+        let bound = bind_all(&[spec("chat=localhost:0")], OPTIONS).unwrap();
         let ports: Vec<u16> = bound
             .iter()
             .map(|(_, _, l)| l.local_addr().unwrap().port())
@@ -160,14 +177,14 @@ mod tests {
 
     #[test]
     fn every_interface_binds_one_socket_and_a_taken_port_is_named() {
-        let bound = bind_all(&[spec("chat=:0")], 16).unwrap();
+        let bound = bind_all(&[spec("chat=:0")], OPTIONS).unwrap();
         assert_eq!(bound.len(), 1);
         let addr = bound[0].2.local_addr().unwrap();
         assert!(addr.ip().is_unspecified(), "{addr}");
-        let taken = bind_all(&[spec("chat=127.0.0.1:0")], 16).unwrap();
+        let taken = bind_all(&[spec("chat=127.0.0.1:0")], OPTIONS).unwrap();
         let port = taken[0].2.local_addr().unwrap().port();
         let again = format!("metrics=127.0.0.1:{port}");
-        let err = match bind_all(&[spec(&again)], 16) {
+        let err = match bind_all(&[spec(&again)], OPTIONS) {
             Ok(_) => panic!("bound a taken port"),
             Err(e) => e.to_string(),
         };
@@ -175,5 +192,19 @@ mod tests {
             err.starts_with(&format!("cannot listen on {again} (127.0.0.1:{port}): ")),
             "{err}"
         );
+    }
+
+    #[test]
+    fn reuse_port_shares_a_port_only_between_sockets_that_all_set_it() {
+        let shared = Options {
+            reuse_port: true,
+            ..OPTIONS
+        };
+        let first = bind_all(&[spec("chat=127.0.0.1:0")], shared).unwrap();
+        let port = first[0].2.local_addr().unwrap().port();
+        let same = spec(&format!("irc=127.0.0.1:{port}"));
+        let second = bind_all(&[same], shared).unwrap();
+        assert_eq!(second[0].2.local_addr().unwrap().port(), port);
+        assert!(bind_all(&[same], OPTIONS).is_err(), "one without it");
     }
 }

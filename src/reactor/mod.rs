@@ -261,8 +261,8 @@ fn kept_limits(cfg: &Config) -> crate::storage::store::KeptLimits {
 }
 
 impl Reactor {
-    /// Binds the listening sockets (SO_REUSEADDR, the configured backlog) and sets up the loop,
-    /// keeping nothing on disk (see `bind_with_store`).
+    /// Binds the listening sockets (SO_REUSEADDR, SO_REUSEPORT with `--reuse-port`, the
+    /// configured backlog) and sets up the loop, keeping nothing on disk (see `bind_with_store`).
     pub fn bind(cfg: Config) -> io::Result<Reactor> {
         Reactor::bind_with_store(cfg, None)
     }
@@ -272,7 +272,11 @@ impl Reactor {
     /// nothing is kept.
     pub fn bind_with_store(cfg: Config, mut store: Option<Store>) -> io::Result<Reactor> {
         let poll = Poll::new()?;
-        let listeners = listen::bind_all(&cfg.listeners(), cfg.backlog)?;
+        let options = listen::Options {
+            backlog: cfg.backlog,
+            reuse_port: cfg.reuse_port,
+        };
+        let listeners = listen::bind_all(&cfg.listeners(), options)?;
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;

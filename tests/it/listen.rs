@@ -1,6 +1,7 @@
 //! Several listeners: chat and metrics listeners side by side, addresses as people type them
-//! (`:PORT`, `localhost:PORT`), and /metrics on a chat listener only for loopback and
-//! --metrics-allow, judged by the real client behind a trusted proxy.
+//! (`:PORT`, `localhost:PORT`), /metrics on a chat listener only for loopback and
+//! --metrics-allow, judged by the real client behind a trusted proxy, and servers sharing one
+//! port with --reuse-port.
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
@@ -265,4 +266,88 @@ fn a_malformed_forwarded_beside_an_x_forwarded_for_names_nobody() {
     // A PROXY header that names no address (v1 UNKNOWN) is no loopback client either.
     let unknown = b"PROXY UNKNOWN\r\nGET /metrics HTTP/1.1\r\n\r\n";
     assert_eq!(crate::web::http_to(proxied.addr, unknown).0, 403);
+}
+
+/// A port nobody listens on: bound by the system's choice, then let go.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// How many of `nicks` the server logged in, by its activity log.
+fn logged_in(server: &Server, nicks: &[String]) -> usize {
+    let log = server.log();
+    nicks
+        .iter()
+        .filter(|nick| log.contains(&format!("msg=\"logged in\" nick={nick} ")))
+        .count()
+}
+
+/// A server asked to bind `addr`, which is taken, exits with the error naming the chat listener,
+/// the address and why, and never says it listens.
+fn assert_refused_as_taken(args: &[&str], addr: &str) {
+    let mut all = vec!["--ephemeral", "--bind", addr];
+    all.extend(args);
+    let out = crate::support::run_to_exit(&all);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let named = format!("reactor-chat: cannot listen on chat={addr} ({addr}): ");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&named) && l.contains("in use")),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "it never listened");
+}
+
+#[test]
+fn servers_with_reuse_port_share_one_port_and_each_is_given_connections() {
+    let shared = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let addr = shared.to_string();
+    let start = || Server::builder().bind(&addr).arg("--reuse-port").start();
+    let (first, second) = (start(), start());
+    assert_eq!((first.addr, second.addr), (shared, shared));
+    // The kernel picks a server by the connection's addresses and ports: 40 connections from
+    // as many ports all go to one of the two about once in 2^39 runs.
+    let nicks: Vec<String> = (0..40).map(|i| format!("user{i}")).collect();
+    let _users: Vec<Client> = nicks
+        .iter()
+        .map(|nick| {
+            let mut user = Client::connect(shared);
+            user.login(nick);
+            user
+        })
+        .collect();
+    // Each login was answered, so it is logged: wait only for the log readers to catch up.
+    let deadline = std::time::Instant::now() + crate::support::WAIT;
+    let counts = loop {
+        let counts = (logged_in(&first, &nicks), logged_in(&second, &nicks));
+        if counts.0 + counts.1 == nicks.len() || std::time::Instant::now() >= deadline {
+            break counts;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(counts.0 + counts.1, nicks.len(), "{counts:?}");
+    assert!(
+        counts.0 > 0 && counts.1 > 0,
+        "one server got them all: {counts:?}"
+    );
+    // Every process on the port must ask for it: one that does not is refused.
+    assert_refused_as_taken(&[], &addr);
+}
+
+#[test]
+fn without_reuse_port_a_second_server_on_a_taken_port_is_refused() {
+    let first = Server::start();
+    let addr = first.addr.to_string();
+    assert_refused_as_taken(&[], &addr);
+    // Asking for it alone is not enough: the server holding the port did not.
+    assert_refused_as_taken(&["--reuse-port"], &addr);
+    let mut alice = first.login("alice");
+    let mut bob = first.login("bob");
+    alice.send("still here");
+    bob.expect("alice: still here");
 }
