@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use redis_protocol::resp3::types::{BytesFrame, Resp3Frame};
 
-use super::redis::{Link, LinkEvent, LinkLimits, RedisUrl, SendError};
+use super::redis::{Link, LinkEvent, LinkLimits, RedisUrl};
 use crate::chat::cluster::claims::ClaimAnswer;
 use crate::chat::cluster::RoomChange;
 use crate::chat::event::Event;
@@ -303,53 +303,23 @@ impl Node {
         let Some(room) = event.room() else {
             return;
         };
-        let key = room_key(room);
-        let (channel, members) = match self.rooms.get(&key) {
-            Some(keys) => (keys.channel.clone(), keys.members.clone()),
-            None => {
-                let keys = RoomKeys::of(&Arc::from(room));
-                (keys.channel, keys.members)
-            }
-        };
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        if !wire::encode_event(self.id, event, &mut buf) {
-            self.buf = buf;
-            return;
+        if wire::encode_event(self.id, event, &mut buf) {
+            // The room's names are made once, when it is subscribed; a room not subscribed yet
+            // (opened this turn) has them made for this event.
+            let made;
+            let keys = match self.rooms.get(&room_key(room)) {
+                Some(keys) => keys,
+                None => {
+                    made = RoomKeys::of(&Arc::from(room));
+                    &made
+                }
+            };
+            let node = self.id.to_string();
+            publish_to(&mut self.link, &mut self.stats, &node, keys, event, &buf);
         }
-        let node = self.id.to_string();
-        let sent = self.link.send(&[b"SPUBLISH", &channel, &buf], IGNORED);
         self.buf = buf;
-        match sent {
-            Ok(()) => self.stats.published += 1,
-            Err(SendError::Down | SendError::Full) => {
-                self.stats.dropped += 1;
-                return;
-            }
-        }
-        match event {
-            Event::Joined { nick, .. } | Event::Reconnected { nick, .. } => {
-                let _ = self.link.send(
-                    &[b"HSET", &members, nick.as_bytes(), node.as_bytes()],
-                    IGNORED,
-                );
-            }
-            Event::Left { nick, .. } => {
-                let _ = self
-                    .link
-                    .send(&[b"HDEL", &members, nick.as_bytes()], IGNORED);
-            }
-            Event::Renamed { old, new, .. } => {
-                let _ = self
-                    .link
-                    .send(&[b"HDEL", &members, old.as_bytes()], IGNORED);
-                let _ = self.link.send(
-                    &[b"HSET", &members, new.as_bytes(), node.as_bytes()],
-                    IGNORED,
-                );
-            }
-            _ => {}
-        }
     }
 
     /// Rooms opened here are subscribed and their members read; closed ones are let go.
@@ -879,6 +849,9 @@ impl Node {
     }
 
     fn message(&mut self, payload: &[u8], wall: UnixMillis, to_chat: &mut Vec<ToChat>) {
+        if wire::origin(payload) == Some(self.id) {
+            return; // this node's own, back from its subscription: not even decoded
+        }
         match wire::decode(payload) {
             Ok(
                 Received::RoomEvent { node, .. }
@@ -905,5 +878,40 @@ impl Node {
                 log::debug!(error:% = why; "a damaged cluster message");
             }
         }
+    }
+}
+
+/// Publishes an encoded room event on its room's channel, and writes the membership change it
+/// makes (a join, a departure, a rename) to the room's members. (A free function: it borrows
+/// the node's link and a room's names at once.)
+fn publish_to(
+    link: &mut Link,
+    stats: &mut ClusterStats,
+    node: &str,
+    keys: &RoomKeys,
+    event: &Event,
+    encoded: &[u8],
+) {
+    if link
+        .send(&[b"SPUBLISH", &keys.channel, encoded], IGNORED)
+        .is_err()
+    {
+        stats.dropped += 1;
+        return;
+    }
+    stats.published += 1;
+    let (members, node) = (&keys.members, node.as_bytes());
+    match event {
+        Event::Joined { nick, .. } | Event::Reconnected { nick, .. } => {
+            let _ = link.send(&[b"HSET", members, nick.as_bytes(), node], IGNORED);
+        }
+        Event::Left { nick, .. } => {
+            let _ = link.send(&[b"HDEL", members, nick.as_bytes()], IGNORED);
+        }
+        Event::Renamed { old, new, .. } => {
+            let _ = link.send(&[b"HDEL", members, old.as_bytes()], IGNORED);
+            let _ = link.send(&[b"HSET", members, new.as_bytes(), node], IGNORED);
+        }
+        _ => {}
     }
 }

@@ -161,6 +161,15 @@ fn append(kind: u8, message: &impl Serialize, buf: &mut Vec<u8>) {
     *buf = encoded;
 }
 
+/// The node a message comes from, read without decoding the rest (every kind starts with it):
+/// a node's own messages come back to it from its subscriptions, and are skipped at once.
+pub fn origin(bytes: &[u8]) -> Option<u16> {
+    match bytes {
+        [FORMAT, _, rest @ ..] => postcard::take_from_bytes::<u16>(rest).ok().map(|(n, _)| n),
+        _ => None,
+    }
+}
+
 /// Decodes one message.
 pub fn decode(bytes: &[u8]) -> Result<Received, Skipped> {
     let damaged = |e: postcard::Error| Skipped::Damaged(e.to_string());
@@ -283,6 +292,7 @@ mod tests {
                 Ok(Received::RoomEvent { node: 513, event }),
                 "{buf:?}"
             );
+            assert_eq!(origin(&buf), Some(513));
         }
         let whisper = Event::Whisper {
             id: MsgId(5),

@@ -85,7 +85,8 @@ pub struct Args {
     #[arg(long)]
     pub idle_flood: Option<usize>,
     /// The server's pid, for its CPU time and resident memory from /proc. Repeatable, one per
-    /// server process in the order of their --addr: the report gives each one's figures and
+    /// server process (in the order of their --addr; processes sharing one port with
+    /// --reuse-port are several behind one address): the report gives each one's figures and
     /// their sum, and the CPU per delivery is the sum's.
     #[arg(long, value_name = "PID")]
     pub server_pid: Vec<u32>,
