@@ -17,6 +17,35 @@ use super::node::node_key;
 use super::redis::{blocking, RedisUrl};
 use crate::chat::id::random_key;
 
+/// Sharded pub/sub (`SPUBLISH`, `SSUBSCRIBE`) and `SET ... NX GET` came with Redis 7: an older
+/// Redis accepts the handshake and then refuses every event, so it is refused at start.
+fn check_version(url: &RedisUrl) -> Result<(), String> {
+    let info = [b"INFO".to_vec(), b"server".to_vec()];
+    let replies = blocking::run(url, &[info.to_vec()], Duration::from_secs(5))
+        .map_err(|e| format!("cannot claim a node id in Redis at {url}: {e}"))?;
+    let text = match replies.first() {
+        Some(BytesFrame::BlobString { data, .. } | BytesFrame::VerbatimString { data, .. }) => {
+            String::from_utf8_lossy(data).into_owned()
+        }
+        other => return Err(format!("Redis at {url} answered INFO with {other:?}")),
+    };
+    let version = text
+        .lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .map(str::trim)
+        .unwrap_or("unknown");
+    match version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok())
+    {
+        Some(major) if major >= 7 => Ok(()),
+        _ => Err(format!(
+            "the cluster needs Redis 7 or later (sharded pub/sub); the Redis at {url} is {version}"
+        )),
+    }
+}
+
 /// Node ids are 10 bits.
 pub const NODE_IDS: u16 = 1024;
 
@@ -34,6 +63,7 @@ pub struct Claim {
 /// # Errors
 /// Redis cannot be reached or refuses the commands; `wanted` is held by a live node; every id is.
 pub fn claim(url: &RedisUrl, wanted: Option<u16>, timeout: Duration) -> Result<Claim, String> {
+    check_version(url)?;
     let secret = random_key(24);
     let ttl = timeout.as_millis().to_string();
     let attempt = |node: u16| -> Result<bool, String> {

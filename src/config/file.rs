@@ -384,6 +384,19 @@ fn effective(matches: &ArgMatches, cfg: &Config) -> String {
                 }
             }
             _ => match matches.get_raw(id).and_then(|mut v| v.next()) {
+                // The cluster's URL may hold Redis's password: shown with it masked, as a
+                // comment (it would not load back).
+                Some(raw) if long == "cluster" && raw.to_string_lossy().contains('@') => {
+                    let shown = raw
+                        .to_string_lossy()
+                        .parse::<crate::cluster::redis::RedisUrl>()
+                        .map_or_else(|e| e, |url| url.to_string());
+                    let _ = writeln!(
+                        out,
+                        "# {long} = {} (its password is never printed)",
+                        toml_value(&shown)
+                    );
+                }
                 Some(raw) => {
                     let raw = raw.to_string_lossy();
                     let _ = writeln!(out, "{long} = {}", toml_value(&raw));

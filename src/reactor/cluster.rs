@@ -71,10 +71,6 @@ impl crate::cluster::node::Local for crate::chat::Chat {
     fn rooms(&self) -> Vec<(Arc<str>, Vec<Arc<str>>)> {
         self.local_rooms()
     }
-
-    fn claimed(&self) -> Vec<(String, Arc<str>)> {
-        self.claimed_keys()
-    }
 }
 
 impl Reactor {
@@ -195,8 +191,15 @@ impl Reactor {
             }
             self.cluster_timers();
             let wake = self.cluster_deadline().unwrap_or(deadline).min(deadline);
-            self.poll
-                .poll(&mut events, Some(wake.saturating_duration_since(now)))?;
+            match self
+                .poll
+                .poll(&mut events, Some(wake.saturating_duration_since(now)))
+            {
+                Ok(()) => {}
+                // A signal arrived: it is looked at once the wait is over.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
             let link_ready = match &events {
                 super::net::Events::Mio(ready) => ready.iter().any(|e| e.token() == CLUSTER),
                 // The simulated kernel has no Redis (and no cluster).

@@ -267,7 +267,7 @@ pub fn render(reactor: &Reactor) -> String {
     if let Some(node) = reactor.cluster.as_deref() {
         let cluster = node.stats;
         let link = node.link().stats();
-        let figures: [(&str, &str, &str, f64); 9] = [
+        let figures: [(&str, &str, &str, f64); 10] = [
             ("reactor_chat_cluster_link_up", "gauge", "1 while the link to the cluster's Redis is up.", f64::from(u8::from(node.is_up()))),
             ("reactor_chat_cluster_node_id", "gauge", "This node's id in the cluster.", f64::from(node.id())),
             ("reactor_chat_cluster_published_total", "counter", "Room events sent to the other nodes.", cluster.published as f64),
@@ -275,6 +275,7 @@ pub fn render(reactor: &Reactor) -> String {
             ("reactor_chat_cluster_received_total", "counter", "Room events received from the other nodes.", cluster.received as f64),
             ("reactor_chat_cluster_skipped_total", "counter", "Messages from other nodes not understood (a newer node's, or damaged).", cluster.skipped as f64),
             ("reactor_chat_cluster_reconnects_total", "counter", "Times the link to Redis was made again after it was lost.", link.reconnects as f64),
+            ("reactor_chat_cluster_nick_conflicts_total", "counter", "Names of this node's users that another node claimed while this node's claims had lapsed (cut off from Redis longer than they live).", cluster.claim_conflicts as f64),
             ("reactor_chat_cluster_queued_bytes", "gauge", "Bytes of commands waiting to be written to Redis.", link.queued_bytes as f64),
             // The lag of an event is its arrival here less its time on the node it happened on
             // (so it includes the clocks' difference); sum over count is the mean.

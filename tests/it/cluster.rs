@@ -382,3 +382,95 @@ fn whispers_reach_users_of_other_nodes_and_nobody_else() {
     bob.login(&format!("bob {key}"));
     bob.expect("*alice* are you back?");
 }
+
+#[test]
+fn what_changed_while_redis_was_away_is_set_right_when_it_returns_with_its_data() {
+    let mut redis = Redis::start();
+    let (a, b) = (node(&redis), node(&redis));
+    let mut alice = a.login("alice");
+    let mut ann = a.login("ann");
+    let mut bob = b.login("bob");
+    alice.expect_stamped("* bob joined");
+    users_become(&mut bob, &["alice", "ann", "bob"]);
+    // Redis goes away keeping what it holds: ann's claim and her field in the lobby's members.
+    redis.stop_saving();
+    alice.expect("The link to the other servers is down");
+    ann.send("/quit");
+    alice.expect("ann");
+    redis.restart();
+    alice.expect("The link to the other servers is back");
+    bob.expect("The link to the other servers is back");
+    // Node a let ann's name and field go once it could.
+    redis.wait_for(&["HKEYS", "rc:{lobby}:members"], |out| {
+        out.contains("alice") && !out.contains("ann")
+    });
+    redis.wait_for(&["EXISTS", "rc:nick:ann"], |out| out.trim() == "0");
+    users_become(&mut bob, &["alice", "bob"]);
+    let mut again = b.login("ann");
+    again.sync();
+}
+
+#[test]
+fn two_users_of_one_node_racing_for_a_name_cannot_both_have_it() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis), node(&redis));
+    let mut x = a.login("xavier");
+    let mut y = a.login("yvonne");
+    // Both ask before either is answered.
+    x.send("/nick bob");
+    y.send("/nick bob");
+    let outcome = |c: &mut Client| {
+        let line = c.expect_where("the rename's answer", |l| {
+            l.contains("You are now known as bob") || l.starts_with("! nick-taken:")
+        });
+        !line.starts_with('!')
+    };
+    let (x_won, y_won) = (outcome(&mut x), outcome(&mut y));
+    assert!(x_won != y_won, "xavier {x_won}, yvonne {y_won}");
+    // The winner holds the name everywhere; when the winner leaves it is free everywhere.
+    let mut winner = if x_won { x } else { y };
+    let mut other = b.connect();
+    other.expect("Enter your nickname");
+    other.send("bob");
+    other.expect_prefix("! nick-taken:");
+    winner.send("/quit");
+    winner.expect_closed();
+    redis.wait_for(&["EXISTS", "rc:nick:bob"], |out| out.trim() == "0");
+    other.login("bob");
+}
+
+#[test]
+fn print_config_never_shows_redis_s_password() {
+    let out = run_to_exit(&[
+        "--cluster",
+        "redis://:s3cret@127.0.0.1:6399/2",
+        "--print-config",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains("redis://:***@127.0.0.1:6399/2"), "{text}");
+}
+
+#[test]
+fn a_redis_that_stops_answering_is_left_and_found_again() {
+    let redis = Redis::start();
+    let node = |redis: &Redis| {
+        Server::builder()
+            .args(["--cluster", &redis.url(), "--cluster-timeout", "2"])
+            .start()
+    };
+    let (a, b) = (node(&redis), node(&redis));
+    let mut alice = a.login("alice");
+    let mut bob = b.login("bob");
+    alice.expect_stamped("* bob joined");
+    // Redis keeps the connections open and answers nothing for 3 s: the nodes notice from
+    // their heartbeats, say so, and connect again when it answers.
+    redis.cli(&["CLIENT", "PAUSE", "3000", "ALL"]);
+    alice.expect("The link to the other servers is down");
+    alice.expect("The link to the other servers is back");
+    bob.expect("The link to the other servers is back");
+    users_become(&mut alice, &["alice", "bob"]);
+    alice.send("after the pause");
+    bob.expect_stamped("alice: after the pause");
+}

@@ -52,6 +52,15 @@ impl Redis {
         }
     }
 
+    /// Stops the server after it saved what it holds (`SHUTDOWN SAVE`): a `restart` loads it
+    /// again, as a Redis with persistence comes back.
+    pub fn stop_saving(&mut self) {
+        let _ = self.cli(&["SHUTDOWN", "SAVE"]);
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+
     /// Starts the server (again) on its port, and waits until it answers.
     pub fn restart(&mut self) {
         self.stop();

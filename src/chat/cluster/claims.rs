@@ -189,6 +189,16 @@ impl Chat {
                     out.send(conn, Event::Refused(refusal));
                     return false;
                 }
+                // Another session here took the name meanwhile (it logged in under it): the
+                // local index must never hold one name twice.
+                if self.sessions.by_key(&key).is_some_and(|other| other != sid) {
+                    let refusal = Refusal::NickTaken {
+                        nick,
+                        lookalike: false,
+                    };
+                    out.send(conn, Event::Refused(refusal));
+                    return false;
+                }
                 let old_key = self.sessions[sid].key().to_string();
                 self.finish_rename(conn, sid, nick, key, now, out);
                 out.items.push(Output::ReleaseNick { key: old_key });

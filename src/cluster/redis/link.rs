@@ -155,6 +155,9 @@ pub struct Link {
     attempts: u64,
     /// [`READ_BUDGET`], smaller in tests.
     read_budget: usize,
+    /// Redis's address, looked up at the first attempt (before the node serves anyone) and
+    /// kept: a lookup blocks, and must not block the reactor while users are served.
+    resolved: Option<SocketAddr>,
     stats: LinkStats,
 }
 
@@ -180,6 +183,7 @@ impl Link {
             failures: 0,
             attempts: 0,
             read_budget: READ_BUDGET,
+            resolved: None,
             stats: LinkStats::default(),
         }
     }
@@ -196,6 +200,17 @@ impl Link {
     /// Queues one command; its reply comes back as `LinkEvent::Reply { tag }`. Never writes:
     /// the reactor's `flush` does, once a loop turn.
     pub fn send(&mut self, args: &[&[u8]], tag: u64) -> Result<(), SendError> {
+        self.send_checked(args, tag, true)
+    }
+
+    /// As [`send`](Self::send), but never refused for the queue's size: for the few small
+    /// commands that keep the cluster's state right (the heartbeat, claims, rooms' members),
+    /// which must not be lost to a burst of room events. Refused only while the link is down.
+    pub fn send_control(&mut self, args: &[&[u8]], tag: u64) -> Result<(), SendError> {
+        self.send_checked(args, tag, false)
+    }
+
+    fn send_checked(&mut self, args: &[&[u8]], tag: u64, bounded: bool) -> Result<(), SendError> {
         let session = match (self.phase, self.session.as_mut()) {
             (Phase::Up, Some(session)) => session,
             _ => {
@@ -203,7 +218,7 @@ impl Link {
                 return Err(SendError::Down);
             }
         };
-        if self.out.len() >= self.limits.max_queued_bytes {
+        if bounded && self.out.len() >= self.limits.max_queued_bytes {
             self.stats.refused_full += 1;
             if !self.full_logged {
                 self.full_logged = true;
@@ -292,6 +307,18 @@ impl Link {
         }
     }
 
+    /// Drops the connection (Redis stopped answering while the socket stays open: a half-open
+    /// connection, a stopped process); the link reconnects with back-off as after any loss.
+    pub fn drop_connection(
+        &mut self,
+        registry: &Registry,
+        now: Instant,
+        error: String,
+        events: &mut Vec<LinkEvent>,
+    ) {
+        self.lose(registry, now, error, events);
+    }
+
     pub fn stats(&self) -> LinkStats {
         LinkStats {
             queued_bytes: self.out.len(),
@@ -305,10 +332,11 @@ impl Link {
         }
         self.attempts += 1;
         self.phase = Phase::Connecting { since: now };
-        let addr = match resolve(&self.url) {
+        let addr = match self.resolved.map_or_else(|| resolve(&self.url), Ok) {
             Ok(addr) => addr,
             Err(error) => return self.lose(registry, now, error, events),
         };
+        self.resolved = Some(addr);
         let mut stream = match TcpStream::connect(addr) {
             Ok(stream) => stream,
             Err(e) => {
@@ -468,9 +496,10 @@ impl Link {
 }
 
 /// The address to connect to. An IP address is used as it is; a name is resolved with the
-/// system resolver, which blocks the reactor while it works (std has no asynchronous lookup).
-/// That is acceptable only because it happens when the link (re)connects, at most once per
-/// back-off step, never while the link carries traffic. The first address is used.
+/// system resolver, which blocks while it works (std has no asynchronous lookup). That is
+/// acceptable only because it happens once, at the first attempt, which the node makes before
+/// it serves anyone (`reactor::cluster`'s join); reconnects reuse the address (a Redis that
+/// moves to another address needs the nodes restarted). The first address is used.
 fn resolve(url: &RedisUrl) -> Result<SocketAddr, String> {
     if let Ok(ip) = url.host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, url.port));

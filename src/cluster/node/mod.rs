@@ -22,6 +22,8 @@
 //! fields for users who left meanwhile), tells the other nodes it did so, and reads each room's
 //! members again. What was said across nodes during the outage is not replayed.
 
+mod claims;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,40 +62,15 @@ local live = redis.call('ZRANGE', KEYS[2], 0, -1) \
 table.insert(live, 1, known) \
 return live";
 
-/// Refreshes this node's nickname claims (KEYS), taking again those that expired (a Redis
-/// restart), and answers with the keys another node holds now. ARGV: the claims' time to live,
-/// this node's prefix of a claim's value (`"N "`), then each key's value.
-const REFRESH_CLAIMS_SCRIPT: &str = "\
-local lost = {} \
-for i, key in ipairs(KEYS) do \
-  local held = redis.call('GET', key) \
-  if not held then redis.call('SET', key, ARGV[i + 2], 'PX', ARGV[1]) \
-  elseif string.sub(held, 1, #ARGV[2]) == ARGV[2] then redis.call('PEXPIRE', key, ARGV[1]) \
-  else table.insert(lost, key) end \
-end \
-return lost";
-
-/// Deletes a nickname claim if this node holds it (ARGV: its prefix of a claim's value).
-const RELEASE_CLAIM_SCRIPT: &str = "\
-local held = redis.call('GET', KEYS[1]) \
-if held and string.sub(held, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end \
-return 0";
-
-/// Claims refreshed by one script call: a node with many users sends several.
-const REFRESH_BATCH: usize = 256;
-
 /// The channel of whispers to node `node`'s users.
 fn direct_channel(node: u16) -> String {
     format!("rc:{{node:{node}}}:direct")
 }
 
-/// The key of a nickname's claim, by its collision key.
-pub fn nick_key(key: &str) -> String {
-    format!("rc:nick:{key}")
-}
-
 /// The set of live nodes, scored by when each was last seen.
 const SEEN_KEY: &str = "rc:{nodes}:seen";
+
+pub use claims::nick_key;
 
 /// The key of node id `node`'s claim.
 pub fn node_key(node: u16) -> String {
@@ -104,8 +81,6 @@ pub fn node_key(node: u16) -> String {
 pub trait Local {
     /// Every room with local members, and the names of its live local members.
     fn rooms(&self) -> Vec<(Arc<str>, Vec<Arc<str>>)>;
-    /// The collision key and name of every session here, live or held.
-    fn claimed(&self) -> Vec<(String, Arc<str>)>;
 }
 
 /// What the node has for the chat core, from Redis.
@@ -158,6 +133,16 @@ enum Pending {
         conn: ConnId,
         claim: u64,
         key: String,
+        /// The claim's value, if granted.
+        value: String,
+    },
+    /// Taking over a claim an earlier process with this node id left.
+    TakeOver {
+        conn: ConnId,
+        claim: u64,
+        key: String,
+        value: String,
+        holder: Arc<str>,
     },
     Refresh,
     WhisperTarget {
@@ -216,9 +201,9 @@ pub struct Node {
     /// The link has been up once: losing it is told to users (a node that never reached Redis
     /// after its claim has nothing to tell).
     was_up: bool,
-    /// The other nodes, and when this node last saw them among the live ones (by its own
-    /// clock, and only while its link was up: an outage of its own says nothing of them).
-    last_seen: HashMap<u16, Instant>,
+    /// The other nodes among the live ones at the last heartbeat (and, while none is judged,
+    /// those seen since).
+    live: HashSet<u16>,
     /// Nodes found gone and not seen since: their fields in a room's members are stale.
     gone: HashSet<u16>,
     /// Every room was listed again when the link came up: the first heartbeat, which finds
@@ -227,6 +212,18 @@ pub struct Node {
     /// Users were told the link is down: they are told once per outage, however many attempts
     /// to reconnect fail, and told again when it is back.
     down_told: bool,
+    /// Before this, a node missing from the live ones is not judged gone (see `nodes_seen`).
+    judge_after: Instant,
+    /// When the heartbeat awaiting its answer was sent.
+    heartbeat_sent: Option<Instant>,
+    /// Rooms that closed here while the link was down: this node's fields in their members may
+    /// be left in Redis, and are looked at when it is back.
+    closed_while_down: HashSet<Arc<str>>,
+    /// The nickname claims this node holds, by collision key, with their exact values (see
+    /// `claims`).
+    held: HashMap<String, String>,
+    /// Claims let go while the link was down, by key, with their values.
+    unreleased: HashMap<String, String>,
     /// Claims answered without Redis (the link is down), given to the chat core at the next
     /// step.
     answered: Vec<ToChat>,
@@ -272,10 +269,15 @@ impl Node {
             next_heartbeat: None,
             was_up: false,
             down_told: false,
-            last_seen: HashMap::new(),
+            live: HashSet::new(),
             gone: HashSet::new(),
             listed_since_up: false,
             answered: Vec::new(),
+            held: HashMap::new(),
+            unreleased: HashMap::new(),
+            heartbeat_sent: None,
+            judge_after: Instant::now(),
+            closed_while_down: HashSet::new(),
             claim_ttl: timeout + grace,
             buf: Vec::new(),
             link_events: Vec::new(),
@@ -331,10 +333,14 @@ impl Node {
                 if self.link.is_up() {
                     self.subscribe(&keys, &[], false);
                 }
+                self.closed_while_down.remove(&keys.room);
                 self.rooms.insert(key, keys);
             } else if let Some(keys) = self.rooms.remove(&key) {
                 if self.link.is_up() {
                     let _ = self.link.send(&[b"SUNSUBSCRIBE", &keys.channel], IGNORED);
+                } else {
+                    // Its last members' departures did not reach Redis.
+                    self.closed_while_down.insert(keys.room.clone());
                 }
             }
         }
@@ -367,57 +373,20 @@ impl Node {
     /// After the link came back: removes this node's fields of users no longer in `room` here,
     /// and tells the other nodes the room's members are listed again.
     pub fn relist(&mut self, room: &str, stale: &[Arc<str>]) {
-        let Some(keys) = self.rooms.get(&room_key(room)) else {
-            return;
-        };
-        let (channel, members) = (keys.channel.clone(), keys.members.clone());
+        // The room may have closed here meanwhile (or during the outage): its names are made.
+        let RoomKeys {
+            channel, members, ..
+        } = RoomKeys::of(&Arc::from(room));
         for nick in stale {
             let _ = self
                 .link
-                .send(&[b"HDEL", &members, nick.as_bytes()], IGNORED);
+                .send_control(&[b"HDEL", &members, nick.as_bytes()], IGNORED);
         }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         wire::encode_members_listed(self.id, room, &mut buf);
         let _ = self.link.send(&[b"SPUBLISH", &channel, &buf], IGNORED);
         self.buf = buf;
-    }
-
-    /// Claims a nickname for `conn` (`key` its collision key); the answer comes as
-    /// [`ToChat::Claimed`]. A claim holds the node's id and the name as spelled.
-    pub fn claim(&mut self, conn: ConnId, claim: u64, key: String, nick: &str) {
-        if !self.link.is_up() {
-            self.answered.push(ToChat::Claimed {
-                conn,
-                claim,
-                key,
-                answer: ClaimAnswer::Unavailable,
-            });
-            return;
-        }
-        let redis_key = nick_key(&key);
-        let value = format!("{} {nick}", self.id);
-        let ttl = self.claim_ttl.as_millis().to_string();
-        let tag = self.tag(Pending::Claim { conn, claim, key });
-        let command: [&[u8]; 7] = [
-            b"SET",
-            redis_key.as_bytes(),
-            value.as_bytes(),
-            b"NX",
-            b"GET",
-            b"PX",
-            ttl.as_bytes(),
-        ];
-        if self.link.send(&command, tag).is_err() {
-            if let Some(Pending::Claim { conn, claim, key }) = self.pending.remove(&tag) {
-                self.answered.push(ToChat::Claimed {
-                    conn,
-                    claim,
-                    key,
-                    answer: ClaimAnswer::Unavailable,
-                });
-            }
-        }
     }
 
     /// Sends a whisper to the node that holds its target's name (`key` its collision key):
@@ -449,50 +418,22 @@ impl Node {
         }
     }
 
-    /// Lets a name go (its session ended, or moved to another name).
-    pub fn release(&mut self, key: &str) {
-        let prefix = format!("{} ", self.id);
-        let redis_key = nick_key(key);
-        let _ = self.link.send(
-            &[
-                b"EVAL",
-                RELEASE_CLAIM_SCRIPT.as_bytes(),
-                b"1",
-                redis_key.as_bytes(),
-                prefix.as_bytes(),
-            ],
-            IGNORED,
-        );
-    }
-
-    /// Keeps every local session's claim alive (with the heartbeat).
-    fn refresh_claims(&mut self, claimed: &[(String, Arc<str>)]) {
-        let ttl = self.claim_ttl.as_millis().to_string();
-        let prefix = format!("{} ", self.id);
-        for batch in claimed.chunks(REFRESH_BATCH) {
-            let keys: Vec<String> = batch.iter().map(|(k, _)| nick_key(k)).collect();
-            let values: Vec<String> = batch
-                .iter()
-                .map(|(_, nick)| format!("{} {nick}", self.id))
-                .collect();
-            let count = batch.len().to_string();
-            let mut args: Vec<&[u8]> =
-                vec![b"EVAL", REFRESH_CLAIMS_SCRIPT.as_bytes(), count.as_bytes()];
-            args.extend(keys.iter().map(|k| k.as_bytes()));
-            args.push(ttl.as_bytes());
-            args.push(prefix.as_bytes());
-            args.extend(values.iter().map(|v| v.as_bytes()));
-            let tag = self.tag(Pending::Refresh);
-            if self.link.send(&args, tag).is_err() {
-                self.pending.remove(&tag);
-            }
-        }
-    }
-
     /// The link came up: every room is subscribed and listed again (`local_rooms`: each room's
     /// live local members), and the claim refreshed.
     fn resync(&mut self, local_rooms: &[(Arc<str>, Vec<Arc<str>>)], now: Instant) {
-        self.next_heartbeat = Some(now);
+        // The heartbeat first: a node judging liveness meanwhile sees this one live before it
+        // sees its members written again.
+        if self.heartbeat_sent.is_none() {
+            self.heartbeat();
+            self.heartbeat_sent = Some(now);
+            self.next_heartbeat = Some(now + self.timeout / 4);
+        }
+        self.release_leftovers();
+        for room in std::mem::take(&mut self.closed_while_down) {
+            if !self.rooms.contains_key(&room_key(&room)) {
+                self.read_members(&RoomKeys::of(&room), true);
+            }
+        }
         let direct = direct_channel(self.id);
         let _ = self.link.send(&[b"SSUBSCRIBE", direct.as_bytes()], IGNORED);
         for (room, nicks) in local_rooms {
@@ -552,23 +493,40 @@ impl Node {
         self.handle(&mut events, now, wall, local, to_chat);
         self.link_events = events;
         if self.link.is_up() && self.next_heartbeat.is_some_and(|at| at <= now) {
+            if self.heartbeat_sent.is_some() {
+                // The last heartbeat got no answer in a quarter of the timeout: Redis stopped
+                // answering on a connection that stays open (a half-open connection, a
+                // stopped process). The link is made again.
+                let error = format!(
+                    "Redis did not answer the heartbeat within {} ms",
+                    (self.timeout / 4).as_millis()
+                );
+                let mut events = std::mem::take(&mut self.link_events);
+                self.link.drop_connection(registry, now, error, &mut events);
+                self.handle(&mut events, now, wall, local, to_chat);
+                self.link_events = events;
+                return;
+            }
             self.heartbeat();
-            self.refresh_claims(&local.claimed());
+            self.refresh_claims();
+            self.heartbeat_sent = Some(now);
             self.next_heartbeat = Some(now + self.timeout / 4);
         }
     }
 
-    /// Heartbeats come every quarter of the timeout, and a node missing for three quarters of
-    /// it counts as gone: a dead node's users are lost everywhere within `--cluster-timeout`
-    /// (three quarters, plus up to a quarter until the next node's heartbeat notices), while a
-    /// live node may miss two heartbeats in a row without being taken for dead.
+    /// Heartbeats come every quarter of the timeout, and Redis drops a node from the live ones
+    /// half the timeout after its last: a dead node's users are lost everywhere within
+    /// `--cluster-timeout` (a half, plus up to a quarter until each node's next heartbeat
+    /// notices), a live node may miss one heartbeat without being taken for dead, and a dead
+    /// node is missing from the live ones for a quarter of the timeout at least before its id's
+    /// claim ends and a new process may take it, so every node notices it went.
     fn heartbeat(&mut self) {
         let key = node_key(self.id);
         let ttl = self.timeout.as_millis().to_string();
-        let gone_after = (self.timeout * 3 / 4).as_millis().to_string();
+        let gone_after = (self.timeout / 2).as_millis().to_string();
         let node = self.id.to_string();
         let tag = self.tag(Pending::Heartbeat);
-        let sent = self.link.send(
+        let sent = self.link.send_control(
             &[
                 b"EVAL",
                 HEARTBEAT_SCRIPT.as_bytes(),
@@ -622,11 +580,10 @@ impl Node {
                     self.was_up = true;
                     self.resync(&local.rooms(), now);
                     self.listed_since_up = true;
-                    // The other nodes' heartbeats were out of sight while the link was down:
-                    // they count from now.
-                    for seen in self.last_seen.values_mut() {
-                        *seen = now;
-                    }
+                    // The other nodes' heartbeats were out of sight while the link was down,
+                    // and after a restart of Redis they are not in its list until they
+                    // reconnect: none is judged gone for half the timeout.
+                    self.judge_after = now + self.timeout / 2;
                 }
                 LinkEvent::Down { error, retry_at } => {
                     let retry_ms = retry_at.saturating_duration_since(now).as_millis() as u64;
@@ -634,7 +591,33 @@ impl Node {
                         redis:% = self.link.url(), error:% = error, retry_ms = retry_ms;
                         "cluster link down"
                     );
-                    self.pending.clear();
+                    self.heartbeat_sent = None;
+                    // What was awaited is lost with the connection: a login waiting for its
+                    // claim, a whisper waiting for its target, are answered as for a link
+                    // that is down, rather than never.
+                    for (_, pending) in self.pending.drain() {
+                        match pending {
+                            Pending::Claim {
+                                conn, claim, key, ..
+                            }
+                            | Pending::TakeOver {
+                                conn, claim, key, ..
+                            } => to_chat.push(ToChat::Claimed {
+                                conn,
+                                claim,
+                                key,
+                                answer: ClaimAnswer::Unavailable,
+                            }),
+                            Pending::WhisperTarget { conn, whisper } => {
+                                to_chat.push(ToChat::WhisperRouted {
+                                    conn,
+                                    whisper,
+                                    holder: None,
+                                });
+                            }
+                            Pending::Members { .. } | Pending::Heartbeat | Pending::Refresh => {}
+                        }
+                    }
                     if self.was_up && !self.down_told {
                         to_chat.push(ToChat::LinkChanged { up: false });
                         self.down_told = true;
@@ -663,6 +646,9 @@ impl Node {
             }
             return;
         };
+        if matches!(pending, Pending::Heartbeat) {
+            self.heartbeat_sent = None; // answered: the link is alive
+        }
         match pending {
             Pending::Heartbeat => match reply {
                 BytesFrame::Number { data: -1, .. } => {
@@ -689,55 +675,27 @@ impl Node {
                 }
                 other => log::warn!(reply:? = other; "an unexpected answer to the heartbeat"),
             },
-            Pending::Claim { conn, claim, key } => {
-                let answer = match &reply {
-                    BytesFrame::Null => ClaimAnswer::Granted,
-                    BytesFrame::BlobString { data, .. } => {
-                        let held = String::from_utf8_lossy(data);
-                        let (node, holder) = held.split_once(' ').unwrap_or(("", &held));
-                        if node == self.id.to_string() {
-                            // This node's own claim, left from a session that ended before
-                            // its release went out (the link dropped): the new session
-                            // takes it.
-                            let value = format!("{} {}", self.id, holder);
-                            let ttl = self.claim_ttl.as_millis().to_string();
-                            let _ = self.link.send(
-                                &[
-                                    b"SET",
-                                    nick_key(&key).as_bytes(),
-                                    value.as_bytes(),
-                                    b"PX",
-                                    ttl.as_bytes(),
-                                ],
-                                IGNORED,
-                            );
-                            ClaimAnswer::Granted
-                        } else {
-                            ClaimAnswer::Taken {
-                                holder: Arc::from(holder),
-                            }
-                        }
-                    }
-                    other => {
-                        log::warn!(reply:? = other; "Redis refused a nickname claim");
-                        ClaimAnswer::Unavailable
-                    }
-                };
-                to_chat.push(ToChat::Claimed {
-                    conn,
-                    claim,
-                    key,
-                    answer,
-                });
-            }
+            Pending::Claim {
+                conn,
+                claim,
+                key,
+                value,
+            } => self.claim_replied(conn, claim, key, value, &reply, to_chat),
+            Pending::TakeOver {
+                conn,
+                claim,
+                key,
+                value,
+                holder,
+            } => self.take_over_replied(conn, claim, key, value, holder, &reply, to_chat),
             Pending::WhisperTarget { conn, whisper } => {
                 let holder = match &reply {
                     BytesFrame::BlobString { data, .. } => {
-                        let held = String::from_utf8_lossy(data);
-                        held.split_once(' ').and_then(|(node, nick)| {
-                            let node: u16 = node.parse().ok()?;
-                            (node != self.id).then(|| (node, Arc::<str>::from(nick)))
-                        })
+                        let value = String::from_utf8_lossy(data);
+                        let h = claims::holder(&value);
+                        let node: Option<u16> = h.node.parse().ok();
+                        node.filter(|&n| n != self.id)
+                            .map(|n| (n, Arc::<str>::from(h.nick)))
                     }
                     _ => None,
                 };
@@ -758,17 +716,7 @@ impl Node {
                     holder,
                 });
             }
-            Pending::Refresh => {
-                if let BytesFrame::Array { data, .. } = reply {
-                    if !data.is_empty() {
-                        // Names another node claimed while this node's claims had lapsed (a
-                        // partition longer than the claims' lifetime).
-                        self.stats.claim_conflicts += data.len() as u64;
-                        let keys: Vec<&str> = data.iter().filter_map(|f| f.as_str()).collect();
-                        log::warn!(keys:? = keys; "nicknames held here are claimed by another node");
-                    }
-                }
-            }
+            Pending::Refresh => self.refresh_replied(&reply),
             Pending::Members { room, resync } => {
                 let BytesFrame::Map { data, .. } = reply else {
                     return;
@@ -805,30 +753,31 @@ impl Node {
         }
     }
 
-    /// The heartbeat's list of live nodes. A node not in it for three quarters of the timeout
-    /// is gone; a gone node back in it (it was only cut off) has its users read again.
+    /// The heartbeat's list of live nodes (those Redis saw within half the timeout). A node
+    /// that was in it and is not any more is gone; a gone node back in it (it was only cut
+    /// off) has its users read again.
     fn nodes_seen(&mut self, live: &[u16], now: Instant, to_chat: &mut Vec<ToChat>) {
         let mut returned = false;
         for &node in live {
-            self.last_seen.insert(node, now);
             returned |= self.gone.remove(&node);
         }
-        let limit = self.timeout * 3 / 4;
-        let mut gone: Vec<u16> = self
-            .last_seen
-            .iter()
-            .filter(|&(_, &seen)| now.saturating_duration_since(seen) >= limit)
-            .map(|(&node, _)| node)
-            .collect();
-        if !gone.is_empty() {
-            gone.sort_unstable();
-            log::warn!(nodes:? = gone; "cluster nodes gone (no heartbeat)");
-            for node in &gone {
-                self.last_seen.remove(node);
-                self.gone.insert(*node);
+        if now >= self.judge_after {
+            let mut gone: Vec<u16> = self
+                .live
+                .iter()
+                .filter(|node| !live.contains(node))
+                .copied()
+                .collect();
+            if !gone.is_empty() {
+                gone.sort_unstable();
+                log::warn!(nodes:? = gone; "cluster nodes gone (no heartbeat)");
+                self.gone.extend(gone.iter().copied());
+                to_chat.push(ToChat::NodesGone(gone));
             }
-            to_chat.push(ToChat::NodesGone(gone));
+            self.live.clear();
         }
+        // Until judged, a node missing now stays among those expected back.
+        self.live.extend(live.iter().copied());
         if returned {
             let rooms: Vec<RoomKeys> = self.rooms.values().map(|k| RoomKeys::of(&k.room)).collect();
             for keys in rooms {
@@ -844,7 +793,7 @@ impl Node {
         for nick in nicks {
             let _ = self
                 .link
-                .send(&[b"HDEL", &members, nick.as_bytes()], IGNORED);
+                .send_control(&[b"HDEL", &members, nick.as_bytes()], IGNORED);
         }
     }
 
@@ -881,8 +830,8 @@ impl Node {
     }
 }
 
-/// Publishes an encoded room event on its room's channel, and writes the membership change it
-/// makes (a join, a departure, a rename) to the room's members. (A free function: it borrows
+/// Writes the membership change a room event makes (a join, a departure, a rename) to the
+/// room's members, then publishes the encoded event on the room's channel. (A free function: it borrows
 /// the node's link and a room's names at once.)
 fn publish_to(
     link: &mut Link,
@@ -892,6 +841,23 @@ fn publish_to(
     event: &Event,
     encoded: &[u8],
 ) {
+    // The members first: a node that opens the room between the two reads the hash after the
+    // write and gets the event after its subscription, so it sees the change once, whatever
+    // the interleaving. Members are state, written whatever the queue holds.
+    let (members, node) = (&keys.members, node.as_bytes());
+    match event {
+        Event::Joined { nick, .. } | Event::Reconnected { nick, .. } => {
+            let _ = link.send_control(&[b"HSET", members, nick.as_bytes(), node], IGNORED);
+        }
+        Event::Left { nick, .. } => {
+            let _ = link.send_control(&[b"HDEL", members, nick.as_bytes()], IGNORED);
+        }
+        Event::Renamed { old, new, .. } => {
+            let _ = link.send_control(&[b"HDEL", members, old.as_bytes()], IGNORED);
+            let _ = link.send_control(&[b"HSET", members, new.as_bytes(), node], IGNORED);
+        }
+        _ => {}
+    }
     if link
         .send(&[b"SPUBLISH", &keys.channel, encoded], IGNORED)
         .is_err()
@@ -900,18 +866,4 @@ fn publish_to(
         return;
     }
     stats.published += 1;
-    let (members, node) = (&keys.members, node.as_bytes());
-    match event {
-        Event::Joined { nick, .. } | Event::Reconnected { nick, .. } => {
-            let _ = link.send(&[b"HSET", members, nick.as_bytes(), node], IGNORED);
-        }
-        Event::Left { nick, .. } => {
-            let _ = link.send(&[b"HDEL", members, nick.as_bytes()], IGNORED);
-        }
-        Event::Renamed { old, new, .. } => {
-            let _ = link.send(&[b"HDEL", members, old.as_bytes()], IGNORED);
-            let _ = link.send(&[b"HSET", members, new.as_bytes(), node], IGNORED);
-        }
-        _ => {}
-    }
 }
