@@ -96,8 +96,12 @@ pub enum Skipped {
 }
 
 /// Appends the message for a room event that happened on `node`; false (and nothing appended)
-/// for events other nodes are not sent (those addressed to one user, and summaries of others).
+/// for events other nodes are not sent: those addressed to one user, summaries of others, and
+/// the word game's, whose rounds are each node's own (another node's members could not play).
 pub fn encode_event(node: u16, event: &Event, buf: &mut Vec<u8>) -> bool {
+    if matches!(event, Event::Game(_)) {
+        return false;
+    }
     let Some(row) = RowData::of(event) else {
         return false;
     };
@@ -322,7 +326,7 @@ mod tests {
     }
 
     #[test]
-    fn events_for_one_user_are_not_sent() {
+    fn events_for_one_user_and_the_game_are_not_sent() {
         let whisper = Event::Whisper {
             id: MsgId(1),
             at: 1,
@@ -330,9 +334,20 @@ mod tests {
             to: s("b"),
             text: s("psst"),
         };
-        let mut buf = Vec::new();
-        assert!(!encode_event(1, &whisper, &mut buf));
-        assert!(buf.is_empty());
+        let won = Event::Game(crate::chat::event::GameNotice::Won {
+            id: MsgId(2),
+            at: 2,
+            room: s("lobby"),
+            nick: s("a"),
+            word: s("apple"),
+            points: 3,
+            secs: 4,
+        });
+        for event in [whisper, won] {
+            let mut buf = Vec::new();
+            assert!(!encode_event(1, &event, &mut buf), "{event:?}");
+            assert!(buf.is_empty());
+        }
     }
 
     #[test]

@@ -56,19 +56,20 @@ start_redis() {
   echo "redis-server did not start" >&2; return 1
 }
 
-start_server() { # PORT FLAG...: a server on 127.0.0.1:PORT, its pid in SERVER_PID
-  local port=$1
+start_server() { # PORT FLAG...: a server on 127.0.0.1:PORT, its pid in SERVER_PID; its log
+  local port=$1 log=$CELL_LOG-$1 # in OUT/rROUND-CELL-PORT.log
   shift
   "$S" --bind "127.0.0.1:$port" --ephemeral --no-history --rate 0 --max-clients 5000 \
-    --log-level warn "$@" > "$OUT/server-$port.out" 2> "$OUT/server-$port.err" &
+    --log-level warn "$@" > "$log.out" 2> "$log.log" &
   SERVER_PID=$!
   pids+=($!)
-  for _ in $(seq 200); do grep -q "listening on" "$OUT/server-$port.out" 2> /dev/null && return; sleep 0.05; done
-  echo "the server on port $port did not start: $(tail -1 "$OUT/server-$port.err")" >&2; return 1
+  for _ in $(seq 200); do grep -q "listening on" "$log.out" 2> /dev/null && return; sleep 0.05; done
+  echo "the server on port $port did not start: $(tail -1 "$log.log")" >&2; return 1
 }
 
 cell() { # ROUND CELL: the servers of the cell, one bench run, its JSON report in OUT
   local round=$1 cell=$2 targets=() load=() cluster=() f=$OUT/r$1-$2
+  CELL_LOG=$f
   start_redis || return 1
   cluster=(--cluster "redis://127.0.0.1:$REDIS_PORT")
   case $cell in
