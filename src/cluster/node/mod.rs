@@ -34,7 +34,7 @@ use super::redis::{Link, LinkEvent, LinkLimits, RedisUrl};
 use crate::chat::cluster::claims::ClaimAnswer;
 use crate::chat::cluster::RoomChange;
 use crate::chat::event::Event;
-use crate::chat::room_key;
+use crate::chat::{room_key, LOBBY};
 use crate::chat::ConnId;
 use crate::clock::UnixMillis;
 use crate::render::cluster::{self as wire, Received, Skipped};
@@ -336,11 +336,12 @@ impl Node {
                 self.closed_while_down.remove(&keys.room);
                 self.rooms.insert(key, keys);
             } else if let Some(keys) = self.rooms.remove(&key) {
-                if self.link.is_up() {
-                    let _ = self.link.send(&[b"SUNSUBSCRIBE", &keys.channel], IGNORED);
-                } else {
+                if !self.link.is_up() {
                     // Its last members' departures did not reach Redis.
                     self.closed_while_down.insert(keys.room.clone());
+                } else if key != LOBBY {
+                    // The lobby stays subscribed (see `resync`).
+                    let _ = self.link.send(&[b"SUNSUBSCRIBE", &keys.channel], IGNORED);
                 }
             }
         }
@@ -436,6 +437,12 @@ impl Node {
         }
         let direct = direct_channel(self.id);
         let _ = self.link.send(&[b"SSUBSCRIBE", direct.as_bytes()], IGNORED);
+        // The lobby, everyone's first room, is subscribed whether or not anyone is in it here:
+        // a room's subscription reaches Redis a moment after its first member is told they
+        // are in, and a line said on another node in that moment would pass that member by.
+        // Every node has lobby members but for moments, so this costs nothing.
+        let lobby = RoomKeys::of(&Arc::from(LOBBY));
+        let _ = self.link.send(&[b"SSUBSCRIBE", &lobby.channel], IGNORED);
         for (room, nicks) in local_rooms {
             let keys = RoomKeys::of(room);
             self.subscribe(&keys, nicks, true);
