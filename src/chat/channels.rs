@@ -272,7 +272,7 @@ impl Chat {
             return cx.refuse(Refusal::NotRoomOperator { room });
         }
         let kept = self.rooms[room].lock_topic(locked, cx.now.wall);
-        cx.out.items.push(Output::Keep(kept));
+        cx.out.keep(kept, self.settings.cluster);
         self.room_modes(cx, &self.rooms[room].name().clone());
     }
 

@@ -55,11 +55,25 @@ impl Bans {
             .max()
     }
 
-    fn add(&mut self, name_key: String, ip: IpAddr, until: Instant, now: Instant) {
-        self.list.retain(|b| b.until > now);
+    /// Adds a ban (or lengthens the one the name and address already have): one made here, or
+    /// one another node of the cluster made.
+    pub(in crate::chat) fn add(&mut self, ban: &KeptBan, now: Now) {
+        let Some(left) = ban.until.checked_sub(now.wall).filter(|&ms| ms > 0) else {
+            return;
+        };
+        let until = now.mono + Duration::from_millis(left);
+        self.list.retain(|b| b.until > now.mono);
+        if let Some(same) = self
+            .list
+            .iter_mut()
+            .find(|b| b.name_key == ban.name_key && b.ip == ban.ip)
+        {
+            same.until = same.until.max(until);
+            return;
+        }
         self.list.push(Ban {
-            name_key,
-            ip,
+            name_key: ban.name_key.clone(),
+            ip: ban.ip,
             until,
         });
     }
@@ -68,14 +82,7 @@ impl Bans {
     /// dropped.
     pub fn load(&mut self, kept: Vec<KeptBan>, now: Now) {
         for ban in kept {
-            let Some(left) = ban.until.checked_sub(now.wall).filter(|&ms| ms > 0) else {
-                continue;
-            };
-            self.list.push(Ban {
-                name_key: ban.name_key,
-                ip: ban.ip,
-                until: now.mono + Duration::from_millis(left),
-            });
+            self.add(&ban, now);
         }
     }
 }
@@ -109,6 +116,10 @@ impl Grants {
         self.by_key.is_empty()
     }
 
+    fn get(&self, nick_key: &str) -> Option<&KeptGrant> {
+        self.by_key.get(nick_key)
+    }
+
     fn drop_oldest(&mut self) -> Option<String> {
         let oldest = self
             .by_key
@@ -120,7 +131,7 @@ impl Grants {
     }
 
     /// Records a grant; returns the changes to keep (the grant, and any dropped to make room).
-    fn grant(&mut self, grant: KeptGrant) -> Vec<Kept> {
+    pub(in crate::chat) fn grant(&mut self, grant: KeptGrant) -> Vec<Kept> {
         let mut changes = Vec::new();
         if self.max == 0 {
             return changes;
@@ -137,13 +148,13 @@ impl Grants {
         changes
     }
 
-    fn revoke(&mut self, nick_key: &str) -> Option<Kept> {
+    pub(in crate::chat) fn revoke(&mut self, nick_key: &str) -> Option<Kept> {
         self.by_key.remove(nick_key).map(|g| Kept::GrantRevoked {
             nick_key: g.nick_key,
         })
     }
 
-    fn rename(&mut self, from: &str, to: &str) -> Option<Kept> {
+    pub(in crate::chat) fn rename(&mut self, from: &str, to: &str) -> Option<Kept> {
         let mut grant = self.by_key.remove(from)?;
         grant.nick_key = to.to_string();
         self.by_key.insert(to.to_string(), grant);
@@ -154,18 +165,26 @@ impl Grants {
     }
 
     /// Whether a login as `nick_key` with `resume_key` is a granted operator's; a grant made
-    /// under another admin key is void, and is revoked (returned as the change to keep).
+    /// under another admin key is void, and is revoked (returned as the change to keep) unless
+    /// `keep_foreign`: in a cluster, another node's grant may have been made under that node's
+    /// key, and stays good there.
     fn check(
         &mut self,
         nick_key: &str,
         resume_key: &str,
         fingerprint: &str,
+        keep_foreign: bool,
     ) -> (bool, Option<Kept>) {
         let Some(grant) = self.by_key.get(nick_key) else {
             return (false, None);
         };
         if grant.fingerprint != fingerprint {
-            return (false, self.revoke(nick_key));
+            let revoked = if keep_foreign {
+                None
+            } else {
+                self.revoke(nick_key)
+            };
+            return (false, revoked);
         }
         (grant.key_hash == kept::resume_key_hash(resume_key), None)
     }
@@ -232,7 +251,7 @@ impl Chat {
                 log::info!(nick:% = nick_key; "operator grant dropped (--max-op-grants)");
                 self.stats.grants_dropped += 1;
             }
-            out.items.push(Output::Keep(change));
+            self.keep_and_share(change, out);
         }
     }
 
@@ -245,12 +264,36 @@ impl Chat {
         out: &mut super::Outbox,
     ) -> bool {
         let fingerprint = self.op_fingerprint();
-        let (granted, revoked) = self.grants.check(nick_key, resume_key, &fingerprint);
+        let cluster = self.settings.cluster;
+        let (granted, revoked) = self
+            .grants
+            .check(nick_key, resume_key, &fingerprint, cluster);
         if let Some(revoked) = revoked {
             log::info!(nick:% = nick_key; "operator grant void: the admin key changed");
-            out.items.push(Output::Keep(revoked));
+            self.keep_and_share(revoked, out);
         }
         granted
+    }
+
+    /// Keeps a change to the bans or grants across a restart and, in a cluster, tells the
+    /// other nodes of it, so that every node turns the same users away and knows the same
+    /// operators. Changes other nodes made are kept without being told again
+    /// (`Chat::shared_from_elsewhere`).
+    pub(super) fn keep_and_share(&self, change: Kept, out: &mut super::Outbox) {
+        let share = self.settings.cluster;
+        if let (true, Kept::GrantMoved { from, to }) = (share, &change) {
+            // The others are told that the old name's grant is void and the grant under its
+            // new name, whole.
+            let revoked = Kept::GrantRevoked {
+                nick_key: from.clone(),
+            };
+            out.items.push(Output::Share(revoked));
+            if let Some(grant) = self.grants.get(to) {
+                out.items.push(Output::Share(Kept::Grant(grant.clone())));
+            }
+            return out.keep(change, false);
+        }
+        out.keep(change, share);
     }
 
     /// Whether a new session is the first of an empty server under `--first-user-op`: no
@@ -262,7 +305,7 @@ impl Chat {
     /// An operator renamed: the grant follows.
     pub(super) fn grant_follows_rename(&mut self, from: &str, to: &str, out: &mut super::Outbox) {
         if let Some(moved) = self.grants.rename(from, to) {
-            out.items.push(Output::Keep(moved));
+            self.keep_and_share(moved, out);
         }
     }
 
@@ -279,15 +322,67 @@ impl Chat {
             return cx.refuse(Refusal::NotOperator);
         }
         let Some(target) = self.sessions.find(nick) else {
+            if self.settings.cluster && super::nick::validate(nick).is_ok() {
+                // Perhaps a user of another node: the cluster link finds out.
+                return self.kick_elsewhere(cx, nick, reason, ban);
+            }
             let nick = Arc::from(nick);
             return cx.refuse(Refusal::NoSuchUser { nick });
         };
         if target == cx.sid {
             return cx.refuse(Refusal::BadTarget);
         }
-        let now = cx.now;
         let by = self.sessions[cx.sid].nick().clone();
-        let reason: Option<Arc<str>> = reason.map(Arc::from);
+        let how = Departure::Kicked {
+            by,
+            reason: reason.map(Arc::from),
+        };
+        // The rooms' kick reaches the kicker in any of them it shares with the target; a
+        // kicker who is elsewhere is shown what the target's room saw.
+        let kicker = &self.sessions[cx.sid];
+        let shares_a_room = self.sessions[target]
+            .memberships()
+            .iter()
+            .any(|m| kicker.is_in(m.room));
+        if !shares_a_room {
+            if let Some(seen) = self.departure_as_seen(target, &how, cx.now) {
+                cx.reply(seen);
+            }
+        }
+        self.kick_session(target, how, ban, cx.now, cx.out);
+    }
+
+    /// The `Left` event a kick makes in the target's current room, for a kicker who is not in
+    /// it.
+    pub(super) fn departure_as_seen(
+        &mut self,
+        target: super::SessionId,
+        how: &Departure,
+        now: Now,
+    ) -> Option<Event> {
+        let room = self.sessions[target].current_room()?;
+        Some(Event::Left {
+            id: self.ids.next(now.wall),
+            at: now.wall,
+            room: self.rooms[room].name().clone(),
+            nick: self.sessions[target].nick().clone(),
+            how: how.clone(),
+        })
+    }
+
+    /// Ends a kicked session (`how` says by whom and why), banning its name and address first
+    /// when `ban` gives a length; wherever the operator who kicked it is.
+    pub(super) fn kick_session(
+        &mut self,
+        target: super::SessionId,
+        how: Departure,
+        ban: Option<Duration>,
+        now: Now,
+        out: &mut super::Outbox,
+    ) {
+        let Departure::Kicked { by, reason } = &how else {
+            return;
+        };
         let t = &self.sessions[target];
         log::info!(
             nick:% = t.nick(),
@@ -296,55 +391,36 @@ impl Chat {
             "kicked"
         );
         if let Some(length) = ban {
-            self.bans
-                .add(t.key().to_string(), t.ip(), now.mono + length, now.mono);
             let until = now
                 .wall
                 .saturating_add(u64::try_from(length.as_millis()).unwrap_or(u64::MAX));
-            cx.out.items.push(Output::Keep(Kept::Ban(KeptBan {
+            let ban = KeptBan {
                 name_key: t.key().to_string(),
                 ip: t.ip(),
                 until,
                 by: by.clone(),
                 reason: reason.clone(),
-            })));
+            };
+            self.bans.add(&ban, now);
+            self.keep_and_share(Kept::Ban(ban), out);
         }
         // A kicked or banned operator is one no more, after a restart either.
-        if let Some(revoked) = self.grants.revoke(t.key()) {
-            cx.out.items.push(Output::Keep(revoked));
+        if let Some(revoked) = self.grants.revoke(self.sessions[target].key()) {
+            self.keep_and_share(revoked, out);
         }
-        let (target_conn, target_room) = (t.conn(), t.current_room());
-        if let Some(target_conn) = target_conn {
+        if let Some(target_conn) = self.sessions[target].conn() {
             self.sessions.close_conn(target_conn);
             let bye = Some(Bye::Kicked {
                 by: by.clone(),
                 reason: reason.clone(),
             });
-            cx.out.items.push(Output::Close {
+            out.items.push(Output::Close {
                 conn: target_conn,
                 bye,
             });
         }
         self.stats.kicks += 1;
-        let how = Departure::Kicked { by, reason };
-        // The rooms' kick reaches the kicker in any of them it shares with the target.
-        let kicker = &self.sessions[cx.sid];
-        let shares_a_room = self.sessions[target]
-            .memberships()
-            .iter()
-            .any(|m| kicker.is_in(m.room));
-        if let Some(target_room) = target_room.filter(|_| !shares_a_room) {
-            // The kicker is elsewhere: show them what the target's room saw.
-            let event = Event::Left {
-                id: self.ids.next(now.wall),
-                at: now.wall,
-                room: self.rooms[target_room].name().clone(),
-                nick: self.sessions[target].nick().clone(),
-                how: how.clone(),
-            };
-            cx.reply(event);
-        }
-        self.end_session(target, how, now, cx.out);
+        self.end_session(target, how, now, out);
     }
 
     /// `/ban NICK [minutes]`: a kick that keeps the name and the address out for a while.

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::cluster::RemoteKick;
 use super::event::{Bye, Event, HistoryQuery};
 use super::kept::Kept;
 use super::ConnId;
@@ -35,6 +36,10 @@ pub enum Output {
     /// Keep this change to the bans, topics or operators across a restart (emitted whether or
     /// not history is on; dropped when nothing is kept on disk).
     Keep(Kept),
+    /// Tell the cluster's other nodes of this change to the bans, topics or operators, made
+    /// here (only emitted in a cluster, beside its `Keep`): every node keeps out the same users,
+    /// shows the same topics and locks and knows the same operators.
+    Share(Kept),
     /// Claim a nickname for the cluster (by its collision key) before a login or rename goes
     /// on; the answer comes back through `Chat::nick_claim_answered` with `claim`.
     ClaimNick {
@@ -51,6 +56,20 @@ pub enum Output {
     WhisperElsewhere {
         conn: ConnId,
         key: String,
+        event: Event,
+    },
+    /// An operator's `/kick` or `/ban` from `conn` of a user this node does not have: the
+    /// cluster link sends it to the node that holds the name with collision key `key`, and says
+    /// through `Chat::kick_routed` whether there was one.
+    KickElsewhere {
+        conn: ConnId,
+        key: String,
+        kick: RemoteKick,
+    },
+    /// Show `event` (a room event) to the user named `to` of cluster node `node`.
+    TellElsewhere {
+        node: u16,
+        to: Arc<str>,
         event: Event,
     },
     /// Ask the history for lines; the answer comes back through `Chat::history_answer`.
@@ -74,5 +93,14 @@ impl Outbox {
     /// Delivers `event` to one connection.
     pub fn send(&mut self, conn: ConnId, event: Event) {
         self.items.push(Output::ToConn { conn, event });
+    }
+
+    /// Keeps a change across a restart and, when `share` (in a cluster, for a change made
+    /// here), tells the other nodes of it.
+    pub fn keep(&mut self, change: Kept, share: bool) {
+        if share {
+            self.items.push(Output::Share(change.clone()));
+        }
+        self.items.push(Output::Keep(change));
     }
 }

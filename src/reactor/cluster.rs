@@ -15,7 +15,9 @@ use mio::Token;
 use super::net::Poller;
 use super::Reactor;
 use crate::chat::cluster::claims::ClaimAnswer;
+use crate::chat::cluster::RemoteKick;
 use crate::chat::event::Event;
+use crate::chat::kept::Kept;
 use crate::chat::ConnId;
 use crate::cluster::node::{Node, ToChat};
 use crate::config::Config;
@@ -92,6 +94,27 @@ impl Reactor {
     pub(super) fn whisper_elsewhere(&mut self, conn: ConnId, key: &str, whisper: Event) {
         if let Some(node) = self.cluster.as_deref_mut() {
             node.whisper(conn, key, whisper);
+        }
+    }
+
+    /// An operator's kick of a user of another node.
+    pub(super) fn kick_elsewhere(&mut self, conn: ConnId, key: &str, kick: RemoteKick) {
+        if let Some(node) = self.cluster.as_deref_mut() {
+            node.kick(conn, key, kick);
+        }
+    }
+
+    /// A room event for a user of another node.
+    pub(super) fn tell_elsewhere(&mut self, to_node: u16, to: &str, event: &Event) {
+        if let Some(node) = self.cluster.as_deref_mut() {
+            node.tell(to_node, to, event);
+        }
+    }
+
+    /// A change to what every node keeps, made here.
+    pub(super) fn share(&mut self, change: Kept) {
+        if let Some(node) = self.cluster.as_deref_mut() {
+            node.share(change);
         }
     }
 
@@ -267,6 +290,20 @@ impl Reactor {
                     .whisper_routed(conn, whisper, holder, &mut self.outbox),
                 ToChat::Whisper(whisper) => {
                     self.chat.whisper_from_elsewhere(whisper, &mut self.outbox);
+                }
+                ToChat::KickRouted { conn, kick, holder } => {
+                    self.chat.kick_routed(conn, kick, holder, &mut self.outbox);
+                }
+                ToChat::Kick { node, kick } => {
+                    self.chat
+                        .kick_from_elsewhere(node, kick, now, &mut self.outbox);
+                }
+                ToChat::Told { to, event } => {
+                    self.chat.told_from_elsewhere(&to, event, &mut self.outbox);
+                }
+                ToChat::Shared(changes) => {
+                    self.chat
+                        .shared_from_elsewhere(changes, now, &mut self.outbox);
                 }
                 ToChat::LinkChanged { up } => {
                     self.chat.cluster_link_changed(up, &mut self.outbox);

@@ -67,6 +67,9 @@ impl Reactor {
                     self.whisper_elsewhere(conn, &key, event);
                 }
                 Output::Keep(change) => self.keep(change),
+                Output::Share(change) => self.share(change),
+                Output::KickElsewhere { conn, key, kick } => self.kick_elsewhere(conn, &key, kick),
+                Output::TellElsewhere { node, to, event } => self.tell_elsewhere(node, &to, &event),
                 Output::Query { conn, query } => self.query(conn.0, query),
             }
         }

@@ -14,9 +14,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::chat::cluster::RemoteKick;
 use crate::chat::event::record::{event_of_line, Line, RowData};
 use crate::chat::event::Event;
 use crate::chat::id::MsgId;
+use crate::chat::kept::{Kept, KeptBan, KeptGrant, KeptTopic};
 
 /// The first byte of every message.
 const FORMAT: u8 = 1;
@@ -26,6 +28,9 @@ const FORMAT: u8 = 1;
 const ROOM_EVENT: u8 = 1;
 const MEMBERS_LISTED: u8 = 2;
 const WHISPER: u8 = 3;
+const KICK: u8 = 4;
+const TOLD: u8 = 5;
+const SHARED: u8 = 6;
 
 /// A room event that happened on `node`, as the history's record and its room.
 #[derive(Debug, Serialize, Deserialize)]
@@ -68,6 +73,68 @@ struct Whisper<'a> {
     text: Cow<'a, str>,
 }
 
+/// An operator of `node` kicks (or bans, `ban_ms` set) a user of the node it is sent to.
+#[derive(Debug, Serialize, Deserialize)]
+struct Kick<'a> {
+    node: u16,
+    #[serde(borrow)]
+    by: Cow<'a, str>,
+    #[serde(borrow)]
+    target: Cow<'a, str>,
+    #[serde(borrow)]
+    reason: Option<Cow<'a, str>>,
+    ban_ms: Option<u64>,
+}
+
+/// A room event for one user (`to`) of the node it is sent to, who is not in its room.
+#[derive(Debug, Serialize, Deserialize)]
+struct Told<'a> {
+    node: u16,
+    #[serde(borrow)]
+    to: Cow<'a, str>,
+    #[serde(borrow)]
+    event: RoomEvent<'a>,
+}
+
+/// A change to what every node keeps, made on `node`. Rare: its strings are owned.
+#[derive(Debug, Serialize, Deserialize)]
+struct Shared {
+    node: u16,
+    change: Change,
+}
+
+/// A newer node's new kind of change is a new variant at the end, which older nodes skip.
+#[derive(Debug, Serialize, Deserialize)]
+enum Change {
+    Ban {
+        name_key: String,
+        ip: std::net::IpAddr,
+        until: u64,
+        by: String,
+        reason: Option<String>,
+    },
+    Topic {
+        room: String,
+        name: String,
+        /// The topic and who set it.
+        topic: Option<(String, String)>,
+        locked: bool,
+        changed: u64,
+    },
+    Grant {
+        nick_key: String,
+        key_hash: String,
+        fingerprint: String,
+        granted: u64,
+    },
+    GrantRevoked {
+        nick_key: String,
+    },
+}
+
+/// How many variants `Change` has.
+const CHANGE_KINDS: u32 = 4;
+
 /// A message from another node, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
@@ -84,6 +151,36 @@ pub enum Received {
         node: u16,
         event: Event,
     },
+    /// An operator of `node` kicks a user of this node.
+    Kick {
+        node: u16,
+        kick: RemoteKick,
+    },
+    /// A room event for the user `to` of this node.
+    Told {
+        node: u16,
+        to: Arc<str>,
+        event: Event,
+    },
+    /// A change to the bans, topics or grants, made on `node`.
+    Shared {
+        node: u16,
+        change: Kept,
+    },
+}
+
+impl Received {
+    /// The node the message comes from.
+    pub fn node(&self) -> u16 {
+        match self {
+            Received::RoomEvent { node, .. }
+            | Received::MembersListed { node, .. }
+            | Received::Whisper { node, .. }
+            | Received::Kick { node, .. }
+            | Received::Told { node, .. }
+            | Received::Shared { node, .. } => *node,
+        }
+    }
 }
 
 /// Why a message was skipped.
@@ -105,8 +202,13 @@ pub fn encode_event(node: u16, event: &Event, buf: &mut Vec<u8>) -> bool {
     let Some(row) = RowData::of(event) else {
         return false;
     };
+    append(ROOM_EVENT, &room_event(node, &row), buf);
+    true
+}
+
+fn room_event<'a>(node: u16, row: &'a RowData<'a>) -> RoomEvent<'a> {
     let line = row.line();
-    let message = RoomEvent {
+    RoomEvent {
         node,
         room: Cow::Borrowed(row.room),
         id: line.id,
@@ -115,9 +217,114 @@ pub fn encode_event(node: u16, event: &Event, buf: &mut Vec<u8>) -> bool {
         sender: line.sender,
         text: line.text,
         extra: line.extra,
+    }
+}
+
+/// Appends the message for an operator's kick from `node`.
+pub fn encode_kick(node: u16, kick: &RemoteKick, buf: &mut Vec<u8>) {
+    let message = Kick {
+        node,
+        by: Cow::Borrowed(&kick.by),
+        target: Cow::Borrowed(&kick.target),
+        reason: kick.reason.as_deref().map(Cow::Borrowed),
+        ban_ms: kick.ban_ms,
     };
-    append(ROOM_EVENT, &message, buf);
+    append(KICK, &message, buf);
+}
+
+/// Appends the message that shows room event `event` to the user `to` of another node; false
+/// (nothing appended) for an event that is not a room event.
+pub fn encode_told(node: u16, to: &str, event: &Event, buf: &mut Vec<u8>) -> bool {
+    let Some(row) = RowData::of(event) else {
+        return false;
+    };
+    let message = Told {
+        node,
+        to: Cow::Borrowed(to),
+        event: room_event(node, &row),
+    };
+    append(TOLD, &message, buf);
     true
+}
+
+/// Appends the message for a change to what every node keeps, made on `node`; false (nothing
+/// appended) for changes that are each node's own (a topic dropped past its cap) or shared as
+/// others (a grant that follows a rename).
+pub fn encode_shared(node: u16, change: &Kept, buf: &mut Vec<u8>) -> bool {
+    let change = match change {
+        Kept::Ban(b) => Change::Ban {
+            name_key: b.name_key.clone(),
+            ip: b.ip,
+            until: b.until,
+            by: b.by.to_string(),
+            reason: b.reason.as_deref().map(str::to_string),
+        },
+        Kept::Topic(t) => Change::Topic {
+            room: t.room.clone(),
+            name: t.name.to_string(),
+            topic: t
+                .topic
+                .as_ref()
+                .map(|(text, by)| (text.to_string(), by.to_string())),
+            locked: t.locked,
+            changed: t.changed,
+        },
+        Kept::Grant(g) => Change::Grant {
+            nick_key: g.nick_key.clone(),
+            key_hash: g.key_hash.clone(),
+            fingerprint: g.fingerprint.clone(),
+            granted: g.granted,
+        },
+        Kept::GrantRevoked { nick_key } => Change::GrantRevoked {
+            nick_key: nick_key.clone(),
+        },
+        Kept::GrantMoved { .. } | Kept::TopicForgotten { .. } => return false,
+    };
+    append(SHARED, &Shared { node, change }, buf);
+    true
+}
+
+fn kept_of(change: Change) -> Kept {
+    match change {
+        Change::Ban {
+            name_key,
+            ip,
+            until,
+            by,
+            reason,
+        } => Kept::Ban(KeptBan {
+            name_key,
+            ip,
+            until,
+            by: Arc::from(by),
+            reason: reason.map(Arc::from),
+        }),
+        Change::Topic {
+            room,
+            name,
+            topic,
+            locked,
+            changed,
+        } => Kept::Topic(KeptTopic {
+            room,
+            name: Arc::from(name),
+            topic: topic.map(|(text, by)| (Arc::from(text), Arc::from(by))),
+            locked,
+            changed,
+        }),
+        Change::Grant {
+            nick_key,
+            key_hash,
+            fingerprint,
+            granted,
+        } => Kept::Grant(KeptGrant {
+            nick_key,
+            key_hash,
+            fingerprint,
+            granted,
+        }),
+        Change::GrantRevoked { nick_key } => Kept::GrantRevoked { nick_key },
+    }
 }
 
 /// Appends the message that `node` listed its members of `room` again.
@@ -174,24 +381,28 @@ pub fn origin(bytes: &[u8]) -> Option<u16> {
     }
 }
 
+/// A room event's record back as the event.
+fn event_of(m: RoomEvent<'_>) -> Result<Event, Skipped> {
+    let line = Line {
+        id: m.id,
+        at: m.at,
+        kind: m.kind,
+        sender: m.sender,
+        text: m.text,
+        extra: m.extra,
+    };
+    event_of_line(&Arc::from(&*m.room), &line).ok_or(Skipped::Unknown)
+}
+
 /// Decodes one message.
 pub fn decode(bytes: &[u8]) -> Result<Received, Skipped> {
     let damaged = |e: postcard::Error| Skipped::Damaged(e.to_string());
     match bytes {
         [FORMAT, ROOM_EVENT, rest @ ..] => {
             let m: RoomEvent<'_> = postcard::from_bytes(rest).map_err(damaged)?;
-            let line = Line {
-                id: m.id,
-                at: m.at,
-                kind: m.kind,
-                sender: m.sender,
-                text: m.text,
-                extra: m.extra,
-            };
-            let event = event_of_line(&Arc::from(&*m.room), &line).ok_or(Skipped::Unknown)?;
             Ok(Received::RoomEvent {
                 node: m.node,
-                event,
+                event: event_of(m)?,
             })
         }
         [FORMAT, MEMBERS_LISTED, rest @ ..] => {
@@ -213,6 +424,38 @@ pub fn decode(bytes: &[u8]) -> Result<Received, Skipped> {
             Ok(Received::Whisper {
                 node: m.node,
                 event,
+            })
+        }
+        [FORMAT, KICK, rest @ ..] => {
+            let m: Kick<'_> = postcard::from_bytes(rest).map_err(damaged)?;
+            let kick = RemoteKick {
+                by: Arc::from(&*m.by),
+                target: Arc::from(&*m.target),
+                reason: m.reason.as_deref().map(Arc::from),
+                ban_ms: m.ban_ms,
+            };
+            Ok(Received::Kick { node: m.node, kick })
+        }
+        [FORMAT, TOLD, rest @ ..] => {
+            let m: Told<'_> = postcard::from_bytes(rest).map_err(damaged)?;
+            Ok(Received::Told {
+                node: m.node,
+                to: Arc::from(&*m.to),
+                event: event_of(m.event)?,
+            })
+        }
+        [FORMAT, SHARED, rest @ ..] => {
+            // A kind of change this node does not know (postcard writes the variant's index
+            // after the node) is a newer node's.
+            let (_, after_node) = postcard::take_from_bytes::<u16>(rest).map_err(damaged)?;
+            let (variant, _) = postcard::take_from_bytes::<u32>(after_node).map_err(damaged)?;
+            if variant >= CHANGE_KINDS {
+                return Err(Skipped::Unknown);
+            }
+            let m: Shared = postcard::from_bytes(rest).map_err(damaged)?;
+            Ok(Received::Shared {
+                node: m.node,
+                change: kept_of(m.change),
             })
         }
         [FORMAT, _, ..] => Err(Skipped::Unknown),
@@ -326,6 +569,73 @@ mod tests {
     }
 
     #[test]
+    fn kicks_told_events_and_shared_changes_cross_whole_and_any_cut_is_an_error() {
+        let kick = RemoteKick {
+            by: s("운영자"),
+            target: s("mallory"),
+            reason: Some(s("banned for 5 min")),
+            ban_ms: Some(300_000),
+        };
+        let told = room_events().pop().expect("an event");
+        let changes = [
+            Kept::Ban(KeptBan {
+                name_key: "mallory".into(),
+                ip: "2001:db8::7".parse().unwrap(),
+                until: 1_800_000_300_000,
+                by: s("op"),
+                reason: None,
+            }),
+            Kept::Topic(KeptTopic {
+                room: "lobby".into(),
+                name: s("Lobby"),
+                topic: Some((s("주말 계획"), s("민지"))),
+                locked: true,
+                changed: 5,
+            }),
+            Kept::Grant(KeptGrant {
+                nick_key: "alice".into(),
+                key_hash: "h".into(),
+                fingerprint: "f".into(),
+                granted: 7,
+            }),
+            Kept::GrantRevoked {
+                nick_key: "alice".into(),
+            },
+        ];
+        let mut messages = Vec::new();
+        let mut buf = Vec::new();
+        encode_kick(4, &kick, &mut buf);
+        messages.push((buf, Received::Kick { node: 4, kick }));
+        let mut buf = Vec::new();
+        assert!(encode_told(4, "alice", &told, &mut buf));
+        messages.push((
+            buf,
+            Received::Told {
+                node: 4,
+                to: s("alice"),
+                event: told,
+            },
+        ));
+        for change in changes {
+            let mut buf = Vec::new();
+            assert!(encode_shared(4, &change, &mut buf), "{change:?}");
+            messages.push((buf, Received::Shared { node: 4, change }));
+        }
+        for (bytes, want) in messages {
+            assert_eq!(origin(&bytes), Some(4));
+            assert_eq!(decode(&bytes).as_ref(), Ok(&want));
+            for cut in 0..bytes.len() {
+                assert!(decode(&bytes[..cut]).is_err(), "{want:?} cut at {cut}");
+            }
+        }
+        // Changes that are each node's own are not shared.
+        let forgotten = Kept::TopicForgotten { room: "den".into() };
+        assert!(!encode_shared(4, &forgotten, &mut Vec::new()));
+        // A newer node's kind of change is skipped, not taken for damage.
+        assert_eq!(decode(&[FORMAT, SHARED, 4, 99]), Err(Skipped::Unknown));
+    }
+
+    #[test]
     fn events_for_one_user_and_the_game_are_not_sent() {
         let whisper = Event::Whisper {
             id: MsgId(1),
@@ -359,7 +669,7 @@ mod tests {
         newer[0] = FORMAT + 1;
         assert_eq!(decode(&newer), Err(Skipped::Unknown));
         // A new kind of message.
-        assert_eq!(decode(&[FORMAT, 4, 0]), Err(Skipped::Unknown));
+        assert_eq!(decode(&[FORMAT, 99, 0]), Err(Skipped::Unknown));
         // A new kind of event, in a message this node knows.
         let message = RoomEvent {
             node: 1,

@@ -474,3 +474,121 @@ fn a_redis_that_stops_answering_is_left_and_found_again() {
     alice.send("after the pause");
     bob.expect_stamped("alice: after the pause");
 }
+
+/// A node whose operators need the admin key, closing banned connections at once.
+fn node_with_operators(redis: &Redis) -> Server {
+    Server::builder()
+        .args(["--cluster", &redis.url(), "--admin-key", "s3cret"])
+        .args(["--linger-ms", "100"])
+        .start()
+}
+
+/// Waits until `node` turns away the address …7 and the name `nick` as banned for `minutes`.
+fn expect_banned_on(node: &Server, nick: &str, minutes: u64) {
+    let deadline = std::time::Instant::now() + crate::support::WAIT;
+    loop {
+        let mut again = node.connect_from(7);
+        again.send("innocent");
+        let answer = again.expect_where("a goodbye or a welcome", |l| {
+            l.starts_with("-- bye final: ") || l.starts_with("-- Welcome, ")
+        });
+        if answer == format!("-- bye final: you are banned for {minutes} more min") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the address was never banned on {}: {answer}",
+            node.addr
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut other = node.connect_from(8);
+    other.send(nick);
+    other.expect_exact(&format!(
+        "! nick-banned: {nick} is banned for {minutes} more min"
+    ));
+}
+
+#[test]
+fn operators_kick_and_ban_users_of_other_nodes_and_every_node_keeps_the_ban() {
+    let redis = Redis::start();
+    let (a, b, c) = (
+        node_with_operators(&redis),
+        node_with_operators(&redis),
+        node_with_operators(&redis),
+    );
+    let mut alice = a.login("alice");
+    alice.send("/op s3cret");
+    alice.expect_exact("-- You are now an operator.");
+    let mut bob = b.login("bob");
+    alice.expect_stamped("* bob joined");
+    let mut carol = c.login("carol");
+    alice.expect_stamped("* carol joined");
+    bob.expect_stamped("* carol joined");
+
+    // A kick of a user of another node: their goodbye, and their room sees it on every node.
+    alice.send("/kick BOB spamming the room");
+    let last = bob.expect_closed();
+    assert_eq!(
+        last.last().map(String::as_str),
+        Some("-- bye final: kicked by alice (spamming the room)"),
+        "{last:?}"
+    );
+    alice.expect_stamped("* bob was kicked by alice (spamming the room)");
+    carol.expect_stamped("* bob was kicked by alice (spamming the room)");
+    users_become(&mut carol, &["alice", "carol"]);
+    alice.send("/kick nobody");
+    alice.expect_exact("! no-such-user: nobody is not here");
+
+    // A ban of a user of another node, in a room the operator is not in: the operator is
+    // shown it, and every node keeps the name and the address out.
+    let mut mallory = c.connect_from(7);
+    mallory.login("mallory");
+    alice.expect_stamped("* mallory joined");
+    mallory.send("/join den");
+    mallory.expect_exact("-- 1 user in den: mallory");
+    alice.expect_stamped("* mallory went to room den");
+    alice.send("/ban mallory 5");
+    let last = mallory.expect_closed();
+    assert_eq!(
+        last.last().map(String::as_str),
+        Some("-- bye final: kicked by alice (banned for 5 min)"),
+        "{last:?}"
+    );
+    alice.expect_stamped("* mallory was kicked by alice (banned for 5 min)");
+    for node in [&a, &b, &c] {
+        expect_banned_on(node, "mallory", 5);
+    }
+    // A node that joins later reads it from Redis.
+    let d = node_with_operators(&redis);
+    expect_banned_on(&d, "mallory", 5);
+
+    // A topic lock is the room's on every node.
+    alice.send("/topiclock on");
+    alice.expect_prefix("-- ");
+    let deadline = std::time::Instant::now() + crate::support::WAIT;
+    loop {
+        carol.send("/topic free for all");
+        let line = carol.next_line();
+        if line.starts_with("! topic-locked: ") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never locked: {line}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // The operator's grant is the cluster's: back through another node with the resume key,
+    // alice is an operator there, and kicks from there.
+    let key = alice.resume_key.clone().expect("alice's resume key");
+    alice.send("/quit");
+    alice.expect_closed();
+    let (mut alice, welcome) = crate::restart::welcome(&d, "alice", &format!("alice {key}"));
+    assert!(
+        welcome.contains(&"-- You are now an operator.".to_string()),
+        "{welcome:?}"
+    );
+    carol.expect_stamped("* alice joined");
+    alice.send("/kick carol");
+    carol.expect_closed();
+    alice.expect_stamped("* carol was kicked by alice");
+}

@@ -14,7 +14,11 @@
 //! is in cost nothing.
 
 pub mod claims;
+mod kicks;
+mod shared;
 mod whispers;
+
+pub use kicks::RemoteKick;
 
 use std::sync::Arc;
 
@@ -64,6 +68,11 @@ impl Chat {
             _ => {}
         }
         match event {
+            // Operator actions are announced on their own even in a big room, as here.
+            Event::Left {
+                how: Departure::Kicked { .. },
+                ..
+            } => self.deliver(room, None, event, out),
             Event::Joined { .. } | Event::Reconnected { .. } | Event::Left { .. } => {
                 self.announce_presence_from(room, None, event, now, out, false)
             }
@@ -256,6 +265,186 @@ mod tests {
                 _ => None,
             })
             .expect("a /users answer")
+    }
+
+    /// What the last call shared, in order.
+    fn shared(h: &Harness) -> Vec<kept::Kept> {
+        h.out
+            .items
+            .iter()
+            .filter_map(|o| match o {
+                Output::Share(change) => Some(change.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_ban_travels_to_the_node_holding_its_target_and_every_node_keeps_it_once() {
+        let (mut a, mut b) = (node(1), node(2));
+        login(&mut a, 0, "alice"); // the first user of an empty node: an operator
+        login(&mut b, 0, "bob");
+        a.line(0, "/ban BOB 5");
+        let (key, kick) = a
+            .out
+            .items
+            .iter()
+            .find_map(|o| match o {
+                Output::KickElsewhere { key, kick, .. } => Some((key.clone(), kick.clone())),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no kick went out: {:?}", a.out.items));
+        assert_eq!((key.as_str(), kick.ban_ms), ("bob", Some(5 * 60_000)));
+
+        // Node b carries it out: bob's goodbye, the ban shared, and alice (in none of bob's
+        // rooms as b knows them) shown the kick.
+        b.out.clear();
+        let now = b.now;
+        b.chat.kick_from_elsewhere(1, kick.clone(), now, &mut b.out);
+        b.chat.check_invariants().unwrap();
+        assert!(b.out.items.iter().any(|o| matches!(
+            o,
+            Output::Close {
+                conn: ConnId(0),
+                bye: Some(Bye::Kicked { .. })
+            }
+        )));
+        let changes = shared(&b);
+        // (bob, the first user of node b, was an operator: his grant goes too.)
+        assert!(
+            matches!(&changes[..], [
+                kept::Kept::Ban(ban),
+                kept::Kept::GrantRevoked { nick_key },
+            ] if ban.name_key == "bob" && nick_key == "bob"),
+            "{changes:?}"
+        );
+        assert!(b.out.items.iter().any(|o| matches!(
+            o,
+            Output::TellElsewhere { node: 1, to, event: Event::Left { .. } } if &**to == "alice"
+        )));
+        // Sent again (a repeated message), it finds nobody: nothing happens.
+        b.out.clear();
+        b.chat.kick_from_elsewhere(1, kick, now, &mut b.out);
+        assert!(b.out.items.is_empty(), "{:?}", b.out.items);
+
+        // Node a applies the ban, keeps it, and does not share it back; twice is as once.
+        for _ in 0..2 {
+            a.out.clear();
+            let now = a.now;
+            a.chat
+                .shared_from_elsewhere(changes.clone(), now, &mut a.out);
+            assert!(shared(&a).is_empty(), "{:?}", a.out.items);
+            assert!(a
+                .out
+                .items
+                .iter()
+                .any(|o| matches!(o, Output::Keep(kept::Kept::Ban(_)))));
+        }
+        assert_eq!(a.chat.address_banned(ip(0), a.now.mono), Some(5));
+        a.connect(5, ip(50));
+        a.line(5, "Bob");
+        assert!(matches!(
+            refusal_of(&a.out.items),
+            Some(Refusal::NickBanned { .. })
+        ));
+    }
+
+    #[test]
+    fn a_kick_of_a_name_nobody_holds_is_answered_no_such_user() {
+        let mut a = node(1);
+        login(&mut a, 0, "alice");
+        a.line(0, "/kick ghost");
+        let kick = a
+            .out
+            .items
+            .iter()
+            .find_map(|o| match o {
+                Output::KickElsewhere { kick, .. } => Some(kick.clone()),
+                _ => None,
+            })
+            .expect("the kick went out");
+        let mut out = Outbox::default();
+        a.chat.kick_routed(ConnId(0), kick, None, &mut out);
+        assert_eq!(
+            refusal_of(&out.items),
+            Some(Refusal::NoSuchUser {
+                nick: "ghost".into()
+            })
+        );
+        // Not an operator: refused here, nothing goes out.
+        login(&mut a, 1, "bob");
+        a.line(1, "/kick ghost");
+        assert_eq!(refusal_of(&a.out.items), Some(Refusal::NotOperator));
+    }
+
+    #[test]
+    fn grants_and_topic_locks_made_here_are_shared_and_a_rename_moves_the_grant() {
+        let mut a = node(1);
+        login(&mut a, 0, "alice");
+        a.line(0, "/topiclock on");
+        assert!(matches!(&shared(&a)[..], [kept::Kept::Topic(t)] if t.locked));
+        a.line(0, "/nick alicia");
+        answer(&mut a, 0, ClaimAnswer::Granted);
+        let changes = shared(&a);
+        assert!(
+            matches!(&changes[..], [
+                kept::Kept::GrantRevoked { nick_key: from },
+                kept::Kept::Grant(g),
+            ] if from == "alice" && g.nick_key == "alicia"),
+            "{changes:?}"
+        );
+        // Another node takes the lock in its open room (the grant's return through another
+        // node is tests/it/cluster.rs's).
+        let mut b = node(2);
+        login(&mut b, 0, "bob");
+        let now = b.now;
+        let lock = kept::Kept::Topic(kept::KeptTopic {
+            room: "lobby".into(),
+            name: "lobby".into(),
+            topic: None,
+            locked: true,
+            changed: now.wall,
+        });
+        b.chat.shared_from_elsewhere(vec![lock], now, &mut b.out);
+        login(&mut b, 1, "carol"); // not an operator
+        b.line(1, "/topic mine now");
+        assert!(matches!(
+            refusal_of(&b.out.items),
+            Some(Refusal::TopicLocked { .. })
+        ));
+    }
+
+    #[test]
+    fn another_nodes_grant_under_another_admin_key_is_not_honoured_nor_revoked_here() {
+        let mut b = node(2);
+        b.chat.settings.admin_key = Some("this node's".into());
+        b.chat.settings.first_user_op = false;
+        let now = b.now;
+        let grant = kept::Kept::Grant(kept::KeptGrant {
+            nick_key: "dave".into(),
+            key_hash: kept::resume_key_hash("daveskey0000"),
+            fingerprint: kept::fingerprint(Some("another node's")),
+            granted: now.wall,
+        });
+        b.chat.shared_from_elsewhere(vec![grant], now, &mut b.out);
+        b.connect(0, ip(1));
+        b.line(0, "dave daveskey0000");
+        answer(&mut b, 0, ClaimAnswer::Granted);
+        assert!(b.out.items.iter().any(|o| matches!(
+            o,
+            Output::ToConn {
+                event: Event::Info(Info::Welcome { op: false, .. }),
+                ..
+            }
+        )));
+        assert!(
+            !b.out.items.iter().any(|o| matches!(
+                o,
+                Output::Keep(kept::Kept::GrantRevoked { .. }) | Output::Share(_)
+            )),
+            "{:?}",
+            b.out.items
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::room_key;
 use crate::chat::context::Cx;
 use crate::chat::event::{Departure, Event, Info, Refusal, UserEntry};
 use crate::chat::nick::cmp_nicks;
-use crate::chat::{Chat, Output};
+use crate::chat::Chat;
 
 /// Longest room name, in characters.
 pub const MAX_ROOM_CHARS: usize = 32;
@@ -141,7 +141,7 @@ impl Chat {
         }
         let topic: Arc<str> = Arc::from(text);
         let kept = room.set_topic(topic.clone(), s.nick().clone(), cx.now.wall);
-        cx.out.items.push(Output::Keep(kept));
+        cx.out.keep(kept, self.settings.cluster);
         let event = Event::TopicSet {
             id: self.ids.next(cx.now.wall),
             at: cx.now.wall,
@@ -160,7 +160,7 @@ impl Chat {
         }
         let room = &mut self.rooms[s.room()];
         let kept = room.lock_topic(locked, cx.now.wall);
-        cx.out.items.push(Output::Keep(kept));
+        cx.out.keep(kept, self.settings.cluster);
         let info = Info::TopicLock {
             room: room.name().clone(),
             locked,

@@ -175,6 +175,11 @@ impl Room {
         gone
     }
 
+    /// Whether the user with collision key `key` of node `node` is in the room.
+    pub(in crate::chat) fn has_remote(&self, key: &str, node: u16) -> bool {
+        self.remote.get(key).is_some_and(|m| m.node == node)
+    }
+
     pub(in crate::chat) fn clear_remote(&mut self) {
         self.remote.clear();
     }
@@ -228,6 +233,26 @@ impl Rooms {
     pub fn load_topics(&mut self, kept: Vec<KeptTopic>) {
         for topic in kept.into_iter().filter(|t| t.topic.is_some() || t.locked) {
             self.topics.keep(topic);
+        }
+    }
+
+    /// A topic or lock another node of the cluster set: the room's now if it is open here, kept
+    /// for its opening otherwise. An older change than the room's own is ignored. Returns the
+    /// closed rooms whose topics were dropped to make room (`--max-kept-topics`).
+    pub fn topic_from_elsewhere(&mut self, kept: KeptTopic) -> Vec<String> {
+        if let Some(id) = self.find(&kept.name) {
+            let room = &mut self.slab[id];
+            if kept.changed >= room.topic_changed {
+                room.topic = kept.topic;
+                room.topic_locked = kept.locked;
+                room.topic_changed = kept.changed;
+            }
+            Vec::new()
+        } else if kept.topic.is_some() || kept.locked {
+            self.topics.keep(kept)
+        } else {
+            self.topics.take(&kept.room);
+            Vec::new()
         }
     }
 

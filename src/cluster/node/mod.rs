@@ -10,6 +10,12 @@
 //! - `rc:{ROOM}:members`, a hash of nickname to node id: the room's users on every node. Each
 //!   node writes its own users' fields as they join, leave and rename, and reads the hash when it
 //!   opens the room (its first local member came in).
+//! - `rc:{node:N}:direct`: whispers and operators' kicks for node N's users, and room events
+//!   for one of them (an operator shown the kick they made).
+//! - `rc:{shared}:changes`, a channel every node subscribes to, and `rc:{shared}:kept`, a hash
+//!   of the same messages by what each is about (`ban:NAME:ADDRESS`, `topic:ROOM`,
+//!   `grant:NAME`): the bans, topics and operator grants every node keeps the same. A node reads
+//!   the hash when its link comes up, after sending what changed here while it was down.
 //! - `rc:{nodes}:node:N`: node id N's claim (see `claim`), refreshed by a heartbeat every quarter
 //!   of `--cluster-timeout`; `rc:{nodes}:seen`, a sorted set of node ids by when Redis last saw
 //!   their heartbeat. A node missing from it for three quarters of the timeout is gone: each
@@ -32,10 +38,11 @@ use redis_protocol::resp3::types::{BytesFrame, Resp3Frame};
 
 use super::redis::{Link, LinkEvent, LinkLimits, RedisUrl};
 use crate::chat::cluster::claims::ClaimAnswer;
-use crate::chat::cluster::RoomChange;
+use crate::chat::cluster::{RemoteKick, RoomChange};
 use crate::chat::event::Event;
-use crate::chat::{room_key, LOBBY};
+use crate::chat::kept::Kept;
 use crate::chat::ConnId;
+use crate::chat::{room_key, LOBBY};
 use crate::clock::UnixMillis;
 use crate::render::cluster::{self as wire, Received, Skipped};
 
@@ -65,6 +72,26 @@ return live";
 /// The channel of whispers to node `node`'s users.
 fn direct_channel(node: u16) -> String {
     format!("rc:{{node:{node}}}:direct")
+}
+
+/// The channel every node subscribes to for changes to what all of them keep: bans, topics,
+/// operator grants.
+const SHARED_CHANNEL: &str = "rc:{shared}:changes";
+/// The hash of everything shared (the changes' messages, by what each is about), read by a
+/// node when its link comes up.
+const SHARED_KEY: &str = "rc:{shared}:kept";
+/// Changes made here while the link is down wait for it, up to this many (the oldest dropped).
+const MAX_UNSHARED: usize = 1024;
+
+/// The field of `change` in the shared hash, and whether the change removes it.
+fn shared_field(change: &Kept) -> Option<(String, bool)> {
+    match change {
+        Kept::Ban(b) => Some((format!("ban:{}:{}", b.name_key, b.ip), false)),
+        Kept::Topic(t) => Some((format!("topic:{}", t.room), false)),
+        Kept::Grant(g) => Some((format!("grant:{}", g.nick_key), false)),
+        Kept::GrantRevoked { nick_key } => Some((format!("grant:{nick_key}"), true)),
+        Kept::GrantMoved { .. } | Kept::TopicForgotten { .. } => None,
+    }
 }
 
 /// The set of live nodes, scored by when each was last seen.
@@ -113,6 +140,20 @@ pub enum ToChat {
     },
     /// A whisper another node routed here.
     Whisper(Event),
+    /// A kick from `conn` was sent to the node holding its target (`holder`, as above), or
+    /// could not be.
+    KickRouted {
+        conn: ConnId,
+        kick: RemoteKick,
+        holder: Option<Arc<str>>,
+    },
+    /// An operator of node `node` kicks a user of this node.
+    Kick { node: u16, kick: RemoteKick },
+    /// A room event for the user `to` of this node (an operator shown the kick they made).
+    Told { to: Arc<str>, event: Event },
+    /// Changes to the bans, topics or grants that other nodes made; when the link comes up,
+    /// everything Redis holds of them.
+    Shared(Vec<Kept>),
     /// The link went down (`false`, once an outage) or came back (`true`).
     LinkChanged { up: bool },
     /// Another node holds this node's id now: this node must stop, its ids are no longer unique.
@@ -145,10 +186,34 @@ enum Pending {
         holder: Arc<str>,
     },
     Refresh,
-    WhisperTarget {
+    /// Looking up the node that holds a whisper's or kick's target.
+    Route {
         conn: ConnId,
-        whisper: Event,
+        routed: Routed,
     },
+    /// Reading everything shared.
+    Shared,
+}
+
+/// What goes to the node that holds a name.
+#[derive(Debug)]
+enum Routed {
+    Whisper(Event),
+    Kick(RemoteKick),
+}
+
+impl Routed {
+    /// The answer for the sender: sent to `holder`, or to nobody.
+    fn answer(self, conn: ConnId, holder: Option<Arc<str>>) -> ToChat {
+        match self {
+            Routed::Whisper(whisper) => ToChat::WhisperRouted {
+                conn,
+                whisper,
+                holder,
+            },
+            Routed::Kick(kick) => ToChat::KickRouted { conn, kick, holder },
+        }
+    }
 }
 
 /// A subscribed room's names in Redis, made once.
@@ -224,6 +289,8 @@ pub struct Node {
     held: HashMap<String, String>,
     /// Claims let go while the link was down, by key, with their values.
     unreleased: HashMap<String, String>,
+    /// Changes to share that were made while the link was down, sent when it is back.
+    unshared: std::collections::VecDeque<Kept>,
     /// Claims answered without Redis (the link is down), given to the chat core at the next
     /// step.
     answered: Vec<ToChat>,
@@ -273,6 +340,7 @@ impl Node {
             gone: HashSet::new(),
             listed_since_up: false,
             answered: Vec::new(),
+            unshared: std::collections::VecDeque::new(),
             held: HashMap::new(),
             unreleased: HashMap::new(),
             heartbeat_sent: None,
@@ -393,29 +461,146 @@ impl Node {
     /// Sends a whisper to the node that holds its target's name (`key` its collision key):
     /// the claim says which node, then the whisper goes to that node's channel.
     pub fn whisper(&mut self, conn: ConnId, key: &str, whisper: Event) {
+        self.route(conn, key, Routed::Whisper(whisper));
+    }
+
+    /// Sends an operator's kick to the node that holds its target's name, as for a whisper.
+    pub fn kick(&mut self, conn: ConnId, key: &str, kick: RemoteKick) {
+        self.route(conn, key, Routed::Kick(kick));
+    }
+
+    fn route(&mut self, conn: ConnId, key: &str, routed: Routed) {
         if !self.link.is_up() {
             // Nobody can be found while the link is down: as for a name nobody holds.
-            self.answered.push(ToChat::WhisperRouted {
-                conn,
-                whisper,
-                holder: None,
-            });
+            self.answered.push(routed.answer(conn, None));
             return;
         }
         let redis_key = nick_key(key);
-        let tag = self.tag(Pending::WhisperTarget { conn, whisper });
+        let tag = self.tag(Pending::Route { conn, routed });
         if self
             .link
             .send(&[b"GET", redis_key.as_bytes()], tag)
             .is_err()
         {
-            if let Some(Pending::WhisperTarget { conn, whisper }) = self.pending.remove(&tag) {
-                self.answered.push(ToChat::WhisperRouted {
-                    conn,
-                    whisper,
-                    holder: None,
-                });
+            if let Some(Pending::Route { conn, routed }) = self.pending.remove(&tag) {
+                self.answered.push(routed.answer(conn, None));
             }
+        }
+    }
+
+    /// The claim of a routed message's target was read: the message goes to the node holding
+    /// it, and the sender is answered.
+    fn routed(&mut self, conn: ConnId, routed: Routed, reply: &BytesFrame) -> ToChat {
+        let holder = match reply {
+            BytesFrame::BlobString { data, .. } => {
+                let value = String::from_utf8_lossy(data);
+                let h = claims::holder(&value);
+                let node: Option<u16> = h.node.parse().ok();
+                node.filter(|&n| n != self.id)
+                    .map(|n| (n, Arc::<str>::from(h.nick)))
+            }
+            _ => None,
+        };
+        let Some((node, nick)) = holder else {
+            return routed.answer(conn, None);
+        };
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        match &routed {
+            Routed::Whisper(whisper) => {
+                wire::encode_whisper(self.id, whisper, &mut buf);
+            }
+            Routed::Kick(kick) => wire::encode_kick(self.id, kick, &mut buf),
+        }
+        let channel = direct_channel(node);
+        // A kick is an operator's order: sent whatever the queue holds, like state.
+        let _ = match routed {
+            Routed::Kick(_) => self
+                .link
+                .send_control(&[b"SPUBLISH", channel.as_bytes(), &buf], IGNORED),
+            Routed::Whisper(_) => self
+                .link
+                .send(&[b"SPUBLISH", channel.as_bytes(), &buf], IGNORED),
+        };
+        self.buf = buf;
+        routed.answer(conn, Some(nick))
+    }
+
+    /// Shows a room event to the user `to` of node `node`.
+    pub fn tell(&mut self, node: u16, to: &str, event: &Event) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        if wire::encode_told(self.id, to, event, &mut buf) {
+            let channel = direct_channel(node);
+            let _ = self
+                .link
+                .send(&[b"SPUBLISH", channel.as_bytes(), &buf], IGNORED);
+        }
+        self.buf = buf;
+    }
+
+    /// A change to the bans, topics or grants made here: written to the shared hash and
+    /// published to every node; kept until the link is back if it is down.
+    pub fn share(&mut self, change: Kept) {
+        if !self.link.is_up() {
+            if self.unshared.len() >= MAX_UNSHARED {
+                self.unshared.pop_front();
+                self.stats.dropped += 1;
+            }
+            self.unshared.push_back(change);
+            return;
+        }
+        let Some((field, removed)) = shared_field(&change) else {
+            return;
+        };
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        if wire::encode_shared(self.id, &change, &mut buf) {
+            // The hash first, as for a room's members: a node that reads it meanwhile gets the
+            // change from one or the other, or both (applying it twice changes nothing).
+            let key = SHARED_KEY.as_bytes();
+            let _ = if removed {
+                self.link
+                    .send_control(&[b"HDEL", key, field.as_bytes()], IGNORED)
+            } else {
+                self.link
+                    .send_control(&[b"HSET", key, field.as_bytes(), &buf], IGNORED)
+            };
+            let _ = self
+                .link
+                .send_control(&[b"SPUBLISH", SHARED_CHANNEL.as_bytes(), &buf], IGNORED);
+        }
+        self.buf = buf;
+    }
+
+    /// Everything shared, as Redis holds it: bans that ended are left out, and removed.
+    fn shared_replied(&mut self, reply: BytesFrame, wall: UnixMillis, to_chat: &mut Vec<ToChat>) {
+        let BytesFrame::Map { data, .. } = reply else {
+            return;
+        };
+        let mut changes = Vec::with_capacity(data.len());
+        for (field, value) in data {
+            let BytesFrame::BlobString { data: bytes, .. } = &value else {
+                continue;
+            };
+            match wire::decode(bytes) {
+                Ok(Received::Shared {
+                    change: Kept::Ban(ban),
+                    ..
+                }) if ban.until <= wall => {
+                    if let Some(field) = field.as_str() {
+                        let _ = self.link.send_control(
+                            &[b"HDEL", SHARED_KEY.as_bytes(), field.as_bytes()],
+                            IGNORED,
+                        );
+                    }
+                }
+                Ok(Received::Shared { change, .. }) => changes.push(change),
+                _ => self.stats.skipped += 1,
+            }
+        }
+        if !changes.is_empty() {
+            to_chat.push(ToChat::Shared(changes));
         }
     }
 
@@ -443,6 +628,22 @@ impl Node {
         // Every node has lobby members but for moments, so this costs nothing.
         let lobby = RoomKeys::of(&Arc::from(LOBBY));
         let _ = self.link.send(&[b"SSUBSCRIBE", &lobby.channel], IGNORED);
+        // What every node keeps: this node's changes made while the link was down first, so
+        // that the hash read after them has them.
+        let _ = self
+            .link
+            .send_control(&[b"SSUBSCRIBE", SHARED_CHANNEL.as_bytes()], IGNORED);
+        for change in std::mem::take(&mut self.unshared) {
+            self.share(change);
+        }
+        let tag = self.tag(Pending::Shared);
+        if self
+            .link
+            .send_control(&[b"HGETALL", SHARED_KEY.as_bytes()], tag)
+            .is_err()
+        {
+            self.pending.remove(&tag);
+        }
         for (room, nicks) in local_rooms {
             let keys = RoomKeys::of(room);
             self.subscribe(&keys, nicks, true);
@@ -615,14 +816,13 @@ impl Node {
                                 key,
                                 answer: ClaimAnswer::Unavailable,
                             }),
-                            Pending::WhisperTarget { conn, whisper } => {
-                                to_chat.push(ToChat::WhisperRouted {
-                                    conn,
-                                    whisper,
-                                    holder: None,
-                                });
+                            Pending::Route { conn, routed } => {
+                                to_chat.push(routed.answer(conn, None));
                             }
-                            Pending::Members { .. } | Pending::Heartbeat | Pending::Refresh => {}
+                            Pending::Members { .. }
+                            | Pending::Heartbeat
+                            | Pending::Refresh
+                            | Pending::Shared => {}
                         }
                     }
                     if self.was_up && !self.down_told {
@@ -631,7 +831,7 @@ impl Node {
                     }
                 }
                 LinkEvent::Reply { tag, reply } => {
-                    self.reply(tag, reply, now, local, to_chat);
+                    self.reply(tag, reply, now, wall, local, to_chat);
                 }
                 LinkEvent::Message { payload, .. } => self.message(&payload, wall, to_chat),
                 LinkEvent::Push(_) => {}
@@ -644,6 +844,7 @@ impl Node {
         tag: u64,
         reply: BytesFrame,
         now: Instant,
+        wall: UnixMillis,
         local: &dyn Local,
         to_chat: &mut Vec<ToChat>,
     ) {
@@ -695,34 +896,11 @@ impl Node {
                 value,
                 holder,
             } => self.take_over_replied(conn, claim, key, value, holder, &reply, to_chat),
-            Pending::WhisperTarget { conn, whisper } => {
-                let holder = match &reply {
-                    BytesFrame::BlobString { data, .. } => {
-                        let value = String::from_utf8_lossy(data);
-                        let h = claims::holder(&value);
-                        let node: Option<u16> = h.node.parse().ok();
-                        node.filter(|&n| n != self.id)
-                            .map(|n| (n, Arc::<str>::from(h.nick)))
-                    }
-                    _ => None,
-                };
-                let holder = holder.map(|(node, nick)| {
-                    let mut buf = std::mem::take(&mut self.buf);
-                    buf.clear();
-                    wire::encode_whisper(self.id, &whisper, &mut buf);
-                    let channel = direct_channel(node);
-                    let _ = self
-                        .link
-                        .send(&[b"SPUBLISH", channel.as_bytes(), &buf], IGNORED);
-                    self.buf = buf;
-                    nick
-                });
-                to_chat.push(ToChat::WhisperRouted {
-                    conn,
-                    whisper,
-                    holder,
-                });
+            Pending::Route { conn, routed } => {
+                let answer = self.routed(conn, routed, &reply);
+                to_chat.push(answer);
             }
+            Pending::Shared => self.shared_replied(reply, wall, to_chat),
             Pending::Refresh => self.refresh_replied(&reply),
             Pending::Members { room, resync } => {
                 let BytesFrame::Map { data, .. } = reply else {
@@ -809,12 +987,12 @@ impl Node {
             return; // this node's own, back from its subscription: not even decoded
         }
         match wire::decode(payload) {
-            Ok(
-                Received::RoomEvent { node, .. }
-                | Received::MembersListed { node, .. }
-                | Received::Whisper { node, .. },
-            ) if node == self.id => {} // this node's own, back from its subscription
+            // This node's own, back from its subscription.
+            Ok(received) if received.node() == self.id => {}
             Ok(Received::Whisper { event, .. }) => to_chat.push(ToChat::Whisper(event)),
+            Ok(Received::Kick { node, kick }) => to_chat.push(ToChat::Kick { node, kick }),
+            Ok(Received::Told { to, event, .. }) => to_chat.push(ToChat::Told { to, event }),
+            Ok(Received::Shared { change, .. }) => to_chat.push(ToChat::Shared(vec![change])),
             Ok(Received::RoomEvent { node, event }) => {
                 self.stats.received += 1;
                 if let Some(at) = event.at() {
