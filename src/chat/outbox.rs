@@ -41,12 +41,15 @@ pub enum Output {
     /// shows the same topics and locks and knows the same operators.
     Share(Kept),
     /// Claim a nickname for the cluster (by its collision key) before a login or rename goes
-    /// on; the answer comes back through `Chat::nick_claim_answered` with `claim`.
+    /// on; the answer comes back through `Chat::nick_claim_answered` with `claim`. `resume`:
+    /// the hash of the resume key a login gave, with which the node holding the name may let
+    /// its session go to this one.
     ClaimNick {
         conn: ConnId,
         claim: u64,
         key: String,
         nick: Arc<str>,
+        resume: Option<String>,
     },
     /// This node no longer uses the nickname with this collision key: its claim is let go.
     ReleaseNick { key: String },

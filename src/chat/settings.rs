@@ -161,4 +161,7 @@ pub struct ChatStats {
     pub topics_dropped: u64,
     /// Operator grants dropped past `--max-op-grants`.
     pub grants_dropped: u64,
+    /// Sessions that moved here from another node of the cluster, and away to another.
+    pub moved_in: u64,
+    pub moved_away: u64,
 }

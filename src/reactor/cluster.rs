@@ -84,9 +84,16 @@ impl Reactor {
     }
 
     /// A login or rename waits for its name's claim.
-    pub(super) fn claim_nick(&mut self, conn: ConnId, claim: u64, key: String, nick: &str) {
+    pub(super) fn claim_nick(
+        &mut self,
+        conn: ConnId,
+        claim: u64,
+        key: String,
+        nick: &str,
+        resume: Option<String>,
+    ) {
         if let Some(node) = self.cluster.as_deref_mut() {
-            node.claim(conn, claim, key, nick);
+            node.claim(conn, claim, key, nick, resume);
         }
     }
 
@@ -304,6 +311,20 @@ impl Reactor {
                 ToChat::Shared(changes) => {
                     self.chat
                         .shared_from_elsewhere(changes, now, &mut self.outbox);
+                }
+                ToChat::MoveAsked {
+                    node: to,
+                    serial,
+                    key,
+                    resume_hash,
+                    value,
+                } => {
+                    let session =
+                        self.chat
+                            .let_session_go(to, &key, &resume_hash, &mut self.outbox);
+                    if let Some(node) = self.cluster.as_deref_mut() {
+                        node.hand_over(to, serial, &key, value, session);
+                    }
                 }
                 ToChat::LinkChanged { up } => {
                     self.chat.cluster_link_changed(up, &mut self.outbox);

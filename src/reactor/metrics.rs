@@ -267,7 +267,8 @@ pub fn render(reactor: &Reactor) -> String {
     if let Some(node) = reactor.cluster.as_deref() {
         let cluster = node.stats;
         let link = node.link().stats();
-        let figures: [(&str, &str, &str, f64); 10] = [
+        let chat = &reactor.chat.stats;
+        let figures: [(&str, &str, &str, f64); 12] = [
             ("reactor_chat_cluster_link_up", "gauge", "1 while the link to the cluster's Redis is up.", f64::from(u8::from(node.is_up()))),
             ("reactor_chat_cluster_node_id", "gauge", "This node's id in the cluster.", f64::from(node.id())),
             ("reactor_chat_cluster_published_total", "counter", "Room events sent to the other nodes.", cluster.published as f64),
@@ -276,6 +277,8 @@ pub fn render(reactor: &Reactor) -> String {
             ("reactor_chat_cluster_skipped_total", "counter", "Messages from other nodes not understood (a newer node's, or damaged).", cluster.skipped as f64),
             ("reactor_chat_cluster_reconnects_total", "counter", "Times the link to Redis was made again after it was lost.", link.reconnects as f64),
             ("reactor_chat_cluster_nick_conflicts_total", "counter", "Names of this node's users that another node claimed while this node's claims had lapsed (cut off from Redis longer than they live).", cluster.claim_conflicts as f64),
+            ("reactor_chat_cluster_sessions_moved_in_total", "counter", "Sessions resumed here with a resume key another node held.", chat.moved_in as f64),
+            ("reactor_chat_cluster_sessions_moved_away_total", "counter", "Sessions let go to another node, resumed there with their resume key.", chat.moved_away as f64),
             ("reactor_chat_cluster_queued_bytes", "gauge", "Bytes of commands waiting to be written to Redis.", link.queued_bytes as f64),
             // The lag of an event is its arrival here less its time on the node it happened on
             // (so it includes the clocks' difference); sum over count is the mean.

@@ -61,7 +61,8 @@ impl Reactor {
                     claim,
                     key,
                     nick,
-                } => self.claim_nick(conn, claim, key, &nick),
+                    resume,
+                } => self.claim_nick(conn, claim, key, &nick, resume),
                 Output::ReleaseNick { key } => self.release_nick(&key),
                 Output::WhisperElsewhere { conn, key, event } => {
                     self.whisper_elsewhere(conn, &key, event);

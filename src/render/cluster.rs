@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chat::cluster::RemoteKick;
+use crate::chat::cluster::{MovedSession, RemoteKick};
 use crate::chat::event::record::{event_of_line, Line, RowData};
 use crate::chat::event::Event;
 use crate::chat::id::MsgId;
@@ -31,6 +31,8 @@ const WHISPER: u8 = 3;
 const KICK: u8 = 4;
 const TOLD: u8 = 5;
 const SHARED: u8 = 6;
+const MOVE_ASKED: u8 = 7;
+const MOVE_ANSWERED: u8 = 8;
 
 /// A room event that happened on `node`, as the history's record and its room.
 #[derive(Debug, Serialize, Deserialize)]
@@ -135,6 +137,36 @@ enum Change {
 /// How many variants `Change` has.
 const CHANGE_KINDS: u32 = 4;
 
+/// `node` asks the node it is sent to for the session with collision key `key`, for a login
+/// whose resume key hashes to `resume_hash`, and to hand its name's claim over as `value`.
+#[derive(Debug, Serialize, Deserialize)]
+struct MoveAsked<'a> {
+    node: u16,
+    serial: u64,
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(borrow)]
+    resume_hash: Cow<'a, str>,
+    #[serde(borrow)]
+    value: Cow<'a, str>,
+}
+
+/// `node`'s answer to the ask `serial`: the session it let go, or none. Rare: owned.
+#[derive(Debug, Serialize, Deserialize)]
+struct MoveAnswered {
+    node: u16,
+    serial: u64,
+    session: Option<Moved>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Moved {
+    nick: String,
+    rooms: Vec<String>,
+    op: bool,
+    away: Option<String>,
+}
+
 /// A message from another node, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
@@ -167,6 +199,20 @@ pub enum Received {
         node: u16,
         change: Kept,
     },
+    /// `node` asks for a session of this node's (see [`encode_move_asked`]).
+    MoveAsked {
+        node: u16,
+        serial: u64,
+        key: String,
+        resume_hash: String,
+        value: String,
+    },
+    /// `node` answers this node's ask `serial`.
+    MoveAnswered {
+        node: u16,
+        serial: u64,
+        session: Option<MovedSession>,
+    },
 }
 
 impl Received {
@@ -178,7 +224,9 @@ impl Received {
             | Received::Whisper { node, .. }
             | Received::Kick { node, .. }
             | Received::Told { node, .. }
-            | Received::Shared { node, .. } => *node,
+            | Received::Shared { node, .. }
+            | Received::MoveAsked { node, .. }
+            | Received::MoveAnswered { node, .. } => *node,
         }
     }
 }
@@ -282,6 +330,48 @@ pub fn encode_shared(node: u16, change: &Kept, buf: &mut Vec<u8>) -> bool {
     };
     append(SHARED, &Shared { node, change }, buf);
     true
+}
+
+/// Appends `node`'s ask for the session with collision key `key` of the node it is sent to,
+/// for a login whose resume key hashes to `resume_hash`; `value` is the claim the name's claim
+/// is to become, and `serial` comes back with the answer.
+pub fn encode_move_asked(
+    node: u16,
+    serial: u64,
+    key: &str,
+    resume_hash: &str,
+    value: &str,
+    buf: &mut Vec<u8>,
+) {
+    let message = MoveAsked {
+        node,
+        serial,
+        key: Cow::Borrowed(key),
+        resume_hash: Cow::Borrowed(resume_hash),
+        value: Cow::Borrowed(value),
+    };
+    append(MOVE_ASKED, &message, buf);
+}
+
+/// Appends `node`'s answer to the ask `serial`: the session it let go, or `None`.
+pub fn encode_move_answered(
+    node: u16,
+    serial: u64,
+    session: Option<&MovedSession>,
+    buf: &mut Vec<u8>,
+) {
+    let session = session.map(|m| Moved {
+        nick: m.nick.to_string(),
+        rooms: m.rooms.iter().map(|r| r.to_string()).collect(),
+        op: m.op,
+        away: m.away.as_deref().map(str::to_string),
+    });
+    let message = MoveAnswered {
+        node,
+        serial,
+        session,
+    };
+    append(MOVE_ANSWERED, &message, buf);
 }
 
 fn kept_of(change: Change) -> Kept {
@@ -458,6 +548,31 @@ pub fn decode(bytes: &[u8]) -> Result<Received, Skipped> {
                 change: kept_of(m.change),
             })
         }
+        [FORMAT, MOVE_ASKED, rest @ ..] => {
+            let m: MoveAsked<'_> = postcard::from_bytes(rest).map_err(damaged)?;
+            Ok(Received::MoveAsked {
+                node: m.node,
+                serial: m.serial,
+                key: m.key.into_owned(),
+                resume_hash: m.resume_hash.into_owned(),
+                value: m.value.into_owned(),
+            })
+        }
+        [FORMAT, MOVE_ANSWERED, rest @ ..] => {
+            let m: MoveAnswered = postcard::from_bytes(rest).map_err(damaged)?;
+            let session = m.session.map(|s| MovedSession {
+                node: m.node,
+                nick: Arc::from(s.nick),
+                rooms: s.rooms.into_iter().map(Arc::from).collect(),
+                op: s.op,
+                away: s.away.map(Arc::from),
+            });
+            Ok(Received::MoveAnswered {
+                node: m.node,
+                serial: m.serial,
+                session,
+            })
+        }
         [FORMAT, _, ..] => Err(Skipped::Unknown),
         [_, ..] => Err(Skipped::Unknown),
         [] => Err(Skipped::Damaged("an empty message".into())),
@@ -569,7 +684,7 @@ mod tests {
     }
 
     #[test]
-    fn kicks_told_events_and_shared_changes_cross_whole_and_any_cut_is_an_error() {
+    fn kicks_told_events_shared_changes_and_moves_cross_whole_and_any_cut_is_an_error() {
         let kick = RemoteKick {
             by: s("운영자"),
             target: s("mallory"),
@@ -620,6 +735,37 @@ mod tests {
             let mut buf = Vec::new();
             assert!(encode_shared(4, &change, &mut buf), "{change:?}");
             messages.push((buf, Received::Shared { node: 4, change }));
+        }
+        let mut buf = Vec::new();
+        encode_move_asked(4, 77, "alice", "hash", "4:abcdefgh alice", &mut buf);
+        messages.push((
+            buf,
+            Received::MoveAsked {
+                node: 4,
+                serial: 77,
+                key: "alice".into(),
+                resume_hash: "hash".into(),
+                value: "4:abcdefgh alice".into(),
+            },
+        ));
+        let session = MovedSession {
+            node: 4,
+            nick: s("Alice"),
+            rooms: vec![s("lobby"), s("게임방")],
+            op: true,
+            away: Some(s("lunch")),
+        };
+        for session in [Some(session), None] {
+            let mut buf = Vec::new();
+            encode_move_answered(4, 78, session.as_ref(), &mut buf);
+            messages.push((
+                buf,
+                Received::MoveAnswered {
+                    node: 4,
+                    serial: 78,
+                    session,
+                },
+            ));
         }
         for (bytes, want) in messages {
             assert_eq!(origin(&bytes), Some(4));

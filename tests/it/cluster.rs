@@ -592,3 +592,64 @@ fn operators_kick_and_ban_users_of_other_nodes_and_every_node_keeps_the_ban() {
     carol.expect_closed();
     alice.expect_stamped("* carol was kicked by alice");
 }
+
+#[test]
+fn a_resume_key_works_on_any_node_and_the_session_moves_there() {
+    let redis = Redis::start();
+    let (a, b, c) = (node(&redis), node(&redis), node(&redis));
+    let mut alice = a.login("alice");
+    let mut bob = b.login("bob");
+    alice.expect_stamped("* bob joined");
+    let mut carol = c.login("carol");
+    alice.expect_stamped("* carol joined");
+    bob.expect_stamped("* carol joined");
+
+    // alice's connection drops; she comes back through node b, with her key.
+    let key = alice.resume_key.clone().expect("alice's resume key");
+    alice.drop_connection();
+    bob.expect("alice lost the connection");
+    carol.expect("alice lost the connection");
+    let (mut alice, welcome) = crate::restart::welcome(&b, "alice", &format!("alice {key}"));
+    assert!(
+        welcome.contains(&"-- Welcome back, alice! You are in room lobby.".to_string()),
+        "{welcome:?}"
+    );
+    assert!(
+        welcome.last().is_some_and(|l| l.contains(&key)),
+        "the session keeps its key: {welcome:?}"
+    );
+    alice.expect_exact(
+        "-- Your session moved here from another server: what was said while you were away \
+         is not available here.",
+    );
+    bob.expect_stamped("* alice reconnected");
+    carol.expect_stamped("* alice reconnected");
+    users_become(&mut carol, &["alice", "bob", "carol"]);
+    alice.send("back through b");
+    bob.expect_stamped("alice: back through b");
+    carol.expect_stamped("alice: back through b");
+    carol.send("/msg alice welcome back");
+    alice.expect("*carol* welcome back");
+    // Node a let her go: the name is node b's now.
+    let mut other = a.connect();
+    other.send("alice");
+    other.expect_prefix("! nick-taken: ");
+
+    // A wrong key moves nothing.
+    let mut mallory = c.connect();
+    mallory.send("alice 0123456789ab");
+    mallory.expect_prefix("! nick-taken: ");
+    alice.send("still here");
+    carol.expect_stamped("alice: still here");
+
+    // With her key on node c while still connected through b: b lets the connection go.
+    let (mut alice_on_c, _) = crate::restart::welcome(&c, "alice", &format!("alice {key}"));
+    alice.expect_exact("-- bye final: your session was resumed from another connection");
+    alice.expect_closed();
+    alice_on_c.send("now on c");
+    bob.expect_stamped("alice: now on c");
+    users_become(&mut bob, &["alice", "bob", "carol"]);
+    redis.wait_for(&["HGETALL", "rc:{lobby}:members"], |out| {
+        out.matches("alice").count() == 1
+    });
+}

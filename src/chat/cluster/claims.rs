@@ -11,8 +11,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::super::event::{Event, Refusal};
+use super::super::kept::resume_key_hash;
 use super::super::session::NewSession;
 use super::super::{Chat, ConnId, Now, Outbox, Output, SessionId};
+use super::MovedSession;
 
 /// Redis's answer to a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,9 @@ pub enum ClaimAnswer {
     },
     /// The link to Redis is down: the name cannot be checked.
     Unavailable,
+    /// Another node held the name, for a session whose resume key this login gave: that node
+    /// let the session go to this one, with the name's claim.
+    Moved(MovedSession),
 }
 
 /// A login or rename waiting for its claim.
@@ -80,6 +85,8 @@ impl Chat {
     /// A new session on a cluster node: its name is claimed first.
     pub(in crate::chat) fn claim_for_login(&mut self, new: NewSession<'_>, out: &mut Outbox) {
         let (conn, key, nick) = (new.conn, new.key.clone(), new.nick.clone());
+        // A resume key may be for a session another node holds: the link asks for it.
+        let resume = new.resume_key.map(resume_key_hash);
         let waiting = Waiting::Login {
             ip: new.ip,
             nick: new.nick,
@@ -93,6 +100,7 @@ impl Chat {
             claim,
             key,
             nick,
+            resume,
         });
     }
 
@@ -116,6 +124,7 @@ impl Chat {
             claim,
             key,
             nick,
+            resume: None,
         });
     }
 
@@ -134,7 +143,7 @@ impl Chat {
             return false;
         };
         let refusal = |nick: &Arc<str>, answer: &ClaimAnswer| match answer {
-            ClaimAnswer::Granted => None,
+            ClaimAnswer::Granted | ClaimAnswer::Moved(_) => None,
             ClaimAnswer::Taken { holder } => Some(Refusal::NickTaken {
                 nick: nick.clone(),
                 lookalike: holder.to_lowercase() != nick.to_lowercase(),
@@ -177,7 +186,16 @@ impl Chat {
                     keeps_rooms,
                     at: now.wall,
                 };
-                self.new_session(new, now, out);
+                match answer {
+                    ClaimAnswer::Moved(moved) => {
+                        let new = NewSession {
+                            nick: moved.nick.clone(),
+                            ..new
+                        };
+                        self.moved_here(new, moved, now, out);
+                    }
+                    _ => self.new_session(new, now, out),
+                }
                 true
             }
             Waiting::Rename { sid, nick, key } => {

@@ -15,10 +15,12 @@
 
 pub mod claims;
 mod kicks;
+mod moves;
 mod shared;
 mod whispers;
 
 pub use kicks::RemoteKick;
+pub use moves::MovedSession;
 
 use std::sync::Arc;
 
@@ -445,6 +447,88 @@ mod tests {
             "{:?}",
             b.out.items
         );
+    }
+
+    #[test]
+    fn a_session_let_go_to_another_node_leaves_silently_and_goes_on_there_as_a_reconnect() {
+        let (mut a, mut b) = (node(1), node(2));
+        login(&mut a, 0, "alice");
+        login(&mut a, 1, "bob");
+        let key = a
+            .chat
+            .sessions
+            .iter()
+            .find_map(|(_, s)| (&**s.nick() == "alice").then(|| s.resume_key().to_string()));
+        let key = key.expect("alice's session");
+        // A wrong key lets nothing go.
+        let mut out = Outbox::default();
+        let wrong = kept::resume_key_hash("0123456789ab");
+        assert_eq!(a.chat.let_session_go(2, "alice", &wrong, &mut out), None);
+        assert!(out.items.is_empty());
+        // The right one: the connection is told, the session goes without a word to the room
+        // (node 2 announces the reconnect), and its name stays claimed (handed over).
+        let hash = kept::resume_key_hash(&key);
+        let moved = a
+            .chat
+            .let_session_go(2, "alice", &hash, &mut out)
+            .expect("let go");
+        a.chat.check_invariants().unwrap();
+        assert_eq!(
+            (moved.node, &*moved.nick, &moved.rooms[..]),
+            (1, "alice", &[Arc::from("lobby")][..])
+        );
+        assert!(
+            matches!(
+                &out.items[..],
+                [Output::Close {
+                    conn: ConnId(0),
+                    bye: Some(Bye::ResumedElsewhere)
+                }]
+            ),
+            "{:?}",
+            out.items
+        );
+        assert_eq!(users(&mut a, 1), ["alice", "bob"], "alice, on node 2 now");
+
+        // Node 2: the login that asked goes on with the session, the same key, as a reconnect
+        // everywhere, told that what it missed is not here.
+        b.connect(5, ip(9));
+        b.line(5, &format!("ALICE {key}"));
+        let claim = b.out.items.iter().find_map(|o| match o {
+            Output::ClaimNick { claim, resume, .. } => {
+                assert_eq!(resume.as_deref(), Some(hash.as_str()));
+                Some(*claim)
+            }
+            _ => None,
+        });
+        let mut out = Outbox::default();
+        let (now, claim) = (b.now, claim.expect("a claim"));
+        let answer = ClaimAnswer::Moved(moved);
+        assert!(b
+            .chat
+            .nick_claim_answered(ConnId(5), claim, answer, now, &mut out));
+        b.chat.check_invariants().unwrap();
+        let told = |what: &dyn Fn(&Event) -> bool| {
+            out.items.iter().any(|o| match o {
+                Output::ToConn {
+                    conn: ConnId(5),
+                    event,
+                } => what(event),
+                _ => false,
+            })
+        };
+        assert!(told(&|e| matches!(
+            e,
+            Event::Info(Info::Welcome { resumed: true, nick, resume_key, .. })
+                if &**nick == "alice" && **resume_key == *key
+        )));
+        assert!(told(&|e| matches!(e, Event::Info(Info::ReplayUnavailable))));
+        assert!(out.items.iter().any(|o| matches!(
+            o,
+            Output::Publish(Event::Reconnected { nick, .. }) if &**nick == "alice"
+        )));
+        assert_eq!(b.chat.stats.moved_in, 1);
+        assert_eq!(a.chat.stats.moved_away, 1);
     }
 
     #[test]

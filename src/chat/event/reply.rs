@@ -112,6 +112,9 @@ pub enum Info {
     ClusterLink {
         up: bool,
     },
+    /// A session resumed on another node of the cluster than the one it was on: the lines it
+    /// missed were there, and are not replayed.
+    ReplayUnavailable,
     Whois {
         nick: Arc<str>,
         room: Arc<str>,

@@ -523,7 +523,7 @@ impl Chat {
 
     /// A room with nobody left goes away, and with it its round of the game and its pending
     /// presence summary.
-    pub(super) fn drop_room_if_empty(&mut self, room: RoomId, out: &mut Outbox) {
+    pub(in crate::chat) fn drop_room_if_empty(&mut self, room: RoomId, out: &mut Outbox) {
         if let Some(forgotten) = self.rooms.close_if_empty(room) {
             self.games.room_closed(room);
             self.presence.room_closed(room);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use log::info;
 
 use super::{is_resume_key_shaped, Held, NewSession};
+use crate::chat::cluster::MovedSession;
 use crate::chat::event::{Bye, Departure, Event, Info, Refusal};
 use crate::chat::nick::{self, cmp_nicks};
 use crate::chat::{Chat, ConnId, Now, Outbox, Output, SessionId, LOBBY, WELCOME_NAMES_MAX};
@@ -210,6 +211,67 @@ impl Chat {
             nick,
         };
         self.announce_presence(room, Some(sid), event, now, out);
+    }
+
+    /// A session another node let go to this one (its user logged in here with its resume
+    /// key; see `cluster::moves`): it goes on here in the rooms it was in, a line user in its
+    /// current one, and every node sees it reconnect. What it missed is not replayed, which
+    /// its user is told.
+    pub(in crate::chat) fn moved_here(
+        &mut self,
+        new: NewSession<'_>,
+        moved: MovedSession,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        let (conn, ip, keeps_rooms) = (new.conn, new.ip, new.keeps_rooms);
+        let nick = new.nick.clone();
+        let sid = self.sessions.insert(new, moved.op, now.mono);
+        self.sessions[sid].set_away(moved.away);
+        self.stats.moved_in += 1;
+        info!(nick:% = nick, ip:% = ip, from = moved.node; "resumed a session another node let go");
+        out.items.push(Output::LoggedIn { conn });
+        let mut rooms = moved.rooms.into_iter();
+        let kept: Vec<Arc<str>> = if keeps_rooms {
+            rooms.by_ref().collect()
+        } else {
+            rooms.next().into_iter().collect()
+        };
+        for name in &kept {
+            let room = self.rooms.open(name);
+            self.rooms.enter(room, sid, &mut self.sessions, now.wall);
+        }
+        // A line user back in one of several rooms leaves the others, everywhere.
+        for room in rooms {
+            out.items.push(Output::Publish(Event::Left {
+                id: self.ids.next(now.wall),
+                at: now.wall,
+                room,
+                nick: nick.clone(),
+                how: Departure::Parted { message: None },
+            }));
+        }
+        if keeps_rooms {
+            out.send(conn, Event::Info(self.registered(sid, true)));
+            for m in self.sessions[sid].memberships().to_vec() {
+                let entered = self.entered(m.room);
+                out.send(conn, Event::Info(entered));
+            }
+        } else {
+            if self.sessions[sid].current_room().is_none() {
+                let lobby = self.rooms.open(LOBBY);
+                self.rooms.enter(lobby, sid, &mut self.sessions, now.wall);
+            }
+            out.send(conn, Event::Info(self.welcome(sid, true)));
+            self.ask_backlog(conn, sid, now, out);
+        }
+        out.send(conn, Event::Info(Info::ReplayUnavailable));
+        self.announce_in_rooms(sid, now, out, |id, at, room| Event::Reconnected {
+            id,
+            at,
+            room,
+            nick: nick.clone(),
+        });
     }
 
     fn resume(

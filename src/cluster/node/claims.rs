@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use redis_protocol::resp3::types::{BytesFrame, Resp3Frame};
 
-use super::{Node, Pending, ToChat, IGNORED};
+use super::{moves, Node, Pending, ToChat, IGNORED};
 use crate::chat::cluster::claims::ClaimAnswer;
 use crate::chat::ConnId;
 
@@ -37,7 +37,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0";
 
 /// Replaces a claim holding exactly ARGV[1] with ARGV[2] (time to live ARGV[3]); 1 if it did.
-const TAKE_OVER_SCRIPT: &str = "\
+pub(super) const TAKE_OVER_SCRIPT: &str = "\
 if redis.call('GET', KEYS[1]) == ARGV[1] then \
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end \
 return 0";
@@ -77,13 +77,21 @@ impl Node {
         &self.secret[..self.secret.len().min(8)]
     }
 
-    fn claim_ttl_ms(&self) -> String {
+    pub(super) fn claim_ttl_ms(&self) -> String {
         self.claim_ttl.as_millis().to_string()
     }
 
     /// Claims a nickname for `conn` (`key` its collision key); the answer comes as
     /// [`ToChat::Claimed`].
-    pub fn claim(&mut self, conn: ConnId, claim: u64, key: String, nick: &str) {
+    /// `resume`: the hash of the resume key a login gave (see `moves`).
+    pub fn claim(
+        &mut self,
+        conn: ConnId,
+        claim: u64,
+        key: String,
+        nick: &str,
+        resume: Option<String>,
+    ) {
         if !self.link.is_up() {
             return self.answer_now(conn, claim, key, ClaimAnswer::Unavailable);
         }
@@ -104,6 +112,7 @@ impl Node {
             claim,
             key,
             value: value.clone(),
+            resume,
         });
         if self.link.send_control(&command, tag).is_err() {
             if let Some(Pending::Claim {
@@ -145,7 +154,7 @@ impl Node {
         }
     }
 
-    fn send_release(&mut self, key: &str, value: &str) -> bool {
+    pub(super) fn send_release(&mut self, key: &str, value: &str) -> bool {
         let redis_key = nick_key(key);
         self.link
             .send_control(
@@ -183,12 +192,14 @@ impl Node {
     }
 
     /// Redis answered a claim's `SET NX GET`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn claim_replied(
         &mut self,
         conn: ConnId,
         claim: u64,
         key: String,
         value: String,
+        resume: Option<String>,
         reply: &BytesFrame,
         to_chat: &mut Vec<ToChat>,
     ) {
@@ -230,6 +241,19 @@ impl Node {
                         }
                     }
                     return;
+                }
+                let holder_node = h.node.parse::<u16>().ok().filter(|&n| n != self.id);
+                if let (Some(node), Some(resume)) = (holder_node, resume) {
+                    // A resume key for a session another node holds: that node is asked.
+                    let holder = Arc::from(h.nick);
+                    let waiting = moves::Moving {
+                        conn,
+                        claim,
+                        key,
+                        value,
+                        holder,
+                    };
+                    return self.ask_move(node, waiting, &resume, to_chat);
                 }
                 ClaimAnswer::Taken {
                     holder: Arc::from(h.nick),

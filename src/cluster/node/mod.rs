@@ -29,6 +29,7 @@
 //! members again. What was said across nodes during the outage is not replayed.
 
 mod claims;
+mod moves;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -154,6 +155,15 @@ pub enum ToChat {
     /// Changes to the bans, topics or grants that other nodes made; when the link comes up,
     /// everything Redis holds of them.
     Shared(Vec<Kept>),
+    /// Node `node` asks for the session with collision key `key`, for a login whose resume
+    /// key hashes to `resume_hash`; the reactor answers with [`Node::hand_over`].
+    MoveAsked {
+        node: u16,
+        serial: u64,
+        key: String,
+        resume_hash: String,
+        value: String,
+    },
     /// The link went down (`false`, once an outage) or came back (`true`).
     LinkChanged { up: bool },
     /// Another node holds this node's id now: this node must stop, its ids are no longer unique.
@@ -176,6 +186,9 @@ enum Pending {
         key: String,
         /// The claim's value, if granted.
         value: String,
+        /// The hash of the resume key the login gave: a name another node holds is asked of
+        /// it (see `moves`).
+        resume: Option<String>,
     },
     /// Taking over a claim an earlier process with this node id left.
     TakeOver {
@@ -193,6 +206,12 @@ enum Pending {
     },
     /// Reading everything shared.
     Shared,
+    /// Handing a name's claim over to the node a session moves to (see `moves`).
+    HandOver {
+        to: u16,
+        serial: u64,
+        session: crate::chat::cluster::MovedSession,
+    },
 }
 
 /// What goes to the node that holds a name.
@@ -289,6 +308,12 @@ pub struct Node {
     held: HashMap<String, String>,
     /// Claims let go while the link was down, by key, with their values.
     unreleased: HashMap<String, String>,
+    /// Logins waiting for another node to let a session go to this one, by serial.
+    moving: HashMap<u64, (Instant, moves::Moving)>,
+    next_move: u64,
+    /// Asks that timed out, by serial, with the claim they would have held: a late answer's
+    /// claim is let go.
+    moves_given_up: std::collections::VecDeque<(u64, String, String)>,
     /// Changes to share that were made while the link was down, sent when it is back.
     unshared: std::collections::VecDeque<Kept>,
     /// Claims answered without Redis (the link is down), given to the chat core at the next
@@ -341,6 +366,9 @@ impl Node {
             listed_since_up: false,
             answered: Vec::new(),
             unshared: std::collections::VecDeque::new(),
+            moving: HashMap::new(),
+            next_move: 0,
+            moves_given_up: std::collections::VecDeque::new(),
             held: HashMap::new(),
             unreleased: HashMap::new(),
             heartbeat_sent: None,
@@ -679,10 +707,10 @@ impl Node {
             return Some(Instant::now());
         }
         let heartbeat = self.next_heartbeat.filter(|_| self.link.is_up());
-        match (self.link.deadline(), heartbeat) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.link.deadline(), heartbeat, self.moves_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Reconnects when due, and sends the heartbeat.
@@ -700,6 +728,7 @@ impl Node {
         }
         self.handle(&mut events, now, wall, local, to_chat);
         self.link_events = events;
+        self.moves_due(now, to_chat);
         if self.link.is_up() && self.next_heartbeat.is_some_and(|at| at <= now) {
             if self.heartbeat_sent.is_some() {
                 // The last heartbeat got no answer in a quarter of the timeout: Redis stopped
@@ -822,9 +851,11 @@ impl Node {
                             Pending::Members { .. }
                             | Pending::Heartbeat
                             | Pending::Refresh
-                            | Pending::Shared => {}
+                            | Pending::Shared
+                            | Pending::HandOver { .. } => {}
                         }
                     }
+                    self.moves_lost(to_chat);
                     if self.was_up && !self.down_told {
                         to_chat.push(ToChat::LinkChanged { up: false });
                         self.down_told = true;
@@ -888,7 +919,13 @@ impl Node {
                 claim,
                 key,
                 value,
-            } => self.claim_replied(conn, claim, key, value, &reply, to_chat),
+                resume,
+            } => self.claim_replied(conn, claim, key, value, resume, &reply, to_chat),
+            Pending::HandOver {
+                to,
+                serial,
+                session,
+            } => self.handed_over(to, serial, session, &reply),
             Pending::TakeOver {
                 conn,
                 claim,
@@ -993,6 +1030,22 @@ impl Node {
             Ok(Received::Kick { node, kick }) => to_chat.push(ToChat::Kick { node, kick }),
             Ok(Received::Told { to, event, .. }) => to_chat.push(ToChat::Told { to, event }),
             Ok(Received::Shared { change, .. }) => to_chat.push(ToChat::Shared(vec![change])),
+            Ok(Received::MoveAsked {
+                node,
+                serial,
+                key,
+                resume_hash,
+                value,
+            }) => to_chat.push(ToChat::MoveAsked {
+                node,
+                serial,
+                key,
+                resume_hash,
+                value,
+            }),
+            Ok(Received::MoveAnswered {
+                serial, session, ..
+            }) => self.move_answered(serial, session, to_chat),
             Ok(Received::RoomEvent { node, event }) => {
                 self.stats.received += 1;
                 if let Some(at) = event.at() {

@@ -118,6 +118,7 @@ impl Renderer {
             Info::AwayCleared => reply(buf, text::away_cleared(lang)),
             Info::ClusterLink { up: false } => reply(buf, text::cluster_down(lang)),
             Info::ClusterLink { up: true } => reply(buf, text::cluster_up(lang)),
+            Info::ReplayUnavailable => reply(buf, text::replay_unavailable(lang)),
             Info::Whois {
                 nick,
                 room,

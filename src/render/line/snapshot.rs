@@ -234,6 +234,7 @@ fn replies() -> Vec<Event> {
         Info::AwayCleared,
         Info::ClusterLink { up: false },
         Info::ClusterLink { up: true },
+        Info::ReplayUnavailable,
         whois(None, false, false),
         whois(Some("lunch"), true, true),
         whois(None, true, false),

@@ -129,6 +129,10 @@ texts! {
         en: "The link to the other servers is back.",
         ko: "다른 서버와의 연결이 다시 이어졌습니다.",
     }
+    replay_unavailable() {
+        en: "Your session moved here from another server: what was said while you were away is not available here.",
+        ko: "세션이 다른 서버에서 이곳으로 옮겨졌습니다. 자리를 비운 동안의 대화는 여기서 볼 수 없습니다.",
+    }
 
     /// `/whois`: this, then each of the marks below that applies, joined by ", ".
     whois(nick: &'a str, room: &'a str, idle: &'a str) {
