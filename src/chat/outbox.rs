@@ -69,6 +69,22 @@ pub enum Output {
         key: String,
         kick: RemoteKick,
     },
+    /// `/whois` from `conn` (the user `asker`) of a user this node does not have: the cluster
+    /// link asks the node holding the name with collision key `key`, and says through
+    /// `Chat::whois_routed` whether there was one.
+    WhoisElsewhere {
+        conn: ConnId,
+        key: String,
+        asker: Arc<str>,
+        target: Arc<str>,
+    },
+    /// Show `info` (an answer: a `/whois`, a whisper's target away or reconnecting) to the
+    /// user named `to` of cluster node `node`.
+    ReplyElsewhere {
+        node: u16,
+        to: Arc<str>,
+        info: super::event::Info,
+    },
     /// Show `event` (a room event) to the user named `to` of cluster node `node`.
     TellElsewhere {
         node: u16,

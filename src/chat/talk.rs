@@ -203,25 +203,33 @@ impl Chat {
     /// `/whois NICK`.
     pub(super) fn whois(&mut self, cx: &mut Cx<'_>, nick: &str) {
         let Some(target) = self.sessions.find(nick) else {
+            if self.settings.cluster && nick::validate(nick).is_ok() {
+                // Perhaps a user of another node: the node holding the name answers.
+                return self.whois_elsewhere(cx, nick);
+            }
             let nick = Arc::from(nick);
             return cx.refuse(Refusal::NoSuchUser { nick });
         };
+        let info = self.whois_info(target, cx.now);
+        cx.info(info);
+    }
+
+    /// What `/whois` tells of the session `target`.
+    pub(super) fn whois_info(&self, target: SessionId, now: Now) -> Info {
         let s = &self.sessions[target];
-        let info = Info::Whois {
+        Info::Whois {
             nick: s.nick().clone(),
             room: s
                 .current_room()
                 .map_or_else(|| Arc::from(""), |r| self.rooms[r].name().clone()),
-            idle_secs: cx
-                .now
+            idle_secs: now
                 .mono
                 .saturating_duration_since(s.last_active())
                 .as_secs(),
             away: s.away().cloned(),
             op: s.is_op(),
             reconnecting: !s.is_connected(),
-        };
-        cx.info(info);
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use super::net::Poller;
 use super::Reactor;
 use crate::chat::cluster::claims::ClaimAnswer;
 use crate::chat::cluster::RemoteKick;
-use crate::chat::event::Event;
+use crate::chat::event::{Event, Info};
 use crate::chat::kept::Kept;
 use crate::chat::ConnId;
 use crate::cluster::node::{Node, ToChat};
@@ -108,6 +108,26 @@ impl Reactor {
     pub(super) fn kick_elsewhere(&mut self, conn: ConnId, key: &str, kick: RemoteKick) {
         if let Some(node) = self.cluster.as_deref_mut() {
             node.kick(conn, key, kick);
+        }
+    }
+
+    /// A `/whois` of a user of another node.
+    pub(super) fn whois_elsewhere(
+        &mut self,
+        conn: ConnId,
+        key: &str,
+        asker: Arc<str>,
+        target: Arc<str>,
+    ) {
+        if let Some(node) = self.cluster.as_deref_mut() {
+            node.whois(conn, key, asker, target);
+        }
+    }
+
+    /// An answer for a user of another node.
+    pub(super) fn reply_elsewhere(&mut self, to_node: u16, to: &str, info: &Info) {
+        if let Some(node) = self.cluster.as_deref_mut() {
+            node.reply_to(to_node, to, info);
         }
     }
 
@@ -295,8 +315,28 @@ impl Reactor {
                 } => self
                     .chat
                     .whisper_routed(conn, whisper, holder, &mut self.outbox),
-                ToChat::Whisper(whisper) => {
-                    self.chat.whisper_from_elsewhere(whisper, &mut self.outbox);
+                ToChat::Whisper { node, event } => {
+                    self.chat
+                        .whisper_from_elsewhere(node, event, &mut self.outbox);
+                }
+                ToChat::WhoisRouted {
+                    conn,
+                    asker,
+                    target,
+                    holder,
+                } => self
+                    .chat
+                    .whois_routed(conn, &asker, target, holder, &mut self.outbox),
+                ToChat::WhoisAsked {
+                    node,
+                    asker,
+                    target,
+                } => {
+                    self.chat
+                        .whois_from_elsewhere(node, asker, &target, now, &mut self.outbox);
+                }
+                ToChat::Replied { to, info } => {
+                    self.chat.reply_from_elsewhere(&to, info, &mut self.outbox);
                 }
                 ToChat::KickRouted { conn, kick, holder } => {
                     self.chat.kick_routed(conn, kick, holder, &mut self.outbox);

@@ -71,6 +71,13 @@ impl Reactor {
                 Output::Share(change) => self.share(change),
                 Output::KickElsewhere { conn, key, kick } => self.kick_elsewhere(conn, &key, kick),
                 Output::TellElsewhere { node, to, event } => self.tell_elsewhere(node, &to, &event),
+                Output::WhoisElsewhere {
+                    conn,
+                    key,
+                    asker,
+                    target,
+                } => self.whois_elsewhere(conn, &key, asker, target),
+                Output::ReplyElsewhere { node, to, info } => self.reply_elsewhere(node, &to, &info),
                 Output::Query { conn, query } => self.query(conn.0, query),
             }
         }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chat::cluster::{MovedSession, RemoteKick};
 use crate::chat::event::record::{event_of_line, Line, RowData};
-use crate::chat::event::Event;
+use crate::chat::event::{Event, Info};
 use crate::chat::id::MsgId;
 use crate::chat::kept::{Kept, KeptBan, KeptGrant, KeptTopic};
 
@@ -33,6 +33,8 @@ const TOLD: u8 = 5;
 const SHARED: u8 = 6;
 const MOVE_ASKED: u8 = 7;
 const MOVE_ANSWERED: u8 = 8;
+const WHOIS_ASKED: u8 = 9;
+const REPLY: u8 = 10;
 
 /// A room event that happened on `node`, as the history's record and its room.
 #[derive(Debug, Serialize, Deserialize)]
@@ -167,6 +169,48 @@ struct Moved {
     away: Option<String>,
 }
 
+/// The user `asker` of `node` asks `/whois` of the user `target` of the node it is sent to.
+#[derive(Debug, Serialize, Deserialize)]
+struct WhoisAsked<'a> {
+    node: u16,
+    #[serde(borrow)]
+    asker: Cow<'a, str>,
+    #[serde(borrow)]
+    target: Cow<'a, str>,
+}
+
+/// An answer from `node` for the user `to` of the node it is sent to. Rare: owned.
+#[derive(Debug, Serialize, Deserialize)]
+struct Reply {
+    node: u16,
+    to: String,
+    info: ReplyInfo,
+}
+
+/// The answers one node gives another's users; a newer node's new one is a variant at the
+/// end, which older nodes skip.
+#[derive(Debug, Serialize, Deserialize)]
+enum ReplyInfo {
+    Whois {
+        nick: String,
+        room: String,
+        idle_secs: u64,
+        away: Option<String>,
+        op: bool,
+        reconnecting: bool,
+    },
+    TargetAway {
+        nick: String,
+        message: String,
+    },
+    WhisperHeld {
+        nick: String,
+    },
+}
+
+/// How many variants `ReplyInfo` has.
+const REPLY_KINDS: u32 = 3;
+
 /// A message from another node, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
@@ -213,6 +257,18 @@ pub enum Received {
         serial: u64,
         session: Option<MovedSession>,
     },
+    /// The user `asker` of `node` asks `/whois` of the user `target` of this node.
+    WhoisAsked {
+        node: u16,
+        asker: Arc<str>,
+        target: Arc<str>,
+    },
+    /// An answer from `node` for the user `to` of this node.
+    Reply {
+        node: u16,
+        to: Arc<str>,
+        info: Info,
+    },
 }
 
 impl Received {
@@ -226,7 +282,9 @@ impl Received {
             | Received::Told { node, .. }
             | Received::Shared { node, .. }
             | Received::MoveAsked { node, .. }
-            | Received::MoveAnswered { node, .. } => *node,
+            | Received::MoveAnswered { node, .. }
+            | Received::WhoisAsked { node, .. }
+            | Received::Reply { node, .. } => *node,
         }
     }
 }
@@ -372,6 +430,80 @@ pub fn encode_move_answered(
         session,
     };
     append(MOVE_ANSWERED, &message, buf);
+}
+
+/// Appends the `/whois` of the user `target`, from the user `asker` of `node`.
+pub fn encode_whois_asked(node: u16, asker: &str, target: &str, buf: &mut Vec<u8>) {
+    let message = WhoisAsked {
+        node,
+        asker: Cow::Borrowed(asker),
+        target: Cow::Borrowed(target),
+    };
+    append(WHOIS_ASKED, &message, buf);
+}
+
+/// Appends `node`'s answer `info` for the user `to` of another node; false (nothing appended)
+/// for an answer that does not cross nodes.
+pub fn encode_reply(node: u16, to: &str, info: &Info, buf: &mut Vec<u8>) -> bool {
+    let info = match info {
+        Info::Whois {
+            nick,
+            room,
+            idle_secs,
+            away,
+            op,
+            reconnecting,
+        } => ReplyInfo::Whois {
+            nick: nick.to_string(),
+            room: room.to_string(),
+            idle_secs: *idle_secs,
+            away: away.as_deref().map(str::to_string),
+            op: *op,
+            reconnecting: *reconnecting,
+        },
+        Info::TargetAway { nick, message } => ReplyInfo::TargetAway {
+            nick: nick.to_string(),
+            message: message.to_string(),
+        },
+        Info::WhisperHeld { nick } => ReplyInfo::WhisperHeld {
+            nick: nick.to_string(),
+        },
+        _ => return false,
+    };
+    let message = Reply {
+        node,
+        to: to.to_string(),
+        info,
+    };
+    append(REPLY, &message, buf);
+    true
+}
+
+fn info_of(reply: ReplyInfo) -> Info {
+    match reply {
+        ReplyInfo::Whois {
+            nick,
+            room,
+            idle_secs,
+            away,
+            op,
+            reconnecting,
+        } => Info::Whois {
+            nick: Arc::from(nick),
+            room: Arc::from(room),
+            idle_secs,
+            away: away.map(Arc::from),
+            op,
+            reconnecting,
+        },
+        ReplyInfo::TargetAway { nick, message } => Info::TargetAway {
+            nick: Arc::from(nick),
+            message: Arc::from(message),
+        },
+        ReplyInfo::WhisperHeld { nick } => Info::WhisperHeld {
+            nick: Arc::from(nick),
+        },
+    }
 }
 
 fn kept_of(change: Change) -> Kept {
@@ -573,6 +705,29 @@ pub fn decode(bytes: &[u8]) -> Result<Received, Skipped> {
                 session,
             })
         }
+        [FORMAT, WHOIS_ASKED, rest @ ..] => {
+            let m: WhoisAsked<'_> = postcard::from_bytes(rest).map_err(damaged)?;
+            Ok(Received::WhoisAsked {
+                node: m.node,
+                asker: Arc::from(&*m.asker),
+                target: Arc::from(&*m.target),
+            })
+        }
+        [FORMAT, REPLY, rest @ ..] => {
+            // After the node, the recipient's name, then the answer's variant index.
+            let (_, after_node) = postcard::take_from_bytes::<u16>(rest).map_err(damaged)?;
+            let (_, after_to) = postcard::take_from_bytes::<&str>(after_node).map_err(damaged)?;
+            let (variant, _) = postcard::take_from_bytes::<u32>(after_to).map_err(damaged)?;
+            if variant >= REPLY_KINDS {
+                return Err(Skipped::Unknown);
+            }
+            let m: Reply = postcard::from_bytes(rest).map_err(damaged)?;
+            Ok(Received::Reply {
+                node: m.node,
+                to: Arc::from(m.to),
+                info: info_of(m.info),
+            })
+        }
         [FORMAT, _, ..] => Err(Skipped::Unknown),
         [_, ..] => Err(Skipped::Unknown),
         [] => Err(Skipped::Damaged("an empty message".into())),
@@ -684,7 +839,7 @@ mod tests {
     }
 
     #[test]
-    fn kicks_told_events_shared_changes_and_moves_cross_whole_and_any_cut_is_an_error() {
+    fn messages_for_one_node_and_shared_changes_cross_whole_and_any_cut_is_an_error() {
         let kick = RemoteKick {
             by: s("운영자"),
             target: s("mallory"),
@@ -755,6 +910,44 @@ mod tests {
             op: true,
             away: Some(s("lunch")),
         };
+        let mut buf = Vec::new();
+        encode_whois_asked(4, "민지", "bob", &mut buf);
+        messages.push((
+            buf,
+            Received::WhoisAsked {
+                node: 4,
+                asker: s("민지"),
+                target: s("bob"),
+            },
+        ));
+        let replies = [
+            Info::Whois {
+                nick: s("bob"),
+                room: s("게임방"),
+                idle_secs: 61,
+                away: Some(s("lunch")),
+                op: true,
+                reconnecting: false,
+            },
+            Info::TargetAway {
+                nick: s("bob"),
+                message: s("lunch"),
+            },
+            Info::WhisperHeld { nick: s("bob") },
+        ];
+        for info in replies {
+            let mut buf = Vec::new();
+            assert!(encode_reply(4, "민지", &info, &mut buf), "{info:?}");
+            messages.push((
+                buf,
+                Received::Reply {
+                    node: 4,
+                    to: s("민지"),
+                    info,
+                },
+            ));
+        }
+        assert!(!encode_reply(4, "a", &Info::AwayCleared, &mut Vec::new()));
         for session in [Some(session), None] {
             let mut buf = Vec::new();
             encode_move_answered(4, 78, session.as_ref(), &mut buf);
@@ -779,6 +972,10 @@ mod tests {
         assert!(!encode_shared(4, &forgotten, &mut Vec::new()));
         // A newer node's kind of change is skipped, not taken for damage.
         assert_eq!(decode(&[FORMAT, SHARED, 4, 99]), Err(Skipped::Unknown));
+        assert_eq!(
+            decode(&[FORMAT, REPLY, 4, 1, b'a', 99]),
+            Err(Skipped::Unknown)
+        );
     }
 
     #[test]

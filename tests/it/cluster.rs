@@ -371,12 +371,29 @@ fn whispers_reach_users_of_other_nodes_and_nobody_else() {
         let seen = user.sync();
         assert!(seen.iter().all(|l| !l.contains(text)), "{seen:?}");
     }
-    // A user who reconnects within the grace period gets what was whispered meanwhile.
+    // /whois of a user of another node is that node's answer; an away mark shows there and
+    // answers a whisper, as on one server.
+    bob.send("/away lunch");
+    bob.expect_prefix("-- ");
+    alice.send("/whois BOB");
+    let whois = alice.expect_prefix("-- bob: room lobby, idle ");
+    assert!(whois.contains("away: lunch"), "{whois}");
+    alice.send("/msg bob still there?");
+    alice.expect("-> *bob* still there?");
+    alice.expect_exact("-- bob is away: lunch");
+    bob.send("/away");
+    bob.expect_prefix("-- ");
+    alice.send("/whois nobody");
+    alice.expect_prefix("! no-such-user:");
+
+    // A user who reconnects within the grace period gets what was whispered meanwhile; the
+    // sender is told it waits.
     let key = bob.resume_key.clone().expect("bob's resume key");
     bob.drop_connection();
     alice.expect("bob lost the connection");
     alice.send("/msg bob are you back?");
     alice.expect("-> *bob* are you back?");
+    alice.expect_exact("-- bob is reconnecting; your whisper will be delivered when they return");
     let mut bob = b.connect();
     bob.expect("Enter your nickname");
     bob.login(&format!("bob {key}"));

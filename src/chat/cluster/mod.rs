@@ -532,6 +532,71 @@ mod tests {
     }
 
     #[test]
+    fn whois_and_a_whispers_answers_go_back_to_the_asking_node() {
+        let mut b = node(2);
+        login(&mut b, 0, "bob");
+        b.line(0, "/away lunch");
+        // /whois from alice of node 1: answered to her, by name, through her node.
+        let (now, mut out) = (b.now, Outbox::default());
+        b.chat
+            .whois_from_elsewhere(1, "alice".into(), "BOB", now, &mut out);
+        assert!(
+            matches!(&out.items[..], [Output::ReplyElsewhere {
+                node: 1,
+                to,
+                info: Info::Whois { nick, away: Some(away), .. },
+            }] if &**to == "alice" && &**nick == "bob" && &**away == "lunch"),
+            "{:?}",
+            out.items
+        );
+        // A whisper from alice: delivered, and she is told bob is away.
+        let whisper = Event::Whisper {
+            id: crate::chat::id::MsgId(1),
+            at: now.wall,
+            from: "alice".into(),
+            to: "bob".into(),
+            text: "psst".into(),
+        };
+        let mut out = Outbox::default();
+        b.chat.whisper_from_elsewhere(1, whisper, &mut out);
+        assert!(out.items.iter().any(|o| matches!(
+            o,
+            Output::ToConn {
+                conn: ConnId(0),
+                event: Event::Whisper { .. }
+            }
+        )));
+        assert!(out.items.iter().any(|o| matches!(
+            o,
+            Output::ReplyElsewhere {
+                node: 1,
+                info: Info::TargetAway { .. },
+                ..
+            }
+        )));
+        // Nobody by that name here any more: nothing.
+        let mut out = Outbox::default();
+        b.chat
+            .whois_from_elsewhere(1, "alice".into(), "carol", now, &mut out);
+        assert!(out.items.is_empty());
+        // The answer reaches the asker, if connected.
+        b.chat.reply_from_elsewhere(
+            "BOB",
+            Info::WhisperHeld {
+                nick: "carol".into(),
+            },
+            &mut out,
+        );
+        assert!(matches!(
+            &out.items[..],
+            [Output::ToConn {
+                conn: ConnId(0),
+                event: Event::Info(Info::WhisperHeld { .. })
+            }]
+        ));
+    }
+
+    #[test]
     fn what_happens_here_is_published_once_and_what_is_for_one_user_never() {
         let mut a = node(1);
         login(&mut a, 0, "alice");

@@ -40,7 +40,7 @@ use redis_protocol::resp3::types::{BytesFrame, Resp3Frame};
 use super::redis::{Link, LinkEvent, LinkLimits, RedisUrl};
 use crate::chat::cluster::claims::ClaimAnswer;
 use crate::chat::cluster::{RemoteKick, RoomChange};
-use crate::chat::event::Event;
+use crate::chat::event::{Event, Info};
 use crate::chat::kept::Kept;
 use crate::chat::ConnId;
 use crate::chat::{room_key, LOBBY};
@@ -139,8 +139,24 @@ pub enum ToChat {
         whisper: Event,
         holder: Option<Arc<str>>,
     },
-    /// A whisper another node routed here.
-    Whisper(Event),
+    /// A whisper a user of node `node` sent a user of this one.
+    Whisper { node: u16, event: Event },
+    /// A `/whois` from `conn` (the user `asker`) was sent to the node holding `target`, or
+    /// could not be.
+    WhoisRouted {
+        conn: ConnId,
+        asker: Arc<str>,
+        target: Arc<str>,
+        holder: Option<Arc<str>>,
+    },
+    /// The user `asker` of node `node` asks `/whois` of the user `target` of this node.
+    WhoisAsked {
+        node: u16,
+        asker: Arc<str>,
+        target: Arc<str>,
+    },
+    /// An answer another node sent the user `to` of this one.
+    Replied { to: Arc<str>, info: Info },
     /// A kick from `conn` was sent to the node holding its target (`holder`, as above), or
     /// could not be.
     KickRouted {
@@ -219,6 +235,7 @@ enum Pending {
 enum Routed {
     Whisper(Event),
     Kick(RemoteKick),
+    Whois { asker: Arc<str>, target: Arc<str> },
 }
 
 impl Routed {
@@ -231,6 +248,12 @@ impl Routed {
                 holder,
             },
             Routed::Kick(kick) => ToChat::KickRouted { conn, kick, holder },
+            Routed::Whois { asker, target } => ToChat::WhoisRouted {
+                conn,
+                asker,
+                target,
+                holder,
+            },
         }
     }
 }
@@ -492,6 +515,24 @@ impl Node {
         self.route(conn, key, Routed::Whisper(whisper));
     }
 
+    /// Asks `/whois` of the node that holds its target's name, as for a whisper.
+    pub fn whois(&mut self, conn: ConnId, key: &str, asker: Arc<str>, target: Arc<str>) {
+        self.route(conn, key, Routed::Whois { asker, target });
+    }
+
+    /// Sends the user `to` of node `node` an answer.
+    pub fn reply_to(&mut self, node: u16, to: &str, info: &Info) {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        if wire::encode_reply(self.id, to, info, &mut buf) {
+            let channel = direct_channel(node);
+            let _ = self
+                .link
+                .send(&[b"SPUBLISH", channel.as_bytes(), &buf], IGNORED);
+        }
+        self.buf = buf;
+    }
+
     /// Sends an operator's kick to the node that holds its target's name, as for a whisper.
     pub fn kick(&mut self, conn: ConnId, key: &str, kick: RemoteKick) {
         self.route(conn, key, Routed::Kick(kick));
@@ -539,6 +580,9 @@ impl Node {
                 wire::encode_whisper(self.id, whisper, &mut buf);
             }
             Routed::Kick(kick) => wire::encode_kick(self.id, kick, &mut buf),
+            Routed::Whois { asker, target } => {
+                wire::encode_whois_asked(self.id, asker, target, &mut buf);
+            }
         }
         let channel = direct_channel(node);
         // A kick is an operator's order: sent whatever the queue holds, like state.
@@ -546,7 +590,7 @@ impl Node {
             Routed::Kick(_) => self
                 .link
                 .send_control(&[b"SPUBLISH", channel.as_bytes(), &buf], IGNORED),
-            Routed::Whisper(_) => self
+            Routed::Whisper(_) | Routed::Whois { .. } => self
                 .link
                 .send(&[b"SPUBLISH", channel.as_bytes(), &buf], IGNORED),
         };
@@ -1026,7 +1070,17 @@ impl Node {
         match wire::decode(payload) {
             // This node's own, back from its subscription.
             Ok(received) if received.node() == self.id => {}
-            Ok(Received::Whisper { event, .. }) => to_chat.push(ToChat::Whisper(event)),
+            Ok(Received::Whisper { node, event }) => to_chat.push(ToChat::Whisper { node, event }),
+            Ok(Received::WhoisAsked {
+                node,
+                asker,
+                target,
+            }) => to_chat.push(ToChat::WhoisAsked {
+                node,
+                asker,
+                target,
+            }),
+            Ok(Received::Reply { to, info, .. }) => to_chat.push(ToChat::Replied { to, info }),
             Ok(Received::Kick { node, kick }) => to_chat.push(ToChat::Kick { node, kick }),
             Ok(Received::Told { to, event, .. }) => to_chat.push(ToChat::Told { to, event }),
             Ok(Received::Shared { change, .. }) => to_chat.push(ToChat::Shared(vec![change])),
