@@ -149,6 +149,8 @@ pub struct Chat {
     /// The delivery order of lines kept for replays (rooms' recent lines, held sessions' own
     /// lines): a replay from several sources is merged by it.
     order: u64,
+    /// Users connected to the cluster's other nodes, as their last heartbeats said.
+    online_elsewhere: usize,
     pub stats: ChatStats,
 }
 
@@ -177,6 +179,7 @@ impl Chat {
             invites: invite::Invites::default(),
             claims: cluster::claims::Claims::default(),
             order: 0,
+            online_elsewhere: 0,
             departed: Vec::new(),
             stats: ChatStats::default(),
         }

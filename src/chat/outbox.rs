@@ -91,6 +91,9 @@ pub enum Output {
         to: Arc<str>,
         event: Event,
     },
+    /// `/rooms` from `conn` in a cluster: the link reads the rooms the other nodes have
+    /// members in, and hands them to `Chat::rooms_listed`.
+    ListRoomsElsewhere { conn: ConnId },
     /// Ask the history for lines; the answer comes back through `Chat::history_answer`.
     Query { conn: ConnId, query: HistoryQuery },
 }

@@ -73,6 +73,10 @@ impl crate::cluster::node::Local for crate::chat::Chat {
     fn rooms(&self) -> Vec<(Arc<str>, Vec<Arc<str>>)> {
         self.local_rooms()
     }
+
+    fn online(&self) -> usize {
+        crate::chat::Chat::online(self)
+    }
 }
 
 impl Reactor {
@@ -128,6 +132,13 @@ impl Reactor {
     pub(super) fn reply_elsewhere(&mut self, to_node: u16, to: &str, info: &Info) {
         if let Some(node) = self.cluster.as_deref_mut() {
             node.reply_to(to_node, to, info);
+        }
+    }
+
+    /// `/rooms` in a cluster: the other nodes' rooms are read.
+    pub(super) fn list_rooms_elsewhere(&mut self, conn: ConnId) {
+        if let Some(node) = self.cluster.as_deref_mut() {
+            node.list_rooms(conn);
         }
     }
 
@@ -376,6 +387,10 @@ impl Reactor {
                             node.forget_members(&room, &nicks);
                         }
                     }
+                }
+                ToChat::OnlineElsewhere(users) => self.chat.set_online_elsewhere(users),
+                ToChat::RoomsListed { conn, rooms } => {
+                    self.chat.rooms_listed(conn, rooms, &mut self.outbox);
                 }
                 ToChat::IdLost => {
                     log::error!(

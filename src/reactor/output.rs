@@ -78,6 +78,7 @@ impl Reactor {
                     target,
                 } => self.whois_elsewhere(conn, &key, asker, target),
                 Output::ReplyElsewhere { node, to, info } => self.reply_elsewhere(node, &to, &info),
+                Output::ListRoomsElsewhere { conn } => self.list_rooms_elsewhere(conn),
                 Output::Query { conn, query } => self.query(conn.0, query),
             }
         }

@@ -57,6 +57,24 @@ fn users_of_three_nodes_chat_in_one_room_and_see_each_other() {
     bob.expect_stamped("* 민지 joined");
     users_become(&mut minji, &["alice", "bob", "민지"]);
     users_become(&mut alice, &["alice", "bob", "민지"]);
+    // The welcome's count of who is online is the cluster's (nodes tell theirs with their
+    // heartbeats, so it may take one to be right).
+    let deadline = std::time::Instant::now() + crate::support::WAIT;
+    loop {
+        let (mut dave, welcome) = crate::restart::welcome(&c, "dave", "dave");
+        let online = welcome
+            .iter()
+            .find(|l| l.contains("users online"))
+            .cloned()
+            .unwrap_or_default();
+        dave.send("/quit");
+        dave.expect_closed();
+        if online == "-- 4 users online: alice, bob, dave, 민지" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{welcome:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 
     // Messages and actions cross, once each, Korean included.
     alice.send("hello from node a");
@@ -95,6 +113,9 @@ fn users_of_three_nodes_chat_in_one_room_and_see_each_other() {
     robert_sees_no_games_line(&mut bob, &mut alice, &mut minji);
     users_become(&mut alice, &["alice", "민지"]);
     users_become(&mut bob, &["robert"]);
+    // /rooms lists the cluster's rooms, those of no member here too, with the cluster's counts.
+    bob.send("/rooms");
+    bob.expect_exact("-- 2 rooms: games (2), lobby (1)");
 
     // Leaving: a quit on one node is a departure everywhere.
     minji.send("/quit bye");

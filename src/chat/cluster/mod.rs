@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use super::event::{Departure, Event, Info, LostReason};
 use super::nick::collision_key;
-use super::{Chat, Now, Outbox, RoomId};
+use super::{Chat, ConnId, Now, Outbox, RoomId};
 
 /// A user of another node in one of this node's rooms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +155,55 @@ impl Chat {
             .iter()
             .map(|(id, r)| (r.name().clone(), self.live_local(id)))
             .collect()
+    }
+
+    /// Users connected to the other nodes: the welcome's count of who is online is the
+    /// cluster's.
+    pub fn set_online_elsewhere(&mut self, users: usize) {
+        self.online_elsewhere = users;
+    }
+
+    /// `/rooms` in a cluster: the rooms other nodes have members in (with the cluster's count
+    /// of their users), as Redis lists them, with this node's.
+    pub fn rooms_listed(
+        &mut self,
+        conn: ConnId,
+        elsewhere: Vec<(Arc<str>, usize)>,
+        out: &mut Outbox,
+    ) {
+        if !self.is_logged_in(conn) {
+            return;
+        }
+        let rooms = self.rooms_with(elsewhere);
+        out.send(conn, Event::Info(Info::Rooms { rooms }));
+    }
+
+    /// Who is online, for the welcome: the count is the cluster's; the names are this node's
+    /// users and the other nodes' users in this node's rooms (the others are counted only).
+    pub(in crate::chat) fn who_is_online(&self, names_max: usize) -> (usize, Vec<Arc<str>>) {
+        let total = self.sessions.live() + self.online_elsewhere;
+        if total > names_max {
+            return (total, Vec::new());
+        }
+        let mut names: Vec<Arc<str>> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.is_connected())
+            .map(|(_, s)| s.nick().clone())
+            .collect();
+        if self.settings.cluster {
+            let mut seen: std::collections::HashSet<String> =
+                names.iter().map(|n| collision_key(n)).collect();
+            for (_, room) in self.rooms.iter() {
+                for member in room.remote() {
+                    if seen.insert(collision_key(&member.nick)) {
+                        names.push(member.nick.clone());
+                    }
+                }
+            }
+        }
+        // Counts come with heartbeats and rooms' members with events: one may be ahead.
+        (total.max(names.len()), names)
     }
 
     /// The names of `room`'s live local members (none if nobody here is in it).
@@ -597,6 +646,33 @@ mod tests {
     }
 
     #[test]
+    fn the_welcome_counts_the_clusters_users_and_names_those_in_rooms_here() {
+        let mut b = node(2);
+        login(&mut b, 0, "bob");
+        b.chat
+            .remote_members("lobby", [(Arc::from("alice"), 1), (Arc::from("bob"), 2)], 2);
+        b.chat.set_online_elsewhere(3); // alice, and two in rooms nobody here is in
+        b.connect(1, ip(1));
+        b.line(1, "carol");
+        answer(&mut b, 1, ClaimAnswer::Granted);
+        let welcome = b.out.items.iter().find_map(|o| match o {
+            Output::ToConn {
+                event:
+                    Event::Info(Info::Welcome {
+                        online,
+                        online_total,
+                        ..
+                    }),
+                ..
+            } => Some((online.clone(), *online_total)),
+            _ => None,
+        });
+        let (online, total) = welcome.expect("a welcome");
+        let names: Vec<&str> = online.iter().map(|n| &**n).collect();
+        assert_eq!((names, total), (vec!["alice", "bob", "carol"], 5));
+    }
+
+    #[test]
     fn what_happens_here_is_published_once_and_what_is_for_one_user_never() {
         let mut a = node(1);
         login(&mut a, 0, "alice");
@@ -672,12 +748,27 @@ mod tests {
         a.line(0, "/quit");
         relay(&a, 1, &mut b);
         assert_eq!(users(&mut b, 0), ["bob", "carol"]);
-        // `/rooms` counts them too.
+        // `/rooms` counts them too, with the rooms of other nodes the link lists.
         b.line(0, "/rooms");
-        assert!(b.delivered_to(0).iter().any(|e| matches!(
-            e,
-            Event::Info(Info::Rooms { rooms }) if rooms[0].1 == 2
-        )));
+        assert_eq!(
+            b.out.items,
+            [Output::ListRoomsElsewhere { conn: ConnId(0) }]
+        );
+        let elsewhere = vec![(Arc::from("den"), 3), (Arc::from("LOBBY"), 9)];
+        let mut out = Outbox::default();
+        b.chat.rooms_listed(ConnId(0), elsewhere, &mut out);
+        let listed = out.items.iter().find_map(|o| match o {
+            Output::ToConn {
+                event: Event::Info(Info::Rooms { rooms }),
+                ..
+            } => Some(rooms.clone()),
+            _ => None,
+        });
+        // The lobby is open here: its own count (bob and carol), not the listing's.
+        assert_eq!(
+            listed,
+            Some(vec![(Arc::from("den"), 3), (Arc::from("lobby"), 2)])
+        );
     }
 
     #[test]

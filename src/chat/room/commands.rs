@@ -7,7 +7,7 @@ use super::room_key;
 use crate::chat::context::Cx;
 use crate::chat::event::{Departure, Event, Info, Refusal, UserEntry};
 use crate::chat::nick::cmp_nicks;
-use crate::chat::Chat;
+use crate::chat::{Chat, Output};
 
 /// Longest room name, in characters.
 pub const MAX_ROOM_CHARS: usize = 32;
@@ -84,13 +84,35 @@ impl Chat {
     /// `/users` would list there, so the two never disagree (users held for a reconnect keep a
     /// room in the list but are not counted).
     pub(in crate::chat) fn list_rooms(&mut self, cx: &mut Cx<'_>) {
+        if self.settings.cluster {
+            // The other nodes' rooms are read from Redis first (`Chat::rooms_listed`).
+            cx.out
+                .items
+                .push(Output::ListRoomsElsewhere { conn: cx.conn });
+            return;
+        }
+        let rooms = self.rooms_with(Vec::new());
+        cx.info(Info::Rooms { rooms });
+    }
+
+    /// Every room here with its users (the cluster's, for a room this node has members in),
+    /// and the rooms of `elsewhere` that are not, sorted by name.
+    pub(in crate::chat) fn rooms_with(
+        &self,
+        elsewhere: Vec<(Arc<str>, usize)>,
+    ) -> Vec<(Arc<str>, usize)> {
         let mut rooms: Vec<(Arc<str>, usize)> = self
             .rooms
             .iter()
             .map(|(_, r)| (r.name().clone(), r.connected(&self.sessions)))
             .collect();
+        rooms.extend(
+            elsewhere
+                .into_iter()
+                .filter(|(name, _)| self.rooms.find(name).is_none()),
+        );
         rooms.sort_by(|a, b| cmp_nicks(&a.0, &b.0));
-        cx.info(Info::Rooms { rooms });
+        rooms
     }
 
     /// `/users`: the live members of the caller's room; users held for a reconnect are not shown.

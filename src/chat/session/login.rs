@@ -384,7 +384,7 @@ impl Chat {
             nick: s.nick.clone(),
             rules: self.settings.rules.clone(),
             resumed,
-            online_total: self.sessions.live(),
+            online_total: self.who_is_online(0).0,
             rooms_total: self.rooms.len(),
             // Counted on small servers only: a crowd registering must not cost O(users²).
             operators: if self.sessions.live() > self.settings.presence_max_room {
@@ -403,18 +403,9 @@ impl Chat {
 
     fn welcome(&self, sid: SessionId, resumed: bool) -> Info {
         let s = &self.sessions[sid];
-        let online_total = self.sessions.live();
         // On a big server the welcome gives the count alone: collecting names would cost every
         // login O(users), so a crowd arriving would cost O(users²).
-        let mut online: Vec<Arc<str>> = if online_total > self.settings.presence_max_room {
-            Vec::new()
-        } else {
-            self.sessions
-                .iter()
-                .filter(|(_, s)| s.is_connected())
-                .map(|(_, s)| s.nick.clone())
-                .collect()
-        };
+        let (online_total, mut online) = self.who_is_online(self.settings.presence_max_room);
         let room = &self.rooms[s.room()];
         // Only the first names alphabetically are listed: select them in O(n), then sort those few.
         if online.len() > WELCOME_NAMES_MAX {

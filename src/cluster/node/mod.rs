@@ -16,6 +16,9 @@
 //!   of the same messages by what each is about (`ban:NAME:ADDRESS`, `topic:ROOM`,
 //!   `grant:NAME`): the bans, topics and operator grants every node keeps the same. A node reads
 //!   the hash when its link comes up, after sending what changed here while it was down.
+//! - `rc:{nodes}:rooms:N`, the set of the rooms node N has members in (see `rooms`), and
+//!   `rc:{nodes}:online`, each node's count of connected users: `/rooms` and the welcome's
+//!   count of who is online are the cluster's.
 //! - `rc:{nodes}:node:N`: node id N's claim (see `claim`), refreshed by a heartbeat every quarter
 //!   of `--cluster-timeout`; `rc:{nodes}:seen`, a sorted set of node ids by when Redis last saw
 //!   their heartbeat. A node missing from it for three quarters of the timeout is gone: each
@@ -30,6 +33,7 @@
 
 mod claims;
 mod moves;
+mod rooms;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -97,6 +101,8 @@ fn shared_field(change: &Kept) -> Option<(String, bool)> {
 
 /// The set of live nodes, scored by when each was last seen.
 const SEEN_KEY: &str = "rc:{nodes}:seen";
+/// Each node's count of connected users, by node id, written with its heartbeat.
+const ONLINE_KEY: &str = "rc:{nodes}:online";
 
 pub use claims::nick_key;
 
@@ -109,6 +115,8 @@ pub fn node_key(node: u16) -> String {
 pub trait Local {
     /// Every room with local members, and the names of its live local members.
     fn rooms(&self) -> Vec<(Arc<str>, Vec<Arc<str>>)>;
+    /// Users connected here.
+    fn online(&self) -> usize;
 }
 
 /// What the node has for the chat core, from Redis.
@@ -186,6 +194,14 @@ pub enum ToChat {
     IdLost,
     /// These nodes missed their heartbeats: their users are gone.
     NodesGone(Vec<u16>),
+    /// Users connected to the other live nodes, as their last heartbeats said.
+    OnlineElsewhere(usize),
+    /// `/rooms` from `conn`: the rooms other nodes have members in and not this one, with
+    /// their counts of users.
+    RoomsListed {
+        conn: ConnId,
+        rooms: Vec<(Arc<str>, usize)>,
+    },
 }
 
 /// What a reply is the answer to.
@@ -222,6 +238,16 @@ enum Pending {
     },
     /// Reading everything shared.
     Shared,
+    /// Reading every node's count of connected users.
+    Online,
+    /// Reading a node's rooms, and counting a room's members, for a `/rooms`.
+    RoomsOf {
+        listing: u64,
+    },
+    RoomCount {
+        listing: u64,
+        room: String,
+    },
     /// Handing a name's claim over to the node a session moves to (see `moves`).
     HandOver {
         to: u16,
@@ -333,6 +359,9 @@ pub struct Node {
     unreleased: HashMap<String, String>,
     /// Logins waiting for another node to let a session go to this one, by serial.
     moving: HashMap<u64, (Instant, moves::Moving)>,
+    /// `/rooms` being read, by serial.
+    listings: HashMap<u64, rooms::Listing>,
+    next_listing: u64,
     next_move: u64,
     /// Asks that timed out, by serial, with the claim they would have held: a late answer's
     /// claim is let go.
@@ -390,6 +419,8 @@ impl Node {
             answered: Vec::new(),
             unshared: std::collections::VecDeque::new(),
             moving: HashMap::new(),
+            listings: HashMap::new(),
+            next_listing: 0,
             next_move: 0,
             moves_given_up: std::collections::VecDeque::new(),
             held: HashMap::new(),
@@ -451,6 +482,7 @@ impl Node {
                 let keys = RoomKeys::of(&change.room);
                 if self.link.is_up() {
                     self.subscribe(&keys, &[], false);
+                    self.room_listed(&change.room, true);
                 }
                 self.closed_while_down.remove(&keys.room);
                 self.rooms.insert(key, keys);
@@ -458,9 +490,12 @@ impl Node {
                 if !self.link.is_up() {
                     // Its last members' departures did not reach Redis.
                     self.closed_while_down.insert(keys.room.clone());
-                } else if key != LOBBY {
-                    // The lobby stays subscribed (see `resync`).
-                    let _ = self.link.send(&[b"SUNSUBSCRIBE", &keys.channel], IGNORED);
+                } else {
+                    self.room_listed(&keys.room, false);
+                    if key != LOBBY {
+                        // The lobby stays subscribed (see `resync`).
+                        let _ = self.link.send(&[b"SUNSUBSCRIBE", &keys.channel], IGNORED);
+                    }
                 }
             }
         }
@@ -721,6 +756,8 @@ impl Node {
             self.subscribe(&keys, nicks, true);
             self.rooms.insert(room_key(room), keys);
         }
+        let names: Vec<Arc<str>> = local_rooms.iter().map(|(room, _)| room.clone()).collect();
+        self.relist_rooms(&names);
     }
 
     fn tag(&mut self, pending: Pending) -> u64 {
@@ -789,6 +826,8 @@ impl Node {
                 return;
             }
             self.heartbeat();
+            self.tell_online(local.online());
+            self.keep_rooms_alive();
             self.refresh_claims();
             self.heartbeat_sent = Some(now);
             self.next_heartbeat = Some(now + self.timeout / 4);
@@ -826,6 +865,46 @@ impl Node {
         }
     }
 
+    /// Writes this node's count of connected users and reads every node's (after the
+    /// heartbeat, whose answer says which nodes are live).
+    fn tell_online(&mut self, here: usize) {
+        let (node, here) = (self.id.to_string(), here.to_string());
+        let key = ONLINE_KEY.as_bytes();
+        let _ = self
+            .link
+            .send_control(&[b"HSET", key, node.as_bytes(), here.as_bytes()], IGNORED);
+        let tag = self.tag(Pending::Online);
+        if self.link.send_control(&[b"HGETALL", key], tag).is_err() {
+            self.pending.remove(&tag);
+        }
+    }
+
+    /// Every node's count of connected users: the live other nodes' are summed for the chat
+    /// core; a gone node's is removed.
+    fn online_replied(&mut self, reply: BytesFrame, to_chat: &mut Vec<ToChat>) {
+        let BytesFrame::Map { data, .. } = reply else {
+            return;
+        };
+        let mut elsewhere = 0usize;
+        for (field, value) in &data {
+            let (Some(node), Some(count)) = (
+                field.as_str().and_then(|f| f.parse::<u16>().ok()),
+                value.as_str().and_then(|v| v.parse::<usize>().ok()),
+            ) else {
+                continue;
+            };
+            if self.live.contains(&node) {
+                elsewhere += count;
+            } else if self.gone.contains(&node) {
+                let node = node.to_string();
+                let _ = self
+                    .link
+                    .send_control(&[b"HDEL", ONLINE_KEY.as_bytes(), node.as_bytes()], IGNORED);
+            }
+        }
+        to_chat.push(ToChat::OnlineElsewhere(elsewhere));
+    }
+
     /// Writes what was queued this turn.
     pub fn flush(
         &mut self,
@@ -860,6 +939,7 @@ impl Node {
                     }
                     self.was_up = true;
                     self.resync(&local.rooms(), now);
+                    self.tell_online(local.online());
                     self.listed_since_up = true;
                     // The other nodes' heartbeats were out of sight while the link was down,
                     // and after a restart of Redis they are not in its list until they
@@ -896,10 +976,14 @@ impl Node {
                             | Pending::Heartbeat
                             | Pending::Refresh
                             | Pending::Shared
+                            | Pending::Online
+                            | Pending::RoomsOf { .. }
+                            | Pending::RoomCount { .. }
                             | Pending::HandOver { .. } => {}
                         }
                     }
                     self.moves_lost(to_chat);
+                    self.listings_lost(to_chat);
                     if self.was_up && !self.down_told {
                         to_chat.push(ToChat::LinkChanged { up: false });
                         self.down_told = true;
@@ -982,6 +1066,11 @@ impl Node {
                 to_chat.push(answer);
             }
             Pending::Shared => self.shared_replied(reply, wall, to_chat),
+            Pending::Online => self.online_replied(reply, to_chat),
+            Pending::RoomsOf { listing } => self.rooms_of_replied(listing, &reply, to_chat),
+            Pending::RoomCount { listing, room } => {
+                self.room_count_replied(listing, &room, &reply, to_chat);
+            }
             Pending::Refresh => self.refresh_replied(&reply),
             Pending::Members { room, resync } => {
                 let BytesFrame::Map { data, .. } = reply else {
