@@ -3,6 +3,11 @@
 //!
 //! Users are remembered by session uid, so a rename does not lose an invitation; one inviter has
 //! at most one invitation open to each user (a new one replaces it).
+//!
+//! In a cluster an invitation lives on the node of the invited user: one to a user of another
+//! node goes there ([`Output::InviteElsewhere`]), is checked and kept there as one made there
+//! would be, and what the inviter is told (sent, refused, accepted, declined, expired) is sent
+//! back to them by name ([`Output::ReplyElsewhere`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -11,16 +16,23 @@ use std::time::Instant;
 use super::context::Cx;
 use super::event::{Event, InviteNotice, Refusal};
 use super::room::{valid_room_name, MAX_ROOM_CHARS};
-use super::{nick, Chat, ChatTimer, Now, Outbox};
+use super::{nick, Chat, ChatTimer, ConnId, Now, Outbox, Output};
 
 #[derive(Debug, Clone)]
 struct Invitation {
     id: u64,
-    from_uid: u64,
+    from: Inviter,
     from_nick: Arc<str>,
     to_uid: u64,
     room: Arc<str>,
     expires: Instant,
+}
+
+/// Who sent an invitation: a session here, or a user of another node of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Inviter {
+    Local(u64),
+    Remote { node: u16, key: String },
 }
 
 /// Open invitations, and the users who refuse them all.
@@ -34,15 +46,21 @@ pub struct Invites {
 
 impl Invites {
     /// Opens an invitation, replacing the inviter's earlier one to the same user; returns its id.
-    fn add(&mut self, from: (u64, Arc<str>), to_uid: u64, room: Arc<str>, expires: Instant) -> u64 {
-        let (from_uid, from_nick) = from;
+    fn add(
+        &mut self,
+        from: (Inviter, Arc<str>),
+        to_uid: u64,
+        room: Arc<str>,
+        expires: Instant,
+    ) -> u64 {
+        let (from, from_nick) = from;
         self.open
-            .retain(|i| !(i.from_uid == from_uid && i.to_uid == to_uid));
+            .retain(|i| !(i.from == from && i.to_uid == to_uid));
         self.next_id += 1;
         let id = self.next_id;
         self.open.push(Invitation {
             id,
-            from_uid,
+            from,
             from_nick,
             to_uid,
             room,
@@ -83,7 +101,8 @@ impl Invites {
 
     /// A session ended: its invitations, sent or received, go with it.
     pub fn forget(&mut self, uid: u64) {
-        self.open.retain(|i| i.from_uid != uid && i.to_uid != uid);
+        self.open
+            .retain(|i| i.from != Inviter::Local(uid) && i.to_uid != uid);
         self.refused_by.remove(&uid);
     }
 }
@@ -91,15 +110,15 @@ impl Invites {
 impl Chat {
     /// `/invite NICK [ROOM]`: the inviter's room by default.
     pub(super) fn invite(&mut self, cx: &mut Cx<'_>, nick: &str, room: Option<&str>) {
-        let Some(target) = self
-            .sessions
-            .find(nick)
-            .filter(|&t| self.sessions[t].is_connected())
-        else {
+        let found = self.sessions.find(nick);
+        let target = found.filter(|&t| self.sessions[t].is_connected());
+        // Perhaps a user of another node: the invitation goes there.
+        let elsewhere = found.is_none() && self.settings.cluster && nick::validate(nick).is_ok();
+        if target.is_none() && !elsewhere {
             let nick = Arc::from(nick);
             return cx.refuse(Refusal::NoSuchUser { nick });
-        };
-        if target == cx.sid {
+        }
+        if target == Some(cx.sid) {
             return cx.refuse(Refusal::BadTarget);
         }
         let room: Arc<str> = match room {
@@ -114,34 +133,115 @@ impl Chat {
             },
             None => self.rooms[self.sessions[cx.sid].room()].name().clone(),
         };
+        let Some(target) = target else {
+            let from = self.sessions[cx.sid].nick().clone();
+            cx.out.items.push(Output::InviteElsewhere {
+                conn: cx.conn,
+                key: nick::collision_key(nick),
+                from,
+                target: Arc::from(nick),
+                room,
+            });
+            return;
+        };
+        let s = &self.sessions[cx.sid];
+        let from = (Inviter::Local(s.uid()), s.nick().clone());
+        let answer = self.invite_session(target, from, room, cx.now, cx.out);
+        cx.reply(Event::Invite(answer));
+    }
+
+    /// Invites the session `target` to `room`; returns what the inviter is told.
+    fn invite_session(
+        &mut self,
+        target: super::SessionId,
+        from: (Inviter, Arc<str>),
+        room: Arc<str>,
+        now: Now,
+        out: &mut Outbox,
+    ) -> InviteNotice {
         let t = &self.sessions[target];
         let (to_uid, to_nick) = (t.uid(), t.nick().clone());
         if self.invites.refused_by.contains(&to_uid) {
-            return cx.reply(Event::Invite(InviteNotice::Refuses { nick: to_nick }));
+            return InviteNotice::Refuses { nick: to_nick };
         }
         if self.rooms.find(&room).is_some_and(|r| t.is_in(r)) {
-            let notice = InviteNotice::AlreadyThere {
+            return InviteNotice::AlreadyThere {
                 nick: to_nick,
                 room,
             };
-            return cx.reply(Event::Invite(notice));
         }
-        let s = &self.sessions[cx.sid];
-        let from = (s.uid(), s.nick().clone());
-        let expires = cx.now.mono + self.settings.invite_ttl;
-        let id = self
-            .invites
-            .add(from.clone(), to_uid, room.clone(), expires);
+        let from_nick = from.1.clone();
+        let expires = now.mono + self.settings.invite_ttl;
+        let id = self.invites.add(from, to_uid, room.clone(), expires);
         self.timers.insert(expires, ChatTimer::InviteExpires { id });
         let invited = InviteNotice::Invited {
-            from: from.1,
+            from: from_nick,
             room: room.clone(),
             secs: self.settings.invite_ttl.as_secs(),
         };
         let keep = self.keep_own();
-        self.sessions[target].deliver(Event::Invite(invited), keep, cx.out);
-        let sent = InviteNotice::Sent { to: to_nick, room };
-        cx.reply(Event::Invite(sent));
+        self.sessions[target].deliver(Event::Invite(invited), keep, out);
+        InviteNotice::Sent { to: to_nick, room }
+    }
+
+    /// An invitation from the user `from` of node `node` to a user of this node: made as one
+    /// made here, the inviter told the outcome through their node. Nothing if the name is no
+    /// longer held here, or not by a connected session.
+    pub fn invite_from_elsewhere(
+        &mut self,
+        node: u16,
+        from: Arc<str>,
+        target: &str,
+        room: Arc<str>,
+        now: Now,
+        out: &mut Outbox,
+    ) {
+        let Some(sid) = self
+            .sessions
+            .by_key(&nick::collision_key(target))
+            .filter(|&t| self.sessions[t].is_connected())
+        else {
+            return;
+        };
+        let inviter = Inviter::Remote {
+            node,
+            key: nick::collision_key(&from),
+        };
+        let answer = self.invite_session(sid, (inviter, from.clone()), room, now, out);
+        out.items.push(Output::ReplyElsewhere {
+            node,
+            to: from,
+            event: Event::Invite(answer),
+        });
+    }
+
+    /// The link looked an invitation's target up: nobody in the cluster holds the name, which
+    /// the inviter is told (else the target's node answers).
+    pub fn invite_routed(
+        &mut self,
+        conn: ConnId,
+        from: &str,
+        target: Arc<str>,
+        holder: Option<Arc<str>>,
+        out: &mut Outbox,
+    ) {
+        let session = self.sessions.entry(conn).and_then(|e| e.session);
+        if session.is_none_or(|sid| &**self.sessions[sid].nick() != from) || holder.is_some() {
+            return;
+        }
+        out.send(conn, Event::Refused(Refusal::NoSuchUser { nick: target }));
+    }
+
+    /// Tells an invitation's sender, here or on another node.
+    fn tell_inviter(&self, invitation: &Invitation, notice: InviteNotice, out: &mut Outbox) {
+        match &invitation.from {
+            Inviter::Local(uid) => self.sessions.tell_uid(*uid, Event::Invite(notice), out),
+            Inviter::Remote { node, .. } => out.items.push(Output::ReplyElsewhere {
+                node: *node,
+                to: invitation.from_nick.clone(),
+                event: Event::Invite(notice),
+            }),
+        }
     }
 
     /// `/accept-invite [NICK]`: go to the invitation's room.
@@ -162,10 +262,9 @@ impl Chat {
         }
         let accepted = InviteNotice::Accepted {
             by,
-            room: invitation.room,
+            room: invitation.room.clone(),
         };
-        self.sessions
-            .tell_uid(invitation.from_uid, Event::Invite(accepted), cx.out);
+        self.tell_inviter(&invitation, accepted, cx.out);
     }
 
     /// `/decline-invite [NICK]`.
@@ -180,9 +279,7 @@ impl Chat {
             from: invitation.from_nick.clone(),
         };
         cx.reply(Event::Invite(notice));
-        let declined = Event::Invite(InviteNotice::Declined { by });
-        self.sessions
-            .tell_uid(invitation.from_uid, declined, cx.out);
+        self.tell_inviter(&invitation, InviteNotice::Declined { by }, cx.out);
     }
 
     /// `/invites on|off`.
@@ -203,10 +300,9 @@ impl Chat {
             .map_or_else(|| Arc::from("?"), |s| s.nick().clone());
         let notice = InviteNotice::Expired {
             to,
-            room: invitation.room,
+            room: invitation.room.clone(),
         };
-        self.sessions
-            .tell_uid(invitation.from_uid, Event::Invite(notice), out);
+        self.tell_inviter(&invitation, notice, out);
     }
 }
 

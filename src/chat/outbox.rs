@@ -78,12 +78,22 @@ pub enum Output {
         asker: Arc<str>,
         target: Arc<str>,
     },
-    /// Show `info` (an answer: a `/whois`, a whisper's target away or reconnecting) to the
-    /// user named `to` of cluster node `node`.
+    /// Show `event` (an answer: a `/whois`, a whisper's target away or reconnecting, what
+    /// became of an invitation) to the user named `to` of cluster node `node`.
     ReplyElsewhere {
         node: u16,
         to: Arc<str>,
-        info: super::event::Info,
+        event: Event,
+    },
+    /// `/invite` from `conn` (the user `from`) of a user this node does not have: the cluster
+    /// link sends it to the node holding the name with collision key `key`, and says through
+    /// `Chat::invite_routed` whether there was one.
+    InviteElsewhere {
+        conn: ConnId,
+        key: String,
+        from: Arc<str>,
+        target: Arc<str>,
+        room: Arc<str>,
     },
     /// Show `event` (a room event) to the user named `to` of cluster node `node`.
     TellElsewhere {

@@ -16,7 +16,7 @@ use super::net::Poller;
 use super::Reactor;
 use crate::chat::cluster::claims::ClaimAnswer;
 use crate::chat::cluster::RemoteKick;
-use crate::chat::event::{Event, Info};
+use crate::chat::event::Event;
 use crate::chat::kept::Kept;
 use crate::chat::ConnId;
 use crate::cluster::node::{Node, ToChat};
@@ -129,9 +129,23 @@ impl Reactor {
     }
 
     /// An answer for a user of another node.
-    pub(super) fn reply_elsewhere(&mut self, to_node: u16, to: &str, info: &Info) {
+    pub(super) fn reply_elsewhere(&mut self, to_node: u16, to: &str, event: &Event) {
         if let Some(node) = self.cluster.as_deref_mut() {
-            node.reply_to(to_node, to, info);
+            node.reply_to(to_node, to, event);
+        }
+    }
+
+    /// An invitation to a user of another node.
+    pub(super) fn invite_elsewhere(
+        &mut self,
+        conn: ConnId,
+        key: &str,
+        from: Arc<str>,
+        target: Arc<str>,
+        room: Arc<str>,
+    ) {
+        if let Some(node) = self.cluster.as_deref_mut() {
+            node.invite(conn, key, from, target, room);
         }
     }
 
@@ -346,9 +360,30 @@ impl Reactor {
                     self.chat
                         .whois_from_elsewhere(node, asker, &target, now, &mut self.outbox);
                 }
-                ToChat::Replied { to, info } => {
-                    self.chat.reply_from_elsewhere(&to, info, &mut self.outbox);
+                ToChat::Replied { to, event } => {
+                    self.chat.reply_from_elsewhere(&to, event, &mut self.outbox);
                 }
+                ToChat::InviteRouted {
+                    conn,
+                    from,
+                    target,
+                    holder,
+                } => self
+                    .chat
+                    .invite_routed(conn, &from, target, holder, &mut self.outbox),
+                ToChat::Invited {
+                    node,
+                    from,
+                    target,
+                    room,
+                } => self.chat.invite_from_elsewhere(
+                    node,
+                    from,
+                    &target,
+                    room,
+                    now,
+                    &mut self.outbox,
+                ),
                 ToChat::KickRouted { conn, kick, holder } => {
                     self.chat.kick_routed(conn, kick, holder, &mut self.outbox);
                 }

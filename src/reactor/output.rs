@@ -77,7 +77,16 @@ impl Reactor {
                     asker,
                     target,
                 } => self.whois_elsewhere(conn, &key, asker, target),
-                Output::ReplyElsewhere { node, to, info } => self.reply_elsewhere(node, &to, &info),
+                Output::ReplyElsewhere { node, to, event } => {
+                    self.reply_elsewhere(node, &to, &event);
+                }
+                Output::InviteElsewhere {
+                    conn,
+                    key,
+                    from,
+                    target,
+                    room,
+                } => self.invite_elsewhere(conn, &key, from, target, room),
                 Output::ListRoomsElsewhere { conn } => self.list_rooms_elsewhere(conn),
                 Output::Query { conn, query } => self.query(conn.0, query),
             }

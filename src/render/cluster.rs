@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chat::cluster::{MovedSession, RemoteKick};
 use crate::chat::event::record::{event_of_line, Line, RowData};
-use crate::chat::event::{Event, Info};
+use crate::chat::event::{Event, Info, InviteNotice};
 use crate::chat::id::MsgId;
 use crate::chat::kept::{Kept, KeptBan, KeptGrant, KeptTopic};
 
@@ -35,6 +35,7 @@ const MOVE_ASKED: u8 = 7;
 const MOVE_ANSWERED: u8 = 8;
 const WHOIS_ASKED: u8 = 9;
 const REPLY: u8 = 10;
+const INVITE: u8 = 11;
 
 /// A room event that happened on `node`, as the history's record and its room.
 #[derive(Debug, Serialize, Deserialize)]
@@ -206,10 +207,44 @@ enum ReplyInfo {
     WhisperHeld {
         nick: String,
     },
+    InviteSent {
+        to: String,
+        room: String,
+    },
+    InviteAccepted {
+        by: String,
+        room: String,
+    },
+    InviteDeclined {
+        by: String,
+    },
+    InviteExpired {
+        to: String,
+        room: String,
+    },
+    InviteRefused {
+        nick: String,
+    },
+    InviteAlreadyThere {
+        nick: String,
+        room: String,
+    },
 }
 
 /// How many variants `ReplyInfo` has.
-const REPLY_KINDS: u32 = 3;
+const REPLY_KINDS: u32 = 9;
+
+/// The user `from` of `node` invites the user `target` of the node it is sent to to `room`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Invite<'a> {
+    node: u16,
+    #[serde(borrow)]
+    from: Cow<'a, str>,
+    #[serde(borrow)]
+    target: Cow<'a, str>,
+    #[serde(borrow)]
+    room: Cow<'a, str>,
+}
 
 /// A message from another node, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,11 +298,19 @@ pub enum Received {
         asker: Arc<str>,
         target: Arc<str>,
     },
-    /// An answer from `node` for the user `to` of this node.
+    /// An answer from `node` for the user `to` of this node (an `Event::Info` or an
+    /// `Event::Invite`).
     Reply {
         node: u16,
         to: Arc<str>,
-        info: Info,
+        event: Event,
+    },
+    /// The user `from` of `node` invites the user `target` of this node to `room`.
+    Invite {
+        node: u16,
+        from: Arc<str>,
+        target: Arc<str>,
+        room: Arc<str>,
     },
 }
 
@@ -284,7 +327,8 @@ impl Received {
             | Received::MoveAsked { node, .. }
             | Received::MoveAnswered { node, .. }
             | Received::WhoisAsked { node, .. }
-            | Received::Reply { node, .. } => *node,
+            | Received::Reply { node, .. }
+            | Received::Invite { node, .. } => *node,
         }
     }
 }
@@ -442,9 +486,59 @@ pub fn encode_whois_asked(node: u16, asker: &str, target: &str, buf: &mut Vec<u8
     append(WHOIS_ASKED, &message, buf);
 }
 
-/// Appends `node`'s answer `info` for the user `to` of another node; false (nothing appended)
+/// Appends the invitation from the user `from` of `node` to the user `target` of another.
+pub fn encode_invite(node: u16, from: &str, target: &str, room: &str, buf: &mut Vec<u8>) {
+    let message = Invite {
+        node,
+        from: Cow::Borrowed(from),
+        target: Cow::Borrowed(target),
+        room: Cow::Borrowed(room),
+    };
+    append(INVITE, &message, buf);
+}
+
+/// Appends `node`'s answer `event` for the user `to` of another node; false (nothing appended)
 /// for an answer that does not cross nodes.
-pub fn encode_reply(node: u16, to: &str, info: &Info, buf: &mut Vec<u8>) -> bool {
+pub fn encode_reply(node: u16, to: &str, event: &Event, buf: &mut Vec<u8>) -> bool {
+    let s = |text: &Arc<str>| text.to_string();
+    let info = match event {
+        Event::Invite(notice) => match notice {
+            InviteNotice::Sent { to, room } => ReplyInfo::InviteSent {
+                to: s(to),
+                room: s(room),
+            },
+            InviteNotice::Accepted { by, room } => ReplyInfo::InviteAccepted {
+                by: s(by),
+                room: s(room),
+            },
+            InviteNotice::Declined { by } => ReplyInfo::InviteDeclined { by: s(by) },
+            InviteNotice::Expired { to, room } => ReplyInfo::InviteExpired {
+                to: s(to),
+                room: s(room),
+            },
+            InviteNotice::Refuses { nick } => ReplyInfo::InviteRefused { nick: s(nick) },
+            InviteNotice::AlreadyThere { nick, room } => ReplyInfo::InviteAlreadyThere {
+                nick: s(nick),
+                room: s(room),
+            },
+            _ => return false,
+        },
+        Event::Info(info) => match reply_of_info(info) {
+            Some(reply) => reply,
+            None => return false,
+        },
+        _ => return false,
+    };
+    let message = Reply {
+        node,
+        to: to.to_string(),
+        info,
+    };
+    append(REPLY, &message, buf);
+    true
+}
+
+fn reply_of_info(info: &Info) -> Option<ReplyInfo> {
     let info = match info {
         Info::Whois {
             nick,
@@ -468,19 +562,15 @@ pub fn encode_reply(node: u16, to: &str, info: &Info, buf: &mut Vec<u8>) -> bool
         Info::WhisperHeld { nick } => ReplyInfo::WhisperHeld {
             nick: nick.to_string(),
         },
-        _ => return false,
+        _ => return None,
     };
-    let message = Reply {
-        node,
-        to: to.to_string(),
-        info,
-    };
-    append(REPLY, &message, buf);
-    true
+    Some(info)
 }
 
-fn info_of(reply: ReplyInfo) -> Info {
-    match reply {
+fn event_of_reply(reply: ReplyInfo) -> Event {
+    let a = Arc::<str>::from;
+    let invite = Event::Invite;
+    Event::Info(match reply {
         ReplyInfo::Whois {
             nick,
             room,
@@ -500,10 +590,36 @@ fn info_of(reply: ReplyInfo) -> Info {
             nick: Arc::from(nick),
             message: Arc::from(message),
         },
-        ReplyInfo::WhisperHeld { nick } => Info::WhisperHeld {
-            nick: Arc::from(nick),
-        },
-    }
+        ReplyInfo::WhisperHeld { nick } => Info::WhisperHeld { nick: a(nick) },
+        ReplyInfo::InviteSent { to, room } => {
+            return invite(InviteNotice::Sent {
+                to: a(to),
+                room: a(room),
+            })
+        }
+        ReplyInfo::InviteAccepted { by, room } => {
+            return invite(InviteNotice::Accepted {
+                by: a(by),
+                room: a(room),
+            })
+        }
+        ReplyInfo::InviteDeclined { by } => return invite(InviteNotice::Declined { by: a(by) }),
+        ReplyInfo::InviteExpired { to, room } => {
+            return invite(InviteNotice::Expired {
+                to: a(to),
+                room: a(room),
+            })
+        }
+        ReplyInfo::InviteRefused { nick } => {
+            return invite(InviteNotice::Refuses { nick: a(nick) })
+        }
+        ReplyInfo::InviteAlreadyThere { nick, room } => {
+            return invite(InviteNotice::AlreadyThere {
+                nick: a(nick),
+                room: a(room),
+            })
+        }
+    })
 }
 
 fn kept_of(change: Change) -> Kept {
@@ -725,7 +841,16 @@ pub fn decode(bytes: &[u8]) -> Result<Received, Skipped> {
             Ok(Received::Reply {
                 node: m.node,
                 to: Arc::from(m.to),
-                info: info_of(m.info),
+                event: event_of_reply(m.info),
+            })
+        }
+        [FORMAT, INVITE, rest @ ..] => {
+            let m: Invite<'_> = postcard::from_bytes(rest).map_err(damaged)?;
+            Ok(Received::Invite {
+                node: m.node,
+                from: Arc::from(&*m.from),
+                target: Arc::from(&*m.target),
+                room: Arc::from(&*m.room),
             })
         }
         [FORMAT, _, ..] => Err(Skipped::Unknown),
@@ -935,19 +1060,55 @@ mod tests {
             },
             Info::WhisperHeld { nick: s("bob") },
         ];
-        for info in replies {
+        let invites = [
+            InviteNotice::Sent {
+                to: s("bob"),
+                room: s("게임방"),
+            },
+            InviteNotice::Accepted {
+                by: s("bob"),
+                room: s("den"),
+            },
+            InviteNotice::Declined { by: s("bob") },
+            InviteNotice::Expired {
+                to: s("bob"),
+                room: s("den"),
+            },
+            InviteNotice::Refuses { nick: s("bob") },
+            InviteNotice::AlreadyThere {
+                nick: s("bob"),
+                room: s("den"),
+            },
+        ];
+        let replies = replies
+            .into_iter()
+            .map(Event::Info)
+            .chain(invites.into_iter().map(Event::Invite));
+        for event in replies {
             let mut buf = Vec::new();
-            assert!(encode_reply(4, "민지", &info, &mut buf), "{info:?}");
+            assert!(encode_reply(4, "민지", &event, &mut buf), "{event:?}");
             messages.push((
                 buf,
                 Received::Reply {
                     node: 4,
                     to: s("민지"),
-                    info,
+                    event,
                 },
             ));
         }
-        assert!(!encode_reply(4, "a", &Info::AwayCleared, &mut Vec::new()));
+        let mut buf = Vec::new();
+        encode_invite(4, "민지", "bob", "게임방", &mut buf);
+        messages.push((
+            buf,
+            Received::Invite {
+                node: 4,
+                from: s("민지"),
+                target: s("bob"),
+                room: s("게임방"),
+            },
+        ));
+        let away_cleared = Event::Info(Info::AwayCleared);
+        assert!(!encode_reply(4, "a", &away_cleared, &mut Vec::new()));
         for session in [Some(session), None] {
             let mut buf = Vec::new();
             encode_move_answered(4, 78, session.as_ref(), &mut buf);

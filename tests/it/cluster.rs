@@ -691,3 +691,57 @@ fn a_resume_key_works_on_any_node_and_the_session_moves_there() {
         out.matches("alice").count() == 1
     });
 }
+
+#[test]
+fn invitations_reach_users_of_other_nodes_and_their_answers_come_back() {
+    let redis = Redis::start();
+    let args = |redis: &Redis| {
+        Server::builder()
+            .args(["--cluster", &redis.url(), "--invite-ttl", "2"])
+            .start()
+    };
+    let (a, b) = (args(&redis), args(&redis));
+    let mut alice = a.login("alice");
+    let mut bob = b.login("bob");
+    alice.expect_stamped("* bob joined");
+    let mut carol = b.login("carol");
+    alice.expect_stamped("* carol joined");
+    alice.send("/join games");
+    alice.expect_prefix("-- You are now in room games.");
+    redis.wait_for(&["PUBSUB", "SHARDNUMSUB", "rc:{games}:events"], |out| {
+        out.ends_with("1\n")
+    });
+
+    alice.send("/invite BOB");
+    alice.expect_exact("-- Invited bob to games.");
+    bob.expect_exact(
+        "-- alice invites you to room games: /accept-invite alice to go there, /decline-invite alice to say no (within 2s)",
+    );
+    bob.send("/accept-invite");
+    bob.expect_exact("-- You are now in room games.");
+    alice.expect_stamped("* bob joined");
+    alice.expect_exact("-- bob accepted your invitation to games.");
+
+    // The answers of one server, from the other node.
+    carol.send("/invites off");
+    carol.expect_exact("-- You now refuse all invitations.");
+    alice.send("/invite carol");
+    alice.expect_exact("! invites-off: carol does not take invitations");
+    alice.send("/invite bob");
+    alice.expect_exact("! already-there: bob is already in games");
+    alice.send("/invite nobody");
+    alice.expect_exact("! no-such-user: nobody is not here");
+    carol.send("/invites on");
+    carol.expect_exact("-- You now take invitations.");
+    alice.send("/invite carol");
+    carol.expect_prefix("-- alice invites you to room games");
+    alice.expect_exact("-- Invited carol to games.");
+    alice.expect_exact("-- Your invitation of carol to games expired.");
+    alice.send("/invite carol lobby");
+    alice.expect_exact("! already-there: carol is already in lobby");
+    alice.send("/invite carol den");
+    carol.expect_prefix("-- alice invites you to room den");
+    carol.send("/decline-invite alice");
+    carol.expect_prefix("-- ");
+    alice.expect_exact("-- carol declined your invitation.");
+}

@@ -593,7 +593,7 @@ mod tests {
             matches!(&out.items[..], [Output::ReplyElsewhere {
                 node: 1,
                 to,
-                info: Info::Whois { nick, away: Some(away), .. },
+                event: Event::Info(Info::Whois { nick, away: Some(away), .. }),
             }] if &**to == "alice" && &**nick == "bob" && &**away == "lunch"),
             "{:?}",
             out.items
@@ -619,7 +619,7 @@ mod tests {
             o,
             Output::ReplyElsewhere {
                 node: 1,
-                info: Info::TargetAway { .. },
+                event: Event::Info(Info::TargetAway { .. }),
                 ..
             }
         )));
@@ -629,13 +629,11 @@ mod tests {
             .whois_from_elsewhere(1, "alice".into(), "carol", now, &mut out);
         assert!(out.items.is_empty());
         // The answer reaches the asker, if connected.
-        b.chat.reply_from_elsewhere(
-            "BOB",
-            Info::WhisperHeld {
-                nick: "carol".into(),
-            },
-            &mut out,
-        );
+        let held = Info::WhisperHeld {
+            nick: "carol".into(),
+        };
+        b.chat
+            .reply_from_elsewhere("BOB", Event::Info(held), &mut out);
         assert!(matches!(
             &out.items[..],
             [Output::ToConn {

@@ -109,7 +109,7 @@ impl Chat {
             out.items.push(Output::ReplyElsewhere {
                 node,
                 to: sender.clone(),
-                info,
+                event: Event::Info(info),
             });
         }
         if let Some(message) = away {
@@ -117,7 +117,7 @@ impl Chat {
             out.items.push(Output::ReplyElsewhere {
                 node,
                 to: sender,
-                info,
+                event: Event::Info(info),
             });
         }
     }
@@ -165,19 +165,19 @@ impl Chat {
         out.items.push(Output::ReplyElsewhere {
             node,
             to: asker,
-            info,
+            event: Event::Info(info),
         });
     }
 
     /// An answer another node sent a user of this one (a `/whois`, a whisper's target away or
-    /// reconnecting): shown if the user is connected.
-    pub fn reply_from_elsewhere(&mut self, to: &str, info: Info, out: &mut Outbox) {
+    /// reconnecting, what became of an invitation): shown if the user is connected.
+    pub fn reply_from_elsewhere(&mut self, to: &str, event: Event, out: &mut Outbox) {
         let conn = self
             .sessions
             .by_key(&collision_key(to))
             .and_then(|sid| self.sessions[sid].conn());
         if let Some(conn) = conn {
-            out.send(conn, Event::Info(info));
+            out.send(conn, event);
         }
     }
 }

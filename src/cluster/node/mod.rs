@@ -44,7 +44,7 @@ use redis_protocol::resp3::types::{BytesFrame, Resp3Frame};
 use super::redis::{Link, LinkEvent, LinkLimits, RedisUrl};
 use crate::chat::cluster::claims::ClaimAnswer;
 use crate::chat::cluster::{RemoteKick, RoomChange};
-use crate::chat::event::{Event, Info};
+use crate::chat::event::Event;
 use crate::chat::kept::Kept;
 use crate::chat::ConnId;
 use crate::chat::{room_key, LOBBY};
@@ -164,7 +164,22 @@ pub enum ToChat {
         target: Arc<str>,
     },
     /// An answer another node sent the user `to` of this one.
-    Replied { to: Arc<str>, info: Info },
+    Replied { to: Arc<str>, event: Event },
+    /// An `/invite` from `conn` (the user `from`) was sent to the node holding `target`, or
+    /// could not be.
+    InviteRouted {
+        conn: ConnId,
+        from: Arc<str>,
+        target: Arc<str>,
+        holder: Option<Arc<str>>,
+    },
+    /// The user `from` of node `node` invites the user `target` of this node to `room`.
+    Invited {
+        node: u16,
+        from: Arc<str>,
+        target: Arc<str>,
+        room: Arc<str>,
+    },
     /// A kick from `conn` was sent to the node holding its target (`holder`, as above), or
     /// could not be.
     KickRouted {
@@ -261,7 +276,15 @@ enum Pending {
 enum Routed {
     Whisper(Event),
     Kick(RemoteKick),
-    Whois { asker: Arc<str>, target: Arc<str> },
+    Whois {
+        asker: Arc<str>,
+        target: Arc<str>,
+    },
+    Invite {
+        from: Arc<str>,
+        target: Arc<str>,
+        room: Arc<str>,
+    },
 }
 
 impl Routed {
@@ -277,6 +300,12 @@ impl Routed {
             Routed::Whois { asker, target } => ToChat::WhoisRouted {
                 conn,
                 asker,
+                target,
+                holder,
+            },
+            Routed::Invite { from, target, .. } => ToChat::InviteRouted {
+                conn,
+                from,
                 target,
                 holder,
             },
@@ -555,11 +584,23 @@ impl Node {
         self.route(conn, key, Routed::Whois { asker, target });
     }
 
+    /// Sends an invitation to the node that holds its target's name, as for a whisper.
+    pub fn invite(
+        &mut self,
+        conn: ConnId,
+        key: &str,
+        from: Arc<str>,
+        target: Arc<str>,
+        room: Arc<str>,
+    ) {
+        self.route(conn, key, Routed::Invite { from, target, room });
+    }
+
     /// Sends the user `to` of node `node` an answer.
-    pub fn reply_to(&mut self, node: u16, to: &str, info: &Info) {
+    pub fn reply_to(&mut self, node: u16, to: &str, event: &Event) {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        if wire::encode_reply(self.id, to, info, &mut buf) {
+        if wire::encode_reply(self.id, to, event, &mut buf) {
             let channel = direct_channel(node);
             let _ = self
                 .link
@@ -618,6 +659,9 @@ impl Node {
             Routed::Whois { asker, target } => {
                 wire::encode_whois_asked(self.id, asker, target, &mut buf);
             }
+            Routed::Invite { from, target, room } => {
+                wire::encode_invite(self.id, from, target, room, &mut buf);
+            }
         }
         let channel = direct_channel(node);
         // A kick is an operator's order: sent whatever the queue holds, like state.
@@ -625,7 +669,7 @@ impl Node {
             Routed::Kick(_) => self
                 .link
                 .send_control(&[b"SPUBLISH", channel.as_bytes(), &buf], IGNORED),
-            Routed::Whisper(_) | Routed::Whois { .. } => self
+            Routed::Whisper(_) | Routed::Whois { .. } | Routed::Invite { .. } => self
                 .link
                 .send(&[b"SPUBLISH", channel.as_bytes(), &buf], IGNORED),
         };
@@ -1169,7 +1213,18 @@ impl Node {
                 asker,
                 target,
             }),
-            Ok(Received::Reply { to, info, .. }) => to_chat.push(ToChat::Replied { to, info }),
+            Ok(Received::Reply { to, event, .. }) => to_chat.push(ToChat::Replied { to, event }),
+            Ok(Received::Invite {
+                node,
+                from,
+                target,
+                room,
+            }) => to_chat.push(ToChat::Invited {
+                node,
+                from,
+                target,
+                room,
+            }),
             Ok(Received::Kick { node, kick }) => to_chat.push(ToChat::Kick { node, kick }),
             Ok(Received::Told { to, event, .. }) => to_chat.push(ToChat::Told { to, event }),
             Ok(Received::Shared { change, .. }) => to_chat.push(ToChat::Shared(vec![change])),
