@@ -61,7 +61,11 @@ impl Bans {
         let Some(left) = ban.until.checked_sub(now.wall).filter(|&ms| ms > 0) else {
             return;
         };
-        let until = now.mono + Duration::from_millis(left);
+        // No ban is longer than `/ban` allows, whatever another node or the disk says.
+        let left = Duration::from_millis(left.min(MAX_BAN_MINUTES * 60_000));
+        let Some(until) = now.mono.checked_add(left) else {
+            return;
+        };
         self.list.retain(|b| b.until > now.mono);
         if let Some(same) = self
             .list
@@ -299,7 +303,14 @@ impl Chat {
     /// Whether a new session is the first of an empty server under `--first-user-op`: no
     /// session, and no operator granted before who may come back.
     pub(super) fn first_user_op(&self) -> bool {
-        self.settings.first_user_op && self.sessions.is_empty() && self.grants.is_empty()
+        // In a cluster the server is every node: none may have users (as far as this node
+        // can see; an operator's grant reaches every node at once).
+        let cluster_empty = self.online_elsewhere == 0
+            && self.rooms.iter().all(|(_, r)| r.remote().next().is_none());
+        self.settings.first_user_op
+            && self.sessions.is_empty()
+            && self.grants.is_empty()
+            && cluster_empty
     }
 
     /// An operator renamed: the grant follows.
@@ -559,6 +570,31 @@ mod tests {
         );
         assert_eq!(changes.len(), 2);
         assert!(super::Grants::new(0).grant(grant("a", 1)).is_empty());
+    }
+
+    #[test]
+    fn a_ban_no_node_could_make_is_held_to_the_longest_one() {
+        let mut h = Harness::new();
+        let now = h.now;
+        let ban = |until| kept::KeptBan {
+            name_key: nick::collision_key("bob"),
+            ip: ip(9),
+            until,
+            by: "op".into(),
+            reason: None,
+        };
+        // From another node or the disk: an end past any `Instant` (this panicked).
+        h.chat.load_kept(
+            kept::KeptState {
+                bans: vec![ban(u64::MAX)],
+                ..Default::default()
+            },
+            now,
+        );
+        assert_eq!(
+            h.chat.address_banned(ip(9), now.mono),
+            Some(super::MAX_BAN_MINUTES)
+        );
     }
 
     #[test]

@@ -325,7 +325,8 @@ impl Reactor {
                     key,
                     answer,
                 } => {
-                    let granted = answer == ClaimAnswer::Granted;
+                    // A moved session's claim was handed to this node: held here as granted.
+                    let granted = matches!(answer, ClaimAnswer::Granted | ClaimAnswer::Moved(_));
                     let kept =
                         self.chat
                             .nick_claim_answered(conn, claim, answer, now, &mut self.outbox);
@@ -405,11 +406,25 @@ impl Reactor {
                     resume_hash,
                     value,
                 } => {
+                    // The claim moves first (`Node::hand_over`); the session is let go once
+                    // it has (`ToChat::HandedOver`), so a failure on the way loses nothing.
+                    let may = self.chat.session_may_move(&key, &resume_hash);
+                    if let Some(node) = self.cluster.as_deref_mut() {
+                        node.hand_over(to, serial, key, value, resume_hash, may);
+                    }
+                }
+                ToChat::HandedOver {
+                    node: to,
+                    serial,
+                    key,
+                    value,
+                    resume_hash,
+                } => {
                     let session =
                         self.chat
                             .let_session_go(to, &key, &resume_hash, &mut self.outbox);
                     if let Some(node) = self.cluster.as_deref_mut() {
-                        node.hand_over(to, serial, &key, value, session);
+                        node.answer_move(to, serial, &key, &value, session);
                     }
                 }
                 ToChat::LinkChanged { up } => {

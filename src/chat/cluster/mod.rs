@@ -227,6 +227,10 @@ impl Chat {
     /// The cluster link went down or came back: every user here is told once, since what they
     /// see of other nodes stops or resumes (local chat goes on either way).
     pub fn cluster_link_changed(&mut self, up: bool, out: &mut Outbox) {
+        if !up {
+            // The other nodes' users are out of reach, and their count unknown until back.
+            self.online_elsewhere = 0;
+        }
         let conns: Vec<_> = self
             .sessions
             .iter()
@@ -241,6 +245,7 @@ impl Chat {
 #[cfg(test)]
 mod tests {
     use super::claims::ClaimAnswer;
+    use super::MovedSession;
     use crate::chat::testing::*;
     use crate::chat::*;
 
@@ -668,6 +673,48 @@ mod tests {
         let (online, total) = welcome.expect("a welcome");
         let names: Vec<&str> = online.iter().map(|n| &**n).collect();
         assert_eq!((names, total), (vec!["alice", "bob", "carol"], 5));
+    }
+
+    #[test]
+    fn a_session_moved_here_is_not_also_the_other_nodes_member_of_a_room_open_here() {
+        let mut b = node(2);
+        login(&mut b, 0, "bob");
+        b.chat.remote_members("lobby", [(Arc::from("alice"), 1)], 2);
+        b.connect(5, ip(9));
+        b.line(5, "alice 0123456789ab");
+        let claim = b.out.items.iter().find_map(|o| match o {
+            Output::ClaimNick { claim, .. } => Some(*claim),
+            _ => None,
+        });
+        let moved = MovedSession {
+            node: 1,
+            nick: "alice".into(),
+            rooms: vec!["lobby".into()],
+            op: false,
+            away: None,
+        };
+        let (now, mut out) = (b.now, Outbox::default());
+        let answer = ClaimAnswer::Moved(moved);
+        b.chat
+            .nick_claim_answered(ConnId(5), claim.expect("a claim"), answer, now, &mut out);
+        b.chat.check_invariants().unwrap();
+        assert_eq!(users(&mut b, 0), ["alice", "bob"], "once");
+    }
+
+    #[test]
+    fn first_user_op_waits_for_the_whole_cluster_to_be_empty() {
+        let mut b = node(2);
+        b.chat.set_online_elsewhere(1);
+        b.connect(0, ip(1));
+        b.line(0, "bob");
+        answer(&mut b, 0, ClaimAnswer::Granted);
+        assert!(b.out.items.iter().any(|o| matches!(
+            o,
+            Output::ToConn {
+                event: Event::Info(Info::Welcome { op: false, .. }),
+                ..
+            }
+        )));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! A resume key works on any node. A login with a resume key for a name another node holds
 //! asks that node for the session (the cluster link does, when Redis answers the claim with
-//! the holder's node; see `cluster::node::moves`). The holder checks the key, lets the session
-//! go ([`Chat::let_session_go`]: its connection, if it still has one, is told it resumed
-//! elsewhere; its rooms here keep the user as a member of the asking node) and hands its claim
-//! over; the asking node goes on with the session in the same rooms
+//! the holder's node; see `cluster::node::moves`). The holder checks the key
+//! ([`Chat::session_may_move`]), hands its claim over, and then lets the session go
+//! ([`Chat::let_session_go`]: its connection, if it still has one, is told it resumed
+//! elsewhere; its rooms here keep the user as a member of the asking node); the asking node
+//! goes on with the session in the same rooms
 //! (`Chat::moved_here`), announced as a reconnect. What the session missed is not replayed:
 //! the lines were on the other node, and its user is told so.
 
@@ -27,9 +28,23 @@ pub struct MovedSession {
 }
 
 impl Chat {
-    /// Node `node` asks for the session with collision key `key`, for a login whose resume
-    /// key hashes to `resume_hash`: if it is here and the key is its own, it is let go (and
-    /// described for the asking node); else `None`, and the login there is refused.
+    /// Whether the session with collision key `key` is here and `resume_hash` is its resume
+    /// key's: another node asks for it, and its claim is handed over before it is let go.
+    pub fn session_may_move(&self, key: &str, resume_hash: &str) -> bool {
+        let Some(sid) = self.sessions.by_key(key) else {
+            return false;
+        };
+        let s = &self.sessions[sid];
+        let ok = resume_key_hash(s.resume_key()) == resume_hash;
+        if !ok {
+            log::warn!(nick:% = s.nick(); "a move to another node with a wrong resume key");
+        }
+        ok
+    }
+
+    /// Node `node` has the claim of the session with collision key `key` now (its login gave
+    /// the resume key hashing to `resume_hash`): the session is let go and described for that
+    /// node; `None` if it is no longer here (it ended meanwhile).
     pub fn let_session_go(
         &mut self,
         node: u16,
@@ -37,12 +52,11 @@ impl Chat {
         resume_hash: &str,
         out: &mut Outbox,
     ) -> Option<MovedSession> {
-        let sid = self.sessions.by_key(key)?;
-        let s = &self.sessions[sid];
-        if resume_key_hash(s.resume_key()) != resume_hash {
-            log::warn!(nick:% = s.nick(), node = node; "a move to another node with a wrong resume key");
+        if !self.session_may_move(key, resume_hash) {
             return None;
         }
+        let sid = self.sessions.by_key(key)?;
+        let s = &self.sessions[sid];
         let rooms: Vec<_> = s.memberships().iter().map(|m| m.room).collect();
         let moved = MovedSession {
             node: self.settings.node_id,

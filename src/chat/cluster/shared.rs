@@ -21,7 +21,8 @@ impl Chat {
                 }
                 Kept::Topic(topic) => {
                     for room in self.rooms.topic_from_elsewhere(topic.clone()) {
-                        out.keep(Kept::TopicForgotten { room }, false);
+                        // Dropped from Redis's copy too (each node drops the same oldest).
+                        out.keep(Kept::TopicForgotten { room }, true);
                     }
                     out.keep(Kept::Topic(topic), false);
                 }
@@ -35,8 +36,8 @@ impl Chat {
                         out.keep(revoked, false);
                     }
                 }
-                // Shared as a revocation and a grant (see `keep_and_share`); each node's cap
-                // of kept topics is its own.
+                // Shared as a revocation and a grant (see `keep_and_share`); a topic dropped
+                // past a node's cap is not told to the others (each drops its own oldest).
                 Kept::GrantMoved { .. } | Kept::TopicForgotten { .. } => {}
             }
         }

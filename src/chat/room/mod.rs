@@ -530,7 +530,7 @@ impl Chat {
             for room in forgotten {
                 log::info!(room:% = room; "topic forgotten (--max-kept-topics)");
                 self.stats.topics_dropped += 1;
-                out.items.push(Output::Keep(Kept::TopicForgotten { room }));
+                out.keep(Kept::TopicForgotten { room }, self.settings.cluster);
             }
         }
     }

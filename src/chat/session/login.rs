@@ -239,6 +239,8 @@ impl Chat {
         };
         for name in &kept {
             let room = self.rooms.open(name);
+            // A room open here knew the user as the other node's member.
+            self.rooms[room].remove_remote(&nick);
             self.rooms.enter(room, sid, &mut self.sessions, now.wall);
         }
         // A line user back in one of several rooms leaves the others, everywhere.

@@ -252,6 +252,7 @@ impl Node {
                         key,
                         value,
                         holder,
+                        holder_node: node,
                     };
                     return self.ask_move(node, waiting, &resume, to_chat);
                 }

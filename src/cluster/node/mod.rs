@@ -88,14 +88,18 @@ const SHARED_KEY: &str = "rc:{shared}:kept";
 /// Changes made here while the link is down wait for it, up to this many (the oldest dropped).
 const MAX_UNSHARED: usize = 1024;
 
-/// The field of `change` in the shared hash, and whether the change removes it.
+/// The field of `change` in the shared hash, and whether the change removes it. A revoked
+/// grant stays as its revocation, so a node whose link was down when it was revoked revokes
+/// it too when it reads the hash; an unlocked room without a topic, or a topic dropped past
+/// `--max-kept-topics`, leaves nothing.
 fn shared_field(change: &Kept) -> Option<(String, bool)> {
     match change {
         Kept::Ban(b) => Some((format!("ban:{}:{}", b.name_key, b.ip), false)),
-        Kept::Topic(t) => Some((format!("topic:{}", t.room), false)),
+        Kept::Topic(t) => Some((format!("topic:{}", t.room), t.topic.is_none() && !t.locked)),
+        Kept::TopicForgotten { room } => Some((format!("topic:{room}"), true)),
         Kept::Grant(g) => Some((format!("grant:{}", g.nick_key), false)),
-        Kept::GrantRevoked { nick_key } => Some((format!("grant:{nick_key}"), true)),
-        Kept::GrantMoved { .. } | Kept::TopicForgotten { .. } => None,
+        Kept::GrantRevoked { nick_key } => Some((format!("grant:{nick_key}"), false)),
+        Kept::GrantMoved { .. } => None,
     }
 }
 
@@ -194,6 +198,15 @@ pub enum ToChat {
     /// Changes to the bans, topics or grants that other nodes made; when the link comes up,
     /// everything Redis holds of them.
     Shared(Vec<Kept>),
+    /// The claim of the session with collision key `key` is node `node`'s now (see `moves`):
+    /// the session is let go, and the reactor answers with [`Node::answer_move`].
+    HandedOver {
+        node: u16,
+        serial: u64,
+        key: String,
+        value: String,
+        resume_hash: String,
+    },
     /// Node `node` asks for the session with collision key `key`, for a login whose resume
     /// key hashes to `resume_hash`; the reactor answers with [`Node::hand_over`].
     MoveAsked {
@@ -267,7 +280,9 @@ enum Pending {
     HandOver {
         to: u16,
         serial: u64,
-        session: crate::chat::cluster::MovedSession,
+        key: String,
+        value: String,
+        resume_hash: String,
     },
 }
 
@@ -431,6 +446,12 @@ impl Node {
             backoff_min: defaults.backoff_min.min(timeout / 4),
             ..defaults
         };
+        // Serials of asks start where an earlier process with this id would not have been,
+        // so a late answer to it is never taken for one of this process's.
+        let first_move = secret
+            .bytes()
+            .fold(0u64, |h, b| h.rotate_left(7) ^ u64::from(b))
+            << 20;
         Node {
             id,
             secret,
@@ -450,7 +471,7 @@ impl Node {
             moving: HashMap::new(),
             listings: HashMap::new(),
             next_listing: 0,
-            next_move: 0,
+            next_move: first_move,
             moves_given_up: std::collections::VecDeque::new(),
             held: HashMap::new(),
             unreleased: HashMap::new(),
@@ -706,17 +727,18 @@ impl Node {
         };
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        if wire::encode_shared(self.id, &change, &mut buf) {
-            // The hash first, as for a room's members: a node that reads it meanwhile gets the
-            // change from one or the other, or both (applying it twice changes nothing).
-            let key = SHARED_KEY.as_bytes();
-            let _ = if removed {
-                self.link
-                    .send_control(&[b"HDEL", key, field.as_bytes()], IGNORED)
-            } else {
-                self.link
-                    .send_control(&[b"HSET", key, field.as_bytes(), &buf], IGNORED)
-            };
+        let told = wire::encode_shared(self.id, &change, &mut buf);
+        // The hash first, as for a room's members: a node that reads it meanwhile gets the
+        // change from one or the other, or both (applying it twice changes nothing).
+        let key = SHARED_KEY.as_bytes();
+        let _ = if removed || !told {
+            self.link
+                .send_control(&[b"HDEL", key, field.as_bytes()], IGNORED)
+        } else {
+            self.link
+                .send_control(&[b"HSET", key, field.as_bytes(), &buf], IGNORED)
+        };
+        if told {
             let _ = self
                 .link
                 .send_control(&[b"SPUBLISH", SHARED_CHANNEL.as_bytes(), &buf], IGNORED);
@@ -1096,8 +1118,10 @@ impl Node {
             Pending::HandOver {
                 to,
                 serial,
-                session,
-            } => self.handed_over(to, serial, session, &reply),
+                key,
+                value,
+                resume_hash,
+            } => self.handed_over(to, serial, key, value, resume_hash, &reply, to_chat),
             Pending::TakeOver {
                 conn,
                 claim,
@@ -1242,8 +1266,10 @@ impl Node {
                 value,
             }),
             Ok(Received::MoveAnswered {
-                serial, session, ..
-            }) => self.move_answered(serial, session, to_chat),
+                node,
+                serial,
+                session,
+            }) => self.move_answered(node, serial, session, to_chat),
             Ok(Received::RoomEvent { node, event }) => {
                 self.stats.received += 1;
                 if let Some(at) = event.at() {
@@ -1302,4 +1328,47 @@ fn publish_to(
         return;
     }
     stats.published += 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shared_field;
+    use crate::chat::kept::{Kept, KeptTopic};
+
+    #[test]
+    fn a_revocation_stays_in_the_shared_hash_and_what_is_left_of_a_topic_goes() {
+        let revoked = Kept::GrantRevoked {
+            nick_key: "alice".into(),
+        };
+        // Kept as the revocation, for a node whose link was down when it happened.
+        assert_eq!(shared_field(&revoked), Some(("grant:alice".into(), false)));
+        let topic = |topic: Option<(&str, &str)>, locked| {
+            Kept::Topic(KeptTopic {
+                room: "den".into(),
+                name: "Den".into(),
+                topic: topic.map(|(t, by)| (t.into(), by.into())),
+                locked,
+                changed: 1,
+            })
+        };
+        assert_eq!(
+            shared_field(&topic(Some(("plans", "bob")), false)),
+            Some(("topic:den".into(), false))
+        );
+        assert_eq!(
+            shared_field(&topic(None, true)),
+            Some(("topic:den".into(), false))
+        );
+        assert_eq!(
+            shared_field(&topic(None, false)),
+            Some(("topic:den".into(), true))
+        );
+        let forgotten = Kept::TopicForgotten { room: "den".into() };
+        assert_eq!(shared_field(&forgotten), Some(("topic:den".into(), true)));
+        let moved = Kept::GrantMoved {
+            from: "a".into(),
+            to: "b".into(),
+        };
+        assert_eq!(shared_field(&moved), None);
+    }
 }
