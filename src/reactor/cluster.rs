@@ -439,6 +439,7 @@ impl Reactor {
                     }
                 }
                 ToChat::OnlineElsewhere(users) => self.chat.set_online_elsewhere(users),
+                ToChat::NameLost { key } => self.chat.name_lost(&key, now, &mut self.outbox),
                 ToChat::RoomsListed { conn, rooms } => {
                     self.chat.rooms_listed(conn, rooms, &mut self.outbox);
                 }

@@ -276,7 +276,7 @@ pub fn render(reactor: &Reactor) -> String {
             ("reactor_chat_cluster_received_total", "counter", "Room events received from the other nodes.", cluster.received as f64),
             ("reactor_chat_cluster_skipped_total", "counter", "Messages from other nodes not understood (a newer node's, or damaged).", cluster.skipped as f64),
             ("reactor_chat_cluster_reconnects_total", "counter", "Times the link to Redis was made again after it was lost.", link.reconnects as f64),
-            ("reactor_chat_cluster_nick_conflicts_total", "counter", "Names of this node's users that another node claimed while this node's claims had lapsed (cut off from Redis longer than they live).", cluster.claim_conflicts as f64),
+            ("reactor_chat_cluster_nick_conflicts_total", "counter", "Names of this node's users that another node granted while this node's claims had lapsed (cut off from Redis longer than they live); the earlier claim keeps the name and the other user is renamed.", cluster.claim_conflicts as f64),
             ("reactor_chat_cluster_sessions_moved_in_total", "counter", "Sessions resumed here with a resume key another node held.", chat.moved_in as f64),
             ("reactor_chat_cluster_sessions_moved_away_total", "counter", "Sessions let go to another node, resumed there with their resume key.", chat.moved_away as f64),
             ("reactor_chat_cluster_queued_bytes", "gauge", "Bytes of commands waiting to be written to Redis.", link.queued_bytes as f64),

@@ -745,3 +745,47 @@ fn invitations_reach_users_of_other_nodes_and_their_answers_come_back() {
     carol.expect_prefix("-- ");
     alice.expect_exact("-- carol declined your invitation.");
 }
+
+#[test]
+fn after_a_partition_the_earlier_claim_keeps_a_name_and_the_other_user_is_renamed() {
+    let redis = Redis::start();
+    let (a, b) = (node(&redis), node(&redis));
+    let mut alice = a.login("alice");
+    let mut bob = b.login("bob");
+    alice.expect_stamped("* bob joined");
+    // As after node a was cut off from Redis longer than its claims live: Redis has forgotten
+    // alice's claim, and node b grants the name to another user.
+    let deadline = std::time::Instant::now() + crate::support::WAIT;
+    let mut later = loop {
+        redis.cli(&["DEL", "rc:nick:alice"]);
+        let mut c = b.connect();
+        c.nick = "alice".into();
+        c.send("alice");
+        let answer = c.expect_where("a welcome or a refusal", |l| {
+            l.starts_with("-- Welcome, ") || l.starts_with("! ")
+        });
+        if answer.starts_with("-- Welcome, alice!") {
+            break c;
+        }
+        // Node a's refresh took it again in between: once more.
+        assert!(std::time::Instant::now() < deadline, "{answer}");
+    };
+    // The earlier claim keeps the name: node a takes it back, and node b, at its next
+    // refresh, renames its user, who is told why.
+    let notice = later.expect_prefix("-- Another user of the cluster had the name alice first");
+    let new = notice
+        .rsplit_once("you are ")
+        .and_then(|(_, rest)| rest.strip_suffix(" now."))
+        .expect("the new name")
+        .to_string();
+    assert!(
+        new.starts_with("alice-") && new.len() == "alice-".len() + 4,
+        "{new}"
+    );
+    bob.expect_stamped(&format!("* alice is now known as {new}"));
+    alice.send("still the first alice");
+    bob.expect_stamped("alice: still the first alice");
+    later.expect_stamped("alice: still the first alice");
+    users_become(&mut bob, &["alice", &new, "bob"]);
+    users_become(&mut alice, &["alice", &new, "bob"]);
+}

@@ -46,6 +46,13 @@ pub(in crate::chat) enum Waiting {
         nick: Arc<str>,
         key: String,
     },
+    /// A new name for a session that lost its own to an earlier claim (see `collisions`).
+    Collision {
+        sid: SessionId,
+        nick: Arc<str>,
+        key: String,
+        tries: u8,
+    },
 }
 
 /// The claims under way, by connection, each with its serial: a connection's slot may be
@@ -67,7 +74,7 @@ impl Claims {
         self.waiting.remove(&conn);
     }
 
-    fn wait(&mut self, conn: ConnId, waiting: Waiting) -> u64 {
+    pub(in crate::chat) fn wait(&mut self, conn: ConnId, waiting: Waiting) -> u64 {
         self.next += 1;
         self.waiting.insert(conn, (self.next, waiting));
         self.next
@@ -221,6 +228,15 @@ impl Chat {
                 self.finish_rename(conn, sid, nick, key, now, out);
                 out.items.push(Output::ReleaseNick { key: old_key });
                 true
+            }
+            Waiting::Collision {
+                sid,
+                nick,
+                key,
+                tries,
+            } => {
+                let granted = answer == ClaimAnswer::Granted;
+                self.collision_name_answered(conn, sid, nick, key, tries, granted, now, out)
             }
         }
     }

@@ -14,6 +14,7 @@
 //! is in cost nothing.
 
 pub mod claims;
+mod collisions;
 mod kicks;
 mod moves;
 mod shared;
@@ -714,6 +715,74 @@ mod tests {
                 event: Event::Info(Info::Welcome { op: false, .. }),
                 ..
             }
+        )));
+    }
+
+    #[test]
+    fn a_name_lost_to_an_earlier_claim_is_renamed_with_a_notice_or_ends_if_held() {
+        let mut b = node(2);
+        login(&mut b, 0, "alice");
+        login(&mut b, 1, "bob");
+        let (now, mut out) = (b.now, Outbox::default());
+        b.chat.name_lost("alice", now, &mut out);
+        let (claim, new) = out
+            .items
+            .iter()
+            .find_map(|o| match o {
+                Output::ClaimNick {
+                    conn: ConnId(0),
+                    claim,
+                    nick,
+                    ..
+                } => Some((*claim, nick.clone())),
+                _ => None,
+            })
+            .expect("a new name claimed");
+        assert!(
+            new.starts_with("alice-") && new.chars().count() == 10,
+            "{new}"
+        );
+        // Taken (by chance): another is tried.
+        let mut out = Outbox::default();
+        let taken = ClaimAnswer::Taken {
+            holder: new.clone(),
+        };
+        assert!(!b
+            .chat
+            .nick_claim_answered(ConnId(0), claim, taken, now, &mut out));
+        let claim = out.items.iter().find_map(|o| match o {
+            Output::ClaimNick { claim, .. } => Some(*claim),
+            _ => None,
+        });
+        let mut out = Outbox::default();
+        let granted = ClaimAnswer::Granted;
+        assert!(b.chat.nick_claim_answered(
+            ConnId(0),
+            claim.expect("tried again"),
+            granted,
+            now,
+            &mut out
+        ));
+        b.chat.check_invariants().unwrap();
+        assert!(out.items.iter().any(|o| matches!(
+            o,
+            Output::ToConn {
+                conn: ConnId(0),
+                event: Event::Info(Info::NickCollided { old, .. })
+            } if &**old == "alice"
+        )));
+        assert!(out.items.iter().any(|o| matches!(
+            o,
+            Output::Publish(Event::Renamed { old, .. }) if &**old == "alice"
+        )));
+        // A session held for a reconnect has nobody to tell: it ends.
+        b.disconnect(1);
+        let mut out = Outbox::default();
+        b.chat.name_lost("bob", now, &mut out);
+        b.chat.check_invariants().unwrap();
+        assert!(out.items.iter().any(|o| matches!(
+            o,
+            Output::Publish(Event::Left { nick, .. }) if &**nick == "bob"
         )));
     }
 

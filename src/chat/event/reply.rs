@@ -115,6 +115,12 @@ pub enum Info {
     /// A session resumed on another node of the cluster than the one it was on: the lines it
     /// missed were there, and are not replayed.
     ReplayUnavailable,
+    /// The user's name was another user's first (two nodes granted it while cut off from each
+    /// other): the user is `new` now.
+    NickCollided {
+        old: Arc<str>,
+        new: Arc<str>,
+    },
     Whois {
         nick: Arc<str>,
         room: Arc<str>,

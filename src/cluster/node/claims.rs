@@ -1,6 +1,7 @@
 //! Nickname claims in Redis: `rc:nick:KEY` (KEY the name's collision key) holds
-//! `"N:INCARNATION NICK"`, the node id, this process's incarnation (its claim secret's first
-//! characters) and the name as spelled. A claim is made with `SET NX GET`, so of two claims for
+//! `"N:INCARNATION:AT NICK"`, the node id, this process's incarnation (its claim secret's first
+//! characters), when the claim was made (Unix milliseconds, the claiming node's clock) and the
+//! name as spelled. A claim is made with `SET NX GET`, so of two claims for
 //! one name, on any nodes, exactly one is granted; the other learns who holds it.
 //!
 //! The node keeps the claims it holds with their exact values, and only ever refreshes or
@@ -9,6 +10,13 @@
 //! else's nor deleted from under them. A claim held by an earlier process with this node id
 //! (killed before it let its names go) is taken over by compare-and-set; one held by this very
 //! process belongs to another of its sessions, and is refused as any other node's is.
+//!
+//! Two users can end up with one name only after a partition: a node cut off from Redis longer
+//! than its claims live keeps its users, and another node grants one of their names meanwhile.
+//! The refresh finds it (the claim holds another value), and as IRC networks do on a nick
+//! collision, the earlier claim keeps the name: the node with the earlier claim takes it back by
+//! compare-and-set, and the other, finding at its next refresh that it lost, renames its user
+//! ([`ToChat::NameLost`]).
 
 use std::sync::Arc;
 
@@ -19,15 +27,15 @@ use crate::chat::cluster::claims::ClaimAnswer;
 use crate::chat::ConnId;
 
 /// Refreshes claims (KEYS) whose values are still this node's (ARGV after the first, one a
-/// key), taking again those that expired, and answers with the keys someone else holds now.
-/// ARGV[1]: the claims' time to live.
+/// key), taking again those that expired, and answers with the keys someone else holds now,
+/// each followed by the value it holds. ARGV[1]: the claims' time to live.
 const REFRESH_SCRIPT: &str = "\
 local lost = {} \
 for i, key in ipairs(KEYS) do \
   local held = redis.call('GET', key) \
   if held == ARGV[i + 1] then redis.call('PEXPIRE', key, ARGV[1]) \
   elseif not held then redis.call('SET', key, ARGV[i + 1], 'PX', ARGV[1]) \
-  else table.insert(lost, key) end \
+  else table.insert(lost, key) table.insert(lost, held) end \
 end \
 return lost";
 
@@ -50,26 +58,41 @@ pub fn nick_key(key: &str) -> String {
     format!("rc:nick:{key}")
 }
 
-/// A claim's value, read back: the node and incarnation that hold it, and the name.
+/// A claim's value, read back: the node and incarnation that hold it, when it was made (`None`
+/// for a value without the time, which counts as the latest), and the name.
 pub(super) struct Holder<'a> {
     pub node: &'a str,
     pub incarnation: &'a str,
+    pub at: Option<u64>,
     pub nick: &'a str,
 }
 
 pub(super) fn holder(value: &str) -> Holder<'_> {
     let (who, nick) = value.split_once(' ').unwrap_or(("", value));
-    let (node, incarnation) = who.split_once(':').unwrap_or((who, ""));
+    let (node, rest) = who.split_once(':').unwrap_or((who, ""));
+    let (incarnation, at) = match rest.split_once(':') {
+        Some((incarnation, at)) => (incarnation, at.parse().ok()),
+        None => (rest, None),
+    };
     Holder {
         node,
         incarnation,
+        at,
         nick,
     }
 }
 
+/// Whether the claim `ours` was made before `theirs` (the earlier keeps a name two nodes
+/// granted); at the same millisecond the lower node id does.
+fn claimed_first(ours: &Holder<'_>, theirs: &Holder<'_>) -> bool {
+    let when = |h: &Holder<'_>| (h.at.unwrap_or(u64::MAX), h.node.parse().unwrap_or(u16::MAX));
+    when(ours) < when(theirs)
+}
+
 impl Node {
     fn claim_value(&self, nick: &str) -> String {
-        format!("{}:{} {nick}", self.id, self.incarnation())
+        let at = crate::clock::Now::system().wall;
+        format!("{}:{}:{at} {nick}", self.id, self.incarnation())
     }
 
     /// This process among all that ever had this node id.
@@ -303,30 +326,76 @@ impl Node {
     }
 
     /// The refresh's answer: names of this node's sessions that another node holds now (its
-    /// claims lapsed while it was cut off longer than they live).
-    pub(super) fn refresh_replied(&mut self, reply: &BytesFrame) {
+    /// claims lapsed while it was cut off longer than they live, and another node granted the
+    /// name). The earlier claim keeps the name: this node takes it back if its claim is the
+    /// earlier, and its session is renamed if not.
+    pub(super) fn refresh_replied(&mut self, reply: &BytesFrame, to_chat: &mut Vec<ToChat>) {
         let BytesFrame::Array { data, .. } = reply else {
             return;
         };
-        if data.is_empty() {
-            return;
+        let ttl = self.claim_ttl_ms();
+        for pair in data.chunks_exact(2) {
+            let (Some(redis_key), Some(theirs)) = (pair[0].as_str(), pair[1].as_str()) else {
+                continue;
+            };
+            let Some(key) = redis_key.strip_prefix("rc:nick:") else {
+                continue;
+            };
+            let Some(ours) = self.held.get(key).cloned() else {
+                continue; // let go meanwhile
+            };
+            self.stats.claim_conflicts += 1;
+            if claimed_first(&holder(&ours), &holder(theirs)) {
+                log::warn!(key:% = key; "a name held here was granted elsewhere: taking it back (the earlier claim)");
+                let _ = self.link.send_control(
+                    &[
+                        b"EVAL",
+                        TAKE_OVER_SCRIPT.as_bytes(),
+                        b"1",
+                        redis_key.as_bytes(),
+                        theirs.as_bytes(),
+                        ours.as_bytes(),
+                        ttl.as_bytes(),
+                    ],
+                    IGNORED,
+                );
+            } else {
+                log::warn!(key:% = key; "a name held here was claimed earlier elsewhere: its session is renamed");
+                self.held.remove(key);
+                to_chat.push(ToChat::NameLost {
+                    key: key.to_string(),
+                });
+            }
         }
-        self.stats.claim_conflicts += data.len() as u64;
-        let keys: Vec<&str> = data.iter().filter_map(|f| f.as_str()).collect();
-        log::warn!(keys:? = keys; "nicknames held here are claimed by another node");
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::holder;
+    use super::{claimed_first, holder};
 
     #[test]
-    fn a_claims_value_names_its_node_incarnation_and_name() {
+    fn a_claims_value_names_its_node_incarnation_time_and_name() {
+        let h = holder("12:ab3defgh:1800000000123 민지");
+        assert_eq!(
+            (h.node, h.incarnation, h.at, h.nick),
+            ("12", "ab3defgh", Some(1_800_000_000_123), "민지")
+        );
+        // A value without the time (an older node's): counts as the latest claim.
         let h = holder("12:ab3defgh 민지");
-        assert_eq!((h.node, h.incarnation, h.nick), ("12", "ab3defgh", "민지"));
+        assert_eq!((h.node, h.incarnation, h.at), ("12", "ab3defgh", None));
         // A value from before incarnations, or damaged: never this node's.
         let h = holder("12 bob");
         assert_eq!((h.node, h.incarnation, h.nick), ("12", "", "bob"));
+    }
+
+    #[test]
+    fn the_earlier_claim_keeps_a_name_and_at_one_instant_the_lower_node() {
+        let (a, b) = (holder("3:x:100 alice"), holder("1:y:200 alice"));
+        assert!(claimed_first(&a, &b) && !claimed_first(&b, &a));
+        let (a, b) = (holder("3:x:100 alice"), holder("1:y:100 alice"));
+        assert!(claimed_first(&b, &a) && !claimed_first(&a, &b));
+        let (timed, untimed) = (holder("3:x:100 alice"), holder("1:y alice"));
+        assert!(claimed_first(&timed, &untimed));
     }
 }

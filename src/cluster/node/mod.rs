@@ -224,6 +224,9 @@ pub enum ToChat {
     NodesGone(Vec<u16>),
     /// Users connected to the other live nodes, as their last heartbeats said.
     OnlineElsewhere(usize),
+    /// The session here with the name of collision key `key` lost it to an earlier claim of
+    /// another node's user (after a partition): it must be renamed.
+    NameLost { key: String },
     /// `/rooms` from `conn`: the rooms other nodes have members in and not this one, with
     /// their counts of users.
     RoomsListed {
@@ -1139,7 +1142,7 @@ impl Node {
             Pending::RoomCount { listing, room } => {
                 self.room_count_replied(listing, &room, &reply, to_chat);
             }
-            Pending::Refresh => self.refresh_replied(&reply),
+            Pending::Refresh => self.refresh_replied(&reply, to_chat),
             Pending::Members { room, resync } => {
                 let BytesFrame::Map { data, .. } = reply else {
                     return;

@@ -119,6 +119,7 @@ impl Renderer {
             Info::ClusterLink { up: false } => reply(buf, text::cluster_down(lang)),
             Info::ClusterLink { up: true } => reply(buf, text::cluster_up(lang)),
             Info::ReplayUnavailable => reply(buf, text::replay_unavailable(lang)),
+            Info::NickCollided { old, new } => reply(buf, text::nick_collided(lang, old, new)),
             Info::Whois {
                 nick,
                 room,

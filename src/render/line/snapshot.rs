@@ -235,6 +235,10 @@ fn replies() -> Vec<Event> {
         Info::ClusterLink { up: false },
         Info::ClusterLink { up: true },
         Info::ReplayUnavailable,
+        Info::NickCollided {
+            old: s("alice"),
+            new: s("alice-7k3p"),
+        },
         whois(None, false, false),
         whois(Some("lunch"), true, true),
         whois(None, true, false),

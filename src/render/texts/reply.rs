@@ -129,6 +129,10 @@ texts! {
         en: "The link to the other servers is back.",
         ko: "다른 서버와의 연결이 다시 이어졌습니다.",
     }
+    nick_collided(old: &'a str, new: &'a str) {
+        en: "Another user of the cluster had the name {old} first (the servers lost touch for a while): you are {new} now.",
+        ko: "{old} 이름은 다른 서버의 사용자가 먼저 쓰고 있었습니다(서버 사이 연결이 한동안 끊겼습니다). 이제 {new}입니다.",
+    }
     replay_unavailable() {
         en: "Your session moved here from another server: what was said while you were away is not available here.",
         ko: "세션이 다른 서버에서 이곳으로 옮겨졌습니다. 자리를 비운 동안의 대화는 여기서 볼 수 없습니다.",
