@@ -374,26 +374,41 @@ impl Chat {
         let s = &self.sessions[cx.sid];
         let (nick, message) = (s.nick().clone(), s.away().cloned());
         for m in s.memberships().to_vec() {
-            let start = cx.out.recipients.len();
-            let sessions = &self.sessions;
-            cx.out.recipients.extend(
-                self.rooms[m.room]
-                    .members()
-                    .iter()
-                    .filter(|&&member| member != cx.sid)
-                    // Only IRC clients show away changes; line users are not sent an empty line.
-                    .filter(|&&member| sessions[member].keeps_rooms())
-                    .filter_map(|&member| sessions[member].conn()),
-            );
-            let end = cx.out.recipients.len();
-            if end > start {
-                let event = Event::AwayChanged {
-                    room: self.rooms[m.room].name().clone(),
-                    nick: nick.clone(),
-                    message: message.clone(),
-                };
-                cx.out.items.push(Output::ToMany { start, end, event });
+            let event = Event::AwayChanged {
+                room: self.rooms[m.room].name().clone(),
+                nick: nick.clone(),
+                message: message.clone(),
+            };
+            if self.settings.cluster {
+                // The other nodes mark it in their `/users` and tell their IRC clients.
+                cx.out.items.push(Output::Publish(event.clone()));
             }
+            self.tell_away_in(m.room, Some(cx.sid), event, cx.out);
+        }
+    }
+
+    /// An away change (`event`) for the members of `room` but `except` whose clients show such
+    /// changes: IRC's; line users are not sent an empty line.
+    pub(super) fn tell_away_in(
+        &self,
+        room: RoomId,
+        except: Option<SessionId>,
+        event: Event,
+        out: &mut super::Outbox,
+    ) {
+        let start = out.recipients.len();
+        let sessions = &self.sessions;
+        out.recipients.extend(
+            self.rooms[room]
+                .members()
+                .iter()
+                .filter(|&&member| Some(member) != except)
+                .filter(|&&member| sessions[member].keeps_rooms())
+                .filter_map(|&member| sessions[member].conn()),
+        );
+        let end = out.recipients.len();
+        if end > start {
+            out.items.push(Output::ToMany { start, end, event });
         }
     }
 

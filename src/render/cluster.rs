@@ -36,6 +36,7 @@ const MOVE_ANSWERED: u8 = 8;
 const WHOIS_ASKED: u8 = 9;
 const REPLY: u8 = 10;
 const INVITE: u8 = 11;
+const AWAY: u8 = 12;
 
 /// A room event that happened on `node`, as the history's record and its room.
 #[derive(Debug, Serialize, Deserialize)]
@@ -246,6 +247,19 @@ struct Invite<'a> {
     room: Cow<'a, str>,
 }
 
+/// A user of `node` in `room` set (`message`) or cleared an away message: a room event with no
+/// record in the history (it is not kept), so a kind of its own.
+#[derive(Debug, Serialize, Deserialize)]
+struct Away<'a> {
+    node: u16,
+    #[serde(borrow)]
+    room: Cow<'a, str>,
+    #[serde(borrow)]
+    nick: Cow<'a, str>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+}
+
 /// A message from another node, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
@@ -346,6 +360,21 @@ pub enum Skipped {
 /// for events other nodes are not sent: those addressed to one user, summaries of others, and
 /// the word game's, whose rounds are each node's own (another node's members could not play).
 pub fn encode_event(node: u16, event: &Event, buf: &mut Vec<u8>) -> bool {
+    if let Event::AwayChanged {
+        room,
+        nick,
+        message,
+    } = event
+    {
+        let message = Away {
+            node,
+            room: Cow::Borrowed(room),
+            nick: Cow::Borrowed(nick),
+            message: message.as_deref().map(Cow::Borrowed),
+        };
+        append(AWAY, &message, buf);
+        return true;
+    }
     if matches!(event, Event::Game(_)) {
         return false;
     }
@@ -743,6 +772,18 @@ pub fn decode(bytes: &[u8]) -> Result<Received, Skipped> {
                 event: event_of(m)?,
             })
         }
+        [FORMAT, AWAY, rest @ ..] => {
+            let m: Away<'_> = postcard::from_bytes(rest).map_err(damaged)?;
+            let event = Event::AwayChanged {
+                room: Arc::from(&*m.room),
+                nick: Arc::from(&*m.nick),
+                message: m.message.as_deref().map(Arc::from),
+            };
+            Ok(Received::RoomEvent {
+                node: m.node,
+                event,
+            })
+        }
         [FORMAT, MEMBERS_LISTED, rest @ ..] => {
             let m: MembersListed<'_> = postcard::from_bytes(rest).map_err(damaged)?;
             Ok(Received::MembersListed {
@@ -921,6 +962,16 @@ mod tests {
                 reason: Some(s("spam")),
             }),
             left(Departure::Moved { to: s("games") }),
+            Event::AwayChanged {
+                room: room.clone(),
+                nick: s("민지"),
+                message: Some(s("점심")),
+            },
+            Event::AwayChanged {
+                room: room.clone(),
+                nick: s("민지"),
+                message: None,
+            },
         ]
     }
 
@@ -971,7 +1022,10 @@ mod tests {
             reason: Some(s("banned for 5 min")),
             ban_ms: Some(300_000),
         };
-        let told = room_events().pop().expect("an event");
+        let told = room_events()
+            .into_iter()
+            .find(|e| matches!(e, Event::Left { .. }))
+            .expect("a departure");
         let changes = [
             Kept::Ban(KeptBan {
                 name_key: "mallory".into(),

@@ -402,6 +402,17 @@ fn whispers_reach_users_of_other_nodes_and_nobody_else() {
     alice.send("/msg bob still there?");
     alice.expect("-> *bob* still there?");
     alice.expect_exact("-- bob is away: lunch");
+    // /users marks it on every node.
+    let deadline = std::time::Instant::now() + crate::support::WAIT;
+    loop {
+        alice.send("/users");
+        let line = alice.expect_prefix("-- ");
+        if line.contains("bob (away)") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{line}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     bob.send("/away");
     bob.expect_prefix("-- ");
     alice.send("/whois nobody");

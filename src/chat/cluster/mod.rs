@@ -34,6 +34,8 @@ use super::{Chat, ConnId, Now, Outbox, RoomId};
 pub struct RemoteMember {
     pub nick: Arc<str>,
     pub node: u16,
+    /// Away, as the user's node last said (`/users` marks it).
+    pub away: bool,
 }
 
 /// A room that opened here (its first local member came in) or closed (its last one left):
@@ -59,9 +61,11 @@ impl Chat {
                 r.add_remote(nick.clone(), node);
             }
             Event::Left { nick, .. } => r.remove_remote(nick),
-            Event::Renamed { old, new, .. } => {
-                r.remove_remote(old);
-                r.add_remote(new.clone(), node);
+            Event::Renamed { old, new, .. } => r.rename_remote(old, new.clone(), node),
+            Event::AwayChanged { nick, message, .. } => {
+                r.set_remote_away(nick, message.is_some());
+                // Shown only to clients that show away changes (IRC's away-notify).
+                return self.tell_away_in(room, None, event, out);
             }
             Event::TopicSet { by, topic, at, .. } => {
                 // The topic is the room's, wherever it was set; the node that set it keeps it
@@ -783,6 +787,37 @@ mod tests {
         assert!(out.items.iter().any(|o| matches!(
             o,
             Output::Publish(Event::Left { nick, .. }) if &**nick == "bob"
+        )));
+    }
+
+    #[test]
+    fn a_lock_from_elsewhere_holds_though_a_topic_was_set_here_after_it() {
+        let mut b = node(2);
+        login(&mut b, 0, "bob"); // an operator (the first user)
+        login(&mut b, 1, "carol");
+        // carol sets the topic here before the lock made elsewhere a moment earlier arrives.
+        b.advance(1);
+        b.line(1, "/topic mine");
+        assert!(shared(&b).is_empty(), "a topic travels as its room's event");
+        let now = b.now;
+        let lock = kept::Kept::Topic(kept::KeptTopic {
+            room: "lobby".into(),
+            name: "lobby".into(),
+            topic: None,
+            locked: true,
+            changed: now.wall - 1_000,
+        });
+        b.chat.shared_from_elsewhere(vec![lock], now, &mut b.out);
+        b.line(1, "/topic mine again");
+        assert!(matches!(
+            refusal_of(&b.out.items),
+            Some(Refusal::TopicLocked { .. })
+        ));
+        // The room keeps its newer topic.
+        b.line(1, "/topic");
+        assert!(b.delivered_to(1).iter().any(|e| matches!(
+            e,
+            Event::Info(Info::Topic { topic: Some((t, _)), .. }) if &**t == "mine"
         )));
     }
 

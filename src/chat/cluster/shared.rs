@@ -1,5 +1,5 @@
-//! What every node of a cluster keeps the same: bans, room topics with their locks, and operator
-//! grants. A change made here is kept on this node's disk and shared ([`Output::Share`], see
+//! What every node of a cluster keeps the same: bans, room topic locks (with the topic as it was
+//! when locked; topics themselves travel as rooms' events), and operator grants. A change made here is kept on this node's disk and shared ([`Output::Share`], see
 //! `Chat::keep_and_share`); the cluster link publishes it to every node and writes it to Redis,
 //! where a node that starts or comes back reads all of it. A change another node made comes in
 //! through [`Chat::shared_from_elsewhere`]: applied and kept on this node's disk, never shared

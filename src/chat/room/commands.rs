@@ -129,12 +129,12 @@ impl Chat {
                 away: s.away().is_some(),
             })
             .collect();
-        // The cluster's other nodes' users in the room (their operator and away marks stay on
-        // their nodes).
+        // The cluster's other nodes' users in the room (their operator marks stay on their
+        // nodes; `/whois` shows them).
         users.extend(room.remote().map(|m| UserEntry {
             nick: m.nick.clone(),
             op: false,
-            away: false,
+            away: m.away,
         }));
         users.sort_by(|a, b| cmp_nicks(&a.nick, &b.nick));
         let room = room.name().clone();
@@ -163,7 +163,10 @@ impl Chat {
         }
         let topic: Arc<str> = Arc::from(text);
         let kept = room.set_topic(topic.clone(), s.nick().clone(), cx.now.wall);
-        cx.out.keep(kept, self.settings.cluster);
+        // Not shared: the topic travels to the other nodes as the room's TopicSet event. (A
+        // shared copy would carry this node's lock as well, undoing a lock set elsewhere that
+        // has not arrived yet.)
+        cx.out.keep(kept, false);
         let event = Event::TopicSet {
             id: self.ids.next(cx.now.wall),
             at: cx.now.wall,

@@ -153,8 +153,32 @@ impl Room {
     }
 
     pub(in crate::chat) fn add_remote(&mut self, nick: Arc<str>, node: u16) {
-        self.remote
-            .insert(collision_key(&nick), RemoteMember { nick, node });
+        let member = RemoteMember {
+            nick,
+            node,
+            away: false,
+        };
+        self.remote.insert(collision_key(&member.nick), member);
+    }
+
+    /// A user of another node renamed: the away mark follows.
+    pub(in crate::chat) fn rename_remote(&mut self, old: &str, new: Arc<str>, node: u16) {
+        let away = self
+            .remote
+            .remove(&collision_key(old))
+            .is_some_and(|m| m.away);
+        let member = RemoteMember {
+            nick: new,
+            node,
+            away,
+        };
+        self.remote.insert(collision_key(&member.nick), member);
+    }
+
+    pub(in crate::chat) fn set_remote_away(&mut self, nick: &str, away: bool) {
+        if let Some(member) = self.remote.get_mut(&collision_key(nick)) {
+            member.away = away;
+        }
     }
 
     pub(in crate::chat) fn remove_remote(&mut self, nick: &str) {
@@ -236,15 +260,17 @@ impl Rooms {
         }
     }
 
-    /// A topic or lock another node of the cluster set: the room's now if it is open here, kept
-    /// for its opening otherwise. An older change than the room's own is ignored. Returns the
-    /// closed rooms whose topics were dropped to make room (`--max-kept-topics`).
+    /// A topic lock another node of the cluster set or lifted (shared with the topic as it
+    /// was there): the room's now if it is open here, kept for its opening otherwise. The lock
+    /// is taken as it comes; the topic only if it is newer than the room's own (topics travel
+    /// as the rooms' events). Returns the closed rooms whose topics were dropped to make room
+    /// (`--max-kept-topics`).
     pub fn topic_from_elsewhere(&mut self, kept: KeptTopic) -> Vec<String> {
         if let Some(id) = self.find(&kept.name) {
             let room = &mut self.slab[id];
+            room.topic_locked = kept.locked;
             if kept.changed >= room.topic_changed {
                 room.topic = kept.topic;
-                room.topic_locked = kept.locked;
                 room.topic_changed = kept.changed;
             }
             Vec::new()
