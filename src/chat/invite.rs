@@ -185,8 +185,8 @@ impl Chat {
     }
 
     /// An invitation from the user `from` of node `node` to a user of this node: made as one
-    /// made here, the inviter told the outcome through their node. Nothing if the name is no
-    /// longer held here, or not by a connected session.
+    /// made here, the inviter told the outcome through their node ("no such user" if the name
+    /// is no longer held here, or not by a connected session).
     pub fn invite_from_elsewhere(
         &mut self,
         node: u16,
@@ -201,7 +201,8 @@ impl Chat {
             .by_key(&nick::collision_key(target))
             .filter(|&t| self.sessions[t].is_connected())
         else {
-            return;
+            // It left, or lost its connection, a moment ago: as one node would answer.
+            return self.gone_elsewhere(node, from, target, out);
         };
         let inviter = Inviter::Remote {
             node,

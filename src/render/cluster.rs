@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chat::cluster::{MovedSession, RemoteKick};
 use crate::chat::event::record::{event_of_line, Line, RowData};
-use crate::chat::event::{Event, Info, InviteNotice};
+use crate::chat::event::{Event, Info, InviteNotice, Refusal};
 use crate::chat::id::MsgId;
 use crate::chat::kept::{Kept, KeptBan, KeptGrant, KeptTopic};
 
@@ -230,10 +230,14 @@ enum ReplyInfo {
         nick: String,
         room: String,
     },
+    /// The user a routed command named left the node a moment ago.
+    NoSuchUser {
+        nick: String,
+    },
 }
 
 /// How many variants `ReplyInfo` has.
-const REPLY_KINDS: u32 = 9;
+const REPLY_KINDS: u32 = 10;
 
 /// The user `from` of `node` invites the user `target` of the node it is sent to to `room`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -556,6 +560,7 @@ pub fn encode_reply(node: u16, to: &str, event: &Event, buf: &mut Vec<u8>) -> bo
             Some(reply) => reply,
             None => return false,
         },
+        Event::Refused(Refusal::NoSuchUser { nick }) => ReplyInfo::NoSuchUser { nick: s(nick) },
         _ => return false,
     };
     let message = Reply {
@@ -647,6 +652,9 @@ fn event_of_reply(reply: ReplyInfo) -> Event {
                 nick: a(nick),
                 room: a(room),
             })
+        }
+        ReplyInfo::NoSuchUser { nick } => {
+            return Event::Refused(Refusal::NoSuchUser { nick: a(nick) })
         }
     })
 }
@@ -1159,6 +1167,17 @@ mod tests {
                 from: s("민지"),
                 target: s("bob"),
                 room: s("게임방"),
+            },
+        ));
+        let gone = Event::Refused(Refusal::NoSuchUser { nick: s("bob") });
+        let mut buf = Vec::new();
+        assert!(encode_reply(4, "민지", &gone, &mut buf));
+        messages.push((
+            buf,
+            Received::Reply {
+                node: 4,
+                to: s("민지"),
+                event: gone,
             },
         ));
         let away_cleared = Event::Info(Info::AwayCleared);

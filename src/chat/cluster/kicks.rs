@@ -71,11 +71,12 @@ impl Chat {
     }
 
     /// A kick an operator of node `node` sent here: the session holding the name ends as a kick
-    /// here would end it (nothing happens if none does any more). The operator, if in none of
+    /// here would end it (the operator is told "no such user" if none does any more). The operator, if in none of
     /// the target's rooms, is shown what the target's current room saw.
     pub fn kick_from_elsewhere(&mut self, node: u16, kick: RemoteKick, now: Now, out: &mut Outbox) {
         let Some(target) = self.sessions.by_key(&collision_key(&kick.target)) else {
-            return;
+            // It left a moment ago: as one node would answer.
+            return self.gone_elsewhere(node, kick.by, &kick.target, out);
         };
         let kicker_key = collision_key(&kick.by);
         let shares_a_room = self.sessions[target]

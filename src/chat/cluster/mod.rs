@@ -383,10 +383,21 @@ mod tests {
             o,
             Output::TellElsewhere { node: 1, to, event: Event::Left { .. } } if &**to == "alice"
         )));
-        // Sent again (a repeated message), it finds nobody: nothing happens.
+        // Sent again, it finds nobody: the operator is told so, as on one node.
         b.out.clear();
         b.chat.kick_from_elsewhere(1, kick, now, &mut b.out);
-        assert!(b.out.items.is_empty(), "{:?}", b.out.items);
+        assert!(
+            matches!(
+                &b.out.items[..],
+                [Output::ReplyElsewhere {
+                    node: 1,
+                    event: Event::Refused(Refusal::NoSuchUser { .. }),
+                    ..
+                }]
+            ),
+            "{:?}",
+            b.out.items
+        );
 
         // Node a applies the ban, keeps it, and does not share it back; twice is as once.
         for _ in 0..2 {
@@ -633,11 +644,18 @@ mod tests {
                 ..
             }
         )));
-        // Nobody by that name here any more: nothing.
+        // Nobody by that name here any more: "no such user", as on one node.
         let mut out = Outbox::default();
         b.chat
             .whois_from_elsewhere(1, "alice".into(), "carol", now, &mut out);
-        assert!(out.items.is_empty());
+        assert!(matches!(
+            &out.items[..],
+            [Output::ReplyElsewhere {
+                event: Event::Refused(Refusal::NoSuchUser { .. }),
+                ..
+            }]
+        ));
+        out.clear();
         // The answer reaches the asker, if connected.
         let held = Info::WhisperHeld {
             nick: "carol".into(),

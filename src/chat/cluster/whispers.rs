@@ -159,13 +159,33 @@ impl Chat {
         out: &mut Outbox,
     ) {
         let Some(target) = self.sessions.by_key(&collision_key(target)) else {
-            return;
+            // It left a moment ago: as one node would answer.
+            return self.gone_elsewhere(node, asker, target, out);
         };
         let info = self.whois_info(target, now);
         out.items.push(Output::ReplyElsewhere {
             node,
             to: asker,
             event: Event::Info(info),
+        });
+    }
+
+    /// Tells the user `to` of node `node` that `nick`, whom a command of theirs routed here,
+    /// is no longer here.
+    pub(in crate::chat) fn gone_elsewhere(
+        &self,
+        node: u16,
+        to: Arc<str>,
+        nick: &str,
+        out: &mut Outbox,
+    ) {
+        let refusal = Refusal::NoSuchUser {
+            nick: Arc::from(nick),
+        };
+        out.items.push(Output::ReplyElsewhere {
+            node,
+            to,
+            event: Event::Refused(refusal),
         });
     }
 
