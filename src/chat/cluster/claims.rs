@@ -74,7 +74,7 @@ impl Claims {
         self.waiting.remove(&conn);
     }
 
-    pub(in crate::chat) fn wait(&mut self, conn: ConnId, waiting: Waiting) -> u64 {
+    fn wait(&mut self, conn: ConnId, waiting: Waiting) -> u64 {
         self.next += 1;
         self.waiting.insert(conn, (self.next, waiting));
         self.next
@@ -101,6 +101,20 @@ impl Chat {
             resume_key: new.resume_key.map(str::to_string),
             keeps_rooms: new.keeps_rooms,
         };
+        self.wait_for_claim(conn, waiting, key, nick, resume, out);
+    }
+
+    /// Keeps `waiting` until Redis answers the claim of `nick` (collision key `key`) for
+    /// `conn`, and asks the link for it.
+    pub(in crate::chat) fn wait_for_claim(
+        &mut self,
+        conn: ConnId,
+        waiting: Waiting,
+        key: String,
+        nick: Arc<str>,
+        resume: Option<String>,
+        out: &mut Outbox,
+    ) {
         let claim = self.claims.wait(conn, waiting);
         out.items.push(Output::ClaimNick {
             conn,
@@ -125,14 +139,7 @@ impl Chat {
             nick: nick.clone(),
             key: key.clone(),
         };
-        let claim = self.claims.wait(conn, waiting);
-        out.items.push(Output::ClaimNick {
-            conn,
-            claim,
-            key,
-            nick,
-            resume: None,
-        });
+        self.wait_for_claim(conn, waiting, key, nick, None, out);
     }
 
     /// Redis answered claim `claim`, made for `conn`. Returns whether the name is in use here

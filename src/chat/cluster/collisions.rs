@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::super::event::{Departure, Event, Info};
 use super::super::id::random_key;
 use super::super::nick::{collision_key, MAX_NICK_CHARS};
-use super::super::{Chat, ConnId, Now, Outbox, Output, SessionId};
+use super::super::{Chat, ConnId, Now, Outbox, SessionId};
 use super::claims::Waiting;
 
 /// Names tried before the session keeps its name until the next conflict is found.
@@ -43,14 +43,7 @@ impl Chat {
             key: key.clone(),
             tries,
         };
-        let claim = self.claims.wait(conn, waiting);
-        out.items.push(Output::ClaimNick {
-            conn,
-            claim,
-            key,
-            nick,
-            resume: None,
-        });
+        self.wait_for_claim(conn, waiting, key, nick, None, out);
     }
 
     /// Redis answered the claim of a collision's new name: granted, the session is renamed

@@ -254,11 +254,7 @@ impl Chat {
             }));
         }
         if keeps_rooms {
-            out.send(conn, Event::Info(self.registered(sid, true)));
-            for m in self.sessions[sid].memberships().to_vec() {
-                let entered = self.entered(m.room);
-                out.send(conn, Event::Info(entered));
-            }
+            self.registered_again(conn, sid, out);
         } else {
             if self.sessions[sid].current_room().is_none() {
                 let lobby = self.rooms.open(LOBBY);
@@ -293,11 +289,7 @@ impl Chat {
         self.sessions[sid].set_keeps_rooms(keeps_rooms);
         if keeps_rooms {
             // Its client learns the rooms it is still in as joins, then what it missed.
-            out.send(conn, Event::Info(self.registered(sid, true)));
-            for m in self.sessions[sid].memberships().to_vec() {
-                let entered = self.entered(m.room);
-                out.send(conn, Event::Info(entered));
-            }
+            self.registered_again(conn, sid, out);
         } else {
             if self.sessions[sid].current_room().is_none() {
                 // Back by the line protocol from a session that was in no room: the lobby.
@@ -377,6 +369,15 @@ impl Chat {
         let newest = lines.len().saturating_sub(self.settings.replay_max);
         let missed = lines[newest..].iter().map(|&(_, e)| e.clone()).collect();
         (missed, total)
+    }
+
+    /// A resumed session that keeps rooms (IRC) is registered again, then told each of its
+    /// rooms as joined.
+    fn registered_again(&self, conn: ConnId, sid: SessionId, out: &mut Outbox) {
+        out.send(conn, Event::Info(self.registered(sid, true)));
+        for m in self.sessions[sid].memberships() {
+            out.send(conn, Event::Info(self.entered(m.room)));
+        }
     }
 
     /// What a session that keeps rooms is told when it logs in or resumes.
