@@ -304,13 +304,13 @@ impl Chat {
     /// session, and no operator granted before who may come back.
     pub(super) fn first_user_op(&self) -> bool {
         // In a cluster the server is every node: none may have users (as far as this node
-        // can see; an operator's grant reaches every node at once).
-        let cluster_empty = self.online_elsewhere == 0
-            && self.rooms.iter().all(|(_, r)| r.remote().next().is_none());
+        // can see; an operator's grant reaches every node at once). Looked at last: a login
+        // on a busy node must not cost a walk over its rooms.
         self.settings.first_user_op
             && self.sessions.is_empty()
             && self.grants.is_empty()
-            && cluster_empty
+            && self.online_elsewhere == 0
+            && self.rooms.iter().all(|(_, r)| r.remote().next().is_none())
     }
 
     /// An operator renamed: the grant follows.
