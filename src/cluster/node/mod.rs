@@ -719,8 +719,9 @@ impl Node {
     pub fn share(&mut self, change: Kept) {
         if !self.link.is_up() {
             if self.unshared.len() >= MAX_UNSHARED {
-                self.unshared.pop_front();
-                self.stats.dropped += 1;
+                if let Some(lost) = self.unshared.pop_front() {
+                    log::warn!(change = lost.kind(); "a change to share dropped: too many while the link is down");
+                }
             }
             self.unshared.push_back(change);
             return;

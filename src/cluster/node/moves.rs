@@ -54,7 +54,8 @@ impl Node {
             // Its node is gone: its names lapse with the grace, as one lost connection's.
             return to_chat.push(refused(waiting));
         }
-        self.next_move += 1;
+        // Started from a hash of the secret, it may wrap: serials need only differ.
+        self.next_move = self.next_move.wrapping_add(1);
         let serial = self.next_move;
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
